@@ -1,0 +1,1 @@
+"""The ``costmodel`` command line (installed as the package ``costmodel_cli``)."""

@@ -1,0 +1,125 @@
+"""``costmodel``: a thin click layer over the library — parse, call, render; errors as one line."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from costmodel import CostModelError, analyze, load_model
+from costmodel.render import human, render_report
+from costmodel.zoo import ZOO
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+FORMATS = click.Choice(["table", "json", "csv", "markdown"])
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' (or 1x3x224x224) → (1, 3, 224, 224); positive integers only."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a comma-separated list of integers, e.g. 1,3,224,224") from None
+    if not shape or any(s <= 0 for s in shape):
+        raise click.BadParameter(f"'{text}' must list positive sizes, e.g. 1,3,224,224")
+    return shape
+
+
+def _shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--input", "input_shape", default="1,3,224,224", show_default=True,
+        callback=lambda ctx, param, value: parse_shape(value),
+        help="Input tensor shape, comma-separated (N,C,H,W).",
+    )(func)
+
+
+def _debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_debug_option
+def cli(debug: bool) -> None:
+    """What a CNN really costs, layer by layer: FLOPs (multiply-adds), params and memory access cost."""
+
+
+@cli.command()
+@click.argument("model")
+@_shape_option
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--group-by", type=click.Choice(["layer", "module", "op"]), default="layer", show_default=True)
+@click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Module-name depth for --group-by module.")
+@click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N rows.")
+@click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
+@click.option("--mac-unit", type=click.Choice(["elements", "bytes"]), default="elements", show_default=True)
+@_debug_option
+def report(
+    model: str, input_shape: tuple[int, ...], fmt: str, group_by: str, depth: int,
+    sort: str | None, top: int | None, strict: bool, mac_unit: str, debug: bool,
+) -> None:
+    """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
+    module = load_model(model)
+    result = analyze(module, input_shape, name=model, strict=strict, mac_unit=mac_unit)  # type: ignore[arg-type]
+    click.echo(render_report(result, fmt, group_by=group_by, sort=sort, top=top, depth=depth))  # type: ignore[arg-type]
+
+
+@cli.command()
+@_shape_option
+@_debug_option
+def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
+    """List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default)."""
+    rows = []
+    for name, build in ZOO.items():
+        result = analyze(build(), input_shape, name=name)
+        rows.append([
+            name, human(result.totals["params"]), human(result.flops_of("conv", "linear")),
+            human(result.totals["flops"]), human(result.totals["mac"]),
+        ])
+    headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)"]
+    click.echo(f"input {'x'.join(map(str, input_shape))} · FLOPs = multiply-adds")
+    click.echo(tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
+                        colalign=["left", "right", "right", "right", "right"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI; user errors print one line and exit 2, tracebacks only with --debug."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="costmodel", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:  # one line, not click's three
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INTERNAL_ERROR
+    except CostModelError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # a bug in costmodel or an unexpected model: still one line by default
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {type(exc).__name__}: {exc} (internal error; rerun with --debug)", err=True)
+        return EXIT_INTERNAL_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Render a Report as a table, JSON, CSV or Markdown. Pure functions of the report: no analysis here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Literal
+
+from tabulate import tabulate
+
+from costmodel.report import GroupBy, GroupRow, LayerCost, Report, SortKey
+
+Format = Literal["table", "json", "csv", "markdown"]
+
+
+def human(value: float) -> str:
+    """Short human form: 151023976 → '151.0M', 2278604 → '2.28M', 980 → '980'."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            scaled = value / size
+            return f"{scaled:.3g}{unit}" if scaled < 100 else f"{scaled:.1f}{unit}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def _int(value: int | float | None) -> str:
+    return "" if value is None else f"{round(value):,}"
+
+
+def _eff(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def _shape(shape: list[int]) -> str:
+    return "x".join(str(s) for s in shape) if shape else "-"
+
+
+def _layer_rows(rows: list[LayerCost]) -> tuple[list[str], list[list[str]]]:
+    headers = ["name", "op", "output", "FLOPs", "params", "MAC", "MAC bound", "MAC eff."]
+    body = [
+        [r.name, r.op, _shape(r.output_shape), _int(r.flops), _int(r.params), _int(r.mac),
+         _int(r.mac_lower_bound), _eff(r.mac_efficiency)]
+        for r in rows
+    ]
+    return headers, body
+
+
+def _group_rows(rows: list[GroupRow], by: GroupBy) -> tuple[list[str], list[list[str]]]:
+    headers = [by, "layers", "FLOPs", "params", "MAC"]
+    return headers, [[g.name, str(g.count), _int(g.flops), _int(g.params), _int(g.mac)] for g in rows]
+
+
+def _select(report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int) -> tuple[list[str], list[list[str]]]:
+    if group_by == "layer":
+        return _layer_rows(report.sorted_layers(sort, top))
+    groups = report.grouped(group_by, depth)
+    if sort is not None:
+        groups.sort(key=lambda g: getattr(g, sort), reverse=True)
+    return _group_rows(groups[:top] if top is not None else groups, group_by)
+
+
+def summary_lines(report: Report) -> list[str]:
+    """Totals, the paper-comparable conv+linear FLOPs, uncounted ops and notes, one fact per line."""
+    t = report.totals
+    unit = report.mac_unit
+    lines = [
+        f"Total FLOPs {t['flops']:,} ({human(t['flops'])}) · params {t['params']:,} ({human(t['params'])})"
+        f" · MAC {t['mac']:,} {unit} ({human(t['mac'])})",
+        f"Conv + linear FLOPs {report.flops_of('conv', 'linear'):,} ({human(report.flops_of('conv', 'linear'))})"
+        " — the figure papers and torchvision quote",
+    ]
+    if report.uncounted:
+        listed = ", ".join(f"{u.name} ({u.op})" for u in report.uncounted)
+        lines.append(f"Uncounted ops (not in totals): {len(report.uncounted)}: {listed}")
+    else:
+        lines.append("Uncounted ops: none")
+    lines += [f"Note: {n}" for n in report.notes]
+    return lines
+
+
+def header_line(report: Report) -> str:
+    """One line naming what was analysed and under which conventions."""
+    return (
+        f"{report.model} · input {_shape(report.input_shape)} · {report.dtype}"
+        f" · FLOPs = multiply-adds · MAC = {report.mac_unit} read + written"
+    )
+
+
+def render_report(
+    report: Report,
+    fmt: Format = "table",
+    *,
+    group_by: GroupBy = "layer",
+    sort: SortKey | None = None,
+    top: int | None = None,
+    depth: int = 2,
+) -> str:
+    """The report in ``fmt``. JSON is ``report.to_dict()`` (layers sorted/limited as asked, plus
+    ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row."""
+    if fmt == "json":
+        data = report.to_dict()
+        layers = report.sorted_layers(sort, top)
+        data["layers"] = [r.to_dict() for r in layers]
+        if group_by != "layer":
+            data["groups"] = [vars(g) for g in report.grouped(group_by, depth)]
+        return json.dumps(data, indent=2)
+    if fmt == "csv":
+        return _render_csv(report, group_by, sort, top, depth)
+    headers, body = _select(report, group_by, sort, top, depth)
+    if fmt == "markdown":
+        table = tabulate(body, headers, tablefmt="github", disable_numparse=True, colalign=_align(headers))
+        bullets = "\n".join(f"- {line}" for line in summary_lines(report))
+        return f"**{header_line(report)}**\n\n{table}\n\n{bullets}"
+    table = tabulate(body, headers, tablefmt="simple", disable_numparse=True, colalign=_align(headers))
+    return "\n".join([header_line(report), "", table, "", *summary_lines(report)])
+
+
+def _align(headers: list[str]) -> list[str]:
+    return ["left" if h in ("name", "op", "output", "module", "layer") else "right" for h in headers]
+
+
+def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    totals = report.totals
+    if group_by == "layer":
+        writer.writerow(["name", "op", "module", "output_shape", "flops", "params", "mac",
+                         "mac_lower_bound", "mac_efficiency", "counted"])
+        for r in report.sorted_layers(sort, top):
+            writer.writerow([r.name, r.op, r.module or "", _shape(r.output_shape), r.flops, r.params, r.mac,
+                             "" if r.mac_lower_bound is None else r.mac_lower_bound,
+                             "" if r.mac_efficiency is None else r.mac_efficiency, "true"])
+        for u in report.uncounted:
+            writer.writerow([u.name, u.op, "", "", "", "", "", "", "", "false"])
+        writer.writerow(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", ""])
+    else:
+        writer.writerow([group_by, "layers", "flops", "params", "mac", "counted"])
+        groups = report.grouped(group_by, depth)
+        if sort is not None:
+            groups.sort(key=lambda g: getattr(g, sort), reverse=True)
+        for g in groups[:top] if top is not None else groups:
+            writer.writerow([g.name, g.count, g.flops, g.params, g.mac, "true"])
+        for u in report.uncounted:
+            writer.writerow([f"{u.name} ({u.op})", "", "", "", "", "false"])
+        writer.writerow(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
+    return out.getvalue().rstrip("\n")

@@ -1,0 +1,114 @@
+"""The analysis result: per-layer rows, totals, uncounted ops, and grouping/sorting views of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+GroupBy = Literal["layer", "module", "op"]
+SortKey = Literal["flops", "mac", "params"]
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One fx call node's costs. ``module`` is the owning module's qualified name (None at the root)."""
+
+    name: str
+    op: str
+    family: str
+    module: str | None
+    input_shapes: list[list[int]]
+    output_shape: list[int]
+    flops: int
+    params: int
+    mac: int
+    mac_lower_bound: float | None
+    mac_efficiency: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON row (schema in README): every field but the internal ``family``."""
+        row = asdict(self)
+        del row["family"]
+        return row
+
+
+@dataclass(frozen=True)
+class UncountedOp:
+    """An op no handler knows: it is listed by name, never silently costed as zero."""
+
+    name: str
+    op: str
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """Costs summed over a group of layers (by module prefix or by op)."""
+
+    name: str
+    count: int
+    flops: int
+    params: int
+    mac: int
+
+
+@dataclass
+class Report:
+    """Per-layer costs of one model at one input shape, by ../shared/CONVENTIONS.md."""
+
+    model: str
+    input_shape: list[int]
+    dtype: str
+    layers: list[LayerCost]
+    uncounted: list[UncountedOp]
+    model_params: int
+    mac_unit: str = "elements"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Sums over the counted layers; ``params`` is the model's own count (shared tensors once)."""
+        return {
+            "flops": sum(r.flops for r in self.layers),
+            "params": self.model_params,
+            "mac": sum(r.mac for r in self.layers),
+        }
+
+    def flops_of(self, *families: str) -> int:
+        """FLOPs summed over the layers of the given op families (e.g. "conv", "linear")."""
+        return sum(r.flops for r in self.layers if r.family in families)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the JSON that ``costmodel report --format json`` prints."""
+        return {
+            "model": self.model,
+            "input_shape": list(self.input_shape),
+            "dtype": self.dtype,
+            "conventions": {"flops": "multiply-adds", "mac": self.mac_unit},
+            "layers": [r.to_dict() for r in self.layers],
+            "totals": self.totals,
+            "uncounted": [asdict(u) for u in self.uncounted],
+            "notes": list(self.notes),
+        }
+
+    def sorted_layers(self, key: SortKey | None = None, top: int | None = None) -> list[LayerCost]:
+        """Layers in graph order, or by ``key`` descending; the first ``top`` of them if given."""
+        rows = list(self.layers)
+        if key is not None:
+            rows.sort(key=lambda r: getattr(r, key), reverse=True)
+        return rows[:top] if top is not None else rows
+
+    def grouped(self, by: GroupBy, depth: int = 2) -> list[GroupRow]:
+        """Sum the layers by module prefix (first ``depth`` name parts; root ops under "(root)") or by op."""
+        groups: dict[str, list[LayerCost]] = {}
+        for row in self.layers:
+            if by == "op":
+                key = row.op
+            elif by == "module":
+                key = ".".join(row.module.split(".")[:depth]) if row.module else "(root)"
+            else:
+                key = row.name
+            groups.setdefault(key, []).append(row)
+        return [
+            GroupRow(key, len(rows), sum(r.flops for r in rows), sum(r.params for r in rows), sum(r.mac for r in rows))
+            for key, rows in groups.items()
+        ]
