@@ -89,12 +89,19 @@ def _is_parameter(root: nn.Module, target: str) -> bool:
     return True
 
 
+def is_costed_leaf(module: nn.Module) -> bool:
+    """Keep a module whole when a handler covers its class and it does not override that class's forward
+    (so a plain ``class MyConv(nn.Conv2d)`` is costed as a conv, but one with a custom forward is traced)."""
+    for cls in type(module).__mro__:
+        if cls in REGISTRY.modules:
+            return type(module).forward is cls.forward  # type: ignore[attr-defined]
+    return False
+
+
 def build_call(node: fx.Node, module: nn.Module | None) -> OpCall:
     """The OpCall view of one propagated fx call node."""
     args = _node_value(node.args)
     kwargs = _node_value(node.kwargs)
-    if node.op == "call_method":  # the tensor the method is called on is the first input
-        pass
     result = node.meta.get("val")
     outputs = tuple(TensorMeta.of(t) for t in tensors_in(result))
     return OpCall(
@@ -194,5 +201,5 @@ def analyze(
     TraceFailure, ShapeMismatch, or (with ``strict``) UncountedOpsError, each with a one-line message.
     """
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, dtype, name=model_name)
+    traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
     return cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)

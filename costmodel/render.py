@@ -15,11 +15,11 @@ Format = Literal["table", "json", "csv", "markdown"]
 
 
 def human(value: float) -> str:
-    """Short human form: 151023976 → '151.0M', 2278604 → '2.28M', 980 → '980'."""
+    """Short human form: 151023976 → '151.0M', 2278604 → '2.28M', 39997112 → '40.0M', 980 → '980'."""
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= size:
             scaled = value / size
-            return f"{scaled:.3g}{unit}" if scaled < 100 else f"{scaled:.1f}{unit}"
+            return f"{scaled:.2f}{unit}" if abs(scaled) < 10 else f"{scaled:.1f}{unit}"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 

@@ -13,7 +13,7 @@ import copy
 import linecache
 import os
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,10 +84,38 @@ def _user_frame(tb: traceback.StackSummary) -> str:
     return "an unknown location"
 
 
-def symbolic_trace(model: nn.Module, name: str) -> fx.Graph:
+LeafPredicate = Callable[[nn.Module], bool]
+
+
+class _Tracer(fx.Tracer):
+    """fx's tracer, which also keeps as leaves the modules ``extra_leaf`` accepts (e.g. a Conv2d subclass)."""
+
+    def __init__(self, extra_leaf: LeafPredicate | None) -> None:
+        super().__init__()
+        self._extra_leaf = extra_leaf
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        if self._extra_leaf is not None and not isinstance(m, nn.Sequential) and self._extra_leaf(m):
+            return True
+        return super().is_leaf_module(m, module_qualified_name)
+
+
+class _Root(nn.Module):
+    """Holds a model that is itself a leaf (a bare Conv2d, say), so that it shows up as a call node."""
+
+    def __init__(self, name: str, module: nn.Module) -> None:
+        super().__init__()
+        self.add_module(name, module)
+        self._leaf_name = name
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return getattr(self, self._leaf_name)(x)
+
+
+def symbolic_trace(model: nn.Module, name: str, extra_leaf: LeafPredicate | None = None) -> fx.Graph:
     """torch.fx symbolic trace, turning any failure into a one-line TraceFailure naming the construct."""
     try:
-        return fx.Tracer().trace(model)
+        return _Tracer(extra_leaf).trace(model)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError… depending on the construct
         where = _user_frame(traceback.extract_tb(exc.__traceback__))
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -203,17 +231,23 @@ def trace_model(
     input_shape: Sequence[int],
     dtype: torch.dtype = torch.float32,
     name: str = "the model",
+    extra_leaf: LeafPredicate | None = None,
 ) -> TracedModel:
-    """Trace ``model`` with torch.fx and propagate ``input_shape`` through it on fake tensors.
+    """Trace ``model`` with torch.fx and propagate ``input_shape`` through it on meta tensors.
 
     Contract: returns a TracedModel whose every node has ``meta['val']``; the model's parameters,
-    buffers and training flags are exactly as they were. Raises TraceFailure or ShapeMismatch.
+    buffers and training flags are exactly as they were. A model that is itself a leaf module (a bare
+    ``nn.Conv2d``) is wrapped so that it appears as one call node named after its class. Modules that
+    ``extra_leaf`` accepts are kept whole rather than traced through. Raises TraceFailure or ShapeMismatch.
     """
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s <= 0 for s in shape):
         raise ShapeMismatch(f"input shape {list(shape)} must be a non-empty list of positive sizes")
+    tracer = _Tracer(extra_leaf)
+    if tracer.is_leaf_module(model, ""):
+        model = _Root(type(model).__name__.lower(), model)
     with eval_mode_preserved(model):
-        graph = symbolic_trace(model, name)
+        graph = symbolic_trace(model, name, extra_leaf)
         required = [n for n in graph.nodes if n.op == "placeholder" and not n.args]  # args: a default
         if len(required) != 1:
             names = ", ".join(n.name for n in required) or "none"

@@ -1,0 +1,95 @@
+"""Small models for the tests: functional forms, shared weights, uncountable and untraceable ops."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class FunctionalNet(nn.Module):
+    """Functional and method forms: F.conv2d with a get_attr weight, F.relu, torch.add, mean, F.linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(8, 3, 3, 3))
+        self.fc_weight = nn.Parameter(torch.randn(10, 8))
+        self.fc_bias = nn.Parameter(torch.randn(10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv2d(x, self.weight, None, 1, 1)
+        y = torch.add(F.relu(y), y.sigmoid())
+        y = y.mean([2, 3])
+        return F.linear(y, self.fc_weight, self.fc_bias)
+
+
+class SharedConvNet(nn.Module):
+    """One conv module applied twice: its parameters must count once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.conv(x))
+
+
+class UpsampleNet(nn.Module):
+    """nn.Upsample has no handler: it must be listed as uncounted, never a silent zero."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up(self.conv(x))
+
+
+class BranchyNet(nn.Module):
+    """A forward that branches on a tensor's value: torch.fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return self.conv(x)
+        return x
+
+
+class MyConv(nn.Conv2d):
+    """A Conv2d subclass: must resolve to the Conv2d handler through the class hierarchy."""
+
+
+class SubclassNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = MyConv(3, 6, 3, stride=2, padding=1, groups=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def functional_net() -> nn.Module:
+    return FunctionalNet()
+
+
+def upsample_net() -> nn.Module:
+    return UpsampleNet()
+
+
+def branchy_net() -> nn.Module:
+    return BranchyNet()
+
+
+def not_a_module() -> int:
+    return 42
+
+
+def raises() -> nn.Module:
+    raise RuntimeError("boom")
+
+
+NOT_CALLABLE = 3
