@@ -12,7 +12,7 @@ from torch import nn
 from costmodel.errors import UncountedOpsError
 from costmodel.handlers import REGISTRY, Entry, OpCall
 from costmodel.report import LayerCost, Report, UncountedOp
-from costmodel.trace import TensorMeta, TracedModel, tensors_in, trace_model
+from costmodel.trace import TensorMeta, TracedModel, aliases_an_input, tensors_in, trace_model
 
 MacUnit = Literal["elements", "bytes"]
 
@@ -98,8 +98,8 @@ def is_costed_leaf(module: nn.Module) -> bool:
     return False
 
 
-def build_call(node: fx.Node, module: nn.Module | None) -> OpCall:
-    """The OpCall view of one propagated fx call node."""
+def build_call(node: fx.Node, module: nn.Module | None, family: str | None = None) -> OpCall:
+    """The OpCall view of one propagated fx call node (aliasing is worked out for view ops only)."""
     args = _node_value(node.args)
     kwargs = _node_value(node.kwargs)
     result = node.meta.get("val")
@@ -113,7 +113,7 @@ def build_call(node: fx.Node, module: nn.Module | None) -> OpCall:
         inputs=tuple(TensorMeta.of(t) for t in tensors_in((args, kwargs))),
         outputs=outputs,
         state=_state(module),
-        aliases_input=bool(node.meta.get("aliases_input", False)),
+        aliases_input=family == "views" and aliases_an_input(node),
         output_is_tensor=isinstance(result, torch.Tensor) or bool(outputs),
     )
 
@@ -138,7 +138,7 @@ def cost_traced(
     for node in traced.call_nodes():
         module = root.get_submodule(str(node.target)) if node.op == "call_module" else None
         entry = _lookup(node, module)
-        call = build_call(node, module)
+        call = build_call(node, module, entry.family if entry else None)
         if entry is None:
             uncounted.append(UncountedOp(node.name, call.op))
             continue

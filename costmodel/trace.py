@@ -167,12 +167,13 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
     return []
 
 
-def _aliases_an_input(result: Any, node: fx.Node, env: dict[fx.Node, Any]) -> bool:
-    """True when every tensor ``result`` holds shares storage with a tensor argument (a view, no copy)."""
-    outputs = tensors_in(result)
+def aliases_an_input(node: fx.Node) -> bool:
+    """True when every tensor a propagated node holds shares storage with one of its tensor
+    arguments: the op was a view, and moved no data."""
+    outputs = tensors_in(node.meta.get("val"))
     if not outputs:
         return False
-    inputs = [t for arg in node.all_input_nodes for t in tensors_in(env.get(arg))]
+    inputs = [t for arg in node.all_input_nodes for t in tensors_in(arg.meta.get("val"))]
     return all(any(torch._C._is_alias_of(out, inp) for inp in inputs) for out in outputs)
 
 
@@ -199,7 +200,6 @@ class _ShapeProp(fx.Interpreter):
                 f"input shape {list(self._input_shape)} does not fit {layer}: {detail}"
             ) from exc
         n.meta["val"] = result
-        n.meta["aliases_input"] = _aliases_an_input(result, n, self.env)
         return result
 
     def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:

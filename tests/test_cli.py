@@ -1,0 +1,141 @@
+"""The CLI through its real entry point (the installed ``costmodel`` script) and in-process ``main``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from tests.conftest import MODELS, zoo_report
+
+COSTMODEL = shutil.which("costmodel") or str(Path(sys.executable).parent / "costmodel")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script, as a user would."""
+    return subprocess.run([COSTMODEL, *args], capture_output=True, text=True, timeout=120)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_through_entry_point() -> None:
+    result = run_cli("report", "shufflenet_v2_x0_5")
+    assert result.returncode == 0, result.stderr
+    report = zoo_report("shufflenet_v2_x0_5")
+    assert "FLOPs = multiply-adds" in result.stdout
+    assert f"Total FLOPs {report.totals['flops']:,}" in result.stdout
+    assert "Uncounted ops: none" in result.stdout
+    assert "stage2_0_branch2_5" in result.stdout
+
+
+def test_json_through_entry_point_equals_to_dict() -> None:
+    result = run_cli("report", "shufflenet_v2_x0_5", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == zoo_report("shufflenet_v2_x0_5").to_dict()
+
+
+def test_csv_rows_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "report", "resnet18", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    report = zoo_report("resnet18")
+    assert [r["name"] for r in rows[:-1]] == [layer.name for layer in report.layers]
+    assert int(rows[-1]["flops"]) == report.totals["flops"] and int(rows[-1]["mac"]) == report.totals["mac"]
+
+
+def test_markdown_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "report", "resnet18", "--format", "markdown", "--top", "3", "--sort", "flops")
+    assert code == 0
+    table_rows = [line for line in out.splitlines() if line.startswith("| ") and "name" not in line]
+    assert len(table_rows) == 3
+    assert "- Uncounted ops: none" in out
+
+
+def test_group_by_and_sort(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "report", "resnet18", "--group-by", "op", "--sort", "flops", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["op"] == "Conv2d"
+    flops = [int(r["flops"]) for r in rows if r["counted"] == "true"]
+    assert flops == sorted(flops, reverse=True)
+    assert sum(flops) == zoo_report("resnet18").totals["flops"]
+
+
+def test_uncounted_listed_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = f"{MODELS / 'custom.py'}:upsample_net"
+    for fmt in ("table", "markdown", "csv", "json"):
+        code, out, _ = run_main(capsys, "report", spec, "--input", "1,3,4,4", "--format", fmt)
+        assert code == 0
+        assert "Upsample" in out and "up" in out, fmt
+
+
+def test_strict_fails_on_uncounted(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "report", f"{MODELS / 'custom.py'}:upsample_net", "--input", "1,3,4,4", "--strict")
+    assert code == 2 and "up (Upsample)" in err and len(err.strip().splitlines()) == 1
+
+
+def test_package_module_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "report", "tests.models.custom:functional_net", "--input", "1,3,8,8")
+    assert code == 0 and "conv2d" in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("shufflenet_v2_x1", "did you mean shufflenet_v2_x1_5, shufflenet_v2_x1_0"),
+        ("no/such/file.py:build", "does not exist"),
+        (f"{MODELS / 'custom.py'}:missing", "has no attribute 'missing'"),
+        (f"{MODELS / 'custom.py'}:not_a_module", "returned int, not an nn.Module"),
+        (f"{MODELS / 'custom.py'}:NOT_CALLABLE", "is not callable"),
+        (f"{MODELS / 'custom.py'}:raises", "calling raises() failed: RuntimeError: boom"),
+        ("no_such_package_xyz.models:build", "cannot import module 'no_such_package_xyz.models'"),
+    ],
+)
+def test_bad_model_specs(capsys: pytest.CaptureFixture[str], spec: str, needle: str) -> None:
+    code, out, err = run_main(capsys, "report", spec)
+    assert code == 2 and out == ""
+    assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_wrong_input_shape_names_the_layer_through_entry_point() -> None:
+    result = run_cli("report", "resnet18", "--input", "1,4,224,224")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "layer 'conv1'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_debug_shows_traceback() -> None:
+    result = run_cli("report", "resnet18", "--input", "1,4,224,224", "--debug")
+    assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize("shape", ["1,a,2", "0,3,224,224", ""])
+def test_bad_input_option(capsys: pytest.CaptureFixture[str], shape: str) -> None:
+    code, _, err = run_main(capsys, "report", "resnet18", "--input", shape)
+    assert code == 2 and "--input" in err and len(err.strip().splitlines()) == 1
+
+
+def test_untraceable_model(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "report", f"{MODELS / 'custom.py'}:branchy_net", "--input", "1,3,4,4")
+    assert code == 2 and "cannot trace" in err and "if x.sum() > 0" in err
+
+
+def test_zoo_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "zoo")
+    assert code == 0
+    from costmodel.zoo import ZOO
+
+    for name in ZOO:
+        assert any(line.startswith(name + " ") for line in out.splitlines()), name
+    assert "2.28M" in out and "144.9M" in out  # shufflenet_v2_x1_0: params and conv+fc FLOPs
