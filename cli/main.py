@@ -11,11 +11,11 @@ import click
 from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
-from costmodel.render import human, render_report
+from costmodel.render import human, render_report, render_verification
 from costmodel.zoo import ZOO
 
-EXIT_USER_ERROR = 2
-EXIT_INTERNAL_ERROR = 1
+EXIT_USER_ERROR = 2  # bad input: model spec, shape, untraceable model, --strict
+EXIT_INTERNAL_ERROR = 1  # a bug, or a verification that failed
 
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 
@@ -88,6 +88,28 @@ def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
     click.echo(f"input {'x'.join(map(str, input_shape))} · FLOPs = multiply-adds")
     click.echo(tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
                         colalign=["left", "right", "right", "right", "right"]))
+
+
+@cli.command()
+@click.argument("model", required=False)
+@_shape_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N layers furthest from their bound.")
+@_debug_option
+def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int | None, debug: bool) -> None:
+    """Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them.
+
+    Exits 1 if a theorem fails to prove or a layer breaks its bound.
+    """
+    from costmodel.verify import all_theorems, check_layers
+
+    theorems = all_theorems()
+    checks = None
+    if model is not None:
+        checks = check_layers(analyze(load_model(model), input_shape, name=model))
+    click.echo(render_verification(theorems, checks, fmt, top))  # type: ignore[arg-type]
+    if not all(t.proved for t in theorems) or (checks is not None and not all(c.holds for c in checks)):
+        raise click.exceptions.Exit(EXIT_INTERNAL_ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -144,3 +144,38 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
             writer.writerow([f"{u.name} ({u.op})", "", "", "", "", "false"])
         writer.writerow(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
     return out.getvalue().rstrip("\n")
+
+
+def render_verification(theorems: list, checks: list | None, fmt: Format = "table", top: int | None = None) -> str:
+    """Theorems (statement, assumptions, steps, verdict) and, with a model, its layers against their bounds.
+
+    JSON: {"theorems": [{name, statement, assumptions, steps, proved}], "layers": [...]} (layers only
+    with a model); the layers come furthest-from-bound first.
+    """
+    shown = checks[:top] if checks is not None and top is not None else checks
+    if fmt == "json":
+        data: dict[str, object] = {"theorems": [t.to_dict() for t in theorems]}
+        if shown is not None:
+            data["layers"] = [c.to_dict() for c in shown]
+        return json.dumps(data, indent=2)
+    md = fmt == "markdown"
+    lines: list[str] = []
+    for t in theorems:
+        verdict = "PROVED" if t.proved else "NOT PROVED"
+        lines.append(f"### {t.name} — {verdict}" if md else f"■ {t.name} — {verdict}")
+        lines.append(f"{'**Statement.** ' if md else '  statement: '}{t.statement}")
+        lines.append(f"{'**Assumptions.** ' if md else '  assumptions: '}{'; '.join(t.assumptions)}")
+        lines += [f"{'1. ' if md else '    '}{step}" for step in t.steps]
+        lines.append("")
+    proved = sum(t.proved for t in theorems)
+    lines.append(f"{proved}/{len(theorems)} theorems proved")
+    if shown is not None and checks is not None:
+        headers = ["name", "op", "MAC", "MAC bound", "MAC eff.", "holds"]
+        body = [[c.name, c.op, _int(c.mac), _int(c.mac_lower_bound), _eff(c.mac_efficiency), "yes" if c.holds else "NO"]
+                for c in shown]
+        lines += ["", "Layers, furthest from their proved bound first (low efficiency: G1 violators):", ""]
+        lines.append(tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True,
+                              colalign=_align(headers)))
+        held = sum(c.holds for c in checks)
+        lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound"]
+    return "\n".join(lines)

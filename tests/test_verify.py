@@ -1,0 +1,130 @@
+"""Symbolic verification: every theorem proves, wrong variants fail, handlers equal the sympy forms."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from cli.main import main
+from costmodel import analyze, formulas
+from costmodel.verify import Theorem, all_theorems, check_layers, prove_square_certificate
+from tests.conftest import zoo_report
+
+
+@pytest.fixture(scope="module")
+def theorems() -> list[Theorem]:
+    return all_theorems()
+
+
+def test_every_theorem_proves(theorems: list[Theorem]) -> None:
+    assert len(theorems) == 6
+    for t in theorems:
+        assert t.proved, t.name
+        assert t.steps[-1] == "PROVED" and t.statement and t.assumptions
+
+
+def _eq1_parts() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    h, w, c1, c2 = formulas.h, formulas.w, formulas.c1, formulas.c2
+    mac = h * w * (c1 + c2) + c1 * c2
+    flops = h * w * c1 * c2
+    return mac, flops, h * w
+
+
+def test_wrong_bound_with_three_roots_fails_to_prove() -> None:
+    mac, flops, hw = _eq1_parts()
+    wrong = 3 * sp.sqrt(hw * flops) + flops / hw
+    t = prove_square_certificate(
+        Theorem("wrong", "3·√ variant", []), mac, wrong, hw, sp.sqrt(formulas.c1), sp.sqrt(formulas.c2),
+        formulas.c2, formulas.c1,
+    )
+    assert not t.proved and t.steps[-1] == "NOT PROVED"
+    assert any("FAILED" in step for step in t.steps)
+
+
+def test_mac_missing_its_weight_term_fails_to_prove() -> None:
+    mac, flops, hw = _eq1_parts()
+    bound = 2 * sp.sqrt(hw * flops) + flops / hw
+    t = prove_square_certificate(
+        Theorem("wrong", "no weights", []), mac - formulas.c1 * formulas.c2, bound, hw,
+        sp.sqrt(formulas.c1), sp.sqrt(formulas.c2), formulas.c2, formulas.c1,
+    )
+    assert not t.proved
+
+
+def test_wrong_equality_condition_fails_to_prove() -> None:
+    mac, flops, hw = _eq1_parts()
+    bound = 2 * sp.sqrt(hw * flops) + flops / hw
+    t = prove_square_certificate(
+        Theorem("wrong", "c2 = 2·c1", []), mac, bound, hw, sp.sqrt(formulas.c1), sp.sqrt(formulas.c2),
+        formulas.c2, 2 * formulas.c1,
+    )
+    assert not t.proved
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    c1=st.integers(1, 48), c2=st.integers(1, 48), k=st.sampled_from([1, 3, 5, 7]), stride=st.integers(1, 3),
+    groups=st.sampled_from([1, 2, 3]), batch=st.integers(1, 3), size=st.integers(7, 30), bias=st.booleans(),
+)
+def test_handler_equals_sympy_and_bound_tight_iff_condition(
+    c1: int, c2: int, k: int, stride: int, groups: int, batch: int, size: int, bias: bool
+) -> None:
+    c1, c2 = c1 * groups, c2 * groups
+    conv = nn.Conv2d(c1, c2, k, stride, k // 2, groups=groups, bias=bias)
+    row = analyze(conv, (batch, c1, size, size)).layers[0]
+    ho, wo = row.output_shape[2:]
+    values = {formulas.N: batch, formulas.h: size, formulas.w: size, formulas.ho: ho, formulas.wo: wo,
+              formulas.c1: c1, formulas.c2: c2, formulas.kh: k, formulas.kw: k, formulas.g: groups,
+              formulas.bias: int(bias)}
+    assert row.flops == formulas.CONV_FLOPS.subs(values)
+    assert row.params == formulas.CONV_PARAMS.subs(values)
+    assert row.mac == formulas.CONV_MAC.subs(values)
+    bound = float(formulas.CONV_MAC_BOUND.subs(values).evalf(30))
+    assert row.mac_lower_bound == pytest.approx(bound, rel=1e-12)
+    check = check_layers(analyze(conv, (batch, c1, size, size)))[0]
+    assert check.holds
+    tight = batch * size * size * c1 == batch * ho * wo * c2 and not bias
+    assert (row.mac == row.mac_lower_bound) == tight
+
+
+def test_report_bound_matches_paper_eq1_for_1x1() -> None:
+    h = w = 14
+    c1, c2 = 32, 96
+    row = analyze(nn.Conv2d(c1, c2, 1, bias=False), (1, c1, h, w)).layers[0]
+    b = h * w * c1 * c2
+    assert row.mac_lower_bound == pytest.approx(2 * math.sqrt(h * w * b) + b / (h * w), rel=1e-12)
+
+
+def test_every_conv_row_of_shufflenet_holds() -> None:
+    report = zoo_report("shufflenet_v2_x1_0")
+    checks = check_layers(report)
+    conv_rows = [r for r in report.layers if r.family in ("conv", "linear")]
+    assert len(checks) == len(conv_rows) == 57
+    assert all(c.holds for c in checks)
+    effs = [c.mac_efficiency for c in checks]
+    assert effs == sorted(effs)
+    # the stride-1 units' 1x1 convs (c1 = c2) sit exactly on the bound
+    assert sum(c.mac_efficiency == 1.0 for c in checks) >= 26
+
+
+def test_verify_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["verify", "shufflenet_v2_x1_0", "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [set(t) for t in data["theorems"]] == [{"name", "statement", "assumptions", "steps", "proved"}] * 6
+    assert all(t["proved"] for t in data["theorems"])
+    assert len(data["layers"]) == 57 and all(row["holds"] for row in data["layers"])
+    assert set(data["layers"][0]) >= {"name", "mac", "mac_lower_bound", "mac_efficiency", "holds"}
+
+
+def test_verify_cli_without_model_has_no_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--format", "json"]) == 0
+    assert "layers" not in json.loads(capsys.readouterr().out)
+    assert main(["verify", "--format", "markdown"]) == 0
+    assert "6/6 theorems proved" in capsys.readouterr().out
