@@ -60,16 +60,18 @@ def cli(debug: bool) -> None:
 @click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N rows.")
 @click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
+@click.option("--all", "show_all", is_flag=True, help="Also show shape-only rows (0 FLOPs, 0 MAC) in tables.")
 @click.option("--mac-unit", type=click.Choice(["elements", "bytes"]), default="elements", show_default=True)
 @_debug_option
 def report(
     model: str, input_shape: tuple[int, ...], fmt: str, group_by: str, depth: int,
-    sort: str | None, top: int | None, strict: bool, mac_unit: str, debug: bool,
+    sort: str | None, top: int | None, strict: bool, show_all: bool, mac_unit: str, debug: bool,
 ) -> None:
     """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
     module = load_model(model)
     result = analyze(module, input_shape, name=model, strict=strict, mac_unit=mac_unit)  # type: ignore[arg-type]
-    click.echo(render_report(result, fmt, group_by=group_by, sort=sort, top=top, depth=depth))  # type: ignore[arg-type]
+    click.echo(render_report(result, fmt, group_by=group_by, sort=sort, top=top, depth=depth,  # type: ignore[arg-type]
+                             show_free=show_all))
 
 
 @cli.command()

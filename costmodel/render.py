@@ -50,9 +50,19 @@ def _group_rows(rows: list[GroupRow], by: GroupBy) -> tuple[list[str], list[list
     return headers, [[g.name, str(g.count), _int(g.flops), _int(g.params), _int(g.mac)] for g in rows]
 
 
-def _select(report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int) -> tuple[list[str], list[list[str]]]:
+def _is_free(row: LayerCost) -> bool:
+    """A shape-only node (size query, view, getitem): no FLOPs, no MAC, no params."""
+    return row.flops == 0 and row.mac == 0 and row.params == 0
+
+
+def _select(
+    report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int, show_free: bool = True
+) -> tuple[list[str], list[list[str]]]:
     if group_by == "layer":
-        return _layer_rows(report.sorted_layers(sort, top))
+        rows = report.sorted_layers(sort)
+        if not show_free:
+            rows = [r for r in rows if not _is_free(r)]
+        return _layer_rows(rows[:top] if top is not None else rows)
     groups = report.grouped(group_by, depth)
     if sort is not None:
         groups.sort(key=lambda g: getattr(g, sort), reverse=True)
@@ -94,9 +104,12 @@ def render_report(
     sort: SortKey | None = None,
     top: int | None = None,
     depth: int = 2,
+    show_free: bool = False,
 ) -> str:
     """The report in ``fmt``. JSON is ``report.to_dict()`` (layers sorted/limited as asked, plus
-    ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row."""
+    ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row.
+    Table and Markdown hide shape-only rows (0 FLOPs, 0 MAC, 0 params) unless ``show_free``, and say so;
+    JSON and CSV always carry every node."""
     if fmt == "json":
         data = report.to_dict()
         layers = report.sorted_layers(sort, top)
@@ -106,13 +119,17 @@ def render_report(
         return json.dumps(data, indent=2)
     if fmt == "csv":
         return _render_csv(report, group_by, sort, top, depth)
-    headers, body = _select(report, group_by, sort, top, depth)
+    headers, body = _select(report, group_by, sort, top, depth, show_free)
+    summary = summary_lines(report)
+    hidden = sum(_is_free(r) for r in report.layers)
+    if group_by == "layer" and not show_free and hidden:
+        summary.append(f"{hidden} shape-only nodes (view, getitem, size…: 0 FLOPs, 0 MAC) not shown; --all shows them")
     if fmt == "markdown":
         table = tabulate(body, headers, tablefmt="github", disable_numparse=True, colalign=_align(headers))
-        bullets = "\n".join(f"- {line}" for line in summary_lines(report))
+        bullets = "\n".join(f"- {line}" for line in summary)
         return f"**{header_line(report)}**\n\n{table}\n\n{bullets}"
     table = tabulate(body, headers, tablefmt="simple", disable_numparse=True, colalign=_align(headers))
-    return "\n".join([header_line(report), "", table, "", *summary_lines(report)])
+    return "\n".join([header_line(report), "", table, "", *summary])
 
 
 def _align(headers: list[str]) -> list[str]:

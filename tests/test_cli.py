@@ -139,3 +139,14 @@ def test_zoo_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ZOO:
         assert any(line.startswith(name + " ") for line in out.splitlines()), name
     assert "2.28M" in out and "144.9M" in out  # shufflenet_v2_x1_0: params and conv+fc FLOPs
+
+
+def test_table_hides_shape_only_rows_unless_all(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "report", "shufflenet_v2_x0_5")
+    assert code == 0
+    names = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert "getitem" not in names and "contiguous" in names
+    hidden = sum(1 for r in zoo_report("shufflenet_v2_x0_5").layers if r.flops == r.mac == r.params == 0)
+    assert f"{hidden} shape-only nodes" in out
+    code, out, _ = run_main(capsys, "report", "shufflenet_v2_x0_5", "--all")
+    assert "getitem" in {line.split()[0] for line in out.splitlines() if line.strip()}
