@@ -114,6 +114,44 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
         raise click.exceptions.Exit(EXIT_INTERNAL_ERROR)
 
 
+@cli.command()
+@click.argument("model", required=False)
+@_shape_option
+@click.option("--zoo", "whole_zoo", is_flag=True, help="Bench every zoo model; print the whole-model table.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--recalibrate", is_flag=True, help="Redo the device micro-benchmarks instead of using the cache.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N slowest layers.")
+@_debug_option
+def bench(
+    model: str | None, input_shape: tuple[int, ...], whole_zoo: bool, device: str, threads: int, repeats: int,
+    warmup: int, recalibrate: bool, fmt: str, top: int | None, debug: bool,
+) -> None:
+    """Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions."""
+    from tqdm import tqdm
+
+    from costmodel.bench import bench as run_bench
+    from costmodel.render import render_bench, render_bench_zoo
+
+    if whole_zoo == (model is not None):
+        raise click.UsageError("give either MODEL or --zoo")
+    names = list(ZOO) if whole_zoo else [str(model)]
+    results = []
+    with tqdm(total=repeats * len(names), desc="timing", unit="run", disable=None, file=sys.stderr) as bar:
+        for i, name in enumerate(names):
+            results.append(run_bench(
+                load_model(name), input_shape, name=name, device=device, threads=threads, repeats=repeats,
+                warmup=warmup, recalibrate=recalibrate and i == 0, progress=bar.update,
+            ))
+    if whole_zoo:
+        click.echo(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
+    else:
+        click.echo(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI; user errors print one line and exit 2, tracebacks only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)

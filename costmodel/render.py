@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from tabulate import tabulate
 
@@ -196,3 +196,67 @@ def render_verification(theorems: list, checks: list | None, fmt: Format = "tabl
         held = sum(c.holds for c in checks)
         lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound"]
     return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> str:
+    """Measured vs predicted per layer, then the predictor scores and whole-model figures."""
+    data = result.to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    rows = result.rows if top is None else sorted(result.rows, key=lambda r: r.measured_ms, reverse=True)[:top]
+    headers = ["name", "op", "measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "bound"]
+    body = [[r.name, r.op, _ms(r.measured_ms), _ms(r.predicted_ms["flops"]), _ms(r.predicted_ms["mac"]),
+             _ms(r.predicted_ms["roofline"]), r.bound] for r in rows]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"])
+        for r in rows:
+            writer.writerow([r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"],
+                             r.predicted_ms["roofline"], r.bound])
+        return out.getvalue().rstrip("\n")
+    s = data["summary"]
+    dev = data["device"]
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    head = (f"{result.model} · {dev['name']} · {dev['dtype']} · input {_shape(dev['input_shape'])} · "
+            f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
+            f" · calibration {'cached' if dev['calibration_cached'] else 'measured now'}")
+    scores = [[p, f"{v['spearman']:.3f}", f"{v['pearson']:.3f}", f"{v['mape']:.1f}%",
+               f"{s['model_predicted_ms'][p]:.2f}", f"{s['model_error_pct'][p]:+.1f}%"]
+              for p, v in s["predictors"].items()]
+    score_table = tabulate(scores, ["predictor", "Spearman ρ", "Pearson r", "MAPE", "model ms", "model error"],
+                           tablefmt=tablefmt, disable_numparse=True)
+    lines = [head, "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True, colalign=_align(headers)), "",
+             f"Per-layer scores over {s['layers_scored']} nodes that move data or compute:", score_table, "",
+             f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms · sum of per-node times (fx interpreter): "
+             f"{s['sum_of_layers_ms']:.2f} ms (the difference is interpreter overhead)"]
+    return "\n".join(lines)
+
+
+def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
+    """One row per model: measured whole-model latency, each predictor's estimate and its error."""
+    if fmt == "json":
+        return json.dumps([{"model": r.model, **r.summary} for r in results], indent=2)
+    headers = ["model", "measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "roofline error"]
+    body = []
+    for r in results:
+        s = r.summary
+        p = s["model_predicted_ms"]
+        body.append([r.model, f"{s['model_measured_ms']:.2f}", f"{p['flops']:.2f}", f"{p['mac']:.2f}",
+                     f"{p['roofline']:.2f}", f"{s['model_error_pct']['roofline']:+.1f}%"])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(body)
+        return out.getvalue().rstrip("\n")
+    within = sum(abs(r.summary["model_error_pct"]["roofline"]) <= 20 for r in results)
+    table = tabulate(body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
+                     colalign=_align(headers))
+    dev = results[0].to_dict()["device"] if results else {}
+    return "\n".join([f"{dev.get('name', '')} · {dev.get('threads', '')} threads", table, "",
+                      f"roofline within ±20% of measured for {within}/{len(results)} models"])

@@ -1,0 +1,169 @@
+"""Measure real runtime: per node, by running the traced fx graph node by node, and for the whole model.
+
+Per-node times join the analytical rows by fx node name (the same traced graph). Every timing is a
+median over ``repeats`` after ``warmup`` runs, under ``torch.no_grad()``, in eval mode, with a fixed
+thread count, on real tensors of the requested shape and dtype. CUDA timings synchronise around each
+node. The model's parameters, buffers and training flags are left exactly as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from costmodel.trace import TracedModel, eval_mode_preserved
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median and spread (25th–75th percentile) of repeated timings, in milliseconds."""
+
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    repeats: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Timing:
+        """Summarise raw timings (seconds)."""
+        ms = sorted(s * 1e3 for s in seconds)
+        if len(ms) >= 4:
+            q = statistics.quantiles(ms, n=4)
+            p25, p75 = q[0], q[2]
+        else:
+            p25, p75 = ms[0], ms[-1]
+        return cls(statistics.median(ms), p25, p75, len(ms))
+
+
+@dataclass
+class Measurement:
+    """Per-node timings (by fx node name) and the whole eager model's timing, with the setup recorded."""
+
+    nodes: dict[str, Timing]
+    model: Timing
+    device: str
+    dtype: str
+    threads: int
+    input_shape: list[int]
+    torch_version: str = torch.__version__
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int) -> Iterator[None]:
+    """Run with ``torch.set_num_threads(threads)``, restoring the previous count afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _NodeTimer(fx.Interpreter):
+    """Runs the traced graph on real tensors, timing every call node (synchronised on CUDA)."""
+
+    def __init__(self, root: nn.Module, graph: fx.Graph, device: torch.device) -> None:
+        super().__init__(root, graph=graph, garbage_collect_values=True)
+        self.device = device
+        self.seconds: dict[str, list[float]] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        if not n.op.startswith("call_"):
+            return super().run_node(n)
+        _sync(self.device)
+        start = time.perf_counter()
+        result = super().run_node(n)
+        _sync(self.device)
+        self.seconds.setdefault(n.name, []).append(time.perf_counter() - start)
+        return result
+
+
+def _time_calls(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def measure(
+    traced: TracedModel,
+    *,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    threads: int = 1,
+    repeats: int = 20,
+    warmup: int = 3,
+    progress: Callable[[int], None] | None = None,
+) -> Measurement:
+    """Time every call node of ``traced`` (node by node) and, separately, the eager model, on ``device``.
+
+    The model is moved to ``device``/``dtype`` only as a copy when it is not already there, so the
+    caller's model is unchanged. ``progress`` is called with 1 after each repeat (for a progress bar).
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was requested but torch.cuda.is_available() is False")
+    root = traced.root
+    needs_copy = any(p.device != dev or p.dtype != dtype for p in root.parameters() if p.is_floating_point())
+    if needs_copy:
+        import copy
+
+        root = copy.deepcopy(root).to(device=dev, dtype=dtype)
+    x = torch.randn(traced.input_shape, dtype=dtype, device=dev)
+    timer = _NodeTimer(root, traced.graph, dev)
+    with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(root):
+        for _ in range(warmup):
+            timer.run(x)
+        timer.seconds.clear()
+        for _ in range(repeats):
+            timer.run(x)
+            if progress is not None:
+                progress(1)
+        whole = _time_calls(lambda: root(x), repeats, warmup, dev)
+    return Measurement(
+        nodes={name: Timing.of(s) for name, s in timer.seconds.items()},
+        model=Timing.of(whole),
+        device=_device_name(dev),
+        dtype=str(dtype).removeprefix("torch."),
+        threads=threads,
+        input_shape=list(traced.input_shape),
+    )
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(dev)}"
+    return f"cpu:{cpu_model_name()}"
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
