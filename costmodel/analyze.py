@@ -163,6 +163,7 @@ def cost_traced(
                 mac=mac,
                 mac_lower_bound=bound,
                 mac_efficiency=None if bound is None or mac == 0 else bound / mac,
+                kind=cost.kind,
             )
         )
     if strict and uncounted:

@@ -29,6 +29,7 @@ class BenchRow:
     measured_ms: float
     predicted_ms: dict[str, float]
     bound: str
+    roofline_eager_ms: float = 0.0
 
 
 @dataclass
@@ -71,7 +72,9 @@ def summarise(rows: Sequence[BenchRow], model_measured_ms: float) -> dict[str, A
         predicted = [r.predicted_ms[p] for r in work]
         predictors[p] = {"spearman": spearman(predicted, measured), "pearson": pearson(predicted, measured),
                          "mape": mape(predicted, measured)}
+    # whole model: FLOPs and MAC predictors sum as they are; the roofline sums with eager overheads
     model_predicted = {p: sum(r.predicted_ms[p] for r in rows) for p in PREDICTORS}
+    model_predicted["roofline"] = sum(r.roofline_eager_ms for r in rows)
     return {
         "predictors": predictors,
         "layers_scored": len(work),
@@ -113,7 +116,7 @@ def bench(
             raise CostModelError(f"node '{row.name}' was costed but never timed: the graphs differ")
         rows.append(BenchRow(
             row.name, row.op, row.flops, row.mac, meas.nodes[row.name].median_ms,
-            {k: v * 1e3 for k, v in pred.seconds.items()}, pred.bound,
+            {k: v * 1e3 for k, v in pred.seconds.items()}, pred.bound, pred.roofline_eager_s * 1e3,
         ))
     result = BenchReport(model_name, meas, cal, cached, rows, report)
     result.summary = summarise(rows, meas.model.median_ms)

@@ -3,6 +3,11 @@
 Fitted on micro-benchmarks only, never on the model being judged. Results are cached as JSON per
 device (CPU model or GPU name), thread count, dtype and torch version in the user cache directory
 (``$COSTMODEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/costmodel``, else ``~/.cache/costmodel``).
+
+Each kind of op gets its own cost line, time = fixed cost + work × unit cost, fitted to timings at
+several sizes (a dense 3x3 conv, a 1x1, a grouped 1x1 and a depthwise conv run at very different
+rates, and small ops are dominated by their fixed cost). Overheads of tiny ops are measured both as
+the node-by-node timer sees them (per-layer predictions) and as eager calls (whole model).
 """
 
 from __future__ import annotations
@@ -17,25 +22,44 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from costmodel.measure import _device_name, _sync, fixed_threads
+from costmodel.measure import _device_name, _NodeTimer, _sync, fixed_threads
+from costmodel.trace import trace_model
+
+#: Families whose tiny-op overhead is calibrated; others fall back to "views".
+FAMILIES = ("conv", "norm", "pool", "linear", "activation", "elementwise", "views")
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Effective rates of one device: multiply-adds per second per op family, bytes per second, overhead."""
+    """Fitted cost lines and overheads of one device, thread count, dtype and torch version.
+
+    ``compute[kind]`` and ``memory[family]`` are (intercept seconds, seconds per unit) lines fitted by
+    least squares to micro-benchmarks at several sizes: per multiply-add for compute kinds (dense,
+    pointwise, grouped_pointwise, depthwise conv, matmul, window_pool), per byte moved for memory families
+    (norm, activation, elementwise, copy, pool). The intercept is the op's fixed cost in an eager call.
+    """
 
     device: str
     threads: int
     dtype: str
     torch_version: str
-    conv_flops_per_s: float  # dense conv (3x3, 64→64 channels)
-    depthwise_flops_per_s: float  # depthwise 3x3 conv
-    matmul_flops_per_s: float  # square matmul / linear
-    pool_flops_per_s: float  # 3x3 max pooling: window elements per second
-    bytes_per_s: float  # large tensor copy: bytes read + written per second
-    overhead_s: dict[str, float]  # fixed cost of one tiny op per family, as the node timer sees it
+    compute: dict[str, tuple[float, float]]
+    memory: dict[str, tuple[float, float]]
+    node_overhead_s: dict[str, float]  # per family, one tiny op timed by the node timer
+    eager_overhead_s: dict[str, float]  # per family, one tiny op called eagerly
+
+    @property
+    def dense_flops_per_s(self) -> float:
+        """Dense 3x3 conv throughput (multiply-adds per second), the FLOPs-only predictor's rate."""
+        return 1.0 / self.compute["dense"][1]
+
+    @property
+    def bytes_per_s(self) -> float:
+        """Copy bandwidth (bytes read + written per second), the MAC-only predictor's rate."""
+        return 1.0 / self.memory["copy"][1]
 
     def to_dict(self) -> dict[str, object]:
         """JSON form (also the cache file's content)."""
@@ -57,9 +81,10 @@ def cache_key(device: str, threads: int, dtype: str) -> str:
 
 
 def _median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, min_time: float = 0.02) -> float:
-    fn()
+    """Median seconds per call over ``repeats`` samples, each batching enough calls to last ≳ min_time."""
+    for _ in range(3):
+        fn()
     _sync(dev)
-    # batch enough calls per sample that each sample lasts ≳ min_time
     start = time.perf_counter()
     fn()
     _sync(dev)
@@ -75,64 +100,170 @@ def _median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, m
     return statistics.median(samples)
 
 
-def _node_overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, float]:
-    """Per-node fixed cost per op family: tiny ops (8 channels, 4x4) timed by the same node timer
-    that measures models, so interpreter and kernel-launch costs are both in."""
-    from torch import nn
-
-    from costmodel.measure import _NodeTimer
-    from costmodel.trace import trace_model
-
-    tiny_net = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.MaxPool2d(3, 1, 1), nn.ReLU(), nn.Flatten(),
-                             nn.Linear(128, 8)).eval()
-    traced = trace_model(tiny_net, (1, 8, 4, 4), dtype)
-    timer = _NodeTimer(traced.root.to(dev), traced.graph, dev)
-    tiny = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
-    with torch.no_grad():
-        for _ in range(30 * repeats):
-            timer.run(tiny)
-    medians = [statistics.median(v) for v in timer.seconds.values()]
-    conv, norm, pool, act, view, linear = medians
-    return {"conv": conv, "norm": norm, "pool": pool, "linear": linear, "activation": act,
-            "elementwise": act, "views": view}
+def fit_line(xs: list[float], ts: list[float]) -> tuple[float, float]:
+    """Weighted least squares t = a + b·x minimising Σ((a + b·x − t)/t)², i.e. relative error, so the
+    small ops (dominated by a) count as much as the large ones (dominated by b). Falls back to a line
+    through the origin if a would be negative or b not positive."""
+    w = [1.0 / (t * t) for t in ts]
+    s0 = sum(w)
+    sx = sum(wi * x for wi, x in zip(w, xs))
+    sxx = sum(wi * x * x for wi, x in zip(w, xs))
+    st = sum(wi * t for wi, t in zip(w, ts))
+    sxt = sum(wi * x * t for wi, x, t in zip(w, xs, ts))
+    det = s0 * sxx - sx * sx
+    b = (s0 * sxt - sx * st) / det if det else 0.0
+    a = (st - b * sx) / s0
+    if a < 0 or b <= 0:
+        a, b = 0.0, sxt / sxx
+    return a, b
 
 
-def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, repeats: int = 7) -> Calibration:
-    """Measure the rates now (a few seconds on a CPU): dense conv, depthwise conv, matmul, max pool, copy,
-    and the per-node overhead of each op family."""
-    dev = torch.device(device)
-    opts = {"device": dev, "dtype": dtype}
-    with fixed_threads(threads), torch.no_grad():
-        x = torch.randn(1, 64, 56, 56, **opts)
-        wt = torch.randn(64, 64, 3, 3, **opts)
-        conv_flops = 56 * 56 * 64 * 64 * 9
-        t_conv = _median_seconds(lambda: F.conv2d(x, wt, padding=1), dev, repeats)
-        xd = torch.randn(1, 128, 56, 56, **opts)
-        wd = torch.randn(128, 1, 3, 3, **opts)
-        dw_flops = 56 * 56 * 128 * 9
-        t_dw = _median_seconds(lambda: F.conv2d(xd, wd, padding=1, groups=128), dev, repeats)
-        a = torch.randn(512, 512, **opts)
-        b = torch.randn(512, 512, **opts)
-        t_mm = _median_seconds(lambda: a @ b, dev, repeats)
-        big = torch.randn(8 * 1024 * 1024, **opts)  # 32 MB in float32: beyond the caches
-        out = torch.empty_like(big)
-        t_copy = _median_seconds(lambda: out.copy_(big), dev, repeats)
-        xp = torch.randn(1, 64, 112, 112, **opts)
-        pool_flops = 64 * 56 * 56 * 9
-        t_pool = _median_seconds(lambda: F.max_pool2d(xp, 3, 2, 1), dev, repeats)
-        overheads = _node_overheads(dev, dtype, repeats)
+def _rotating(make: Callable[[], torch.Tensor], element_bytes: int) -> Callable[[], torch.Tensor]:
+    """Copies of a tensor, handed out in turn: ≥ 16 MB of them (≥ 2 copies), so that, as inside a
+    network, an op does not find its operands left in cache by its previous call."""
+    first = make()
+    copies = [first] + [make() for _ in range(max(1, _COLD_BYTES // max(1, first.numel() * element_bytes)))]
+    state = {"i": 0}
+
+    def next_copy() -> torch.Tensor:
+        state["i"] = (state["i"] + 1) % len(copies)
+        return copies[state["i"]]
+
+    return next_copy
+
+
+_COLD_BYTES = 16 * 1024 * 1024
+
+
+def _conv_line(dev: torch.device, dtype: torch.dtype, repeats: int, k: int, shapes: list[tuple[int, int]],
+               groups_of: Callable[[int], int]) -> tuple[float, float]:
     itemsize = torch.empty((), dtype=dtype).element_size()
+    xs, ts = [], []
+    for c, size in shapes:
+        g = groups_of(c)
+        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
+        w = _rotating(lambda: torch.randn(c, c // g, k, k, device=dev, dtype=dtype), itemsize)  # noqa: B023
+        xs.append(size * size * c * (c // g) * k * k)
+        ts.append(_median_seconds(lambda: F.conv2d(x(), w(), padding=k // 2, groups=g), dev, repeats))  # noqa: B023
+    return fit_line(xs, ts)
+
+
+def _memory_line(dev: torch.device, dtype: torch.dtype, repeats: int, op: Callable[[torch.Tensor], object],
+                 bytes_moved: Callable[[torch.Tensor], int]) -> tuple[float, float]:
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    xs, ts = [], []
+    for c, size in ((24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (256, 56)):
+        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
+        xs.append(bytes_moved(x()))
+        ts.append(_median_seconds(lambda: op(x()), dev, repeats))  # noqa: B023
+    return fit_line(xs, ts)
+
+
+# Micro-benchmark shapes (channels, map size): the ranges mobile networks and ResNets use.
+_DENSE = [(16, 112), (32, 56), (64, 56), (128, 28), (256, 14), (512, 7)]
+_POINTWISE = [(24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (256, 56)]
+_GROUPED = [(60, 56), (120, 28), (240, 28), (480, 14), (960, 7)]
+_DEPTHWISE = [(24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (960, 7)]
+
+
+def _lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Compute lines per kind and memory lines per family, fitted to micro-benchmarks."""
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    compute: dict[str, tuple[float, float]] = {
+        "dense": _conv_line(dev, dtype, repeats, 3, _DENSE, lambda c: 1),
+        "pointwise": _conv_line(dev, dtype, repeats, 1, _POINTWISE, lambda c: 1),
+        "grouped_pointwise": _conv_line(dev, dtype, repeats, 1, _GROUPED, lambda c: 3 if c % 3 == 0 else 4),
+        "depthwise": _conv_line(dev, dtype, repeats, 3, _DEPTHWISE, lambda c: c),
+    }
+    mm_x, mm_t = [], []
+    for rows, width in ((1, 1024), (8, 512), (64, 512), (256, 256), (512, 512)):
+        a = torch.randn(rows, width, device=dev, dtype=dtype)
+        w = torch.randn(width, width, device=dev, dtype=dtype)
+        mm_x.append(rows * width * width)
+        mm_t.append(_median_seconds(lambda: F.linear(a, w), dev, repeats))  # noqa: B023
+    compute["matmul"] = fit_line(mm_x, mm_t)
+    pool_x, pool_t = [], []
+    for c, size in ((24, 112), (64, 112), (116, 28), (256, 56)):
+        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
+        pool_x.append(c * (size // 2) ** 2 * 9)
+        pool_t.append(_median_seconds(lambda: F.max_pool2d(x(), 3, 2, 1), dev, repeats))  # noqa: B023
+    compute["window_pool"] = fit_line(pool_x, pool_t)
+
+    def in_out(x: torch.Tensor) -> int:
+        return 2 * x.numel() * itemsize
+
+    c_max = 464
+    bn_w = torch.ones(c_max, device=dev, dtype=dtype)
+    memory = {
+        "norm": _memory_line(dev, dtype, repeats, lambda x: F.batch_norm(
+            x, bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], False), in_out),
+        "activation": _memory_line(dev, dtype, repeats, torch.relu, in_out),
+        "elementwise": _memory_line(dev, dtype, repeats, lambda x: x + x, lambda x: 3 * x.numel() * itemsize),
+        "copy": _memory_line(dev, dtype, repeats, lambda x: x.transpose(2, 3).contiguous(), in_out),
+        "pool": _memory_line(dev, dtype, repeats, lambda x: x.mean([2, 3]), lambda x: x.numel() * itemsize),
+    }
+    return compute, memory
+
+
+class _TinyNet(nn.Module):
+    """One tiny op of every family, in the order of FAMILIES."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 1)
+        self.norm = nn.BatchNorm2d(8)
+        self.pool = nn.MaxPool2d(3, 1, 1)
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(self.norm(self.conv(x)))
+        y = self.fc(y.mean([2, 3]).view(1, 8))
+        return self.act(y) + y
+
+
+def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-family fixed costs of tiny ops: through the node timer, and as eager calls."""
+    net = _TinyNet().to(dev, dtype).eval()
+    x = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
+    traced = trace_model(net, tuple(x.shape), dtype)
+    timer = _NodeTimer(traced.root, traced.graph, dev)
+    with torch.no_grad():
+        for _ in range(40 * repeats):
+            timer.run(x)
+    node = {name: statistics.median(v) for name, v in timer.seconds.items()}
+    node_family = {"conv": node["conv"], "norm": node["norm"], "pool": node["pool"], "linear": node["fc"],
+                   "activation": node["act"], "elementwise": node["add"], "views": node["view"]}
+    y = torch.randn(1, 8, device=dev, dtype=dtype)
+    z = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
+    with torch.no_grad():
+        eager = {
+            "conv": _median_seconds(lambda: net.conv(x), dev, repeats),
+            "norm": _median_seconds(lambda: net.norm(z), dev, repeats),
+            "pool": _median_seconds(lambda: net.pool(z), dev, repeats),
+            "linear": _median_seconds(lambda: net.fc(y), dev, repeats),
+            "activation": _median_seconds(lambda: net.act(y), dev, repeats),
+            "elementwise": _median_seconds(lambda: y + y, dev, repeats),
+            "views": _median_seconds(lambda: z.view(1, 128), dev, repeats),
+        }
+    return node_family, eager
+
+
+def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, repeats: int = 5) -> Calibration:
+    """Measure now (about ten seconds on a CPU): fitted compute and memory lines, tiny-op overheads."""
+    dev = torch.device(device)
+    with fixed_threads(threads), torch.no_grad():
+        compute, memory = _lines(dev, dtype, repeats)
+        node_overhead, eager_overhead = _overheads(dev, dtype, repeats)
     return Calibration(
         device=_device_name(dev),
         threads=threads,
         dtype=str(dtype).removeprefix("torch."),
         torch_version=torch.__version__,
-        conv_flops_per_s=conv_flops / t_conv,
-        depthwise_flops_per_s=dw_flops / t_dw,
-        matmul_flops_per_s=512**3 / t_mm,
-        pool_flops_per_s=pool_flops / t_pool,
-        bytes_per_s=2 * big.numel() * itemsize / t_copy,
-        overhead_s=overheads,
+        compute=compute,
+        memory=memory,
+        node_overhead_s=node_overhead,
+        eager_overhead_s=eager_overhead,
     )
 
 
@@ -141,7 +272,7 @@ def calibrate(
 ) -> tuple[Calibration, bool]:
     """The cached calibration for this device/threads/dtype/torch, or a fresh one (``redo`` forces it).
 
-    Returns (calibration, came_from_cache).
+    Returns (calibration, came_from_cache). A corrupt or outdated cache file is measured again.
     """
     dev = torch.device(device)
     name = _device_name(dev)
@@ -150,11 +281,13 @@ def calibrate(
     if not redo and path.is_file():
         try:
             data = json.loads(path.read_text())
+            data["compute"] = {k: tuple(v) for k, v in data["compute"].items()}
+            data["memory"] = {k: tuple(v) for k, v in data["memory"].items()}
             cal = Calibration(**data)
             if (cal.device, cal.threads, cal.dtype, cal.torch_version) == (name, threads, dtype_name, torch.__version__):
                 return cal, True
-        except (ValueError, TypeError):
-            pass  # a corrupt or old cache file: measure again
+        except (ValueError, TypeError, KeyError, AttributeError):
+            pass
     cal = run_calibration(device, threads, dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cal.to_dict(), indent=2))

@@ -3,14 +3,15 @@
 Predictors (per node; a model's prediction is the sum over its nodes):
 - ``flops``: FLOPs / dense-conv rate — what a FLOPs-only view of speed implies;
 - ``mac``: MAC bytes / copy bandwidth — what a memory-traffic-only view implies;
-- ``roofline``: overhead of the op's family + max(FLOPs / rate of the op's family, MAC bytes /
-  bandwidth), where the family rate is the dense-conv, depthwise-conv, matmul or max-pool rate (other
-  ops are memory-bound). Overheads and rates all come from micro-benchmarks (``calibrate``).
+- ``roofline``: max(compute time, memory time), each from a cost line (fixed cost + work × unit cost)
+  fitted to micro-benchmarks of the op's kind (dense, pointwise, grouped pointwise or depthwise conv,
+  matmul, max pool) or family (norm, activation, element-wise, copy, pool); per-layer predictions add
+  the interpreter's per-node cost, whole-model ones do not, since the eager model runs without it.
+  Everything comes from micro-benchmarks (``calibrate``), never from the model judged.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,47 +24,48 @@ PREDICTORS = ("flops", "mac", "roofline")
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predicted seconds for one node under each predictor, and which roofline side bounds it."""
+    """Predicted seconds for one node under each predictor (per-node context), the roofline side that
+    bounds it, and the roofline's seconds with eager overheads (for the whole-model sum)."""
 
     name: str
     seconds: dict[str, float]
     bound: str  # "compute", "memory" or "overhead" (no tensor work)
+    roofline_eager_s: float
 
 
-def _family_rate(row: LayerCost, cal: Calibration) -> float | None:
-    if row.family == "conv":
-        depthwise = row.op.lower().startswith("conv") and _is_depthwise(row)
-        return cal.depthwise_flops_per_s if depthwise else cal.conv_flops_per_s
-    if row.family == "linear":
-        return cal.matmul_flops_per_s
-    if row.family == "pool" and row.op.lower().replace("_", "").startswith("maxpool"):
-        return cal.pool_flops_per_s
-    return None
+# Which fitted memory line prices an op family's bytes (ops of other families use the copy slope).
+_MEMORY_LINE = {"norm": "norm", "activation": "activation", "elementwise": "elementwise", "views": "copy",
+                "pool": "pool"}
 
 
-def _is_depthwise(row: LayerCost) -> bool:
-    # a depthwise conv has as many FLOPs per output element as kernel taps: FLOPs/out ≤ 49 and c1 = c2
-    if not row.input_shapes or len(row.output_shape) < 2:
-        return False
-    c_in, c_out = row.input_shapes[0][1], row.output_shape[1]
-    out = math.prod(row.output_shape)
-    return c_in == c_out and c_in > 1 and out > 0 and row.flops / out <= 49
+def _line(line: tuple[float, float], x: float) -> float:
+    return line[0] + line[1] * x
 
 
 def predict_layer(row: LayerCost, cal: Calibration, itemsize: int) -> Prediction:
-    """Each predictor's seconds for one row (MAC in elements × ``itemsize`` gives bytes)."""
+    """Each predictor's seconds for one row (MAC in elements × ``itemsize`` gives bytes).
+
+    roofline (eager) = max(compute line of the row's kind at its FLOPs, memory line of its family at
+    its bytes), each line = fixed cost + work × unit cost; per node, the interpreter's extra cost for
+    the family (node-timer overhead − eager overhead of a tiny op) is added.
+    """
     mac_bytes = row.mac * itemsize
-    t_flops = row.flops / cal.conv_flops_per_s
+    t_flops = row.flops / cal.dense_flops_per_s
     t_mac = mac_bytes / cal.bytes_per_s
-    rate = _family_rate(row, cal)
-    t_compute = row.flops / rate if rate else 0.0
+    family = row.family if row.family in cal.node_overhead_s else "views"
+    interpreter = max(0.0, cal.node_overhead_s[family] - cal.eager_overhead_s[family])
     if row.flops == 0 and row.mac == 0:
-        bound = "overhead"
+        eager = cal.eager_overhead_s[family]
+        return Prediction(row.name, {"flops": t_flops, "mac": t_mac, "roofline": cal.node_overhead_s[family]},
+                          "overhead", eager)
+    compute = _line(cal.compute[row.kind], row.flops) if row.kind in cal.compute else 0.0
+    if row.family in _MEMORY_LINE and row.kind not in cal.compute:
+        memory = _line(cal.memory[_MEMORY_LINE[row.family]], mac_bytes)
     else:
-        bound = "compute" if t_compute > t_mac else "memory"
-    overhead = cal.overhead_s.get(row.family, cal.overhead_s["views"])
-    roofline = overhead + max(t_compute, t_mac)
-    return Prediction(row.name, {"flops": t_flops, "mac": t_mac, "roofline": roofline}, bound)
+        memory = mac_bytes * cal.memory["copy"][1]
+    bound = "compute" if compute > memory else "memory"
+    eager = max(compute, memory)
+    return Prediction(row.name, {"flops": t_flops, "mac": t_mac, "roofline": interpreter + eager}, bound, eager)
 
 
 def predict(report: Report, cal: Calibration, itemsize: int = 4) -> list[Prediction]:

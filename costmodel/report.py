@@ -24,11 +24,12 @@ class LayerCost:
     mac: int
     mac_lower_bound: float | None
     mac_efficiency: float | None
+    kind: str | None = None  # internal: the handler's finer kind ("depthwise", "pointwise", …)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON row (schema in README): every field but the internal ``family``."""
+        """The JSON row (schema in README): every field but the internal ``family`` and ``kind``."""
         row = asdict(self)
-        del row["family"]
+        del row["family"], row["kind"]
         return row
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 import math
 from pathlib import Path
 
@@ -13,16 +14,28 @@ from torch import nn
 
 from cli.main import main
 from costmodel.bench import bench
-from costmodel.calibrate import cache_dir, cache_key, calibrate
+from costmodel.calibrate import Calibration, cache_dir, cache_key, calibrate
+from costmodel.measure import _device_name
 from costmodel.predict import mape, pearson, spearman
 from costmodel.trace import trace_model
 from tests.conftest import zoo_model
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("COSTMODEL_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+@pytest.fixture(autouse=True, scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One private calibration cache for this module: the real calibration runs once, not per test."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COSTMODEL_CACHE_DIR", str(path))
+        yield path
+
+
+def _fake_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32) -> Calibration:
+    return Calibration(
+        device=_device_name(torch.device(device)), threads=threads, dtype=str(dtype).removeprefix("torch."),
+        torch_version=torch.__version__, compute={"dense": (1e-5, 1e-10)}, memory={"copy": (1e-6, 1e-10)},
+        node_overhead_s={"views": 1e-5}, eager_overhead_s={"views": 1e-6},
+    )
 
 
 def test_spearman_pearson_mape_on_hand_computed_data() -> None:
@@ -62,17 +75,51 @@ def test_bench_joins_every_counted_node_with_real_timings() -> None:
 
 def test_bench_model_predictions_are_sums_of_layers() -> None:
     result = bench(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()), (1, 3, 16, 16), repeats=2, warmup=1)
-    for p in ("flops", "mac", "roofline"):
-        assert result.summary["model_predicted_ms"][p] == pytest.approx(sum(r.predicted_ms[p] for r in result.rows))
-    conv = result.rows[0]
+    predicted = result.summary["model_predicted_ms"]
+    for p in ("flops", "mac"):
+        assert predicted[p] == pytest.approx(sum(r.predicted_ms[p] for r in result.rows))
+    # the whole-model roofline sums eager-call costs: the per-node ones minus the interpreter's share
+    assert predicted["roofline"] == pytest.approx(sum(r.roofline_eager_ms for r in result.rows))
+    assert predicted["roofline"] <= sum(r.predicted_ms["roofline"] for r in result.rows)
+    conv, relu = result.rows
+    conv_cost, relu_cost = result.report.layers
     cal = result.calibration
-    assert conv.predicted_ms["flops"] == pytest.approx(result.report.layers[0].flops / cal.conv_flops_per_s * 1e3)
-    assert conv.predicted_ms["mac"] == pytest.approx(result.report.layers[0].mac * 4 / cal.bytes_per_s * 1e3)
+    assert conv.predicted_ms["flops"] == pytest.approx(conv_cost.flops / cal.dense_flops_per_s * 1e3)
+    assert conv.predicted_ms["mac"] == pytest.approx(conv_cost.mac * 4 / cal.bytes_per_s * 1e3)
+    # roofline by hand: max(compute line of a dense conv, bytes at copy bandwidth) + interpreter share
+    a, b = cal.compute["dense"]
+    compute = a + b * conv_cost.flops
+    memory = conv_cost.mac * 4 * cal.memory["copy"][1]
+    extra = max(0.0, cal.node_overhead_s["conv"] - cal.eager_overhead_s["conv"])
+    assert conv.predicted_ms["roofline"] == pytest.approx((extra + max(compute, memory)) * 1e3)
+    assert conv.bound == ("compute" if compute > memory else "memory")
+    a, b = cal.memory["activation"]
+    assert relu.roofline_eager_ms == pytest.approx((a + b * relu_cost.mac * 4) * 1e3)
 
 
-def test_calibration_is_cached_and_invalidated(private_cache: Path) -> None:
+def test_fit_line_recovers_a_known_line_and_weights_relative_error() -> None:
+    from costmodel.calibrate import fit_line
+
+    xs = [1.0, 10.0, 100.0, 1000.0]
+    a, b = fit_line(xs, [2e-6 + 3e-9 * x for x in xs])
+    assert a == pytest.approx(2e-6) and b == pytest.approx(3e-9)
+    # a negative intercept falls back to a line through the origin
+    a, b = fit_line([1.0, 2.0, 3.0], [0.5, 2.0, 3.5])
+    assert a == 0.0 and b > 0
+
+
+def test_calibration_is_cached_and_invalidated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private_cache = tmp_path / "private"
+    monkeypatch.setenv("COSTMODEL_CACHE_DIR", str(private_cache))
+    runs: list[int] = []
+
+    def counting(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32) -> Calibration:
+        runs.append(threads)
+        return _fake_calibration(device, threads, dtype)
+
+    monkeypatch.setattr("costmodel.calibrate.run_calibration", counting)
     first, cached = calibrate("cpu", 1)
-    assert not cached and first.conv_flops_per_s > 0 and first.bytes_per_s > 0
+    assert not cached and first.dense_flops_per_s > 0 and first.bytes_per_s > 0
     again, cached = calibrate("cpu", 1)
     assert cached and again == first
     other_threads, cached = calibrate("cpu", 2)
@@ -88,6 +135,18 @@ def test_calibration_is_cached_and_invalidated(private_cache: Path) -> None:
     path = private_cache / f"calibration-{cache_key(remeasured.device, 1, 'float32')}.json"
     data = json.loads(path.read_text())
     assert {"device", "threads", "dtype", "torch_version"} <= set(data) and data["threads"] == 1
+    assert runs == [1, 2, 1, 1]
+
+
+def test_real_calibration_is_sane() -> None:
+    cal, _ = calibrate("cpu", 1)
+    assert set(cal.compute) == {"dense", "pointwise", "grouped_pointwise", "depthwise", "matmul", "window_pool"}
+    assert set(cal.memory) == {"norm", "activation", "elementwise", "copy", "pool"}
+    for a, b in list(cal.compute.values()) + list(cal.memory.values()):
+        assert a >= 0 and b > 0 and math.isfinite(b)
+    # a depthwise conv does far fewer multiply-adds per second than a dense one on any CPU
+    assert cal.compute["depthwise"][1] > cal.compute["dense"][1]
+    assert all(cal.node_overhead_s[f] > 0 and cal.eager_overhead_s[f] > 0 for f in cal.node_overhead_s)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")

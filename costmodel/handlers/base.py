@@ -64,6 +64,7 @@ class OpCost:
     flops: int
     mac: int
     mac_lower_bound: float | None = None
+    kind: str | None = None  # finer than the family, for rate lookups: "pointwise", "depthwise", …
 
 
 Handler = Callable[[OpCall], OpCost]

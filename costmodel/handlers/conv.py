@@ -46,7 +46,16 @@ def conv_cost(call: OpCall) -> OpCost:
     ho, wo = _fold(out.shape[-spatial:])
     kh, kw = _fold(weight_shape[2:])
     cost = formulas.conv_cost(n, h, w, ho, wo, c1, c2, kh, kw, groups, has_bias)
-    return OpCost(cost.flops, cost.mac, cost.mac_lower_bound)
+    return OpCost(cost.flops, cost.mac, cost.mac_lower_bound, conv_kind(c1, groups, kh * kw))
+
+
+def conv_kind(c_in: int, groups: int, taps: int) -> str:
+    """'depthwise' (one input channel per group), 'pointwise' / 'grouped_pointwise' (1x1), else 'dense'."""
+    if groups > 1 and groups == c_in:
+        return "depthwise"
+    if taps == 1:
+        return "grouped_pointwise" if groups > 1 else "pointwise"
+    return "dense"
 
 
 @REGISTRY.register(

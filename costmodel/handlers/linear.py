@@ -22,4 +22,4 @@ def linear_cost(call: OpCall) -> OpCost:
         has_bias = call.arg(2, "bias") is not None
     rows = x.numel // in_f if in_f else 0
     cost = formulas.linear_cost(rows, in_f, out_f, has_bias)
-    return OpCost(cost.flops, cost.mac, cost.mac_lower_bound)
+    return OpCost(cost.flops, cost.mac, cost.mac_lower_bound, "matmul")

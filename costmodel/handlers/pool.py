@@ -32,7 +32,7 @@ def window_pool_cost(call: OpCall) -> OpCost:
     # every registered name ends in "<dims>d": MaxPool2d, max_pool2d, avg_pool1d …
     name = type(call.module).__name__ if call.module is not None else call.op
     spatial = int(name[-2])
-    return OpCost(out.numel * _window_elements(call, spatial), call.io_elements())
+    return OpCost(out.numel * _window_elements(call, spatial), call.io_elements(), kind="window_pool")
 
 
 @REGISTRY.register(
