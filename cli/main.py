@@ -152,6 +152,78 @@ def bench(
         click.echo(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
 
 
+@cli.command()
+@click.option("--table", "table", type=click.Choice(["1", "2", "3", "4", "all"]), default="all", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--width", "widths", type=click.Choice(["1", "2", "4"]), multiple=True,
+              help="Only these width multipliers (repeatable; default all three).")
+@click.option("--no-measure", is_flag=True, help="Analytical columns only: no timing, no calibration.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@_debug_option
+def guidelines(
+    table: str, device: str, threads: int, repeats: int, widths: tuple[str, ...], no_measure: bool, fmt: str,
+    debug: bool,
+) -> None:
+    """Re-run the ShuffleNet V2 paper's guideline experiments (Tables 1-4) beside its published speeds."""
+    from costmodel.guidelines import WIDTHS, run_table
+    from costmodel.render import render_guidelines
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+    tables = [1, 2, 3, 4] if table == "all" else [int(table)]
+    chosen = tuple(int(w) for w in widths) or WIDTHS
+    results = [run_table(t, device=device, measure=not no_measure, predict=not no_measure, threads=threads,
+                         repeats=repeats, widths=chosen) for t in tables]
+    click.echo(render_guidelines(results, fmt))  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("model")
+@_shape_option
+@click.option("--g1-min-efficiency", type=click.FloatRange(0, 1), default=0.9, show_default=True,
+              help="Flag 1x1 convs whose MAC efficiency is below this.")
+@click.option("--g2-max-groups", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Flag 1x1 convs with more groups than this.")
+@click.option("--g3-max-branches", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Flag blocks with more parallel conv branches than this.")
+@click.option("--g3-max-small-ops", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Flag blocks with more small non-conv ops than this.")
+@click.option("--g4-max-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Flag blocks with element-wise arithmetic whose element-wise MAC share exceeds this.")
+@click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module depth of a block.")
+@click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@_debug_option
+def lint(
+    model: str, input_shape: tuple[int, ...], g1_min_efficiency: float, g2_max_groups: int, g3_max_branches: int,
+    g3_max_small_ops: int, g4_max_share: float, depth: int, measure: bool, threads: int, show_all: bool, fmt: str,
+    debug: bool,
+) -> None:
+    """Check MODEL against the four guidelines (G1 widths, G2 groups, G3 fragmentation, G4 element-wise)."""
+    from costmodel.lint import LintThresholds
+    from costmodel.lint import lint as run_lint
+    from costmodel.render import render_lint
+
+    thresholds = LintThresholds(g1_min_efficiency, g2_max_groups, g3_max_branches, g3_max_small_ops,
+                                g4_max_share, depth)
+    module = load_model(model)
+    measured = None
+    if measure:
+        from costmodel.bench import bench as run_bench
+
+        result = run_bench(module, input_shape, name=model, threads=threads, repeats=10)
+        measured = {r.name: r.measured_ms for r in result.rows}
+    click.echo(render_lint(run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured),
+                           fmt, None if show_all else 5))  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI; user errors print one line and exit 2, tracebacks only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -172,3 +172,23 @@ def cpu_model_name() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def time_model(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    threads: int = 1,
+    repeats: int = 10,
+    warmup: int = 2,
+) -> Timing:
+    """Median eager latency of ``model`` on a random input (no_grad, eval mode, fixed threads).
+
+    The model must already be on ``device``/``dtype``; its training flags are restored afterwards.
+    """
+    dev = torch.device(device)
+    x = torch.randn(input_shape, dtype=dtype, device=dev)
+    with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(model):
+        return Timing.of(_time_calls(lambda: model(x), repeats, warmup, dev))

@@ -260,3 +260,79 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
     dev = results[0].to_dict()["device"] if results else {}
     return "\n".join([f"{dev.get('name', '')} · {dev.get('threads', '')} threads", table, "",
                       f"roofline within ±20% of measured for {within}/{len(results)} models"])
+
+
+def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
+    """Each table: per row FLOPs, params, MAC, predicted ms, measured speed, the paper's GPU and ARM
+    speeds; then FLOPs spread, Kendall τ of MAC and of measured speed against the paper, the verdict."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in results], indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["table", "label", "width", "channels", "flops", "params", "mac", "predicted_ms",
+                         "measured_ms", "speed", "paper_gpu_batches_per_s", "paper_arm_images_per_s"])
+        for res in results:
+            for row in res.to_dict()["rows"]:
+                writer.writerow([res.table, row["label"], row["width"], row["channels"], row["flops"], row["params"],
+                                 row["mac"], row["predicted_ms"], row["measured_ms"], row["speed"],
+                                 row["paper_gpu_batches_per_s"], row["paper_arm_images_per_s"]])
+        return out.getvalue().rstrip("\n")
+    md = fmt == "markdown"
+    lines: list[str] = []
+    for res in results:
+        data = res.to_dict()
+        lines.append(f"{'### ' if md else ''}Table {res.table} — {res.guideline}")
+        lines.append(f"source: {data['source']}; this device is compared with the paper's {res.platform}")
+        headers = ["row", "width", "channels", "FLOPs", "params", "MAC", "pred. ms", "meas. ms", "speed",
+                   "paper GPU", "paper ARM"]
+        body = [[r["label"], f"×{r['width']}", r["channels"], human(r["flops"]), human(r["params"]), human(r["mac"]),
+                 "" if r["predicted_ms"] is None else f"{r['predicted_ms']:.2f}",
+                 "" if r["measured_ms"] is None else f"{r['measured_ms']:.2f}",
+                 "" if r["speed"] is None else f"{r['speed']:.1f}",
+                 f"{r['paper_gpu_batches_per_s']:g}", f"{r['paper_arm_images_per_s']:g}"] for r in data["rows"]]
+        lines.append(tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True))
+        spread = ", ".join(f"×{w}: {v:.1%}" for w, v in res.flops_spread.items())
+        lines.append(f"conv FLOPs spread within each width: {spread}")
+        mac_tau = ", ".join(f"×{w}: {v:+.2f}" for w, v in res.tau_mac.items())
+        lines.append(f"Kendall τ, lower MAC vs the paper's faster: {mac_tau}")
+        if res.tau_measured:
+            meas_tau = ", ".join(f"×{w}: {v:+.2f}" for w, v in res.tau_measured.items())
+            lines.append(f"Kendall τ, measured speed vs the paper's: {meas_tau}")
+        lines.append(f"{'**Verdict.** ' if md else 'verdict: '}{res.verdict}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = None) -> str:
+    """Findings grouped by guideline (at most ``per_guideline`` each in tables), then model figures."""
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["guideline", "where", "value", "message"])
+        for f in result.findings:
+            writer.writerow([f.guideline, f.where, f.value, f.message])
+        return out.getvalue().rstrip("\n")
+    md = fmt == "markdown"
+    s = result.summary
+    lines = [f"{'### ' if md else ''}{result.model}: {len(result.findings)} finding(s)"]
+    titles = {"G1": "G1 equal channel widths", "G2": "G2 group convolutions", "G3": "G3 fragmentation",
+              "G4": "G4 element-wise ops"}
+    for g, title in titles.items():
+        found = result.by_guideline(g)
+        lines.append("")
+        lines.append(f"{'#### ' if md else ''}{title}: {len(found)} finding(s)" + ("" if found else " — clean"))
+        shown = found if per_guideline is None else found[:per_guideline]
+        lines += [f"{'- ' if md else '  '}{f.where}: {f.message}" for f in shown]
+        if len(shown) < len(found):
+            lines.append(f"{'- ' if md else '  '}… {len(found) - len(shown)} more (--all shows them)")
+    g4 = s["G4"]
+    lines += ["", f"1x1 convs: {s['G1']['pointwise_convs']}, mean MAC efficiency "
+              + ("-" if s["G1"]["mean_mac_efficiency"] is None else f"{s['G1']['mean_mac_efficiency']:.3f}")
+              + f" · max groups on 1x1: {s['G2']['max_groups_pointwise']}"
+              + f" · max parallel conv branches per block: {s['G3']['max_parallel_branches']}",
+              f"element-wise ops: {g4['elementwise_mac_share']:.1%} of MAC, {g4['elementwise_flops_share']:.1%} of FLOPs"
+              + (f", {g4['elementwise_time_share']:.1%} of measured time" if "elementwise_time_share" in g4 else "")]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Published figures the tool ships, each with its source."""
