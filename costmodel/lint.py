@@ -166,7 +166,7 @@ def lint(
     input_shape: Sequence[int] = (1, 3, 224, 224),
     *,
     name: str | None = None,
-    thresholds: LintThresholds = LintThresholds(),
+    thresholds: LintThresholds | None = None,
     measured_ms: dict[str, float] | None = None,
 ) -> LintResult:
     """Findings for each guideline (see the module docstring), plus model-level figures.
@@ -175,6 +175,7 @@ def lint(
     and norms — the residual adds the paper points at. ``measured_ms`` (node name → ms, e.g. from
     ``bench``) adds the element-wise share of measured time.
     """
+    thresholds = thresholds or LintThresholds()
     model_name = name or type(model).__name__
     traced = trace_model(model, input_shape, name=model_name, extra_leaf=is_costed_leaf)
     report = cost_traced(traced, model_name)

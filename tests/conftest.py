@@ -15,13 +15,13 @@ TESTS = Path(__file__).parent
 MODELS = TESTS / "models"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def zoo_model(name: str) -> nn.Module:
     """One instance per zoo name (models are never mutated by analysis)."""
     return ZOO[name]().eval()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def zoo_report(name: str) -> Report:
     """The analysis at 1x3x224x224, cached."""
     return analyze(zoo_model(name), (1, 3, 224, 224), name=name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

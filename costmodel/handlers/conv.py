@@ -68,17 +68,14 @@ def conv_transpose_cost(call: OpCall) -> OpCost:
     FLOPs = N·h·w·c1·(c2/g)·k_h·k_w (as fvcore); MAC = input + output + weights (+ bias); no proved bound."""
     x = call.inputs[0]
     if call.module is not None:
-        mod = call.module
-        assert isinstance(mod, nn.modules.conv._ConvTransposeNd)
-        weight_shape, groups, has_bias = tuple(mod.weight.shape), mod.groups, mod.bias is not None
+        assert isinstance(call.module, nn.modules.conv._ConvTransposeNd)
+        weight_shape = tuple(call.module.weight.shape)
     else:
         weight_shape = call.arg(1, "weight").shape
-        # F.conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
-        groups, has_bias = int(call.arg(6, "groups", 1)), call.arg(2, "bias") is not None
     spatial = len(weight_shape) - 2
     n = x.shape[0] if len(x.shape) == spatial + 2 else 1
     # weight is (c1, c2/g, *k) for a transposed conv
     per_input = weight_shape[1] * prod(weight_shape[2:])
     flops = n * prod(x.shape[-spatial - 1:]) * per_input
-    del has_bias  # the bias is read as state (module) or as an input (functional): io_elements counts it
+    # the bias is read as state (module) or as an input (functional): io_elements counts it
     return OpCost(flops, call.io_elements(), None)
