@@ -62,16 +62,24 @@ def cli(debug: bool) -> None:
 @click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
 @click.option("--all", "show_all", is_flag=True, help="Also show shape-only rows (0 FLOPs, 0 MAC) in tables.")
 @click.option("--mac-unit", type=click.Choice(["elements", "bytes"]), default="elements", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.")
 @_debug_option
 def report(
     model: str, input_shape: tuple[int, ...], fmt: str, group_by: str, depth: int,
-    sort: str | None, top: int | None, strict: bool, show_all: bool, mac_unit: str, debug: bool,
+    sort: str | None, top: int | None, strict: bool, show_all: bool, mac_unit: str, plot_path: str | None,
+    debug: bool,
 ) -> None:
     """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
     module = load_model(model)
     result = analyze(module, input_shape, name=model, strict=strict, mac_unit=mac_unit)  # type: ignore[arg-type]
     click.echo(render_report(result, fmt, group_by=group_by, sort=sort, top=top, depth=depth,  # type: ignore[arg-type]
                              show_free=show_all))
+    if plot_path:
+        from costmodel.plots import plot_layers, save_png
+
+        save_png(plot_layers(result), plot_path)
+        click.echo(f"plot written to {plot_path}", err=True)
 
 
 @cli.command()
@@ -125,10 +133,12 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
 @click.option("--recalibrate", is_flag=True, help="Redo the device micro-benchmarks instead of using the cache.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N slowest layers.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw a roofline chart of the layers (or, with --zoo, FLOPs/MAC vs latency) to this PNG.")
 @_debug_option
 def bench(
     model: str | None, input_shape: tuple[int, ...], whole_zoo: bool, device: str, threads: int, repeats: int,
-    warmup: int, recalibrate: bool, fmt: str, top: int | None, debug: bool,
+    warmup: int, recalibrate: bool, fmt: str, top: int | None, plot_path: str | None, debug: bool,
 ) -> None:
     """Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions."""
     from tqdm import tqdm
@@ -150,6 +160,20 @@ def bench(
         click.echo(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
     else:
         click.echo(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
+    if plot_path:
+        from costmodel.compare import CompareRow
+        from costmodel.plots import plot_compare, plot_roofline, save_png
+
+        if whole_zoo:
+            rows = []
+            for r in results:
+                row = CompareRow.of(r.report)
+                row.measured_ms = r.summary["model_measured_ms"]
+                rows.append(row)
+            save_png(plot_compare(rows), plot_path)
+        else:
+            save_png(plot_roofline(results[0]), plot_path)
+        click.echo(f"plot written to {plot_path}", err=True)
 
 
 @cli.command()
@@ -222,6 +246,41 @@ def lint(
         measured = {r.name: r.measured_ms for r in result.rows}
     click.echo(render_lint(run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured),
                            fmt, None if show_all else 5))  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("models", nargs=-1, required=True)
+@_shape_option
+@click.option("--measure", is_flag=True, help="Also measure latency and show each predictor's estimate.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Draw FLOPs vs latency and MAC vs latency to this PNG (measures latency).")
+@_debug_option
+def compare(
+    models: tuple[str, ...], input_shape: tuple[int, ...], measure: bool, device: str, threads: int, repeats: int,
+    fmt: str, plot_path: str | None, debug: bool,
+) -> None:
+    """Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency)."""
+    from costmodel.compare import compare as run_compare
+    from costmodel.render import render_compare
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+    loaded = [(name, load_model(name)) for name in models]
+    rows = run_compare(loaded, input_shape, measure=measure or plot_path is not None, device=device,
+                       threads=threads, repeats=repeats)
+    click.echo(render_compare(rows, fmt))  # type: ignore[arg-type]
+    if plot_path:
+        from costmodel.plots import plot_compare, save_png
+
+        save_png(plot_compare(rows), plot_path)
+        click.echo(f"plot written to {plot_path}", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

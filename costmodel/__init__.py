@@ -4,21 +4,70 @@ Conventions (../shared/CONVENTIONS.md): FLOPs are multiply-adds; MAC is memory a
 elements read plus written per op; params are learnable parameters, shared ones counted once.
 """
 
+from typing import Any
+
 from costmodel.analyze import analyze
+from costmodel.bench import BenchReport, bench
+from costmodel.compare import CompareRow, compare
 from costmodel.errors import CostModelError, ModelSpecError, ShapeMismatch, TraceFailure, UncountedOpsError
+from costmodel.guidelines import run_table as run_guideline_table
+from costmodel.lint import LintResult, LintThresholds, lint
 from costmodel.loader import load_model
+from costmodel.render import (
+    render_bench,
+    render_bench_zoo,
+    render_compare,
+    render_guidelines,
+    render_lint,
+    render_report,
+    render_verification,
+)
 from costmodel.report import LayerCost, Report, UncountedOp
+from costmodel.verify import all_theorems, check_layers
 from costmodel.zoo import ZOO
 
 __version__ = "0.1.0"
 
+_PLOTS = ("plot_compare", "plot_layers", "plot_roofline", "save_png")
+
+
+def __getattr__(name: str) -> Any:
+    """Plot functions load matplotlib on first use, keeping ``import costmodel`` light."""
+    if name in _PLOTS:
+        from costmodel import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+
+
 __all__ = [
     "analyze",
     "load_model",
+    "compare",
+    "bench",
+    "lint",
+    "run_guideline_table",
+    "all_theorems",
+    "check_layers",
     "Report",
     "LayerCost",
     "UncountedOp",
+    "CompareRow",
+    "BenchReport",
+    "LintResult",
+    "LintThresholds",
     "ZOO",
+    "render_report",
+    "render_compare",
+    "render_bench",
+    "render_bench_zoo",
+    "render_guidelines",
+    "render_lint",
+    "render_verification",
+    "plot_compare",
+    "plot_layers",
+    "plot_roofline",
+    "save_png",
     "CostModelError",
     "ModelSpecError",
     "ShapeMismatch",

@@ -24,9 +24,6 @@ from costmodel.analyze import cost_traced, is_costed_leaf
 from costmodel.report import LayerCost, Report
 from costmodel.trace import trace_model
 
-ELEMENTWISE_FAMILIES = ("activation", "elementwise", "norm")
-
-
 @dataclass(frozen=True)
 class LintThresholds:
     """When a finding is raised (all overridable from the CLI)."""
@@ -66,11 +63,6 @@ class LintResult:
         return {"model": self.model, "summary": self.summary, "findings": [asdict(f) for f in self.findings]}
 
 
-def _is_elementwise(row: LayerCost) -> bool:
-    """Element-wise tensor work: activations, arithmetic and norms that move data (not cat, not int math)."""
-    return row.family in ELEMENTWISE_FAMILIES and row.op not in ("cat", "concat", "stack") and row.mac > 0
-
-
 def conv_groups(row: LayerCost) -> int:
     """Groups of a conv row from its FLOPs: B = out_elements·(c1/g)·K, so for a 1x1 conv g = out·c1/B."""
     c1 = row.input_shapes[0][1]
@@ -84,8 +76,7 @@ def _block(name: str | None, depth: int) -> str:
 def _g1(report: Report, t: LintThresholds) -> list[Finding]:
     out = []
     for row in report.layers:
-        pointwise = row.kind in ("pointwise", "grouped_pointwise")
-        if pointwise and row.mac_efficiency is not None and row.mac_efficiency < t.g1_min_efficiency:
+        if row.is_pointwise_conv and row.mac_efficiency is not None and row.mac_efficiency < t.g1_min_efficiency:
             c1, c2 = row.input_shapes[0][1], row.output_shape[1]
             ratio = f"1:{c2 / c1:.3g}" if c2 >= c1 else f"{c1 / c2:.3g}:1"
             out.append(Finding("G1", row.name, row.mac_efficiency,
@@ -138,9 +129,9 @@ def _g3(report: Report, graph: fx.Graph, t: LintThresholds) -> tuple[list[Findin
 
 def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None) -> tuple[list[Finding], dict[str, Any]]:
     total_mac = sum(r.mac for r in report.layers)
-    ew = [r for r in report.layers if _is_elementwise(r)]
-    summary: dict[str, Any] = {"elementwise_mac": sum(r.mac for r in ew),
-                               "elementwise_mac_share": sum(r.mac for r in ew) / total_mac if total_mac else 0.0,
+    ew = [r for r in report.layers if r.is_elementwise]
+    summary: dict[str, Any] = {"elementwise_mac": report.elementwise_mac,
+                               "elementwise_mac_share": report.elementwise_mac / total_mac if total_mac else 0.0,
                                "elementwise_flops_share": (sum(r.flops for r in ew) / report.totals["flops"]
                                                            if report.totals["flops"] else 0.0)}
     if measured_ms is not None:
@@ -152,7 +143,7 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
     out = []
     for block, rows in per_block.items():
         block_mac = sum(r.mac for r in rows)
-        ew_rows = [r for r in rows if _is_elementwise(r)]
+        ew_rows = [r for r in rows if r.is_elementwise]
         share = sum(r.mac for r in ew_rows) / block_mac if block_mac else 0.0
         if share > t.g4_max_share and any(r.family == "elementwise" for r in ew_rows):
             ops = sorted({r.op for r in ew_rows})
@@ -182,11 +173,10 @@ def lint(
     g3, blocks = _g3(report, traced.graph, thresholds)
     g4, g4_summary = _g4(report, thresholds, measured_ms)
     findings = _g1(report, thresholds) + _g2(report, thresholds) + g3 + g4
-    pointwise = [r for r in report.layers if r.kind in ("pointwise", "grouped_pointwise") and r.mac_efficiency]
     summary = {
         "thresholds": asdict(thresholds),
-        "G1": {"pointwise_convs": len(pointwise),
-               "mean_mac_efficiency": sum(r.mac_efficiency or 0 for r in pointwise) / len(pointwise) if pointwise else None},
+        "G1": {"pointwise_convs": sum(r.is_pointwise_conv for r in report.layers),
+               "mean_mac_efficiency": report.mean_pointwise_efficiency},
         "G2": {"max_groups_pointwise": max((conv_groups(r) for r in report.layers if r.kind == "grouped_pointwise"),
                                            default=1)},
         "G3": {"blocks": len(blocks), "max_parallel_branches": max((b["parallel_branches"] for b in blocks.values()),

@@ -133,7 +133,7 @@ def render_report(
 
 
 def _align(headers: list[str]) -> list[str]:
-    return ["left" if h in ("name", "op", "output", "module", "layer") else "right" for h in headers]
+    return ["left" if h in ("name", "op", "output", "module", "layer", "model", "row", "predictor") else "right" for h in headers]
 
 
 def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int) -> str:
@@ -336,3 +336,32 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
               f"element-wise ops: {g4['elementwise_mac_share']:.1%} of MAC, {g4['elementwise_flops_share']:.1%} of FLOPs"
               + (f", {g4['elementwise_time_share']:.1%} of measured time" if "elementwise_time_share" in g4 else "")]
     return "\n".join(lines)
+
+
+def render_compare(rows: list[Any], fmt: Format = "table") -> str:
+    """One row per model: params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency, and when
+    measured, the latency and each predictor's estimate."""
+    if fmt == "json":
+        return json.dumps([r.to_dict() for r in rows], indent=2)
+    measured = any(r.measured_ms is not None for r in rows)
+    headers = ["model", "params", "FLOPs", "FLOPs conv+fc", "MAC", "element-wise MAC", "1x1 MAC eff."]
+    if measured:
+        headers += ["measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms"]
+    body = []
+    for r in rows:
+        line = [r.model, r.params, r.flops, r.flops_conv_linear, r.mac, r.elementwise_mac,
+                "" if r.mean_pointwise_efficiency is None else f"{r.mean_pointwise_efficiency:.3f}"]
+        if measured:
+            p = r.predicted_ms or {}
+            line += [f"{r.measured_ms:.2f}", f"{p.get('flops', 0):.2f}", f"{p.get('mac', 0):.2f}",
+                     f"{p.get('roofline', 0):.2f}"]
+        body.append(line)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(body)
+        return out.getvalue().rstrip("\n")
+    shown = [[row[0], *[human(v) if isinstance(v, int) else v for v in row[1:]]] for row in body]
+    return tabulate(shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
+                    colalign=_align(headers))

@@ -26,6 +26,18 @@ class LayerCost:
     mac_efficiency: float | None
     kind: str | None = None  # internal: the handler's finer kind ("depthwise", "pointwise", …)
 
+    @property
+    def is_elementwise(self) -> bool:
+        """Element-wise tensor work (G4): activations, element-wise arithmetic and norms that move data;
+        not concatenation, not integer arithmetic on sizes."""
+        return self.family in ("activation", "elementwise", "norm") and self.op not in ("cat", "concat", "stack") \
+            and self.mac > 0
+
+    @property
+    def is_pointwise_conv(self) -> bool:
+        """A 1x1 convolution, grouped or not."""
+        return self.kind in ("pointwise", "grouped_pointwise")
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON row (schema in README): every field but the internal ``family`` and ``kind``."""
         row = asdict(self)
@@ -73,6 +85,17 @@ class Report:
             "params": self.model_params,
             "mac": sum(r.mac for r in self.layers),
         }
+
+    @property
+    def elementwise_mac(self) -> int:
+        """MAC of the element-wise ops (see ``LayerCost.is_elementwise``)."""
+        return sum(r.mac for r in self.layers if r.is_elementwise)
+
+    @property
+    def mean_pointwise_efficiency(self) -> float | None:
+        """Mean MAC efficiency of the 1x1 convs (None without any)."""
+        effs = [r.mac_efficiency for r in self.layers if r.is_pointwise_conv and r.mac_efficiency is not None]
+        return sum(effs) / len(effs) if effs else None
 
     def flops_of(self, *families: str) -> int:
         """FLOPs summed over the layers of the given op families (e.g. "conv", "linear")."""

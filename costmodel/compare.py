@@ -1,0 +1,63 @@
+"""``compare``: architectures side by side — analytical costs, and with ``measure`` real latency and
+each predictor's estimate (the paper's Fig. 1(c)(d) argument on this device)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from torch import nn
+
+from costmodel.analyze import analyze
+from costmodel.report import Report
+
+
+@dataclass
+class CompareRow:
+    """One model: the report's figures, plus measured and predicted latency when measured."""
+
+    model: str
+    params: int
+    flops: int
+    flops_conv_linear: int
+    mac: int
+    elementwise_mac: int
+    mean_pointwise_efficiency: float | None
+    measured_ms: float | None = None
+    predicted_ms: dict[str, float] | None = None
+
+    @classmethod
+    def of(cls, report: Report) -> CompareRow:
+        """The analytical columns, straight from a Report."""
+        return cls(report.model, report.totals["params"], report.totals["flops"], report.flops_of("conv", "linear"),
+                   report.totals["mac"], report.elementwise_mac, report.mean_pointwise_efficiency)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return asdict(self)
+
+
+def compare(
+    models: Sequence[tuple[str, nn.Module]],
+    input_shape: Sequence[int] = (1, 3, 224, 224),
+    *,
+    measure: bool = False,
+    device: str = "cpu",
+    threads: int = 1,
+    repeats: int = 20,
+) -> list[CompareRow]:
+    """One row per (name, model): params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency; with
+    ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``)."""
+    rows = []
+    for name, model in models:
+        if measure:
+            from costmodel.bench import bench
+
+            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats)
+            row = CompareRow.of(result.report)
+            row.measured_ms = result.summary["model_measured_ms"]
+            row.predicted_ms = dict(result.summary["model_predicted_ms"])
+        else:
+            row = CompareRow.of(analyze(model, input_shape, name=name))
+        rows.append(row)
+    return rows
