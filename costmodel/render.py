@@ -132,35 +132,39 @@ def render_report(
     return "\n".join([header_line(report), "", table, "", *summary])
 
 
+def csv_text(headers: list[str], rows: list[list[Any]]) -> str:
+    """RFC 4180 CSV of a header row and data rows, no trailing newline."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue().rstrip("\n")
+
+
 def _align(headers: list[str]) -> list[str]:
     return ["left" if h in ("name", "op", "output", "module", "layer", "model", "row", "predictor") else "right" for h in headers]
 
 
 def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     totals = report.totals
     if group_by == "layer":
-        writer.writerow(["name", "op", "module", "output_shape", "flops", "params", "mac",
-                         "mac_lower_bound", "mac_efficiency", "counted"])
-        for r in report.sorted_layers(sort, top):
-            writer.writerow([r.name, r.op, r.module or "", _shape(r.output_shape), r.flops, r.params, r.mac,
-                             "" if r.mac_lower_bound is None else r.mac_lower_bound,
-                             "" if r.mac_efficiency is None else r.mac_efficiency, "true"])
-        for u in report.uncounted:
-            writer.writerow([u.name, u.op, "", "", "", "", "", "", "", "false"])
-        writer.writerow(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", ""])
-    else:
-        writer.writerow([group_by, "layers", "flops", "params", "mac", "counted"])
-        groups = report.grouped(group_by, depth)
-        if sort is not None:
-            groups.sort(key=lambda g: getattr(g, sort), reverse=True)
-        for g in groups[:top] if top is not None else groups:
-            writer.writerow([g.name, g.count, g.flops, g.params, g.mac, "true"])
-        for u in report.uncounted:
-            writer.writerow([f"{u.name} ({u.op})", "", "", "", "", "false"])
-        writer.writerow(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
-    return out.getvalue().rstrip("\n")
+        rows: list[list[Any]] = [
+            [r.name, r.op, r.module or "", _shape(r.output_shape), r.flops, r.params, r.mac,
+             "" if r.mac_lower_bound is None else r.mac_lower_bound,
+             "" if r.mac_efficiency is None else r.mac_efficiency, "true"]
+            for r in report.sorted_layers(sort, top)
+        ]
+        rows += [[u.name, u.op, "", "", "", "", "", "", "", "false"] for u in report.uncounted]
+        rows.append(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", ""])
+        return csv_text(["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound",
+                         "mac_efficiency", "counted"], rows)
+    groups = report.grouped(group_by, depth)
+    if sort is not None:
+        groups.sort(key=lambda g: getattr(g, sort), reverse=True)
+    rows = [[g.name, g.count, g.flops, g.params, g.mac, "true"] for g in (groups[:top] if top is not None else groups)]
+    rows += [[f"{u.name} ({u.op})", "", "", "", "", "false"] for u in report.uncounted]
+    rows.append(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
+    return csv_text([group_by, "layers", "flops", "params", "mac", "counted"], rows)
 
 
 def render_verification(theorems: list, checks: list | None, fmt: Format = "table", top: int | None = None) -> str:
@@ -212,13 +216,9 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
     body = [[r.name, r.op, _ms(r.measured_ms), _ms(r.predicted_ms["flops"]), _ms(r.predicted_ms["mac"]),
              _ms(r.predicted_ms["roofline"]), r.bound] for r in rows]
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"])
-        for r in rows:
-            writer.writerow([r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"],
-                             r.predicted_ms["roofline"], r.bound])
-        return out.getvalue().rstrip("\n")
+        return csv_text(["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"],
+                        [[r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"],
+                          r.predicted_ms["roofline"], r.bound] for r in rows])
     s = data["summary"]
     dev = data["device"]
     tablefmt = "github" if fmt == "markdown" else "simple"
@@ -249,11 +249,7 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
         body.append([r.model, f"{s['model_measured_ms']:.2f}", f"{p['flops']:.2f}", f"{p['mac']:.2f}",
                      f"{p['roofline']:.2f}", f"{s['model_error_pct']['roofline']:+.1f}%"])
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(body)
-        return out.getvalue().rstrip("\n")
+        return csv_text(headers, body)
     within = sum(abs(r.summary["model_error_pct"]["roofline"]) <= 20 for r in results)
     table = tabulate(body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
                      colalign=_align(headers))
@@ -268,16 +264,10 @@ def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
     if fmt == "json":
         return json.dumps([r.to_dict() for r in results], indent=2)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["table", "label", "width", "channels", "flops", "params", "mac", "predicted_ms",
-                         "measured_ms", "speed", "paper_gpu_batches_per_s", "paper_arm_images_per_s"])
-        for res in results:
-            for row in res.to_dict()["rows"]:
-                writer.writerow([res.table, row["label"], row["width"], row["channels"], row["flops"], row["params"],
-                                 row["mac"], row["predicted_ms"], row["measured_ms"], row["speed"],
-                                 row["paper_gpu_batches_per_s"], row["paper_arm_images_per_s"]])
-        return out.getvalue().rstrip("\n")
+        keys = ["label", "width", "channels", "flops", "params", "mac", "predicted_ms", "measured_ms", "speed",
+                "paper_gpu_batches_per_s", "paper_arm_images_per_s"]
+        return csv_text(["table", *keys], [[res.table, *(row[k] for k in keys)]
+                                           for res in results for row in res.to_dict()["rows"]])
     md = fmt == "markdown"
     lines: list[str] = []
     for res in results:
@@ -309,12 +299,8 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["guideline", "where", "value", "message"])
-        for f in result.findings:
-            writer.writerow([f.guideline, f.where, f.value, f.message])
-        return out.getvalue().rstrip("\n")
+        return csv_text(["guideline", "where", "value", "message"],
+                        [[f.guideline, f.where, f.value, f.message] for f in result.findings])
     md = fmt == "markdown"
     s = result.summary
     lines = [f"{'### ' if md else ''}{result.model}: {len(result.findings)} finding(s)"]
@@ -357,11 +343,7 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
                      f"{p.get('roofline', 0):.2f}"]
         body.append(line)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows(body)
-        return out.getvalue().rstrip("\n")
+        return csv_text(headers, body)
     shown = [[row[0], *[human(v) if isinstance(v, int) else v for v in row[1:]]] for row in body]
     return tabulate(shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
                     colalign=_align(headers))

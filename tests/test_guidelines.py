@@ -150,3 +150,15 @@ def test_lint_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", "shufflenet_v1_g8", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["summary"]["G2"]["max_groups_pointwise"] == 8
+
+
+def test_lint_and_guidelines_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    assert main(["lint", "shufflenet_v1_g3", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["guideline"] for r in rows} == {"G1", "G2", "G4"} and len(rows) == 65
+    assert main(["guidelines", "--table", "2", "--no-measure", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 12 and rows[0]["paper_arm_images_per_s"] == "40.0" and rows[0]["measured_ms"] == ""
