@@ -68,8 +68,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.model).eval()
-    print(f"{args.model} · torch {torch.__version__} · {args.threads} threads · median of {args.repeats} after {args.warmup} warm-up")
-    print(f"{'input':>16} {'costmodel ms':>13} {'fvcore ms':>10} {'flop_counter ms':>16} {'ours/fvcore':>12} {'ours/flop_counter':>18}")
+    print(f"{args.model} · torch {torch.__version__} · {args.threads} threads", end="")
+    print(f" · median of {args.repeats} after {args.warmup} warm-up")
+    header = ["input", "costmodel ms", "fvcore ms", "flop_counter ms", "ours/fvcore", "ours/flop_counter"]
+    widths = [16, 13, 10, 16, 12, 18]
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths)))
     ours_ms: dict[tuple[int, ...], float] = {}
     verdicts = []
     for shape in SHAPES:

@@ -26,8 +26,16 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     for i, name in enumerate(ZOO):
-        results.append(bench(load_model(name), name=name, device=args.device, threads=args.threads,
-                             repeats=args.repeats, recalibrate=args.recalibrate and i == 0))
+        results.append(
+            bench(
+                load_model(name),
+                name=name,
+                device=args.device,
+                threads=args.threads,
+                repeats=args.repeats,
+                recalibrate=args.recalibrate and i == 0,
+            )
+        )
     shuffle = next(r for r in results if r.model == "shufflenet_v2_x1_0")
     scores = shuffle.summary["predictors"]
     print(f"shufflenet_v2_x1_0 per-layer ({shuffle.summary['layers_scored']} nodes):")

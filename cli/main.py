@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import click
 from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
-from costmodel.render import human, render_report, render_verification
+from costmodel.render import Format, human, render_report, render_verification
+from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
 
 EXIT_USER_ERROR = 2  # bad input: model spec, shape, untraceable model, --strict
@@ -34,7 +35,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def _shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--input", "input_shape", default="1,3,224,224", show_default=True,
+        "--input",
+        "input_shape",
+        default="1,3,224,224",
+        show_default=True,
         callback=lambda ctx, param, value: parse_shape(value),
         help="Input tensor shape, comma-separated (N,C,H,W).",
     )(func)
@@ -55,26 +59,50 @@ def cli(debug: bool) -> None:
 @_shape_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--group-by", type=click.Choice(["layer", "module", "op"]), default="layer", show_default=True)
-@click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Module-name depth for --group-by module.")
+@click.option(
+    "--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module-name depth for --group-by module."
+)
 @click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N rows.")
 @click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
 @click.option("--all", "show_all", is_flag=True, help="Also show shape-only rows (0 FLOPs, 0 MAC) in tables.")
 @click.option("--mac-unit", type=click.Choice(["elements", "bytes"]), default="elements", show_default=True)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.",
+)
 @_debug_option
 def report(
-    model: str, input_shape: tuple[int, ...], fmt: str, group_by: str, depth: int,
-    sort: str | None, top: int | None, strict: bool, show_all: bool, mac_unit: str, plot_path: str | None,
+    model: str,
+    input_shape: tuple[int, ...],
+    fmt: str,
+    group_by: str,
+    depth: int,
+    sort: str | None,
+    top: int | None,
+    strict: bool,
+    show_all: bool,
+    mac_unit: str,
+    plot_path: str | None,
     debug: bool,
 ) -> None:
     """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
     module = load_model(model)
     result = analyze(module, input_shape, name=model, strict=strict, mac_unit=mac_unit)  # type: ignore[arg-type]
-    click.echo(render_report(result, fmt, group_by=group_by, sort=sort, top=top, depth=depth,  # type: ignore[arg-type]
-                             show_free=show_all))
+    click.echo(
+        render_report(
+            result,
+            cast(Format, fmt),
+            group_by=cast(GroupBy, group_by),
+            sort=cast(SortKey | None, sort),
+            top=top,
+            depth=depth,
+            show_free=show_all,
+        )
+    )
     if plot_path:
         from costmodel.plots import plot_layers, save_png
 
@@ -90,14 +118,20 @@ def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
     rows = []
     for name, build in ZOO.items():
         result = analyze(build(), input_shape, name=name)
-        rows.append([
-            name, human(result.totals["params"]), human(result.flops_of("conv", "linear")),
-            human(result.totals["flops"]), human(result.totals["mac"]),
-        ])
+        rows.append(
+            [
+                name,
+                human(result.totals["params"]),
+                human(result.flops_of("conv", "linear")),
+                human(result.totals["flops"]),
+                human(result.totals["mac"]),
+            ]
+        )
     headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)"]
     click.echo(f"input {'x'.join(map(str, input_shape))} · FLOPs = multiply-adds")
-    click.echo(tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
-                        colalign=["left", "right", "right", "right", "right"]))
+    click.echo(
+        tabulate(rows, headers, tablefmt="simple", disable_numparse=True, colalign=["left", "right", "right", "right", "right"])
+    )
 
 
 @cli.command()
@@ -133,12 +167,27 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
 @click.option("--recalibrate", is_flag=True, help="Redo the device micro-benchmarks instead of using the cache.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N slowest layers.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Also draw a roofline chart of the layers (or, with --zoo, FLOPs/MAC vs latency) to this PNG.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw a roofline chart of the layers (or, with --zoo, FLOPs/MAC vs latency) to this PNG.",
+)
 @_debug_option
 def bench(
-    model: str | None, input_shape: tuple[int, ...], whole_zoo: bool, device: str, threads: int, repeats: int,
-    warmup: int, recalibrate: bool, fmt: str, top: int | None, plot_path: str | None, debug: bool,
+    model: str | None,
+    input_shape: tuple[int, ...],
+    whole_zoo: bool,
+    device: str,
+    threads: int,
+    repeats: int,
+    warmup: int,
+    recalibrate: bool,
+    fmt: str,
+    top: int | None,
+    plot_path: str | None,
+    debug: bool,
 ) -> None:
     """Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions."""
     from tqdm import tqdm
@@ -152,10 +201,19 @@ def bench(
     results = []
     with tqdm(total=repeats * len(names), desc="timing", unit="run", disable=None, file=sys.stderr) as bar:
         for i, name in enumerate(names):
-            results.append(run_bench(
-                load_model(name), input_shape, name=name, device=device, threads=threads, repeats=repeats,
-                warmup=warmup, recalibrate=recalibrate and i == 0, progress=bar.update,
-            ))
+            results.append(
+                run_bench(
+                    load_model(name),
+                    input_shape,
+                    name=name,
+                    device=device,
+                    threads=threads,
+                    repeats=repeats,
+                    warmup=warmup,
+                    recalibrate=recalibrate and i == 0,
+                    progress=bar.update,
+                )
+            )
     if whole_zoo:
         click.echo(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
     else:
@@ -181,13 +239,24 @@ def bench(
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--width", "widths", type=click.Choice(["1", "2", "4"]), multiple=True,
-              help="Only these width multipliers (repeatable; default all three).")
+@click.option(
+    "--width",
+    "widths",
+    type=click.Choice(["1", "2", "4"]),
+    multiple=True,
+    help="Only these width multipliers (repeatable; default all three).",
+)
 @click.option("--no-measure", is_flag=True, help="Analytical columns only: no timing, no calibration.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_debug_option
 def guidelines(
-    table: str, device: str, threads: int, repeats: int, widths: tuple[str, ...], no_measure: bool, fmt: str,
+    table: str,
+    device: str,
+    threads: int,
+    repeats: int,
+    widths: tuple[str, ...],
+    no_measure: bool,
+    fmt: str,
     debug: bool,
 ) -> None:
     """Re-run the ShuffleNet V2 paper's guideline experiments (Tables 1-4) beside its published speeds."""
@@ -201,24 +270,49 @@ def guidelines(
             raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
     tables = [1, 2, 3, 4] if table == "all" else [int(table)]
     chosen = tuple(int(w) for w in widths) or WIDTHS
-    results = [run_table(t, device=device, measure=not no_measure, predict=not no_measure, threads=threads,
-                         repeats=repeats, widths=chosen) for t in tables]
+    results = [
+        run_table(
+            t, device=device, measure=not no_measure, predict=not no_measure, threads=threads, repeats=repeats, widths=chosen
+        )
+        for t in tables
+    ]
     click.echo(render_guidelines(results, fmt))  # type: ignore[arg-type]
 
 
 @cli.command()
 @click.argument("model")
 @_shape_option
-@click.option("--g1-min-efficiency", type=click.FloatRange(0, 1), default=0.9, show_default=True,
-              help="Flag 1x1 convs whose MAC efficiency is below this.")
-@click.option("--g2-max-groups", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Flag 1x1 convs with more groups than this.")
-@click.option("--g3-max-branches", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Flag blocks with more parallel conv branches than this.")
-@click.option("--g3-max-small-ops", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Flag blocks with more small non-conv ops than this.")
-@click.option("--g4-max-share", type=click.FloatRange(0, 1), default=0.3, show_default=True,
-              help="Flag blocks with element-wise arithmetic whose element-wise MAC share exceeds this.")
+@click.option(
+    "--g1-min-efficiency",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    show_default=True,
+    help="Flag 1x1 convs whose MAC efficiency is below this.",
+)
+@click.option(
+    "--g2-max-groups", type=click.IntRange(min=1), default=1, show_default=True, help="Flag 1x1 convs with more groups than this."
+)
+@click.option(
+    "--g3-max-branches",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Flag blocks with more parallel conv branches than this.",
+)
+@click.option(
+    "--g3-max-small-ops",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Flag blocks with more small non-conv ops than this.",
+)
+@click.option(
+    "--g4-max-share",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Flag blocks with element-wise arithmetic whose element-wise MAC share exceeds this.",
+)
 @click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module depth of a block.")
 @click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
@@ -226,8 +320,18 @@ def guidelines(
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_debug_option
 def lint(
-    model: str, input_shape: tuple[int, ...], g1_min_efficiency: float, g2_max_groups: int, g3_max_branches: int,
-    g3_max_small_ops: int, g4_max_share: float, depth: int, measure: bool, threads: int, show_all: bool, fmt: str,
+    model: str,
+    input_shape: tuple[int, ...],
+    g1_min_efficiency: float,
+    g2_max_groups: int,
+    g3_max_branches: int,
+    g3_max_small_ops: int,
+    g4_max_share: float,
+    depth: int,
+    measure: bool,
+    threads: int,
+    show_all: bool,
+    fmt: str,
     debug: bool,
 ) -> None:
     """Check MODEL against the four guidelines (G1 widths, G2 groups, G3 fragmentation, G4 element-wise)."""
@@ -235,8 +339,7 @@ def lint(
     from costmodel.lint import lint as run_lint
     from costmodel.render import render_lint
 
-    thresholds = LintThresholds(g1_min_efficiency, g2_max_groups, g3_max_branches, g3_max_small_ops,
-                                g4_max_share, depth)
+    thresholds = LintThresholds(g1_min_efficiency, g2_max_groups, g3_max_branches, g3_max_small_ops, g4_max_share, depth)
     module = load_model(model)
     measured = None
     if measure:
@@ -244,8 +347,8 @@ def lint(
 
         result = run_bench(module, input_shape, name=model, threads=threads, repeats=10)
         measured = {r.name: r.measured_ms for r in result.rows}
-    click.echo(render_lint(run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured),
-                           fmt, None if show_all else 5))  # type: ignore[arg-type]
+    result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured)
+    click.echo(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
 
 
 @cli.command()
@@ -256,12 +359,24 @@ def lint(
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Draw FLOPs vs latency and MAC vs latency to this PNG (measures latency).")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Draw FLOPs vs latency and MAC vs latency to this PNG (measures latency).",
+)
 @_debug_option
 def compare(
-    models: tuple[str, ...], input_shape: tuple[int, ...], measure: bool, device: str, threads: int, repeats: int,
-    fmt: str, plot_path: str | None, debug: bool,
+    models: tuple[str, ...],
+    input_shape: tuple[int, ...],
+    measure: bool,
+    device: str,
+    threads: int,
+    repeats: int,
+    fmt: str,
+    plot_path: str | None,
+    debug: bool,
 ) -> None:
     """Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency)."""
     from costmodel.compare import compare as run_compare
@@ -273,8 +388,9 @@ def compare(
         if not torch.cuda.is_available():
             raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
     loaded = [(name, load_model(name)) for name in models]
-    rows = run_compare(loaded, input_shape, measure=measure or plot_path is not None, device=device,
-                       threads=threads, repeats=repeats)
+    rows = run_compare(
+        loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats
+    )
     click.echo(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:
         from costmodel.plots import plot_compare, save_png

@@ -50,9 +50,14 @@ class BenchReport:
         return {
             "model": self.model,
             "device": {
-                "name": m.device, "dtype": m.dtype, "threads": m.threads, "input_shape": m.input_shape,
-                "torch": m.torch_version, "repeats": m.model.repeats,
-                "calibration": self.calibration.to_dict(), "calibration_cached": self.calibration_cached,
+                "name": m.device,
+                "dtype": m.dtype,
+                "threads": m.threads,
+                "input_shape": m.input_shape,
+                "torch": m.torch_version,
+                "repeats": m.model.repeats,
+                "calibration": self.calibration.to_dict(),
+                "calibration_cached": self.calibration_cached,
             },
             "layers": [
                 {"name": r.name, "op": r.op, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms, "bound": r.bound}
@@ -70,8 +75,11 @@ def summarise(rows: Sequence[BenchRow], model_measured_ms: float) -> dict[str, A
     predictors = {}
     for p in PREDICTORS:
         predicted = [r.predicted_ms[p] for r in work]
-        predictors[p] = {"spearman": spearman(predicted, measured), "pearson": pearson(predicted, measured),
-                         "mape": mape(predicted, measured)}
+        predictors[p] = {
+            "spearman": spearman(predicted, measured),
+            "pearson": pearson(predicted, measured),
+            "mape": mape(predicted, measured),
+        }
     # whole model: FLOPs and MAC predictors sum as they are; the roofline sums with eager overheads
     model_predicted = {p: sum(r.predicted_ms[p] for r in rows) for p in PREDICTORS}
     model_predicted["roofline"] = sum(r.roofline_eager_ms for r in rows)
@@ -114,10 +122,18 @@ def bench(
     for row, pred in zip(report.layers, predict(report, cal, itemsize)):
         if row.name not in meas.nodes:
             raise CostModelError(f"node '{row.name}' was costed but never timed: the graphs differ")
-        rows.append(BenchRow(
-            row.name, row.op, row.flops, row.mac, meas.nodes[row.name].median_ms,
-            {k: v * 1e3 for k, v in pred.seconds.items()}, pred.bound, pred.roofline_eager_s * 1e3,
-        ))
+        rows.append(
+            BenchRow(
+                row.name,
+                row.op,
+                row.flops,
+                row.mac,
+                meas.nodes[row.name].median_ms,
+                {k: v * 1e3 for k, v in pred.seconds.items()},
+                pred.bound,
+                pred.roofline_eager_s * 1e3,
+            )
+        )
     result = BenchReport(model_name, meas, cal, cached, rows, report)
     result.summary = summarise(rows, meas.model.median_ms)
     return result

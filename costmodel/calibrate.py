@@ -17,7 +17,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def _median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, m
     return statistics.median(samples)
 
 
-def fit_line(xs: list[float], ts: list[float]) -> tuple[float, float]:
+def fit_line(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
     """Weighted least squares t = a + b·x minimising Σ((a + b·x − t)/t)², i.e. relative error, so the
     small ops (dominated by a) count as much as the large ones (dominated by b). Falls back to a line
     through the origin if a would be negative or b not positive."""
@@ -135,8 +135,9 @@ def _rotating(make: Callable[[], torch.Tensor], element_bytes: int) -> Callable[
 _COLD_BYTES = 16 * 1024 * 1024
 
 
-def _conv_line(dev: torch.device, dtype: torch.dtype, repeats: int, k: int, shapes: list[tuple[int, int]],
-               groups_of: Callable[[int], int]) -> tuple[float, float]:
+def _conv_line(
+    dev: torch.device, dtype: torch.dtype, repeats: int, k: int, shapes: list[tuple[int, int]], groups_of: Callable[[int], int]
+) -> tuple[float, float]:
     itemsize = torch.empty((), dtype=dtype).element_size()
     xs, ts = [], []
     for c, size in shapes:
@@ -148,8 +149,13 @@ def _conv_line(dev: torch.device, dtype: torch.dtype, repeats: int, k: int, shap
     return fit_line(xs, ts)
 
 
-def _memory_line(dev: torch.device, dtype: torch.dtype, repeats: int, op: Callable[[torch.Tensor], object],
-                 bytes_moved: Callable[[torch.Tensor], int]) -> tuple[float, float]:
+def _memory_line(
+    dev: torch.device,
+    dtype: torch.dtype,
+    repeats: int,
+    op: Callable[[torch.Tensor], object],
+    bytes_moved: Callable[[torch.Tensor], int],
+) -> tuple[float, float]:
     itemsize = torch.empty((), dtype=dtype).element_size()
     xs, ts = [], []
     for c, size in ((24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (256, 56)):
@@ -166,7 +172,9 @@ _GROUPED = [(60, 56), (120, 28), (240, 28), (480, 14), (960, 7)]
 _DEPTHWISE = [(24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (960, 7)]
 
 
-def _lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+def _lines(
+    dev: torch.device, dtype: torch.dtype, repeats: int
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     """Compute lines per kind and memory lines per family, fitted to micro-benchmarks."""
     itemsize = torch.empty((), dtype=dtype).element_size()
     compute: dict[str, tuple[float, float]] = {
@@ -195,8 +203,13 @@ def _lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dict[st
     c_max = 464
     bn_w = torch.ones(c_max, device=dev, dtype=dtype)
     memory = {
-        "norm": _memory_line(dev, dtype, repeats, lambda x: F.batch_norm(
-            x, bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], False), in_out),
+        "norm": _memory_line(
+            dev,
+            dtype,
+            repeats,
+            lambda x: F.batch_norm(x, bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], False),
+            in_out,
+        ),
         "activation": _memory_line(dev, dtype, repeats, torch.relu, in_out),
         "elementwise": _memory_line(dev, dtype, repeats, lambda x: x + x, lambda x: 3 * x.numel() * itemsize),
         "copy": _memory_line(dev, dtype, repeats, lambda x: x.transpose(2, 3).contiguous(), in_out),
@@ -232,8 +245,15 @@ def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dic
         for _ in range(40 * repeats):
             timer.run(x)
     node = {name: statistics.median(v) for name, v in timer.seconds.items()}
-    node_family = {"conv": node["conv"], "norm": node["norm"], "pool": node["pool"], "linear": node["fc"],
-                   "activation": node["act"], "elementwise": node["add"], "views": node["view"]}
+    node_family = {
+        "conv": node["conv"],
+        "norm": node["norm"],
+        "pool": node["pool"],
+        "linear": node["fc"],
+        "activation": node["act"],
+        "elementwise": node["add"],
+        "views": node["view"],
+    }
     y = torch.randn(1, 8, device=dev, dtype=dtype)
     z = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
     with torch.no_grad():

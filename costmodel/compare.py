@@ -29,8 +29,15 @@ class CompareRow:
     @classmethod
     def of(cls, report: Report) -> CompareRow:
         """The analytical columns, straight from a Report."""
-        return cls(report.model, report.totals["params"], report.totals["flops"], report.flops_of("conv", "linear"),
-                   report.totals["mac"], report.elementwise_mac, report.mean_pointwise_efficiency)
+        return cls(
+            report.model,
+            report.totals["params"],
+            report.totals["flops"],
+            report.flops_of("conv", "linear"),
+            report.totals["mac"],
+            report.elementwise_mac,
+            report.mean_pointwise_efficiency,
+        )
 
     def to_dict(self) -> dict[str, object]:
         """JSON form."""

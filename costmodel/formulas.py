@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sympy as sp
 
@@ -53,7 +53,7 @@ class ConvCost(NamedTuple):
     mac_lower_bound: float
 
 
-def _compile(expr: sp.Expr) -> Callable[..., object]:
+def _compile(expr: sp.Expr) -> Callable[..., Any]:
     return sp.lambdify(CONV_SYMBOLS, expr, modules="math")  # type: ignore[no-any-return]
 
 
@@ -73,16 +73,25 @@ def _two_sqrt(value: Fraction) -> Fraction | float:
     return 2 * math.sqrt(value)
 
 
-def _exact_int(value: object, what: str) -> int:
-    frac = Fraction(value)  # type: ignore[arg-type]
+def _exact_int(value: Any, what: str) -> int:
+    frac = Fraction(value)
     if frac.denominator != 1:
         raise ValueError(f"{what} is not an integer ({frac}): channels not divisible by groups?")
     return int(frac)
 
 
 def conv_cost(
-    n: int, h_in: int, w_in: int, h_out: int, w_out: int,
-    c_in: int, c_out: int, k_h: int, k_w: int, groups: int, has_bias: bool,
+    n: int,
+    h_in: int,
+    w_in: int,
+    h_out: int,
+    w_out: int,
+    c_in: int,
+    c_out: int,
+    k_h: int,
+    k_w: int,
+    groups: int,
+    has_bias: bool,
 ) -> ConvCost:
     """FLOPs = N·ho·wo·c2·(c1/g)·kh·kw; params = c2·(c1/g)·kh·kw (+c2);
     MAC = N·h·w·c1 + N·ho·wo·c2 + params; bound = 2·√(g·A_in·B/K) + B/A_out.
@@ -96,9 +105,7 @@ def conv_cost(
         flops=_exact_int(_FLOPS_FN(*args), "FLOPs"),
         params=_exact_int(_PARAMS_FN(*args), "params"),
         mac=_exact_int(_MAC_FN(*args), "MAC"),
-        mac_lower_bound=float(
-            _two_sqrt(Fraction(_RADICAND_FN(*no_bias))) + Fraction(_WEIGHT_TERM_FN(*no_bias))  # type: ignore[arg-type]
-        ),
+        mac_lower_bound=float(_two_sqrt(Fraction(_RADICAND_FN(*no_bias))) + Fraction(_WEIGHT_TERM_FN(*no_bias))),
     )
 
 

@@ -140,33 +140,68 @@ def table_rows(table: int, device: str = "cpu") -> list[ExperimentRow]:
         if table == 1:
             for ratio, entry in paper.TABLE1.items():
                 c1, c2 = (c * width for c in entry[f"{key}_channels"])  # type: ignore[attr-defined]
-                rows.append(ExperimentRow(1, ratio, width, f"({c1},{c2})", c1,
-                                          lambda c1=c1, c2=c2: _stack(PointwisePair, c1, c2),
-                                          entry["gpu"][w_index], entry["arm"][w_index]))  # type: ignore[index]
+                rows.append(
+                    ExperimentRow(
+                        1,
+                        ratio,
+                        width,
+                        f"({c1},{c2})",
+                        c1,
+                        lambda c1=c1, c2=c2: _stack(PointwisePair, c1, c2),
+                        entry["gpu"][w_index],
+                        entry["arm"][w_index],
+                    )
+                )  # type: ignore[index]
         elif table == 2:
             c_dense = int(paper.TABLE2[1][f"{key}_channels"]) * width  # type: ignore[call-overload]
             for g, entry in paper.TABLE2.items():
                 c = _divisible(int(entry[f"{key}_channels"]) * width, g, c_dense)  # type: ignore[call-overload]
-                rows.append(ExperimentRow(2, f"g={g}", width, f"c={c}", c,
-                                          lambda c=c, g=g: nn.Sequential(
-                                              *(nn.Conv2d(c, c, 1, groups=g, bias=False) for _ in range(REPEAT_BLOCKS))),
-                                          entry["gpu"][w_index], entry["arm"][w_index]))  # type: ignore[index]
+                rows.append(
+                    ExperimentRow(
+                        2,
+                        f"g={g}",
+                        width,
+                        f"c={c}",
+                        c,
+                        lambda c=c, g=g: nn.Sequential(*(nn.Conv2d(c, c, 1, groups=g, bias=False) for _ in range(REPEAT_BLOCKS))),
+                        entry["gpu"][w_index],
+                        entry["arm"][w_index],
+                    )
+                )  # type: ignore[index]
         elif table == 3:
             base = (paper.TABLE3_GPU_CHANNELS if key == "gpu" else paper.TABLE3_ARM_CHANNELS)[w_index]
             for label, entry in paper.TABLE3.items():
                 k = int(label[0])
                 c = round(base / math.sqrt(k))
                 parallel = label.endswith("parallel")
-                rows.append(ExperimentRow(3, label, width, f"c={base}" + (f" ({k}×{c})" if k > 1 else ""), c,
-                                          lambda c=c, k=k, p=parallel: _stack(FragmentBlock, c, k, p),
-                                          entry["gpu"][w_index], entry["arm"][w_index]))
+                rows.append(
+                    ExperimentRow(
+                        3,
+                        label,
+                        width,
+                        f"c={base}" + (f" ({k}×{c})" if k > 1 else ""),
+                        c,
+                        lambda c=c, k=k, p=parallel: _stack(FragmentBlock, c, k, p),
+                        entry["gpu"][w_index],
+                        entry["arm"][w_index],
+                    )
+                )
         elif table == 4:
             c = paper.TABLE4_CHANNELS[w_index]
             for (relu, shortcut), entry in paper.TABLE4.items():
                 label = f"ReLU {'yes' if relu else 'no'}, shortcut {'yes' if shortcut else 'no'}"
-                rows.append(ExperimentRow(4, label, width, f"c={c}", c,
-                                          lambda c=c, r=relu, s=shortcut: _stack(BottleneckBlock, c, r, s),
-                                          entry["gpu"][w_index], entry["arm"][w_index]))
+                rows.append(
+                    ExperimentRow(
+                        4,
+                        label,
+                        width,
+                        f"c={c}",
+                        c,
+                        lambda c=c, r=relu, s=shortcut: _stack(BottleneckBlock, c, r, s),
+                        entry["gpu"][w_index],
+                        entry["arm"][w_index],
+                    )
+                )
         else:
             raise ValueError(f"table must be 1, 2, 3 or 4, got {table}")
     return rows
@@ -209,20 +244,31 @@ class TableResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: table, guideline, rows with all figures, τ per width, verdict."""
         return {
-            "table": self.table, "guideline": self.guideline, "paper_platform": self.platform,
+            "table": self.table,
+            "guideline": self.guideline,
+            "paper_platform": self.platform,
             "source": paper.SOURCE,
             "rows": [
-                {"label": r.label, "width": r.width, "channels": r.channels,
-                 "flops": r.report.flops_of("conv", "linear") if r.report else None,
-                 "flops_all_ops": r.report.totals["flops"] if r.report else None,
-                 "params": r.report.totals["params"] if r.report else None,
-                 "mac": r.report.totals["mac"] if r.report else None,
-                 "predicted_ms": r.predicted_ms, "measured_ms": r.measured_ms, "speed": r.speed,
-                 "paper_gpu_batches_per_s": r.paper_gpu, "paper_arm_images_per_s": r.paper_arm}
+                {
+                    "label": r.label,
+                    "width": r.width,
+                    "channels": r.channels,
+                    "flops": r.report.flops_of("conv", "linear") if r.report else None,
+                    "flops_all_ops": r.report.totals["flops"] if r.report else None,
+                    "params": r.report.totals["params"] if r.report else None,
+                    "mac": r.report.totals["mac"] if r.report else None,
+                    "predicted_ms": r.predicted_ms,
+                    "measured_ms": r.measured_ms,
+                    "speed": r.speed,
+                    "paper_gpu_batches_per_s": r.paper_gpu,
+                    "paper_arm_images_per_s": r.paper_arm,
+                }
                 for r in self.rows
             ],
-            "flops_spread": self.flops_spread, "kendall_tau_mac_vs_paper": self.tau_mac,
-            "kendall_tau_measured_vs_paper": self.tau_measured, "verdict": self.verdict,
+            "flops_spread": self.flops_spread,
+            "kendall_tau_mac_vs_paper": self.tau_mac,
+            "kendall_tau_measured_vs_paper": self.tau_measured,
+            "verdict": self.verdict,
         }
 
 
@@ -259,7 +305,9 @@ def run_table(
             timing = time_model(model.to(device), shape, device=device, threads=threads, repeats=repeats)
             row.measured_ms = timing.median_ms
             row.speed = (batch if key == "arm" else 1) / (timing.median_ms / 1e3)
-    result = TableResult(table, GUIDELINES[table], "GPU (batches/s, batch 8)" if key == "gpu" else "ARM (images/s, batch 1)", rows)
+    result = TableResult(
+        table, GUIDELINES[table], "GPU (batches/s, batch 8)" if key == "gpu" else "ARM (images/s, batch 1)", rows
+    )
     for width in widths:
         group = [r for r in rows if r.width == width]
         # the paper holds conv FLOPs fixed (element-wise ops are "free" in its count, which G4 disputes)
@@ -280,5 +328,7 @@ def _verdict(result: TableResult, measured: bool) -> str:
     taus = [t for t in result.tau_measured.values() if not math.isnan(t)]
     mean = sum(taus) / len(taus) if taus else float("nan")
     holds = mean > 0.3
-    return (f"{result.guideline}: {'holds' if holds else 'does not clearly hold'} on this device "
-            f"(measured vs paper ordering, mean Kendall τ = {mean:+.2f} over widths {list(result.tau_measured)})")
+    return (
+        f"{result.guideline}: {'holds' if holds else 'does not clearly hold'} on this device "
+        f"(measured vs paper ordering, mean Kendall τ = {mean:+.2f} over widths {list(result.tau_measured)})"
+    )

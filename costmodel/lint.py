@@ -24,6 +24,7 @@ from costmodel.analyze import cost_traced, is_costed_leaf
 from costmodel.report import LayerCost, Report
 from costmodel.trace import trace_model
 
+
 @dataclass(frozen=True)
 class LintThresholds:
     """When a finding is raised (all overridable from the CLI)."""
@@ -79,9 +80,15 @@ def _g1(report: Report, t: LintThresholds) -> list[Finding]:
         if row.is_pointwise_conv and row.mac_efficiency is not None and row.mac_efficiency < t.g1_min_efficiency:
             c1, c2 = row.input_shapes[0][1], row.output_shape[1]
             ratio = f"1:{c2 / c1:.3g}" if c2 >= c1 else f"{c1 / c2:.3g}:1"
-            out.append(Finding("G1", row.name, row.mac_efficiency,
-                               f"1x1 conv {c1}→{c2} (c1:c2 = {ratio}) at MAC efficiency {row.mac_efficiency:.3f}: "
-                               f"{1 / row.mac_efficiency - 1:.0%} more memory traffic than the bound for its FLOPs"))
+            out.append(
+                Finding(
+                    "G1",
+                    row.name,
+                    row.mac_efficiency,
+                    f"1x1 conv {c1}→{c2} (c1:c2 = {ratio}) at MAC efficiency {row.mac_efficiency:.3f}: "
+                    f"{1 / row.mac_efficiency - 1:.0%} more memory traffic than the bound for its FLOPs",
+                )
+            )
     return out
 
 
@@ -93,9 +100,15 @@ def _g2(report: Report, t: LintThresholds) -> list[Finding]:
             if g > t.g2_max_groups:
                 c1 = row.input_shapes[0][1]
                 extra = row.flops * (g - 1) / c1
-                out.append(Finding("G2", row.name, g,
-                                   f"1x1 group conv with g = {g}: the groups cost {extra:,.0f} extra MAC "
-                                   f"({extra / row.mac:.0%} of this layer's) over g = 1 at the same FLOPs (Eq. 2)"))
+                out.append(
+                    Finding(
+                        "G2",
+                        row.name,
+                        g,
+                        f"1x1 group conv with g = {g}: the groups cost {extra:,.0f} extra MAC "
+                        f"({extra / row.mac:.0%} of this layer's) over g = 1 at the same FLOPs (Eq. 2)",
+                    )
+                )
     return out
 
 
@@ -119,21 +132,34 @@ def _g3(report: Report, graph: fx.Graph, t: LintThresholds) -> tuple[list[Findin
         branches = max(s["levels"].values(), default=0)
         table[block] = {"convs": s["convs"], "parallel_branches": branches, "small_ops": s["small_ops"]}
         if branches > t.g3_max_branches:
-            out.append(Finding("G3", block, branches, f"{branches} parallel conv branches (> {t.g3_max_branches}): "
-                                                      "fragments that cannot run as one wide kernel"))
+            out.append(
+                Finding(
+                    "G3",
+                    block,
+                    branches,
+                    f"{branches} parallel conv branches (> {t.g3_max_branches}): fragments that cannot run as one wide kernel",
+                )
+            )
         if s["small_ops"] > t.g3_max_small_ops:
-            out.append(Finding("G3", block, s["small_ops"], f"{s['small_ops']} small non-conv ops with memory "
-                                                            f"traffic (> {t.g3_max_small_ops})"))
+            out.append(
+                Finding(
+                    "G3",
+                    block,
+                    s["small_ops"],
+                    f"{s['small_ops']} small non-conv ops with memory traffic (> {t.g3_max_small_ops})",
+                )
+            )
     return out, table
 
 
 def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None) -> tuple[list[Finding], dict[str, Any]]:
     total_mac = sum(r.mac for r in report.layers)
     ew = [r for r in report.layers if r.is_elementwise]
-    summary: dict[str, Any] = {"elementwise_mac": report.elementwise_mac,
-                               "elementwise_mac_share": report.elementwise_mac / total_mac if total_mac else 0.0,
-                               "elementwise_flops_share": (sum(r.flops for r in ew) / report.totals["flops"]
-                                                           if report.totals["flops"] else 0.0)}
+    summary: dict[str, Any] = {
+        "elementwise_mac": report.elementwise_mac,
+        "elementwise_mac_share": report.elementwise_mac / total_mac if total_mac else 0.0,
+        "elementwise_flops_share": (sum(r.flops for r in ew) / report.totals["flops"] if report.totals["flops"] else 0.0),
+    }
     if measured_ms is not None:
         total_t = sum(measured_ms.values())
         summary["elementwise_time_share"] = sum(measured_ms.get(r.name, 0.0) for r in ew) / total_t if total_t else 0.0
@@ -147,8 +173,15 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
         share = sum(r.mac for r in ew_rows) / block_mac if block_mac else 0.0
         if share > t.g4_max_share and any(r.family == "elementwise" for r in ew_rows):
             ops = sorted({r.op for r in ew_rows})
-            out.append(Finding("G4", block, share, f"{share:.0%} of the block's MAC is element-wise "
-                                                   f"({', '.join(ops)}), {sum(r.flops for r in ew_rows) / max(1, sum(r.flops for r in rows)):.1%} of its FLOPs"))
+            out.append(
+                Finding(
+                    "G4",
+                    block,
+                    share,
+                    f"{share:.0%} of the block's MAC is element-wise "
+                    f"({', '.join(ops)}), {sum(r.flops for r in ew_rows) / max(1, sum(r.flops for r in rows)):.1%} of its FLOPs",
+                )
+            )
     return out, summary
 
 
@@ -175,12 +208,12 @@ def lint(
     findings = _g1(report, thresholds) + _g2(report, thresholds) + g3 + g4
     summary = {
         "thresholds": asdict(thresholds),
-        "G1": {"pointwise_convs": sum(r.is_pointwise_conv for r in report.layers),
-               "mean_mac_efficiency": report.mean_pointwise_efficiency},
-        "G2": {"max_groups_pointwise": max((conv_groups(r) for r in report.layers if r.kind == "grouped_pointwise"),
-                                           default=1)},
-        "G3": {"blocks": len(blocks), "max_parallel_branches": max((b["parallel_branches"] for b in blocks.values()),
-                                                                    default=0)},
+        "G1": {
+            "pointwise_convs": sum(r.is_pointwise_conv for r in report.layers),
+            "mean_mac_efficiency": report.mean_pointwise_efficiency,
+        },
+        "G2": {"max_groups_pointwise": max((conv_groups(r) for r in report.layers if r.kind == "grouped_pointwise"), default=1)},
+        "G3": {"blocks": len(blocks), "max_parallel_branches": max((b["parallel_branches"] for b in blocks.values()), default=0)},
         "G4": g4_summary,
     }
     return LintResult(model_name, findings, summary)

@@ -62,8 +62,7 @@ def plot_layers(report: Report) -> Figure:
     top.legend()
     bottom.plot(idx, [r.mac for r in rows], color="tab:orange", label="MAC")
     bound_x = [i for i, r in zip(idx, rows) if r.mac_lower_bound is not None]
-    bottom.scatter(bound_x, [rows[i].mac_lower_bound for i in bound_x], s=8, color="tab:green",
-                   label="MAC lower bound (proved)")
+    bottom.scatter(bound_x, [rows[i].mac_lower_bound for i in bound_x], s=8, color="tab:green", label="MAC lower bound (proved)")
     bottom.set_ylabel(f"MAC ({report.mac_unit})")
     bottom.set_xlabel("layer (graph order)")
     bottom.legend()
@@ -77,8 +76,11 @@ def plot_roofline(result: Any, itemsize: int = 4) -> Figure:
     """Roofline of a ``bench`` result: arithmetic intensity (FLOPs per byte) vs achieved GFLOP/s per
     layer, with this device's calibrated roofs (dense-conv rate, copy bandwidth)."""
     cal = result.calibration
-    points = [(r.flops / (r.mac * itemsize), r.flops / (r.measured_ms / 1e3) / 1e9, r.bound)
-              for r in result.rows if r.flops > 0 and r.mac > 0 and r.measured_ms > 0]
+    points = [
+        (r.flops / (r.mac * itemsize), r.flops / (r.measured_ms / 1e3) / 1e9, r.bound)
+        for r in result.rows
+        if r.flops > 0 and r.mac > 0 and r.measured_ms > 0
+    ]
     fig = Figure(figsize=(7, 5))
     ax = fig.subplots()
     for bound, color in (("compute", "tab:red"), ("memory", "tab:blue")):

@@ -34,8 +34,7 @@ class Prediction:
 
 
 # Which fitted memory line prices an op family's bytes (ops of other families use the copy slope).
-_MEMORY_LINE = {"norm": "norm", "activation": "activation", "elementwise": "elementwise", "views": "copy",
-                "pool": "pool"}
+_MEMORY_LINE = {"norm": "norm", "activation": "activation", "elementwise": "elementwise", "views": "copy", "pool": "pool"}
 
 
 def _line(line: tuple[float, float], x: float) -> float:
@@ -56,8 +55,7 @@ def predict_layer(row: LayerCost, cal: Calibration, itemsize: int) -> Prediction
     interpreter = max(0.0, cal.node_overhead_s[family] - cal.eager_overhead_s[family])
     if row.flops == 0 and row.mac == 0:
         eager = cal.eager_overhead_s[family]
-        return Prediction(row.name, {"flops": t_flops, "mac": t_mac, "roofline": cal.node_overhead_s[family]},
-                          "overhead", eager)
+        return Prediction(row.name, {"flops": t_flops, "mac": t_mac, "roofline": cal.node_overhead_s[family]}, "overhead", eager)
     compute = _line(cal.compute[row.kind], row.flops) if row.kind in cal.compute else 0.0
     if row.family in _MEMORY_LINE and row.kind not in cal.compute:
         memory = _line(cal.memory[_MEMORY_LINE[row.family]], mac_bytes)

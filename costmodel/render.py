@@ -38,8 +38,16 @@ def _shape(shape: list[int]) -> str:
 def _layer_rows(rows: list[LayerCost]) -> tuple[list[str], list[list[str]]]:
     headers = ["name", "op", "output", "FLOPs", "params", "MAC", "MAC bound", "MAC eff."]
     body = [
-        [r.name, r.op, _shape(r.output_shape), _int(r.flops), _int(r.params), _int(r.mac),
-         _int(r.mac_lower_bound), _eff(r.mac_efficiency)]
+        [
+            r.name,
+            r.op,
+            _shape(r.output_shape),
+            _int(r.flops),
+            _int(r.params),
+            _int(r.mac),
+            _int(r.mac_lower_bound),
+            _eff(r.mac_efficiency),
+        ]
         for r in rows
     ]
     return headers, body
@@ -149,15 +157,26 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
     totals = report.totals
     if group_by == "layer":
         rows: list[list[Any]] = [
-            [r.name, r.op, r.module or "", _shape(r.output_shape), r.flops, r.params, r.mac,
-             "" if r.mac_lower_bound is None else r.mac_lower_bound,
-             "" if r.mac_efficiency is None else r.mac_efficiency, "true"]
+            [
+                r.name,
+                r.op,
+                r.module or "",
+                _shape(r.output_shape),
+                r.flops,
+                r.params,
+                r.mac,
+                "" if r.mac_lower_bound is None else r.mac_lower_bound,
+                "" if r.mac_efficiency is None else r.mac_efficiency,
+                "true",
+            ]
             for r in report.sorted_layers(sort, top)
         ]
         rows += [[u.name, u.op, "", "", "", "", "", "", "", "false"] for u in report.uncounted]
         rows.append(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", ""])
-        return csv_text(["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound",
-                         "mac_efficiency", "counted"], rows)
+        return csv_text(
+            ["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound", "mac_efficiency", "counted"],
+            rows,
+        )
     groups = report.grouped(group_by, depth)
     if sort is not None:
         groups.sort(key=lambda g: getattr(g, sort), reverse=True)
@@ -192,11 +211,14 @@ def render_verification(theorems: list, checks: list | None, fmt: Format = "tabl
     lines.append(f"{proved}/{len(theorems)} theorems proved")
     if shown is not None and checks is not None:
         headers = ["name", "op", "MAC", "MAC bound", "MAC eff.", "holds"]
-        body = [[c.name, c.op, _int(c.mac), _int(c.mac_lower_bound), _eff(c.mac_efficiency), "yes" if c.holds else "NO"]
-                for c in shown]
+        body = [
+            [c.name, c.op, _int(c.mac), _int(c.mac_lower_bound), _eff(c.mac_efficiency), "yes" if c.holds else "NO"]
+            for c in shown
+        ]
         lines += ["", "Layers, furthest from their proved bound first (low efficiency: G1 violators):", ""]
-        lines.append(tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True,
-                              colalign=_align(headers)))
+        lines.append(
+            tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True, colalign=_align(headers))
+        )
         held = sum(c.holds for c in checks)
         lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound"]
     return "\n".join(lines)
@@ -213,27 +235,62 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         return json.dumps(data, indent=2)
     rows = result.rows if top is None else sorted(result.rows, key=lambda r: r.measured_ms, reverse=True)[:top]
     headers = ["name", "op", "measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "bound"]
-    body = [[r.name, r.op, _ms(r.measured_ms), _ms(r.predicted_ms["flops"]), _ms(r.predicted_ms["mac"]),
-             _ms(r.predicted_ms["roofline"]), r.bound] for r in rows]
+    body = [
+        [
+            r.name,
+            r.op,
+            _ms(r.measured_ms),
+            _ms(r.predicted_ms["flops"]),
+            _ms(r.predicted_ms["mac"]),
+            _ms(r.predicted_ms["roofline"]),
+            r.bound,
+        ]
+        for r in rows
+    ]
     if fmt == "csv":
-        return csv_text(["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"],
-                        [[r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"],
-                          r.predicted_ms["roofline"], r.bound] for r in rows])
+        return csv_text(
+            ["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"],
+            [
+                [r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"], r.predicted_ms["roofline"], r.bound]
+                for r in rows
+            ],
+        )
     s = data["summary"]
     dev = data["device"]
     tablefmt = "github" if fmt == "markdown" else "simple"
-    head = (f"{result.model} · {dev['name']} · {dev['dtype']} · input {_shape(dev['input_shape'])} · "
-            f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
-            f" · calibration {'cached' if dev['calibration_cached'] else 'measured now'}")
-    scores = [[p, f"{v['spearman']:.3f}", f"{v['pearson']:.3f}", f"{v['mape']:.1f}%",
-               f"{s['model_predicted_ms'][p]:.2f}", f"{s['model_error_pct'][p]:+.1f}%"]
-              for p, v in s["predictors"].items()]
-    score_table = tabulate(scores, ["predictor", "Spearman ρ", "Pearson r", "MAPE", "model ms", "model error"],
-                           tablefmt=tablefmt, disable_numparse=True)
-    lines = [head, "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True, colalign=_align(headers)), "",
-             f"Per-layer scores over {s['layers_scored']} nodes that move data or compute:", score_table, "",
-             f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms · sum of per-node times (fx interpreter): "
-             f"{s['sum_of_layers_ms']:.2f} ms (the difference is interpreter overhead)"]
+    head = (
+        f"{result.model} · {dev['name']} · {dev['dtype']} · input {_shape(dev['input_shape'])} · "
+        f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
+        f" · calibration {'cached' if dev['calibration_cached'] else 'measured now'}"
+    )
+    scores = [
+        [
+            p,
+            f"{v['spearman']:.3f}",
+            f"{v['pearson']:.3f}",
+            f"{v['mape']:.1f}%",
+            f"{s['model_predicted_ms'][p]:.2f}",
+            f"{s['model_error_pct'][p]:+.1f}%",
+        ]
+        for p, v in s["predictors"].items()
+    ]
+    score_table = tabulate(
+        scores,
+        ["predictor", "Spearman ρ", "Pearson r", "MAPE", "model ms", "model error"],
+        tablefmt=tablefmt,
+        disable_numparse=True,
+    )
+    lines = [
+        head,
+        "",
+        tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True, colalign=_align(headers)),
+        "",
+        f"Per-layer scores over {s['layers_scored']} nodes that move data or compute:",
+        score_table,
+        "",
+        f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms · sum of per-node times (fx interpreter): "
+        f"{s['sum_of_layers_ms']:.2f} ms (the difference is interpreter overhead)",
+    ]
     return "\n".join(lines)
 
 
@@ -246,16 +303,31 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
     for r in results:
         s = r.summary
         p = s["model_predicted_ms"]
-        body.append([r.model, f"{s['model_measured_ms']:.2f}", f"{p['flops']:.2f}", f"{p['mac']:.2f}",
-                     f"{p['roofline']:.2f}", f"{s['model_error_pct']['roofline']:+.1f}%"])
+        body.append(
+            [
+                r.model,
+                f"{s['model_measured_ms']:.2f}",
+                f"{p['flops']:.2f}",
+                f"{p['mac']:.2f}",
+                f"{p['roofline']:.2f}",
+                f"{s['model_error_pct']['roofline']:+.1f}%",
+            ]
+        )
     if fmt == "csv":
         return csv_text(headers, body)
     within = sum(abs(r.summary["model_error_pct"]["roofline"]) <= 20 for r in results)
-    table = tabulate(body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
-                     colalign=_align(headers))
+    table = tabulate(
+        body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=_align(headers)
+    )
     dev = results[0].to_dict()["device"] if results else {}
-    return "\n".join([f"{dev.get('name', '')} · {dev.get('threads', '')} threads", table, "",
-                      f"roofline within ±20% of measured for {within}/{len(results)} models"])
+    return "\n".join(
+        [
+            f"{dev.get('name', '')} · {dev.get('threads', '')} threads",
+            table,
+            "",
+            f"roofline within ±20% of measured for {within}/{len(results)} models",
+        ]
+    )
 
 
 def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
@@ -264,23 +336,57 @@ def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
     if fmt == "json":
         return json.dumps([r.to_dict() for r in results], indent=2)
     if fmt == "csv":
-        keys = ["label", "width", "channels", "flops", "params", "mac", "predicted_ms", "measured_ms", "speed",
-                "paper_gpu_batches_per_s", "paper_arm_images_per_s"]
-        return csv_text(["table", *keys], [[res.table, *(row[k] for k in keys)]
-                                           for res in results for row in res.to_dict()["rows"]])
+        keys = [
+            "label",
+            "width",
+            "channels",
+            "flops",
+            "params",
+            "mac",
+            "predicted_ms",
+            "measured_ms",
+            "speed",
+            "paper_gpu_batches_per_s",
+            "paper_arm_images_per_s",
+        ]
+        return csv_text(
+            ["table", *keys], [[res.table, *(row[k] for k in keys)] for res in results for row in res.to_dict()["rows"]]
+        )
     md = fmt == "markdown"
     lines: list[str] = []
     for res in results:
         data = res.to_dict()
         lines.append(f"{'### ' if md else ''}Table {res.table} — {res.guideline}")
         lines.append(f"source: {data['source']}; this device is compared with the paper's {res.platform}")
-        headers = ["row", "width", "channels", "FLOPs", "params", "MAC", "pred. ms", "meas. ms", "speed",
-                   "paper GPU", "paper ARM"]
-        body = [[r["label"], f"×{r['width']}", r["channels"], human(r["flops"]), human(r["params"]), human(r["mac"]),
-                 "" if r["predicted_ms"] is None else f"{r['predicted_ms']:.2f}",
-                 "" if r["measured_ms"] is None else f"{r['measured_ms']:.2f}",
-                 "" if r["speed"] is None else f"{r['speed']:.1f}",
-                 f"{r['paper_gpu_batches_per_s']:g}", f"{r['paper_arm_images_per_s']:g}"] for r in data["rows"]]
+        headers = [
+            "row",
+            "width",
+            "channels",
+            "FLOPs",
+            "params",
+            "MAC",
+            "pred. ms",
+            "meas. ms",
+            "speed",
+            "paper GPU",
+            "paper ARM",
+        ]
+        body = [
+            [
+                r["label"],
+                f"×{r['width']}",
+                r["channels"],
+                human(r["flops"]),
+                human(r["params"]),
+                human(r["mac"]),
+                "" if r["predicted_ms"] is None else f"{r['predicted_ms']:.2f}",
+                "" if r["measured_ms"] is None else f"{r['measured_ms']:.2f}",
+                "" if r["speed"] is None else f"{r['speed']:.1f}",
+                f"{r['paper_gpu_batches_per_s']:g}",
+                f"{r['paper_arm_images_per_s']:g}",
+            ]
+            for r in data["rows"]
+        ]
         lines.append(tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True))
         spread = ", ".join(f"×{w}: {v:.1%}" for w, v in res.flops_spread.items())
         lines.append(f"conv FLOPs spread within each width: {spread}")
@@ -299,13 +405,18 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2)
     if fmt == "csv":
-        return csv_text(["guideline", "where", "value", "message"],
-                        [[f.guideline, f.where, f.value, f.message] for f in result.findings])
+        return csv_text(
+            ["guideline", "where", "value", "message"], [[f.guideline, f.where, f.value, f.message] for f in result.findings]
+        )
     md = fmt == "markdown"
     s = result.summary
     lines = [f"{'### ' if md else ''}{result.model}: {len(result.findings)} finding(s)"]
-    titles = {"G1": "G1 equal channel widths", "G2": "G2 group convolutions", "G3": "G3 fragmentation",
-              "G4": "G4 element-wise ops"}
+    titles = {
+        "G1": "G1 equal channel widths",
+        "G2": "G2 group convolutions",
+        "G3": "G3 fragmentation",
+        "G4": "G4 element-wise ops",
+    }
     for g, title in titles.items():
         found = result.by_guideline(g)
         lines.append("")
@@ -315,12 +426,15 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
         if len(shown) < len(found):
             lines.append(f"{'- ' if md else '  '}… {len(found) - len(shown)} more (--all shows them)")
     g4 = s["G4"]
-    lines += ["", f"1x1 convs: {s['G1']['pointwise_convs']}, mean MAC efficiency "
-              + ("-" if s["G1"]["mean_mac_efficiency"] is None else f"{s['G1']['mean_mac_efficiency']:.3f}")
-              + f" · max groups on 1x1: {s['G2']['max_groups_pointwise']}"
-              + f" · max parallel conv branches per block: {s['G3']['max_parallel_branches']}",
-              f"element-wise ops: {g4['elementwise_mac_share']:.1%} of MAC, {g4['elementwise_flops_share']:.1%} of FLOPs"
-              + (f", {g4['elementwise_time_share']:.1%} of measured time" if "elementwise_time_share" in g4 else "")]
+    lines += [
+        "",
+        f"1x1 convs: {s['G1']['pointwise_convs']}, mean MAC efficiency "
+        + ("-" if s["G1"]["mean_mac_efficiency"] is None else f"{s['G1']['mean_mac_efficiency']:.3f}")
+        + f" · max groups on 1x1: {s['G2']['max_groups_pointwise']}"
+        + f" · max parallel conv branches per block: {s['G3']['max_parallel_branches']}",
+        f"element-wise ops: {g4['elementwise_mac_share']:.1%} of MAC, {g4['elementwise_flops_share']:.1%} of FLOPs"
+        + (f", {g4['elementwise_time_share']:.1%} of measured time" if "elementwise_time_share" in g4 else ""),
+    ]
     return "\n".join(lines)
 
 
@@ -335,15 +449,22 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
         headers += ["measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms"]
     body = []
     for r in rows:
-        line = [r.model, r.params, r.flops, r.flops_conv_linear, r.mac, r.elementwise_mac,
-                "" if r.mean_pointwise_efficiency is None else f"{r.mean_pointwise_efficiency:.3f}"]
+        line = [
+            r.model,
+            r.params,
+            r.flops,
+            r.flops_conv_linear,
+            r.mac,
+            r.elementwise_mac,
+            "" if r.mean_pointwise_efficiency is None else f"{r.mean_pointwise_efficiency:.3f}",
+        ]
         if measured:
             p = r.predicted_ms or {}
-            line += [f"{r.measured_ms:.2f}", f"{p.get('flops', 0):.2f}", f"{p.get('mac', 0):.2f}",
-                     f"{p.get('roofline', 0):.2f}"]
+            line += [f"{r.measured_ms:.2f}", f"{p.get('flops', 0):.2f}", f"{p.get('mac', 0):.2f}", f"{p.get('roofline', 0):.2f}"]
         body.append(line)
     if fmt == "csv":
         return csv_text(headers, body)
     shown = [[row[0], *[human(v) if isinstance(v, int) else v for v in row[1:]]] for row in body]
-    return tabulate(shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
-                    colalign=_align(headers))
+    return tabulate(
+        shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=_align(headers)
+    )

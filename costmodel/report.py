@@ -30,8 +30,7 @@ class LayerCost:
     def is_elementwise(self) -> bool:
         """Element-wise tensor work (G4): activations, element-wise arithmetic and norms that move data;
         not concatenation, not integer arithmetic on sizes."""
-        return self.family in ("activation", "elementwise", "norm") and self.op not in ("cat", "concat", "stack") \
-            and self.mac > 0
+        return self.family in ("activation", "elementwise", "norm") and self.op not in ("cat", "concat", "stack") and self.mac > 0
 
     @property
     def is_pointwise_conv(self) -> bool:

@@ -133,8 +133,21 @@ def to_meta(tensor: torch.Tensor) -> torch.Tensor:
 # norms and dropout). Running them on meta tensors would only re-derive that, slowly for BatchNorm
 # (a Python decomposition), so their shape rule is applied directly.
 _SAME_SHAPE_MODULES: tuple[type[nn.Module], ...] = (
-    nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU,
-    nn.Tanh, nn.LeakyReLU, nn.ELU, nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout3d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.Sigmoid,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Identity,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Dropout3d,
 )
 
 
@@ -174,7 +187,7 @@ def aliases_an_input(node: fx.Node) -> bool:
     if not outputs:
         return False
     inputs = [t for arg in node.all_input_nodes for t in tensors_in(arg.meta.get("val"))]
-    return all(any(torch._C._is_alias_of(out, inp) for inp in inputs) for out in outputs)
+    return all(any(torch._C._is_alias_of(out, inp) for inp in inputs) for out in outputs)  # type: ignore[attr-defined]
 
 
 class _ShapeProp(fx.Interpreter):
@@ -196,9 +209,7 @@ class _ShapeProp(fx.Interpreter):
             if n.op == "call_module":
                 layer += f" ({self.fetch_attr(str(n.target))})"
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ShapeMismatch(
-                f"input shape {list(self._input_shape)} does not fit {layer}: {detail}"
-            ) from exc
+            raise ShapeMismatch(f"input shape {list(self._input_shape)} does not fit {layer}: {detail}") from exc
         n.meta["val"] = result
         return result
 
@@ -215,9 +226,7 @@ class _ShapeProp(fx.Interpreter):
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module._check_input_dim(x)
                 if x.dim() < 2 or x.shape[1] != module.num_features:
-                    raise RuntimeError(
-                        f"expected input with {module.num_features} channels in dim 1, got shape {list(x.shape)}"
-                    )
+                    raise RuntimeError(f"expected input with {module.num_features} channels in dim 1, got shape {list(x.shape)}")
                 return torch.empty_like(x)
         _check_input_width(module, args)
         clone = copy.copy(module)
@@ -251,9 +260,7 @@ def trace_model(
         required = [n for n in graph.nodes if n.op == "placeholder" and not n.args]  # args: a default
         if len(required) != 1:
             names = ", ".join(n.name for n in required) or "none"
-            raise TraceFailure(
-                f"{name}'s forward takes {len(required)} required inputs ({names}); one input tensor is supported"
-            )
+            raise TraceFailure(f"{name}'s forward takes {len(required)} required inputs ({names}); one input tensor is supported")
         try:
             with torch.no_grad():
                 _ShapeProp(model, graph, shape).run(torch.empty(shape, dtype=dtype, device="meta"))

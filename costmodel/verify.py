@@ -49,7 +49,7 @@ def prove_square_certificate(
     b: sp.Expr,
     solve_for: sp.Symbol,
     expected_equality: sp.Expr,
-    slack: sp.Expr = sp.Integer(0),
+    slack: sp.Expr | None = None,
 ) -> Theorem:
     """Prove mac ≥ bound via the certificate mac − bound = factor·(a − b)² + slack.
 
@@ -57,6 +57,7 @@ def prove_square_certificate(
     assumptions; (3) with slack = 0, a = b solved for ``solve_for`` gives exactly ``expected_equality``
     (the equality condition). ``theorem.proved`` is True only if every check passes.
     """
+    slack = sp.Integer(0) if slack is None else slack
     steps = theorem.steps
     steps.append(f"MAC = {_s(mac)}")
     steps.append(f"bound = {_s(sp.simplify(bound))}")
@@ -66,9 +67,13 @@ def prove_square_certificate(
     residual = sp.simplify(sp.expand(mac - bound - certificate))
     identity = residual == 0
     steps.append(
-        f"= ({_s(factor)})·({_s(a)} − {_s(b)})²" + (f" + {_s(slack)}" if slack != 0 else "")
-        + ("   [sympy: the difference minus this form simplifies to 0]" if identity
-           else f"   [FAILED: the difference minus this form is {_s(residual)}, not 0]")
+        f"= ({_s(factor)})·({_s(a)} − {_s(b)})²"
+        + (f" + {_s(slack)}" if slack != 0 else "")
+        + (
+            "   [sympy: the difference minus this form simplifies to 0]"
+            if identity
+            else f"   [FAILED: the difference minus this form is {_s(residual)}, not 0]"
+        )
     )
     factor_positive = bool(sp.ask(sp.Q.positive(factor))) or factor.is_positive is True
     slack_nonnegative = slack == 0 or slack.is_nonnegative is True
@@ -104,8 +109,7 @@ def theorem_eq1() -> Theorem:
     bound = 2 * sp.sqrt(h * w * flops) + flops / (h * w)
     t = Theorem(
         "Eq. (1) — G1: equal channel width minimises MAC",
-        "For a 1x1 convolution with B = h·w·c1·c2: MAC = h·w·(c1+c2) + c1·c2 ≥ 2·√(h·w·B) + B/(h·w), "
-        "with equality iff c1 = c2",
+        "For a 1x1 convolution with B = h·w·c1·c2: MAC = h·w·(c1+c2) + c1·c2 ≥ 2·√(h·w·B) + B/(h·w), with equality iff c1 = c2",
         ["h, w, c1, c2 > 0", "N = 1, groups = 1, stride 1, no bias"],
         [f"B = {_s(flops)}"],
     )
@@ -133,7 +137,9 @@ def theorem_eq2() -> Theorem:
     t.steps.append(f"= {_s(paper)}" + ("   [sympy: identical to the paper's Eq. (2)]" if same else "   [FAILED: differs]"))
     slope = sp.diff(mac_b, g) if ok else sp.nan
     increasing = ok and bool(slope.is_positive)
-    t.steps.append(f"∂MAC/∂g = {_s(slope)}" + ("   [sympy: positive, so MAC strictly increases with g]" if increasing else "   [FAILED]"))
+    t.steps.append(
+        f"∂MAC/∂g = {_s(slope)}" + ("   [sympy: positive, so MAC strictly increases with g]" if increasing else "   [FAILED]")
+    )
     t.proved = bool(same and increasing)
     t.steps.append("PROVED" if t.proved else "NOT PROVED")
     return t
@@ -209,8 +215,15 @@ def theorem_report_bound() -> Theorem:
         + ("   [sympy: equals 2·√(g·A_in·B/K) + B/A_out with B = FLOPs]" if same else "   [FAILED: differs]")
     )
     prove_square_certificate(
-        t, mac_with_bias, f.CONV_MAC_BOUND, sp.Integer(1), sp.sqrt(a_in * f.c1), sp.sqrt(a_out * f.c2),
-        f.c2, a_in * f.c1 / a_out, slack=f.bias * f.c2,
+        t,
+        mac_with_bias,
+        f.CONV_MAC_BOUND,
+        sp.Integer(1),
+        sp.sqrt(a_in * f.c1),
+        sp.sqrt(a_out * f.c2),
+        f.c2,
+        a_in * f.c1 / a_out,
+        slack=f.bias * f.c2,
     )
     del mac_no_bias
     t.proved = t.proved and same
@@ -247,7 +260,11 @@ def check_layers(report: Report, families: Sequence[str] = ("conv", "linear")) -
     """
     checks = [
         LayerCheck(
-            r.name, r.op, r.mac, r.mac_lower_bound, r.mac_efficiency or 0.0,
+            r.name,
+            r.op,
+            r.mac,
+            r.mac_lower_bound,
+            r.mac_efficiency or 0.0,
             r.mac >= r.mac_lower_bound * (1 - _REL_TOL),
         )
         for r in report.layers

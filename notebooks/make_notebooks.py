@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).parent
 
-SETUP = '''\
+SETUP = """\
 %matplotlib inline
 import os, platform, torch
 import costmodel
@@ -26,65 +26,94 @@ THREADS = 1
 torch.set_num_threads(THREADS)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"device: CPU {cpu} · {THREADS} thread · torch {torch.__version__} · costmodel {costmodel.__version__}"
-      f" · {'quick' if QUICK else 'full'} settings")'''
+      f" · {'quick' if QUICK else 'full'} settings")"""
 
 COMPARE_CELLS = [
-    ("markdown", """\
+    (
+        "markdown",
+        """\
 # Comparing architectures: what FLOPs miss
 
 ShuffleNet V2 (Ma et al., ECCV 2018) argues that FLOPs are an indirect measure of speed: memory access
 cost (MAC), parallelism and element-wise work matter too. This notebook puts the project's model zoo
 side by side, first analytically (no timing), then measured on the machine that runs it, and explains
 the ShuffleNet v1 → v2 changes through the paper's four guidelines. Every number comes from the
-`costmodel` library's public API; FLOPs are multiply-adds and MAC is tensor elements read + written."""),
+`costmodel` library's public API; FLOPs are multiply-adds and MAC is tensor elements read + written.""",
+    ),
     ("code", SETUP),
-    ("markdown", """\
+    (
+        "markdown",
+        """\
 ## The zoo at 224×224, analytically
 
 `costmodel.compare` traces each model with torch.fx on meta tensors (nothing is computed) and sums the
 per-layer costs. *1x1 MAC eff.* is the mean, over the 1x1 convolutions, of the paper's proved MAC lower
-bound divided by the layer's MAC: 1.0 means every 1x1 conv has equal input and output widths (G1)."""),
-    ("code", '''\
+bound divided by the layer's MAC: 1.0 means every 1x1 conv has equal input and output widths (G1).""",
+    ),
+    (
+        "code",
+        """\
 names = list(costmodel.ZOO)
 rows = costmodel.compare([(n, costmodel.load_model(n)) for n in names])
-display(Markdown(costmodel.render_compare(rows, "markdown")))'''),
-    ("markdown", """\
+display(Markdown(costmodel.render_compare(rows, "markdown")))""",
+    ),
+    (
+        "markdown",
+        """\
 Read the FLOPs column against the MAC column: ShuffleNet v1 with 8 groups has about the FLOPs of
 ShuffleNet V2 1.0x but far more memory traffic, and MobileNetV2 moves more data than ResNet-18 while
-doing a sixth of its FLOPs. The next cell measures whether latency follows FLOPs or MAC here."""),
-    ("code", '''\
+doing a sixth of its FLOPs. The next cell measures whether latency follows FLOPs or MAC here.""",
+    ),
+    (
+        "code",
+        """\
 subset = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v1_g3", "shufflenet_v1_g8", "mobilenet_v2"] \\
     if QUICK else names
 measured = costmodel.compare([(n, costmodel.load_model(n)) for n in subset], measure=True,
                              threads=THREADS, repeats=3 if QUICK else 20)
 display(Markdown(costmodel.render_compare(measured, "markdown")))
 fig = costmodel.plot_compare(measured)
-fig'''),
-    ("markdown", """\
+fig""",
+    ),
+    (
+        "markdown",
+        """\
 The left panel is the paper's Fig. 1(c)/(d) argument on this machine: models with the same FLOPs
 land at very different latencies. The right panel puts MAC on the x-axis; the Spearman ρ in each title
 says which cost orders the models' measured latency better. The table's predictor columns are
 whole-model estimates from a device calibration (micro-benchmarks only, never these models): *FLOPs* and
-*MAC* divide by a single rate, *roofline* takes max(compute, memory) per layer with per-kind rates."""),
-    ("code", '''\
+*MAC* divide by a single rate, *roofline* takes max(compute, memory) per layer with per-kind rates.""",
+    ),
+    (
+        "code",
+        """\
 from costmodel.predict import spearman
 lat = [r.measured_ms for r in measured]
 for key in ("flops", "mac", "roofline"):
     pred = [r.predicted_ms[key] for r in measured]
     err = sum(abs(p - m) / m for p, m in zip(pred, lat)) / len(lat)
-    print(f"{key:9s} predictor: Spearman ρ vs measured {spearman(pred, lat):+.2f}, mean |error| {err:.0%}")'''),
-    ("markdown", """\
+    print(f"{key:9s} predictor: Spearman ρ vs measured {spearman(pred, lat):+.2f}, mean |error| {err:.0%}")""",
+    ),
+    (
+        "markdown",
+        """\
 ## ShuffleNet v1 → v2 through the four guidelines
 
 `costmodel.lint` checks a model against the guidelines: **G1** 1x1 convs off their MAC bound,
 **G2** grouped 1x1 convs (with the MAC their groups cost, Eq. 2), **G3** fragmented blocks, **G4**
 element-wise work. ShuffleNet v1's units use a 4:1 bottleneck around grouped 1x1 convs and end in a
-residual add; V2 splits channels, keeps 1x1 convs ungrouped and square, and concatenates instead."""),
-    ("code", '''\
+residual add; V2 splits channels, keeps 1x1 convs ungrouped and square, and concatenates instead.""",
+    ),
+    (
+        "code",
+        """\
 for name in ("shufflenet_v1_g3", "shufflenet_v2_x1_0"):
     result = costmodel.lint(costmodel.load_model(name), name=name)
-    display(Markdown(costmodel.render_lint(result, "markdown", per_guideline=2)))'''),
-    ("markdown", """\
+    display(Markdown(costmodel.render_lint(result, "markdown", per_guideline=2)))""",
+    ),
+    (
+        "markdown",
+        """\
 v1 collects G1 findings (its 4:1 and 1:4 convs sit about 20% above their MAC bound), G2 findings on
 every grouped 1x1 conv, and G4 findings on the blocks whose residual add and ReLUs dominate their
 memory traffic. V2 comes out clean: its 1x1 convs sit on the bound, none is grouped, and its units
@@ -94,37 +123,53 @@ why G4 matters even for the cleanest design.
 ## Where the cost sits along the network
 
 Per-layer FLOPs (top) and MAC with its proved lower bound (bottom) for ShuffleNet V2 1.0x. Where the
-orange line touches the green dots, a layer moves the minimum data its FLOPs allow."""),
-    ("code", '''\
+orange line touches the green dots, a layer moves the minimum data its FLOPs allow.""",
+    ),
+    (
+        "code",
+        """\
 report = costmodel.analyze(costmodel.load_model("shufflenet_v2_x1_0"), name="shufflenet_v2_x1_0")
-costmodel.plot_layers(report)'''),
-    ("markdown", """\
+costmodel.plot_layers(report)""",
+    ),
+    (
+        "markdown",
+        """\
 ## A roofline of the measured layers
 
 Each dot is one layer of ShuffleNet V2 1.0x, timed node by node on this machine: arithmetic intensity
 (FLOPs per byte moved) against the multiply-adds per second it achieved. The black roof is the
 calibrated copy bandwidth (slope) and dense-conv rate (flat). Almost every layer sits far below the
-roof: at batch 1 most of a mobile network's time goes to fixed per-op costs and memory, not arithmetic."""),
-    ("code", '''\
+roof: at batch 1 most of a mobile network's time goes to fixed per-op costs and memory, not arithmetic.""",
+    ),
+    (
+        "code",
+        """\
 result = costmodel.bench(costmodel.load_model("shufflenet_v2_x1_0"), name="shufflenet_v2_x1_0",
                          threads=THREADS, repeats=3 if QUICK else 20)
 s = result.summary
 print(f"measured {s['model_measured_ms']:.2f} ms · roofline predicted {s['model_predicted_ms']['roofline']:.2f} ms"
       f" · per-layer Spearman ρ: roofline {s['predictors']['roofline']['spearman']:.2f},"
       f" FLOPs {s['predictors']['flops']['spearman']:.2f}")
-costmodel.plot_roofline(result)'''),
+costmodel.plot_roofline(result)""",
+    ),
 ]
 
 GUIDELINE_CELLS = [
-    ("markdown", """\
+    (
+        "markdown",
+        """\
 # The paper's guideline experiments, re-run here
 
 ShuffleNet V2 derives its four guidelines from controlled experiments (Tables 1–4): small networks of
 one repeated block, 56×56 inputs, 10 blocks, FLOPs held fixed within a table. `costmodel` rebuilds
 each network, counts its FLOPs, params and MAC, predicts its time from a device calibration, measures
 it, and sets the result beside the paper's published speeds (GPU: GTX 1080Ti, batches/s; ARM:
-Snapdragon 810, images/s). On a CPU the paper's ARM configuration is run, at batch 1."""),
-    ("code", SETUP + '''
+Snapdragon 810, images/s). On a CPU the paper's ARM configuration is run, at batch 1.""",
+    ),
+    (
+        "code",
+        SETUP
+        + '''
 from matplotlib.figure import Figure
 WIDTHS = (1,) if QUICK else (1, 2, 4)
 REPEATS = 3 if QUICK else 10
@@ -146,39 +191,63 @@ def speed_plot(result):
         ax.set_title(f"Table {result.table}, width ×{width}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return fig'''),
+    return fig''',
+    ),
 ]
 for table, text in (
-    (1, "**G1 — equal channel width minimises MAC.** Each block is a 1x1 conv c1→c2 then c2→c1 with c1·c2 "
+    (
+        1,
+        "**G1 — equal channel width minimises MAC.** Each block is a 1x1 conv c1→c2 then c2→c1 with c1·c2 "
         "(and so FLOPs) nearly fixed. Eq. (1) says MAC is smallest at c1 = c2, so speed should fall as the "
-        "ratio grows."),
-    (2, "**G2 — excessive group convolution increases MAC.** Ten 1x1 group convs with g = 1, 2, 4, 8 and the "
-        "width raised to keep FLOPs fixed; by Eq. (2) MAC grows with g, so speed should fall."),
-    (3, "**G3 — fragmentation reduces parallelism.** One 1x1 conv, or 2 or 4 narrower ones in series or in "
+        "ratio grows.",
+    ),
+    (
+        2,
+        "**G2 — excessive group convolution increases MAC.** Ten 1x1 group convs with g = 1, 2, 4, 8 and the "
+        "width raised to keep FLOPs fixed; by Eq. (2) MAC grows with g, so speed should fall.",
+    ),
+    (
+        3,
+        "**G3 — fragmentation reduces parallelism.** One 1x1 conv, or 2 or 4 narrower ones in series or in "
         "parallel (our reading of the appendix figure: parallel branches are summed), at equal FLOPs. Small "
-        "fragments suit a GPU badly; on a CPU the effect is weaker, as the paper's ARM column shows too."),
-    (4, "**G4 — element-wise operations are non-negligible.** A ResNet bottleneck with and without its ReLUs "
-        "and shortcut: the convs (and FLOPs) are identical, only element-wise work is removed."),
+        "fragments suit a GPU badly; on a CPU the effect is weaker, as the paper's ARM column shows too.",
+    ),
+    (
+        4,
+        "**G4 — element-wise operations are non-negligible.** A ResNet bottleneck with and without its ReLUs "
+        "and shortcut: the convs (and FLOPs) are identical, only element-wise work is removed.",
+    ),
 ):
     GUIDELINE_CELLS.append(("markdown", f"## Table {table}\n\n{text}"))
-    GUIDELINE_CELLS.append(("code", f'''\
+    GUIDELINE_CELLS.append(
+        (
+            "code",
+            f"""\
 result = costmodel.run_guideline_table({table}, threads=THREADS, repeats=REPEATS, widths=WIDTHS)
 display(Markdown(costmodel.render_guidelines([result], "markdown")))
-speed_plot(result)'''))
-GUIDELINE_CELLS.append(("markdown", """\
+speed_plot(result)""",
+        )
+    )
+GUIDELINE_CELLS.append(
+    (
+        "markdown",
+        """\
 ## Reading the verdicts
 
 Kendall τ compares orderings: +1 means the rows rank exactly as in the paper, 0 means no relation.
 The *MAC* τ needs no timing and is the analytical half of each guideline; the *measured* τ says
 whether this machine agrees. A CPU at batch 1 is closer to the paper's ARM phone than to its GPU, and
-timings on a shared machine are noisy, so single rows can swap while the guideline still holds."""))
+timings on a shared machine are noisy, so single rows can swap while the guideline still holds.""",
+    )
+)
 
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
-                for kind, src in cells]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src) for kind, src in cells
+    ]
     return nb
 
 

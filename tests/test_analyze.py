@@ -187,8 +187,18 @@ def test_json_schema() -> None:
     data = zoo_report("shufflenet_v2_x0_5").to_dict()
     assert set(data) >= {"model", "input_shape", "dtype", "conventions", "layers", "totals", "uncounted"}
     assert data["conventions"] == {"flops": "multiply-adds", "mac": "elements"}
-    row_keys = {"name", "op", "module", "input_shapes", "output_shape", "flops", "params", "mac",
-                "mac_lower_bound", "mac_efficiency"}
+    row_keys = {
+        "name",
+        "op",
+        "module",
+        "input_shapes",
+        "output_shape",
+        "flops",
+        "params",
+        "mac",
+        "mac_lower_bound",
+        "mac_efficiency",
+    }
     for row in data["layers"]:
         assert set(row) == row_keys
         assert isinstance(row["flops"], int) and isinstance(row["mac"], int) and isinstance(row["params"], int)
@@ -198,8 +208,14 @@ def test_json_schema() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    c1=st.integers(1, 64), c2=st.integers(1, 64), k=st.sampled_from([1, 3, 5]), stride=st.integers(1, 2),
-    groups=st.sampled_from([1, 2, 4]), batch=st.integers(1, 4), size=st.integers(5, 20), bias=st.booleans(),
+    c1=st.integers(1, 64),
+    c2=st.integers(1, 64),
+    k=st.sampled_from([1, 3, 5]),
+    stride=st.integers(1, 2),
+    groups=st.sampled_from([1, 2, 4]),
+    batch=st.integers(1, 4),
+    size=st.integers(5, 20),
+    bias=st.booleans(),
 )
 def test_random_conv_mac_is_closed_form_and_above_bound(
     c1: int, c2: int, k: int, stride: int, groups: int, batch: int, size: int, bias: bool

@@ -32,9 +32,14 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def _fake_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32) -> Calibration:
     return Calibration(
-        device=_device_name(torch.device(device)), threads=threads, dtype=str(dtype).removeprefix("torch."),
-        torch_version=torch.__version__, compute={"dense": (1e-5, 1e-10)}, memory={"copy": (1e-6, 1e-10)},
-        node_overhead_s={"views": 1e-5}, eager_overhead_s={"views": 1e-6},
+        device=_device_name(torch.device(device)),
+        threads=threads,
+        dtype=str(dtype).removeprefix("torch."),
+        torch_version=torch.__version__,
+        compute={"dense": (1e-5, 1e-10)},
+        memory={"copy": (1e-6, 1e-10)},
+        node_overhead_s={"views": 1e-5},
+        eager_overhead_s={"views": 1e-6},
     )
 
 

@@ -31,9 +31,11 @@ def test_compare_numbers_equal_report_numbers() -> None:
 
 def test_plot_compare_axes_and_series() -> None:
     # latency ranks (1, 3, 2): FLOPs ranks (1, 2, 3) give ρ = 1 − 6·2/(3·8) = 0.5, MAC ranks (1, 3, 2) give 1
-    rows = [CompareRow("a", 1, 100, 90, 10, 5, 1.0, measured_ms=1.0),
-            CompareRow("b", 1, 150, 140, 40, 9, 0.9, measured_ms=3.0),
-            CompareRow("c", 1, 200, 180, 20, 7, 0.95, measured_ms=2.0)]
+    rows = [
+        CompareRow("a", 1, 100, 90, 10, 5, 1.0, measured_ms=1.0),
+        CompareRow("b", 1, 150, 140, 40, 9, 0.9, measured_ms=3.0),
+        CompareRow("c", 1, 200, 180, 20, 7, 0.95, measured_ms=2.0),
+    ]
     fig = costmodel.plot_compare(rows)
     left, right = fig.axes
     assert left.get_xlabel().startswith("FLOPs") and right.get_xlabel().startswith("MAC")
@@ -66,8 +68,9 @@ def test_report_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.slow
 def test_compare_and_bench_plots_through_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cmp_png, roof_png = tmp_path / "compare.png", tmp_path / "roof.png"
-    assert main(["compare", "shufflenet_v2_x0_5", "resnet18", "--input", "1,3,64,64", "--repeats", "2",
-                 "--plot", str(cmp_png)]) == 0
+    assert (
+        main(["compare", "shufflenet_v2_x0_5", "resnet18", "--input", "1,3,64,64", "--repeats", "2", "--plot", str(cmp_png)]) == 0
+    )
     out = capsys.readouterr().out
     assert "measured ms" in out and "roofline ms" in out
     assert cmp_png.read_bytes()[:8] == PNG_MAGIC
@@ -87,13 +90,42 @@ def test_roofline_figure_has_roof_and_layers() -> None:
 
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(costmodel.__all__) == sorted([
-        "analyze", "load_model", "compare", "bench", "lint", "run_guideline_table", "all_theorems", "check_layers",
-        "Report", "LayerCost", "UncountedOp", "CompareRow", "BenchReport", "LintResult", "LintThresholds", "ZOO",
-        "render_report", "render_compare", "render_bench", "render_bench_zoo", "render_guidelines", "render_lint",
-        "render_verification", "plot_compare", "plot_layers", "plot_roofline", "save_png", "CostModelError",
-        "ModelSpecError", "ShapeMismatch", "TraceFailure", "UncountedOpsError",
-    ])
+    assert sorted(costmodel.__all__) == sorted(
+        [
+            "analyze",
+            "load_model",
+            "compare",
+            "bench",
+            "lint",
+            "run_guideline_table",
+            "all_theorems",
+            "check_layers",
+            "Report",
+            "LayerCost",
+            "UncountedOp",
+            "CompareRow",
+            "BenchReport",
+            "LintResult",
+            "LintThresholds",
+            "ZOO",
+            "render_report",
+            "render_compare",
+            "render_bench",
+            "render_bench_zoo",
+            "render_guidelines",
+            "render_lint",
+            "render_verification",
+            "plot_compare",
+            "plot_layers",
+            "plot_roofline",
+            "save_png",
+            "CostModelError",
+            "ModelSpecError",
+            "ShapeMismatch",
+            "TraceFailure",
+            "UncountedOpsError",
+        ]
+    )
     for name in costmodel.__all__:
         assert getattr(costmodel, name) is not None
 
@@ -109,8 +141,9 @@ def test_notebook_executes(notebook: str, tmp_path: Path, monkeypatch: pytest.Mo
     committed_outputs = [c.get("outputs") for c in nb.cells if c.cell_type == "code"]
     assert all(committed_outputs), "the committed notebook must carry outputs from a real run"
     assert "device: CPU" in str(committed_outputs[0])
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()  # raises on any cell error
+    nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()  # raises on any cell error
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
     assert errors == []
     assert os.environ["COSTMODEL_NOTEBOOK_QUICK"] == "1"

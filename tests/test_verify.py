@@ -40,8 +40,14 @@ def test_wrong_bound_with_three_roots_fails_to_prove() -> None:
     mac, flops, hw = _eq1_parts()
     wrong = 3 * sp.sqrt(hw * flops) + flops / hw
     t = prove_square_certificate(
-        Theorem("wrong", "3·√ variant", []), mac, wrong, hw, sp.sqrt(formulas.c1), sp.sqrt(formulas.c2),
-        formulas.c2, formulas.c1,
+        Theorem("wrong", "3·√ variant", []),
+        mac,
+        wrong,
+        hw,
+        sp.sqrt(formulas.c1),
+        sp.sqrt(formulas.c2),
+        formulas.c2,
+        formulas.c1,
     )
     assert not t.proved and t.steps[-1] == "NOT PROVED"
     assert any("FAILED" in step for step in t.steps)
@@ -51,8 +57,14 @@ def test_mac_missing_its_weight_term_fails_to_prove() -> None:
     mac, flops, hw = _eq1_parts()
     bound = 2 * sp.sqrt(hw * flops) + flops / hw
     t = prove_square_certificate(
-        Theorem("wrong", "no weights", []), mac - formulas.c1 * formulas.c2, bound, hw,
-        sp.sqrt(formulas.c1), sp.sqrt(formulas.c2), formulas.c2, formulas.c1,
+        Theorem("wrong", "no weights", []),
+        mac - formulas.c1 * formulas.c2,
+        bound,
+        hw,
+        sp.sqrt(formulas.c1),
+        sp.sqrt(formulas.c2),
+        formulas.c2,
+        formulas.c1,
     )
     assert not t.proved
 
@@ -61,16 +73,28 @@ def test_wrong_equality_condition_fails_to_prove() -> None:
     mac, flops, hw = _eq1_parts()
     bound = 2 * sp.sqrt(hw * flops) + flops / hw
     t = prove_square_certificate(
-        Theorem("wrong", "c2 = 2·c1", []), mac, bound, hw, sp.sqrt(formulas.c1), sp.sqrt(formulas.c2),
-        formulas.c2, 2 * formulas.c1,
+        Theorem("wrong", "c2 = 2·c1", []),
+        mac,
+        bound,
+        hw,
+        sp.sqrt(formulas.c1),
+        sp.sqrt(formulas.c2),
+        formulas.c2,
+        2 * formulas.c1,
     )
     assert not t.proved
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    c1=st.integers(1, 48), c2=st.integers(1, 48), k=st.sampled_from([1, 3, 5, 7]), stride=st.integers(1, 3),
-    groups=st.sampled_from([1, 2, 3]), batch=st.integers(1, 3), size=st.integers(7, 30), bias=st.booleans(),
+    c1=st.integers(1, 48),
+    c2=st.integers(1, 48),
+    k=st.sampled_from([1, 3, 5, 7]),
+    stride=st.integers(1, 3),
+    groups=st.sampled_from([1, 2, 3]),
+    batch=st.integers(1, 3),
+    size=st.integers(7, 30),
+    bias=st.booleans(),
 )
 def test_handler_equals_sympy_and_bound_tight_iff_condition(
     c1: int, c2: int, k: int, stride: int, groups: int, batch: int, size: int, bias: bool
@@ -79,9 +103,19 @@ def test_handler_equals_sympy_and_bound_tight_iff_condition(
     conv = nn.Conv2d(c1, c2, k, stride, k // 2, groups=groups, bias=bias)
     row = analyze(conv, (batch, c1, size, size)).layers[0]
     ho, wo = row.output_shape[2:]
-    values = {formulas.N: batch, formulas.h: size, formulas.w: size, formulas.ho: ho, formulas.wo: wo,
-              formulas.c1: c1, formulas.c2: c2, formulas.kh: k, formulas.kw: k, formulas.g: groups,
-              formulas.bias: int(bias)}
+    values = {
+        formulas.N: batch,
+        formulas.h: size,
+        formulas.w: size,
+        formulas.ho: ho,
+        formulas.wo: wo,
+        formulas.c1: c1,
+        formulas.c2: c2,
+        formulas.kh: k,
+        formulas.kw: k,
+        formulas.g: groups,
+        formulas.bias: int(bias),
+    }
     assert row.flops == formulas.CONV_FLOPS.subs(values)
     assert row.params == formulas.CONV_PARAMS.subs(values)
     assert row.mac == formulas.CONV_MAC.subs(values)

@@ -9,13 +9,38 @@ from torch.nn import functional as F
 from costmodel.handlers.base import REGISTRY, OpCall, OpCost
 
 _MODULES = (
-    nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid,
-    nn.SiLU, nn.GELU, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.Mish,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Hardtanh,
+    nn.Sigmoid,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.SiLU,
+    nn.GELU,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Mish,
 )
 _FUNCTIONS = (
-    F.relu, F.relu_, F.relu6, F.hardtanh, F.hardtanh_, F.sigmoid, F.hardswish, F.hardsigmoid,
-    F.silu, F.gelu, F.tanh, F.leaky_relu, F.elu, F.mish,
-    torch.relu, torch.relu_, torch.sigmoid, torch.tanh,
+    F.relu,
+    F.relu_,
+    F.relu6,
+    F.hardtanh,
+    F.hardtanh_,
+    F.sigmoid,
+    F.hardswish,
+    F.hardsigmoid,
+    F.silu,
+    F.gelu,
+    F.tanh,
+    F.leaky_relu,
+    F.elu,
+    F.mish,
+    torch.relu,
+    torch.relu_,
+    torch.sigmoid,
+    torch.tanh,
 )
 _METHODS = ("relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "clamp", "clamp_", "clip", "clip_")
 

@@ -50,11 +50,7 @@ class OpCall:
 
     def io_elements(self) -> int:
         """Elements read plus written: every tensor input, the module's state, every tensor output."""
-        return (
-            sum(t.numel for t in self.inputs)
-            + sum(t.numel for t in self.state)
-            + sum(t.numel for t in self.outputs)
-        )
+        return sum(t.numel for t in self.inputs) + sum(t.numel for t in self.state) + sum(t.numel for t in self.outputs)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,6 @@ def conv_transpose_cost(call: OpCall) -> OpCost:
     n = x.shape[0] if len(x.shape) == spatial + 2 else 1
     # weight is (c1, c2/g, *k) for a transposed conv
     per_input = weight_shape[1] * prod(weight_shape[2:])
-    flops = n * prod(x.shape[-spatial - 1:]) * per_input
+    flops = n * prod(x.shape[-spatial - 1 :]) * per_input
     # the bias is read as state (module) or as an input (functional): io_elements counts it
     return OpCost(flops, call.io_elements(), None)

@@ -9,9 +9,20 @@ import torch
 from costmodel.handlers.base import REGISTRY, OpCall, OpCost
 
 _BINARY_FUNCTIONS = (
-    operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
-    operator.iadd, operator.isub, operator.imul, operator.itruediv,
-    torch.add, torch.sub, torch.mul, torch.div, torch.true_divide,
+    operator.add,
+    operator.sub,
+    operator.mul,
+    operator.truediv,
+    operator.floordiv,
+    operator.iadd,
+    operator.isub,
+    operator.imul,
+    operator.itruediv,
+    torch.add,
+    torch.sub,
+    torch.mul,
+    torch.div,
+    torch.true_divide,
 )
 _BINARY_METHODS = ("add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from math import prod
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,15 +13,24 @@ from costmodel.handlers.base import REGISTRY, OpCall, OpCost
 
 _WINDOW_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 _WINDOW_FUNCTIONS = (
-    F.max_pool1d, F.max_pool2d, F.max_pool3d, F.avg_pool1d, F.avg_pool2d, F.avg_pool3d,
-    torch.max_pool1d, torch.max_pool2d, torch.max_pool3d, torch.avg_pool1d,
+    F.max_pool1d,
+    F.max_pool2d,
+    F.max_pool3d,
+    F.avg_pool1d,
+    F.avg_pool2d,
+    F.avg_pool3d,
+    torch.max_pool1d,
+    torch.max_pool2d,
+    torch.max_pool3d,
+    torch.avg_pool1d,
 )
 
 
 def _window_elements(call: OpCall, spatial: int) -> int:
-    kernel = call.module.kernel_size if call.module is not None else call.arg(1, "kernel_size")  # type: ignore[union-attr]
+    module: Any = call.module
+    kernel: Any = module.kernel_size if module is not None else call.arg(1, "kernel_size")
     if isinstance(kernel, int):
-        return int(kernel) ** spatial
+        return kernel**spatial
     return prod(int(k) for k in kernel)
 
 
@@ -38,13 +48,22 @@ def window_pool_cost(call: OpCall) -> OpCost:
 @REGISTRY.register(
     "pool",
     modules=(
-        nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-        nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+        nn.AdaptiveAvgPool1d,
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveAvgPool3d,
+        nn.AdaptiveMaxPool1d,
+        nn.AdaptiveMaxPool2d,
+        nn.AdaptiveMaxPool3d,
     ),
     functions=(
-        F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
-        F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d,
-        torch.adaptive_avg_pool1d, torch.mean,
+        F.adaptive_avg_pool1d,
+        F.adaptive_avg_pool2d,
+        F.adaptive_avg_pool3d,
+        F.adaptive_max_pool1d,
+        F.adaptive_max_pool2d,
+        F.adaptive_max_pool3d,
+        torch.adaptive_avg_pool1d,
+        torch.mean,
     ),
     methods=("mean",),
 )

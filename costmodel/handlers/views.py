@@ -12,13 +12,43 @@ from torch.nn import functional as F
 from costmodel.handlers.base import REGISTRY, OpCall, OpCost
 
 _VIEW_FUNCTIONS = (
-    operator.getitem, builtins.getattr, torch.flatten, torch.reshape, torch.transpose, torch.permute,
-    torch.chunk, torch.split, torch.squeeze, torch.unsqueeze, torch.narrow, torch.t, torch.movedim,
+    operator.getitem,
+    builtins.getattr,
+    torch.flatten,
+    torch.reshape,
+    torch.transpose,
+    torch.permute,
+    torch.chunk,
+    torch.split,
+    torch.squeeze,
+    torch.unsqueeze,
+    torch.narrow,
+    torch.t,
+    torch.movedim,
 )
 _VIEW_METHODS = (
-    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "transpose", "permute", "chunk",
-    "split", "squeeze", "unsqueeze", "narrow", "t", "expand", "expand_as", "size", "dim", "contiguous",
-    "movedim", "unbind", "numel",
+    "view",
+    "view_as",
+    "reshape",
+    "reshape_as",
+    "flatten",
+    "unflatten",
+    "transpose",
+    "permute",
+    "chunk",
+    "split",
+    "squeeze",
+    "unsqueeze",
+    "narrow",
+    "t",
+    "expand",
+    "expand_as",
+    "size",
+    "dim",
+    "contiguous",
+    "movedim",
+    "unbind",
+    "numel",
 )
 
 

@@ -76,9 +76,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
-    def _make_layer(
-        self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1
-    ) -> nn.Sequential:
+    def _make_layer(self, block: type[BasicBlock] | type[Bottleneck], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
         downsample = None
         out = planes * block.expansion
         if stride != 1 or self.inplanes != out:

@@ -55,14 +55,16 @@ class ShuffleUnit(nn.Module):
 class ShuffleNetV1(nn.Module):
     """ShuffleNet v1 1.0x for 224x224 ImageNet: conv1, max pool, Stages 2-4 (4, 8, 4 units), GAP, FC."""
 
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+    stage4: nn.Sequential
+
     def __init__(self, groups: int, num_classes: int = 1000) -> None:
         super().__init__()
         if groups not in STAGE2_CHANNELS:
             raise ValueError(f"groups must be one of {sorted(STAGE2_CHANNELS)}, got {groups}")
         widths = [STAGE2_CHANNELS[groups] * 2**i for i in range(3)]
-        self.conv1 = nn.Sequential(
-            nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True)
-        )
+        self.conv1 = nn.Sequential(nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         in_ch = 24
         for index, (repeats, out_ch) in enumerate(zip((4, 8, 4), widths), 2):

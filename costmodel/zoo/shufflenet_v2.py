@@ -66,6 +66,10 @@ class InvertedResidual(nn.Module):
 class ShuffleNetV2(nn.Module):
     """ShuffleNet V2 for 224x224 ImageNet classification (stem, three stages, conv5, GAP, FC)."""
 
+    stage2: nn.Sequential
+    stage3: nn.Sequential
+    stage4: nn.Sequential
+
     def __init__(
         self,
         stages_repeats: list[int],
