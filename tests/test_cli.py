@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -150,3 +151,19 @@ def test_table_hides_shape_only_rows_unless_all(capsys: pytest.CaptureFixture[st
     assert f"{hidden} shape-only nodes" in out
     code, out, _ = run_main(capsys, "report", "shufflenet_v2_x0_5", "--all")
     assert "getitem" in {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def test_readme_samples_match_what_the_tool_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """README.md's sample output must stay true: its report summary lines and zoo table are real output."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert main(["report", "shufflenet_v2_x1_0"]) == 0
+    report_out = capsys.readouterr().out
+    for prefix in ("Total FLOPs", "Conv + linear FLOPs", "Uncounted ops", "conv1_0 ", "stage2_0_branch2_5 ", "fc "):
+        sample = next(line for line in readme.splitlines() if line.startswith(prefix))
+        assert sample in report_out.splitlines(), sample
+    assert main(["zoo"]) == 0
+    zoo_out = capsys.readouterr().out.splitlines()
+    for name in ("shufflenet_v2_x1_0", "shufflenet_v1_g8", "resnet50"):
+        pattern = re.compile(rf"^\s*{name}\s+[\d.]+[KMG]\s")  # a zoo-table row: name, then params
+        sample = next(line for line in readme.splitlines() if pattern.match(line))
+        assert sample in zoo_out, sample
