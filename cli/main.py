@@ -11,6 +11,7 @@ import click
 from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
+from costmodel.analyze import MacUnit
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
@@ -74,6 +75,7 @@ def cli(debug: bool) -> None:
     default=None,
     help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.",
 )
+@click.option("--fallback", is_flag=True, help="If torch.fx cannot trace MODEL, cost one real forward at the aten level.")
 @_debug_option
 def report(
     model: str,
@@ -87,11 +89,12 @@ def report(
     show_all: bool,
     mac_unit: str,
     plot_path: str | None,
+    fallback: bool,
     debug: bool,
 ) -> None:
     """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
     module = load_model(model)
-    result = analyze(module, input_shape, name=model, strict=strict, mac_unit=mac_unit)  # type: ignore[arg-type]
+    result = analyze(module, input_shape, name=model, strict=strict, mac_unit=cast(MacUnit, mac_unit), fallback=fallback)
     click.echo(
         render_report(
             result,

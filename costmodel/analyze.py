@@ -9,7 +9,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from costmodel.errors import UncountedOpsError
+from costmodel.errors import TraceFailure, UncountedOpsError
 from costmodel.handlers import REGISTRY, Entry, OpCall
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.trace import TensorMeta, TracedModel, aliases_an_input, tensors_in, trace_model
@@ -194,13 +194,23 @@ def analyze(
     name: str | None = None,
     strict: bool = False,
     mac_unit: MacUnit = "elements",
+    fallback: bool = False,
 ) -> Report:
     """Per-layer FLOPs, params and MAC of ``model`` at ``input_shape``, by ../shared/CONVENTIONS.md.
 
     Traces with torch.fx and propagates shapes on meta tensors (no real compute, no activations
     allocated); the model's parameters, buffers and training flags are left as they were. Raises
     TraceFailure, ShapeMismatch, or (with ``strict``) UncountedOpsError, each with a one-line message.
+    With ``fallback``, a model fx cannot trace is costed by ``dispatch_walk`` instead (one real forward,
+    aten-level rows, same conventions; the report's notes say so).
     """
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
+    try:
+        traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
+    except TraceFailure:
+        if not fallback:
+            raise
+        from costmodel.dispatch_walk import dispatch_walk
+
+        return dispatch_walk(model, input_shape, dtype, name=model_name, strict=strict, mac_unit=mac_unit)
     return cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)

@@ -121,7 +121,10 @@ def symbolic_trace(model: nn.Module, name: str, extra_leaf: LeafPredicate | None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "control flow" in reason or "iterate" in reason or "bool" in reason:
             reason = "data-dependent Python control flow on a traced tensor (" + reason + ")"
-        raise TraceFailure(f"torch.fx cannot trace {name}: {reason} at {where}") from exc
+        raise TraceFailure(
+            f"torch.fx cannot trace {name}: {reason} at {where}"
+            " (--fallback / analyze(..., fallback=True) costs it from one real forward instead)"
+        ) from exc
 
 
 def to_meta(tensor: torch.Tensor) -> torch.Tensor:

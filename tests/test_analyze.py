@@ -230,3 +230,38 @@ def test_random_conv_mac_is_closed_form_and_above_bound(
     assert row.mac >= row.mac_lower_bound
     # tight exactly when the activation terms are equal and there is no bias
     assert (row.mac == row.mac_lower_bound) == (a_in * c1 == a_out * c2 and not bias)
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "shufflenet_v1_g3", "mobilenet_v2", "resnet18"])
+def test_dispatch_walk_agrees_exactly_with_the_fx_path(name: str) -> None:
+    # two independent walks (fx + meta tensors vs a real forward seen at the aten level) must agree
+    from costmodel.dispatch_walk import dispatch_walk
+
+    fx_report = zoo_report(name)
+    aten_report = dispatch_walk(zoo_model(name), (1, 3, 224, 224), name=name)
+    assert aten_report.uncounted == []
+    assert aten_report.totals == fx_report.totals
+    for family in ("conv", "linear", "norm", "activation", "pool", "elementwise", "views"):
+        fx_family = [r for r in fx_report.layers if r.family == family]
+        aten_family = [r for r in aten_report.layers if r.family == family]
+        assert sum(r.mac for r in aten_family) == sum(r.mac for r in fx_family), family
+        assert sum(r.flops for r in aten_family) == sum(r.flops for r in fx_family), family
+    fx_bounds = sorted(r.mac_lower_bound for r in fx_report.layers if r.family == "conv")
+    aten_bounds = sorted(r.mac_lower_bound for r in aten_report.layers if r.family == "conv")
+    assert aten_bounds == pytest.approx(fx_bounds)
+
+
+def test_fallback_costs_an_untraceable_model() -> None:
+    from tests.models.custom import AlwaysBranchNet
+
+    model = AlwaysBranchNet()
+    with pytest.raises(TraceFailure, match="--fallback"):
+        analyze(model, (2, 3, 8, 8))
+    report = analyze(model, (2, 3, 8, 8), fallback=True)
+    conv = next(r for r in report.layers if r.op == "convolution")
+    assert conv.name == "conv.convolution" and conv.module == "conv"
+    assert conv.flops == 2 * 8 * 8 * 8 * 3 * 9 and conv.params == 8 * 3 * 9 + 8
+    assert report.totals["params"] == sum(r.params for r in report.layers) == 8 * 27 + 8 + 8 * 4 + 4
+    assert report.flops_of("linear") == 2 * 8 * 4
+    assert any("fallback" in note for note in report.notes)
+    assert model.training  # flags restored

@@ -167,3 +167,14 @@ def test_readme_samples_match_what_the_tool_prints(capsys: pytest.CaptureFixture
         pattern = re.compile(rf"^\s*{name}\s+[\d.]+[KMG]\s")  # a zoo-table row: name, then params
         sample = next(line for line in readme.splitlines() if pattern.match(line))
         assert sample in zoo_out, sample
+
+
+def test_fallback_through_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = f"{MODELS / 'custom.py'}:always_branch_net"
+    code, _, err = run_main(capsys, "report", spec, "--input", "1,3,8,8")
+    assert code == 2 and "--fallback" in err and "if x.abs().sum() >= 0" in err
+    code, out, _ = run_main(capsys, "report", spec, "--input", "1,3,8,8", "--fallback", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["uncounted"] == []
+    assert [r["name"] for r in data["layers"] if r["op"] == "convolution"] == ["conv.convolution"]
+    assert data["totals"]["params"] == 260 and any("fallback" in n for n in data["notes"])

@@ -59,6 +59,24 @@ class BranchyNet(nn.Module):
         return x
 
 
+class AlwaysBranchNet(nn.Module):
+    """Data-dependent control flow that always takes the conv path (|x| sums are never negative)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.abs().sum() >= 0:
+            x = torch.relu(self.conv(x))
+        return self.fc(x.mean([2, 3]))
+
+
+def always_branch_net() -> nn.Module:
+    return AlwaysBranchNet()
+
+
 class MyConv(nn.Conv2d):
     """A Conv2d subclass: must resolve to the Conv2d handler through the class hierarchy."""
 
