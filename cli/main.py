@@ -45,6 +45,26 @@ def _shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--device, --threads and --repeats, shared by every command that measures."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--repeats", type=click.IntRange(min=1), default=repeats, show_default=True)(func)
+        func = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(func)
+        return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)(func)
+
+    return decorate
+
+
+def _require_device(device: str) -> None:
+    """A one-line error when CUDA is asked for but absent."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+
+
 def _debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(func)
 
@@ -163,9 +183,7 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
 @click.argument("model", required=False)
 @_shape_option
 @click.option("--zoo", "whole_zoo", is_flag=True, help="Bench every zoo model; print the whole-model table.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
+@_runtime_options(repeats=20)
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--recalibrate", is_flag=True, help="Redo the device micro-benchmarks instead of using the cache.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
@@ -239,9 +257,7 @@ def bench(
 
 @cli.command()
 @click.option("--table", "table", type=click.Choice(["1", "2", "3", "4", "all"]), default="all", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True)
+@_runtime_options(repeats=10)
 @click.option(
     "--width",
     "widths",
@@ -266,11 +282,7 @@ def guidelines(
     from costmodel.guidelines import WIDTHS, run_table
     from costmodel.render import render_guidelines
 
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+    _require_device(device)
     tables = [1, 2, 3, 4] if table == "all" else [int(table)]
     chosen = tuple(int(w) for w in widths) or WIDTHS
     results = [
@@ -358,9 +370,7 @@ def lint(
 @click.argument("models", nargs=-1, required=True)
 @_shape_option
 @click.option("--measure", is_flag=True, help="Also measure latency and show each predictor's estimate.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
+@_runtime_options(repeats=20)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option(
     "--plot",
@@ -385,11 +395,7 @@ def compare(
     from costmodel.compare import compare as run_compare
     from costmodel.render import render_compare
 
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+    _require_device(device)
     loaded = [(name, load_model(name)) for name in models]
     rows = run_compare(
         loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats

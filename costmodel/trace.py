@@ -22,6 +22,7 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.errors import ShapeMismatch, TraceFailure
+from costmodel.module_kinds import ACTIVATION_MODULES, IDENTITY_MODULES
 
 
 @dataclass(frozen=True)
@@ -135,23 +136,7 @@ def to_meta(tensor: torch.Tensor) -> torch.Tensor:
 # Modules whose output has exactly the input's shape, dtype and layout (element-wise maps, eval-mode
 # norms and dropout). Running them on meta tensors would only re-derive that, slowly for BatchNorm
 # (a Python decomposition), so their shape rule is applied directly.
-_SAME_SHAPE_MODULES: tuple[type[nn.Module], ...] = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.Hardtanh,
-    nn.Sigmoid,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SiLU,
-    nn.GELU,
-    nn.Tanh,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.Identity,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.Dropout3d,
-)
+_SAME_SHAPE_MODULES: tuple[type[nn.Module], ...] = ACTIVATION_MODULES + IDENTITY_MODULES
 
 
 def _check_input_width(module: nn.Module, args: Sequence[Any]) -> None:

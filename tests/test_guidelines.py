@@ -162,3 +162,14 @@ def test_lint_and_guidelines_csv(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["guidelines", "--table", "2", "--no-measure", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 12 and rows[0]["paper_arm_images_per_s"] == "40.0" and rows[0]["measured_ms"] == ""
+
+
+@pytest.mark.parametrize("command", [["guidelines", "--table", "1"], ["compare", "resnet18"]])
+def test_cuda_without_gpu_is_a_one_line_error(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert main([*command, "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert "no CUDA device" in err and len(err.strip().splitlines()) == 1

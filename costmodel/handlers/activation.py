@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from costmodel.handlers.base import REGISTRY, OpCall, OpCost
+from costmodel.module_kinds import ACTIVATION_MODULES
 
-_MODULES = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.Hardtanh,
-    nn.Sigmoid,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.SiLU,
-    nn.GELU,
-    nn.Tanh,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.Mish,
-)
+_MODULES = ACTIVATION_MODULES
 _FUNCTIONS = (
     F.relu,
     F.relu_,

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from costmodel.handlers.base import REGISTRY, OpCall, OpCost
+from costmodel.module_kinds import IDENTITY_MODULES
 
 _VIEW_FUNCTIONS = (
     operator.getitem,
@@ -63,7 +64,7 @@ def view_cost(call: OpCall) -> OpCost:
 
 @REGISTRY.register(
     "views",
-    modules=(nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout),
+    modules=IDENTITY_MODULES,
     functions=(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, torch.dropout),
 )
 def identity_cost(call: OpCall) -> OpCost:
