@@ -75,18 +75,11 @@ def _owned_params(node: fx.Node, module: nn.Module | None, root: nn.Module) -> l
     params = []
     for arg in node.all_input_nodes:
         if arg.op == "get_attr":
-            value = root.get_parameter(str(arg.target)) if _is_parameter(root, str(arg.target)) else None
-            if value is not None:
-                params.append(value)
+            try:
+                params.append(root.get_parameter(str(arg.target)))
+            except AttributeError:  # a buffer or a plain tensor attribute: not a learnable parameter
+                pass
     return params
-
-
-def _is_parameter(root: nn.Module, target: str) -> bool:
-    try:
-        root.get_parameter(target)
-    except AttributeError:
-        return False
-    return True
 
 
 def is_costed_leaf(module: nn.Module) -> bool:
