@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
+from costmodel.measure import require_device
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
@@ -54,15 +55,6 @@ def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..
         return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)(func)
 
     return decorate
-
-
-def _require_device(device: str) -> None:
-    """A one-line error when CUDA is asked for but absent."""
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
 
 
 def _debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -244,12 +236,7 @@ def bench(
         from costmodel.plots import plot_compare, plot_roofline, save_png
 
         if whole_zoo:
-            rows = []
-            for r in results:
-                row = CompareRow.of(r.report)
-                row.measured_ms = r.summary["model_measured_ms"]
-                rows.append(row)
-            save_png(plot_compare(rows), plot_path)
+            save_png(plot_compare([CompareRow.of_bench(r) for r in results]), plot_path)
         else:
             save_png(plot_roofline(results[0]), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
@@ -282,7 +269,7 @@ def guidelines(
     from costmodel.guidelines import WIDTHS, run_table
     from costmodel.render import render_guidelines
 
-    _require_device(device)
+    require_device(device)
     tables = [1, 2, 3, 4] if table == "all" else [int(table)]
     chosen = tuple(int(w) for w in widths) or WIDTHS
     results = [
@@ -395,7 +382,7 @@ def compare(
     from costmodel.compare import compare as run_compare
     from costmodel.render import render_compare
 
-    _require_device(device)
+    require_device(device)
     loaded = [(name, load_model(name)) for name in models]
     rows = run_compare(
         loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats

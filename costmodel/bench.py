@@ -12,7 +12,7 @@ from torch import nn
 from costmodel.analyze import cost_traced, is_costed_leaf
 from costmodel.calibrate import Calibration, calibrate
 from costmodel.errors import CostModelError
-from costmodel.measure import Measurement, measure
+from costmodel.measure import Measurement, measure, require_device
 from costmodel.predict import PREDICTORS, mape, pearson, predict, spearman
 from costmodel.report import Report
 from costmodel.trace import trace_model
@@ -110,8 +110,7 @@ def bench(
 
     Every counted row gets a timing: a node with no timing is an error, never a silent drop.
     """
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CostModelError("--device cuda was asked for, but torch sees no CUDA device here")
+    require_device(device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
     traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
     report = cost_traced(traced, model_name)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from torch import nn
 
 from costmodel.analyze import analyze
+from costmodel.bench import BenchReport, bench
 from costmodel.report import Report
 
 
@@ -39,6 +40,14 @@ class CompareRow:
             report.mean_pointwise_efficiency,
         )
 
+    @classmethod
+    def of_bench(cls, result: BenchReport) -> CompareRow:
+        """The analytical columns plus the measured latency and each predictor's whole-model estimate."""
+        row = cls.of(result.report)
+        row.measured_ms = result.summary["model_measured_ms"]
+        row.predicted_ms = dict(result.summary["model_predicted_ms"])
+        return row
+
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
         return asdict(self)
@@ -58,12 +67,7 @@ def compare(
     rows = []
     for name, model in models:
         if measure:
-            from costmodel.bench import bench
-
-            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats)
-            row = CompareRow.of(result.report)
-            row.measured_ms = result.summary["model_measured_ms"]
-            row.predicted_ms = dict(result.summary["model_predicted_ms"])
+            row = CompareRow.of_bench(bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats))
         else:
             row = CompareRow.of(analyze(model, input_shape, name=name))
         rows.append(row)

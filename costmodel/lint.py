@@ -21,7 +21,7 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.analyze import cost_traced, is_costed_leaf
-from costmodel.report import LayerCost, Report
+from costmodel.report import LayerCost, Report, module_prefix
 from costmodel.trace import trace_model
 
 
@@ -68,10 +68,6 @@ def conv_groups(row: LayerCost) -> int:
     """Groups of a conv row from its FLOPs: B = out_elements·(c1/g)·K, so for a 1x1 conv g = out·c1/B."""
     c1 = row.input_shapes[0][1]
     return round(prod(row.output_shape) * c1 / row.flops) if row.flops else 1
-
-
-def _block(name: str | None, depth: int) -> str:
-    return ".".join(name.split(".")[:depth]) if name else "(root)"
 
 
 def _g1(report: Report, t: LintThresholds) -> list[Finding]:
@@ -121,7 +117,7 @@ def _g3(report: Report, graph: fx.Graph, t: LintThresholds) -> tuple[list[Findin
         depth[node.name] = prev + (1 if row is not None and row.family in ("conv", "linear") else 0)
     stats: dict[str, dict[str, Any]] = defaultdict(lambda: {"convs": 0, "small_ops": 0, "levels": defaultdict(int)})
     for row in report.layers:
-        block = _block(row.module, t.block_depth)
+        block = module_prefix(row.module, t.block_depth)
         if row.family in ("conv", "linear"):
             stats[block]["convs"] += 1
             stats[block]["levels"][depth[row.name]] += 1
@@ -165,7 +161,7 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
         summary["elementwise_time_share"] = sum(measured_ms.get(r.name, 0.0) for r in ew) / total_t if total_t else 0.0
     per_block: dict[str, list[LayerCost]] = defaultdict(list)
     for row in report.layers:
-        per_block[_block(row.module, t.block_depth)].append(row)
+        per_block[module_prefix(row.module, t.block_depth)].append(row)
     out = []
     for block, rows in per_block.items():
         block_mac = sum(r.mac for r in rows)

@@ -19,6 +19,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
+from costmodel.errors import CostModelError
 from costmodel.trace import TracedModel, eval_mode_preserved
 
 
@@ -65,6 +66,14 @@ def fixed_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def require_device(device: str) -> torch.device:
+    """The torch.device for ``device``, or a one-line CostModelError when CUDA is asked for but absent."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CostModelError(f"--device {device} was asked for, but torch sees no CUDA device here")
+    return dev
 
 
 def _sync(device: torch.device) -> None:
@@ -124,9 +133,7 @@ def measure(
     The model is moved to ``device``/``dtype`` only as a copy when it is not already there, so the
     caller's model is unchanged. ``progress`` is called with 1 after each repeat (for a progress bar).
     """
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was requested but torch.cuda.is_available() is False")
+    dev = require_device(device)
     root = traced.root
     needs_copy = any(p.device != dev or p.dtype != dtype for p in root.parameters() if p.is_floating_point())
     if needs_copy:
@@ -188,7 +195,7 @@ def time_model(
 
     The model must already be on ``device``/``dtype``; its training flags are restored afterwards.
     """
-    dev = torch.device(device)
+    dev = require_device(device)
     x = torch.randn(input_shape, dtype=dtype, device=dev)
     with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(model):
         return Timing.of(_time_calls(lambda: model(x), repeats, warmup, dev))

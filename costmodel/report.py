@@ -9,6 +9,12 @@ GroupBy = Literal["layer", "module", "op"]
 SortKey = Literal["flops", "mac", "params"]
 
 
+def module_prefix(module: str | None, depth: int) -> str:
+    """The first ``depth`` parts of a module's qualified name ("stage2.0.branch2.5", 2 → "stage2.0");
+    ops at the model's root go under "(root)"."""
+    return ".".join(module.split(".")[:depth]) if module else "(root)"
+
+
 @dataclass(frozen=True)
 class LayerCost:
     """One fx call node's costs. ``module`` is the owning module's qualified name (None at the root)."""
@@ -127,7 +133,7 @@ class Report:
             if by == "op":
                 key = row.op
             elif by == "module":
-                key = ".".join(row.module.split(".")[:depth]) if row.module else "(root)"
+                key = module_prefix(row.module, depth)
             else:
                 key = row.name
             groups.setdefault(key, []).append(row)
