@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
+from costmodel.inputs import DTYPES, ModelInputs, parse_input_option
 from costmodel.measure import require_device
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
@@ -25,25 +26,57 @@ FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """'1,3,224,224' (or 1x3x224x224) → (1, 3, 224, 224); positive integers only."""
-    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
     try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        raise click.BadParameter(f"'{text}' is not a comma-separated list of integers, e.g. 1,3,224,224") from None
-    if not shape or any(s <= 0 for s in shape):
-        raise click.BadParameter(f"'{text}' must list positive sizes, e.g. 1,3,224,224")
-    return shape
+        name, spec = parse_input_option(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if name is not None or spec.dtype is not None:
+        raise click.BadParameter(f"'{text}': this command takes one plain shape, e.g. 1,3,224,224")
+    return spec.shape
+
+
+def parse_inputs(values: tuple[str, ...]) -> Any:
+    """Repeatable ``--input``: each '1,3,224,224', '1,77:int64' or 'name=1,77:int64'. One plain shape
+    stays a shape tuple; otherwise ModelInputs (unnamed ones positional, in order; named ones keywords)."""
+    if not values:
+        return (1, 3, 224, 224)
+    try:
+        parsed = [parse_input_option(v) for v in values]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if len(parsed) == 1 and parsed[0][0] is None and parsed[0][1].dtype is None:
+        return parsed[0][1].shape
+    args = tuple(spec for name, spec in parsed if name is None)
+    kwargs = {name: spec for name, spec in parsed if name is not None}
+    return ModelInputs(args, kwargs)
 
 
 def _shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--input",
         "input_shape",
-        default="1,3,224,224",
-        show_default=True,
-        callback=lambda ctx, param, value: parse_shape(value),
-        help="Input tensor shape, comma-separated (N,C,H,W).",
+        multiple=True,
+        callback=lambda ctx, param, value: parse_inputs(value),
+        help="An input tensor: shape '1,3,224,224' (default), with a dtype '1,77:int64', or a keyword input "
+        "'mask=1,77:bool'. Repeat for several inputs (unnamed ones are positional, in order).",
     )(func)
+
+
+def _dtype_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dtype",
+        "dtype_name",
+        type=click.Choice(["float32", "float16", "bfloat16"]),
+        default="float32",
+        show_default=True,
+        help="Analyse the model at this dtype (floating parameters and inputs; the model file is not changed).",
+    )(func)
+
+
+def _single_shape(value: Any, command: str) -> tuple[int, ...]:
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return value
+    raise click.BadParameter(f"{command} measures real runs and takes one plain input shape, e.g. --input 1,3,224,224")
 
 
 def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -87,7 +120,14 @@ def cli(debug: bool) -> None:
     default=None,
     help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.",
 )
-@click.option("--fallback", is_flag=True, help="If torch.fx cannot trace MODEL, cost one real forward at the aten level.")
+@click.option(
+    "--fallback",
+    is_flag=True,
+    help="Cost with the aten-level walk (one op per row) even where torch.fx can trace MODEL; "
+    "without it that walk runs only where fx fails.",
+)
+@click.option("--expand", is_flag=True, help="Show the aten ops under each row (tables; JSON always has them).")
+@_dtype_option
 @_debug_option
 def report(
     model: str,
@@ -102,11 +142,21 @@ def report(
     mac_unit: str,
     plot_path: str | None,
     fallback: bool,
+    expand: bool,
+    dtype_name: str,
     debug: bool,
 ) -> None:
     """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
     module = load_model(model)
-    result = analyze(module, input_shape, name=model, strict=strict, mac_unit=cast(MacUnit, mac_unit), fallback=fallback)
+    result = analyze(
+        module,
+        input_shape,
+        DTYPES[dtype_name],
+        name=model,
+        strict=strict,
+        mac_unit=cast(MacUnit, mac_unit),
+        fallback=True if fallback else None,
+    )
     click.echo(
         render_report(
             result,
@@ -116,6 +166,7 @@ def report(
             top=top,
             depth=depth,
             show_free=show_all,
+            expand=expand,
         )
     )
     if plot_path:
@@ -137,15 +188,18 @@ def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
             [
                 name,
                 human(result.totals["params"]),
-                human(result.flops_of("conv", "linear")),
+                human(result.contraction_flops),
                 human(result.totals["flops"]),
                 human(result.totals["mac"]),
+                "yes" if result.complete else f"no ({len(result.uncounted)} uncounted)",
             ]
         )
-    headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)"]
-    click.echo(f"input {'x'.join(map(str, input_shape))} · FLOPs = multiply-adds")
+    headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)", "complete"]
+    click.echo(f"input {result.inputs} · FLOPs = multiply-adds")
     click.echo(
-        tabulate(rows, headers, tablefmt="simple", disable_numparse=True, colalign=["left", "right", "right", "right", "right"])
+        tabulate(
+            rows, headers, tablefmt="simple", disable_numparse=True, colalign=["left", "right", "right", "right", "right", "left"]
+        )
     )
 
 
@@ -211,6 +265,7 @@ def bench(
     if whole_zoo == (model is not None):
         raise click.UsageError("give either MODEL or --zoo")
     names = list(ZOO) if whole_zoo else [str(model)]
+    input_shape = _single_shape(input_shape, "bench")
     results = []
     with tqdm(total=repeats * len(names), desc="timing", unit="run", disable=None, file=sys.stderr) as bar:
         for i, name in enumerate(names):
@@ -347,7 +402,7 @@ def lint(
     if measure:
         from costmodel.bench import bench as run_bench
 
-        result = run_bench(module, input_shape, name=model, threads=threads, repeats=10)
+        result = run_bench(module, _single_shape(input_shape, "lint --measure"), name=model, threads=threads, repeats=10)
         measured = {r.name: r.measured_ms for r in result.rows}
     result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured)
     click.echo(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
@@ -384,6 +439,8 @@ def compare(
 
     require_device(device)
     loaded = [(name, load_model(name)) for name in models]
+    if measure or plot_path is not None:
+        input_shape = _single_shape(input_shape, "compare --measure")
     rows = run_compare(
         loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats
     )

@@ -1,37 +1,21 @@
-"""``analyze``: trace a model once and cost every call node with the registered handlers."""
+"""``analyze``: trace a model once and cost every call node by the aten ops it ran (one rule table)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 import torch.fx as fx
 from torch import nn
 
-from costmodel.errors import TraceFailure, UncountedOpsError
-from costmodel.handlers import REGISTRY, Entry, OpCall
+from costmodel.costing import cost_node
+from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.report import LayerCost, Report, UncountedOp
-from costmodel.trace import TensorMeta, TracedModel, aliases_an_input, tensors_in, trace_model
+from costmodel.tensors import TensorMeta, tensors_in
+from costmodel.trace import TracedModel, is_leaf, trace_model
 
 MacUnit = Literal["elements", "bytes"]
-
-
-def _as_meta(value: Any) -> Any:
-    """Replace every tensor inside ``value`` by its TensorMeta, keeping the container structure."""
-    if isinstance(value, torch.Tensor):
-        return TensorMeta.of(value)
-    if isinstance(value, tuple):
-        return tuple(_as_meta(v) for v in value)
-    if isinstance(value, list):
-        return [_as_meta(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _as_meta(v) for k, v in value.items()}
-    return value
-
-
-def _node_value(arg: Any) -> Any:
-    return fx.node.map_arg(arg, lambda n: n.meta.get("val"))
+MAC_UNITS = ("elements", "bytes")
 
 
 def op_name(node: fx.Node, module: nn.Module | None) -> str:
@@ -52,92 +36,61 @@ def _owner(node: fx.Node) -> str | None:
     return None
 
 
-def _lookup(node: fx.Node, module: nn.Module | None) -> Entry | None:
-    if module is not None:
-        return REGISTRY.for_module(module)
-    if node.op == "call_method":
-        return REGISTRY.for_method(str(node.target))
-    return REGISTRY.for_function(node.target)
-
-
-def _state(module: nn.Module | None) -> tuple[TensorMeta, ...]:
-    """Tensors a module reads besides its inputs: parameters and floating-point buffers."""
-    if module is None:
-        return ()
-    tensors = list(module.parameters()) + [b for b in module.buffers() if b.is_floating_point()]
-    return tuple(TensorMeta.of(t) for t in tensors)
-
-
-def _owned_params(node: fx.Node, module: nn.Module | None, root: nn.Module) -> list[nn.Parameter]:
-    """The learnable parameters this node reads: a module's own, or parameters fetched by get_attr."""
-    if module is not None:
-        return list(module.parameters())
-    params = []
-    for arg in node.all_input_nodes:
-        if arg.op == "get_attr":
-            try:
-                params.append(root.get_parameter(str(arg.target)))
-            except AttributeError:  # a buffer or a plain tensor attribute: not a learnable parameter
-                pass
-    return params
-
-
 def is_costed_leaf(module: nn.Module) -> bool:
-    """Keep a module whole when a handler covers its class and it does not override that class's forward
-    (so a plain ``class MyConv(nn.Conv2d)`` is costed as a conv, but one with a custom forward is traced)."""
-    for cls in type(module).__mro__:
-        if cls in REGISTRY.modules:
-            return type(module).forward is cls.forward  # type: ignore[attr-defined]
-    return False
+    """Kept whole while tracing (see ``trace.is_leaf``)."""
+    return is_leaf(module)
 
 
-def build_call(node: fx.Node, module: nn.Module | None, family: str | None = None) -> OpCall:
-    """The OpCall view of one propagated fx call node (aliasing is worked out for view ops only)."""
-    args = _node_value(node.args)
-    kwargs = _node_value(node.kwargs)
-    result = node.meta.get("val")
-    outputs = tuple(TensorMeta.of(t) for t in tensors_in(result))
-    return OpCall(
-        name=node.name,
-        op=op_name(node, module),
-        module=module,
-        args=_as_meta(tuple(args)),
-        kwargs=_as_meta(dict(kwargs)),
-        inputs=tuple(TensorMeta.of(t) for t in tensors_in((args, kwargs))),
-        outputs=outputs,
-        state=_state(module),
-        aliases_input=family == "views" and aliases_an_input(node),
-        output_is_tensor=isinstance(result, torch.Tensor) or bool(outputs),
-    )
+def check_mac_unit(mac_unit: str) -> None:
+    """Reject a MAC unit other than 'elements' or 'bytes' with a one-line error."""
+    if mac_unit not in MAC_UNITS:
+        raise CostModelError(f"mac_unit must be 'elements' or 'bytes', not {mac_unit!r}")
 
 
-def cost_traced(
-    traced: TracedModel,
-    model_name: str,
-    *,
-    strict: bool = False,
-    mac_unit: MacUnit = "elements",
-) -> Report:
-    """Cost every call node of ``traced``: a LayerCost per node a handler knows, an UncountedOp otherwise.
+def _params_by_node(traced: TracedModel) -> dict[str, list[nn.Parameter]]:
+    """The user's parameters each node reads: a module node its module's, a function node those it
+    fetches by get_attr (looked up once, by name, on the user's model)."""
+    modules = dict(traced.model.named_modules(remove_duplicate=False))
+    params = dict(traced.model.named_parameters(remove_duplicate=False))
+    wrapped = traced.real_root() is not traced.model
+    out: dict[str, list[nn.Parameter]] = {}
+    for node in traced.call_nodes():
+        found: list[nn.Parameter] = []
+        if node.op == "call_module":
+            target = str(node.target)
+            module = traced.model if wrapped else modules.get(target)
+            if module is not None:
+                found = list(module.parameters())
+        for arg in node.all_input_nodes:
+            if arg.op == "get_attr" and str(arg.target) in params:
+                found.append(params[str(arg.target)])
+        out[node.name] = found
+    return out
+
+
+def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, mac_unit: MacUnit = "elements") -> Report:
+    """Cost every call node of ``traced``: the sum of the rules of the aten ops it ran.
 
     Params of a row are the parameters it reads that no earlier row read (shared tensors count once).
     With ``mac_unit="bytes"``, MAC and its bound are multiplied by the analysis dtype's element size.
+    An op without a rule is listed in ``uncounted`` by row and name (an error under ``strict``).
     """
+    check_mac_unit(mac_unit)
     root = traced.root
     scale = torch.empty((), dtype=traced.dtype).element_size() if mac_unit == "bytes" else 1
     seen: set[int] = set()
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
+    node_params = _params_by_node(traced)
     for node in traced.call_nodes():
         module = root.get_submodule(str(node.target)) if node.op == "call_module" else None
-        entry = _lookup(node, module)
-        call = build_call(node, module, entry.family if entry else None)
-        if entry is None:
-            uncounted.append(UncountedOp(node.name, call.op))
-            continue
-        cost = entry.handler(call)
+        value = node.meta.get("val")
+        outputs = [TensorMeta.of(t) for t in tensors_in(value)]
+        inputs = [TensorMeta.of(t) for arg in node.all_input_nodes for t in tensors_in(arg.meta.get("val"))]
+        cost = cost_node(traced.node_calls.get(node.name, []), bool(outputs))
+        uncounted.extend(UncountedOp(node.name, op) for op in cost.uncounted)
         params = 0
-        for p in _owned_params(node, module, root):
+        for p in node_params.get(node.name, []):
             if id(p) not in seen:
                 seen.add(id(p))
                 params += p.numel()
@@ -146,64 +99,90 @@ def cost_traced(
         layers.append(
             LayerCost(
                 name=node.name,
-                op=call.op,
-                family=entry.family,
+                op=op_name(node, module),
+                family=cost.family,
                 module=_owner(node),
-                input_shapes=[list(t.shape) for t in call.inputs],
-                output_shape=list(call.outputs[0].shape) if call.outputs else [],
+                input_shapes=[list(t.shape) for t in inputs],
+                output_shape=list(outputs[0].shape) if outputs else [],
                 flops=cost.flops,
                 params=params,
                 mac=mac,
                 mac_lower_bound=bound,
                 mac_efficiency=None if bound is None or mac == 0 else bound / mac,
                 kind=cost.kind,
+                reason=cost.reason,
+                mac_unfused=None if cost.mac_unfused is None else cost.mac_unfused * scale,
+                aten=cost.breakdown,
             )
         )
-    if strict and uncounted:
-        names = ", ".join(f"{u.name} ({u.op})" for u in uncounted)
-        raise UncountedOpsError(f"{len(uncounted)} op(s) cannot be costed (--strict): {names}")
-    model_params = sum(p.numel() for p in root.parameters())  # parameters() yields a shared tensor once
-    notes = []
-    unread = model_params - sum(r.params for r in layers)
-    if unread:
-        notes.append(f"{unread} parameters are not read by any counted op (unused, or read by an uncounted op)")
-    return Report(
-        model=model_name,
-        input_shape=list(traced.input_shape),
-        dtype=str(traced.dtype).removeprefix("torch."),
-        layers=layers,
-        uncounted=uncounted,
-        model_params=model_params,
-        mac_unit=mac_unit,
-        notes=notes,
+    return _finish(
+        Report(
+            model=model_name,
+            input_shape=list(traced.input_shape),
+            dtype=str(traced.dtype).removeprefix("torch."),
+            layers=layers,
+            uncounted=uncounted,
+            model_params=sum(p.numel() for p in traced.model.parameters()),
+            mac_unit=mac_unit,
+            inputs=traced.inputs.describe(traced.dtype),
+        ),
+        strict,
     )
+
+
+def _finish(report: Report, strict: bool) -> Report:
+    """Add the unread-parameters note; under ``strict`` raise if any op is uncounted."""
+    if strict and report.uncounted:
+        names = ", ".join(f"{u.name} ({u.op})" for u in report.uncounted)
+        raise UncountedOpsError(f"{len(report.uncounted)} op(s) cannot be costed (--strict): {names}")
+    unread = report.model_params - sum(r.params for r in report.layers)
+    if unread:
+        report.notes.append(f"{unread} parameters are not read by any counted op (unused, or read by an uncounted op)")
+    return report
 
 
 def analyze(
     model: nn.Module,
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    inputs: Any = (1, 3, 224, 224),
     dtype: torch.dtype = torch.float32,
     *,
     name: str | None = None,
     strict: bool = False,
     mac_unit: MacUnit = "elements",
-    fallback: bool = False,
+    fallback: bool | None = None,
 ) -> Report:
-    """Per-layer FLOPs, params and MAC of ``model`` at ``input_shape``, by ../shared/CONVENTIONS.md.
+    """Per-layer FLOPs, params and MAC of ``model`` on ``inputs``, by docs/CONVENTIONS.md.
 
-    Traces with torch.fx and propagates shapes on meta tensors (no real compute, no activations
-    allocated); the model's parameters, buffers and training flags are left as they were. Raises
-    TraceFailure, ShapeMismatch, or (with ``strict``) UncountedOpsError, each with a one-line message.
-    With ``fallback``, a model fx cannot trace is costed by ``dispatch_walk`` instead (one real forward,
-    aten-level rows, same conventions; the report's notes say so).
+    ``inputs``: a shape, several shapes, tensors (real or fake), ``TensorSpec``s with dtypes, or an
+    ``(args, kwargs)`` pair (see ``inputs.normalise_inputs``). The model is analysed at ``dtype``
+    (floating parameters and inputs cast on a fake copy; the user's model is never converted).
+
+    Traces with torch.fx and runs the graph on fake tensors (no real compute); every row is the sum of
+    the aten rules of the ops it ran. Where fx fails (untraceable Python, or an fx graph that does not
+    run), the aten-level walk (``dispatch_walk``) costs one fake forward instead — on real tensors
+    only when an op needs values — with the same rules, and the report's notes say so.
+    ``fallback``: None (default) = automatic; True = always the aten walk; False = fx only.
+    Raises TraceFailure, ShapeMismatch or (with ``strict``) UncountedOpsError, each one line.
     """
+    check_mac_unit(mac_unit)
     model_name = name or type(model).__name__
-    try:
-        traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
-    except TraceFailure:
-        if not fallback:
-            raise
-        from costmodel.dispatch_walk import dispatch_walk
+    if fallback is not True:
+        try:
+            traced = trace_model(model, inputs, dtype, name=model_name)
+        except CostModelError as exc:
+            if fallback is False or isinstance(exc, UncountedOpsError):
+                raise
+            from costmodel.dispatch_walk import dispatch_walk
 
-        return dispatch_walk(model, input_shape, dtype, name=model_name, strict=strict, mac_unit=mac_unit)
-    return cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
+            try:
+                report = dispatch_walk(model, inputs, dtype, name=model_name, strict=strict, mac_unit=mac_unit)
+            except ShapeMismatch:
+                if isinstance(exc, ShapeMismatch):  # wrong in both walks: fx's message names the layer
+                    raise exc from None
+                raise
+            report.notes.insert(0, f"fx path failed ({exc}); costed by the aten-level walk instead")
+            return report
+        return cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
+    from costmodel.dispatch_walk import dispatch_walk
+
+    return dispatch_walk(model, inputs, dtype, name=model_name, strict=strict, mac_unit=mac_unit)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from costmodel.analyze import cost_traced, is_costed_leaf
+from costmodel.analyze import cost_traced
 from costmodel.calibrate import Calibration, calibrate
 from costmodel.errors import CostModelError
 from costmodel.measure import Measurement, measure, require_device
@@ -64,6 +64,7 @@ class BenchReport:
                 for r in self.rows
             ],
             "summary": self.summary,
+            "uncounted": [{"name": u.name, "op": u.op} for u in self.report.uncounted],
         }
 
 
@@ -112,7 +113,7 @@ def bench(
     """
     require_device(device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, dtype, name=model_name, extra_leaf=is_costed_leaf)
+    traced = trace_model(model, input_shape, dtype, name=model_name)
     report = cost_traced(traced, model_name)
     cal, cached = calibrate(device, threads, dtype, redo=recalibrate)
     meas = measure(traced, device=device, dtype=dtype, threads=threads, repeats=repeats, warmup=warmup, progress=progress)

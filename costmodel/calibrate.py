@@ -240,7 +240,7 @@ def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dic
     net = _TinyNet().to(dev, dtype).eval()
     x = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
     traced = trace_model(net, tuple(x.shape), dtype)
-    timer = _NodeTimer(traced.root, traced.graph, dev)
+    timer = _NodeTimer(traced.real_root(), traced.graph, dev)
     with torch.no_grad():
         for _ in range(40 * repeats):
             timer.run(x)

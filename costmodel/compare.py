@@ -26,6 +26,12 @@ class CompareRow:
     mean_pointwise_efficiency: float | None
     measured_ms: float | None = None
     predicted_ms: dict[str, float] | None = None
+    uncounted: list[str] | None = None  # "row (op)" for every op no rule knows: totals incomplete
+
+    @property
+    def complete(self) -> bool:
+        """True when every op of the model was costed."""
+        return not self.uncounted
 
     @classmethod
     def of(cls, report: Report) -> CompareRow:
@@ -34,10 +40,11 @@ class CompareRow:
             report.model,
             report.totals["params"],
             report.totals["flops"],
-            report.flops_of("conv", "linear"),
+            report.contraction_flops,
             report.totals["mac"],
             report.elementwise_mac,
             report.mean_pointwise_efficiency,
+            uncounted=[f"{u.name} ({u.op})" for u in report.uncounted],
         )
 
     @classmethod
@@ -50,7 +57,7 @@ class CompareRow:
 
     def to_dict(self) -> dict[str, object]:
         """JSON form."""
-        return asdict(self)
+        return {**asdict(self), "complete": self.complete}
 
 
 def compare(

@@ -20,7 +20,7 @@ from typing import Any
 import torch.fx as fx
 from torch import nn
 
-from costmodel.analyze import cost_traced, is_costed_leaf
+from costmodel.analyze import cost_traced
 from costmodel.report import LayerCost, Report, module_prefix
 from costmodel.trace import trace_model
 
@@ -54,6 +54,7 @@ class LintResult:
     model: str
     findings: list[Finding]
     summary: dict[str, Any] = field(default_factory=dict)
+    uncounted: list[str] = field(default_factory=list)  # "row (op)" of ops no rule knows
 
     def by_guideline(self, guideline: str) -> list[Finding]:
         """Findings of one guideline ("G1".."G4")."""
@@ -61,7 +62,7 @@ class LintResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"model": self.model, "summary": self.summary, "findings": [asdict(f) for f in self.findings]}
+        return {"model": self.model, "summary": self.summary, "findings": [asdict(f) for f in self.findings], "uncounted": self.uncounted}
 
 
 def conv_groups(row: LayerCost) -> int:
@@ -197,7 +198,7 @@ def lint(
     """
     thresholds = thresholds or LintThresholds()
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, name=model_name, extra_leaf=is_costed_leaf)
+    traced = trace_model(model, input_shape, name=model_name)
     report = cost_traced(traced, model_name)
     g3, blocks = _g3(report, traced.graph, thresholds)
     g4, g4_summary = _g4(report, thresholds, measured_ms)
@@ -212,4 +213,4 @@ def lint(
         "G3": {"blocks": len(blocks), "max_parallel_branches": max((b["parallel_branches"] for b in blocks.values()), default=0)},
         "G4": g4_summary,
     }
-    return LintResult(model_name, findings, summary)
+    return LintResult(model_name, findings, summary, [f"{u.name} ({u.op})" for u in report.uncounted])

@@ -134,7 +134,7 @@ def measure(
     caller's model is unchanged. ``progress`` is called with 1 after each repeat (for a progress bar).
     """
     dev = require_device(device)
-    root = traced.root
+    root = traced.real_root()
     needs_copy = any(p.device != dev or p.dtype != dtype for p in root.parameters() if p.is_floating_point())
     if needs_copy:
         import copy

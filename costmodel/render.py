@@ -35,22 +35,26 @@ def _shape(shape: list[int]) -> str:
     return "x".join(str(s) for s in shape) if shape else "-"
 
 
-def _layer_rows(rows: list[LayerCost]) -> tuple[list[str], list[list[str]]]:
+def row_note(row: LayerCost) -> str:
+    """Why a zero-cost row is free, or the unfused MAC beside an attention row's fused one."""
+    if row.mac_unfused is not None:
+        return f"unfused (math path) MAC {row.mac_unfused:,}"
+    return row.reason or ""
+
+
+def _layer_rows(rows: list[LayerCost], expand: bool = False) -> tuple[list[str], list[list[str]]]:
     headers = ["name", "op", "output", "FLOPs", "params", "MAC", "MAC bound", "MAC eff."]
-    body = [
-        [
-            r.name,
-            r.op,
-            _shape(r.output_shape),
-            _int(r.flops),
-            _int(r.params),
-            _int(r.mac),
-            _int(r.mac_lower_bound),
-            _eff(r.mac_efficiency),
-        ]
-        for r in rows
-    ]
-    return headers, body
+    notes = any(row_note(r) for r in rows)
+    body = []
+    for r in rows:
+        line = [r.name, r.op, _shape(r.output_shape), _int(r.flops), _int(r.params), _int(r.mac), _int(r.mac_lower_bound), _eff(r.mac_efficiency)]
+        body.append(line + [row_note(r)] if notes else line)
+        if expand and len(r.aten) > 0 and (len(r.aten) > 1 or r.aten[0]["op"] != r.op):
+            for op in r.aten:
+                flops = "uncounted" if op.get("uncounted") else _int(op["flops"])
+                sub = ["", f"  └ {op['op']}", "", flops, "", _int(op["mac"]), "", ""]
+                body.append(sub + [""] if notes else sub)
+    return headers + (["note"] if notes else []), body
 
 
 def _group_rows(rows: list[GroupRow], by: GroupBy) -> tuple[list[str], list[list[str]]]:
@@ -64,13 +68,13 @@ def _is_free(row: LayerCost) -> bool:
 
 
 def _select(
-    report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int, show_free: bool = True
+    report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int, show_free: bool = True, expand: bool = False
 ) -> tuple[list[str], list[list[str]]]:
     if group_by == "layer":
         rows = report.sorted_layers(sort)
         if not show_free:
             rows = [r for r in rows if not _is_free(r)]
-        return _layer_rows(rows[:top] if top is not None else rows)
+        return _layer_rows(rows[:top] if top is not None else rows, expand)
     groups = report.grouped(group_by, depth)
     if sort is not None:
         groups.sort(key=lambda g: getattr(g, sort), reverse=True)
@@ -84,14 +88,14 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"Total FLOPs {t['flops']:,} ({human(t['flops'])}) · params {t['params']:,} ({human(t['params'])})"
         f" · MAC {t['mac']:,} {unit} ({human(t['mac'])})",
-        f"Conv + linear FLOPs {report.flops_of('conv', 'linear'):,} ({human(report.flops_of('conv', 'linear'))})"
-        " — the figure papers and torchvision quote",
+        f"Contraction FLOPs {report.contraction_flops:,} ({human(report.contraction_flops)})"
+        " (conv, linear, matmul, attention) — the figure papers quote; flop_counter prints 2×",
     ]
     if report.uncounted:
         listed = ", ".join(f"{u.name} ({u.op})" for u in report.uncounted)
         lines.append(f"Uncounted ops (not in totals): {len(report.uncounted)}: {listed}")
     else:
-        lines.append("Uncounted ops: none")
+        lines.append("Uncounted ops: none (totals complete)")
     lines += [f"Note: {n}" for n in report.notes]
     return lines
 
@@ -99,7 +103,7 @@ def summary_lines(report: Report) -> list[str]:
 def header_line(report: Report) -> str:
     """One line naming what was analysed and under which conventions."""
     return (
-        f"{report.model} · input {_shape(report.input_shape)} · {report.dtype}"
+        f"{report.model} · input {report.inputs or _shape(report.input_shape)} · {report.dtype}"
         f" · FLOPs = multiply-adds · MAC = {report.mac_unit} read + written"
     )
 
@@ -113,6 +117,7 @@ def render_report(
     top: int | None = None,
     depth: int = 2,
     show_free: bool = False,
+    expand: bool = False,
 ) -> str:
     """The report in ``fmt``. JSON is ``report.to_dict()`` (layers sorted/limited as asked, plus
     ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row.
@@ -127,7 +132,7 @@ def render_report(
         return json.dumps(data, indent=2)
     if fmt == "csv":
         return _render_csv(report, group_by, sort, top, depth)
-    headers, body = _select(report, group_by, sort, top, depth, show_free)
+    headers, body = _select(report, group_by, sort, top, depth, show_free, expand)
     summary = summary_lines(report)
     hidden = sum(_is_free(r) for r in report.layers)
     if group_by == "layer" and not show_free and hidden:
@@ -168,13 +173,14 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
                 "" if r.mac_lower_bound is None else r.mac_lower_bound,
                 "" if r.mac_efficiency is None else r.mac_efficiency,
                 "true",
+                row_note(r),
             ]
             for r in report.sorted_layers(sort, top)
         ]
-        rows += [[u.name, u.op, "", "", "", "", "", "", "", "false"] for u in report.uncounted]
-        rows.append(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", ""])
+        rows += [[u.name, u.op, "", "", "", "", "", "", "", "false", "uncounted: no cost rule"] for u in report.uncounted]
+        rows.append(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", "", "complete" if report.complete else "incomplete"])
         return csv_text(
-            ["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound", "mac_efficiency", "counted"],
+            ["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound", "mac_efficiency", "counted", "note"],
             rows,
         )
     groups = report.grouped(group_by, depth)
@@ -290,6 +296,7 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         "",
         f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms · sum of per-node times (fx interpreter): "
         f"{s['sum_of_layers_ms']:.2f} ms (the difference is interpreter overhead)",
+        uncounted_line([f"{u.name} ({u.op})" for u in result.report.uncounted]),
     ]
     return "\n".join(lines)
 
@@ -434,8 +441,16 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
         + f" · max parallel conv branches per block: {s['G3']['max_parallel_branches']}",
         f"element-wise ops: {g4['elementwise_mac_share']:.1%} of MAC, {g4['elementwise_flops_share']:.1%} of FLOPs"
         + (f", {g4['elementwise_time_share']:.1%} of measured time" if "elementwise_time_share" in g4 else ""),
+        uncounted_line(list(result.uncounted)),
     ]
     return "\n".join(lines)
+
+
+def uncounted_line(names: list[str]) -> str:
+    """'Uncounted ops: none (totals complete)' or the list of ops no rule knows, by row and name."""
+    if not names:
+        return "Uncounted ops: none (totals complete)"
+    return f"Uncounted ops (not in totals): {len(names)}: {', '.join(names)}"
 
 
 def render_compare(rows: list[Any], fmt: Format = "table") -> str:
@@ -444,7 +459,7 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
     if fmt == "json":
         return json.dumps([r.to_dict() for r in rows], indent=2)
     measured = any(r.measured_ms is not None for r in rows)
-    headers = ["model", "params", "FLOPs", "FLOPs conv+fc", "MAC", "element-wise MAC", "1x1 MAC eff."]
+    headers = ["model", "params", "FLOPs", "FLOPs conv+fc", "MAC", "element-wise MAC", "1x1 MAC eff.", "complete"]
     if measured:
         headers += ["measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms"]
     body = []
@@ -457,6 +472,7 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
             r.mac,
             r.elementwise_mac,
             "" if r.mean_pointwise_efficiency is None else f"{r.mean_pointwise_efficiency:.3f}",
+            "yes" if r.complete else f"no ({len(r.uncounted)} uncounted)",
         ]
         if measured:
             p = r.predicted_ms or {}
@@ -465,6 +481,8 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
     if fmt == "csv":
         return csv_text(headers, body)
     shown = [[row[0], *[human(v) if isinstance(v, int) else v for v in row[1:]]] for row in body]
-    return tabulate(
+    table = tabulate(
         shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=_align(headers)
     )
+    missing = [f"{r.model}: {u}" for r in rows for u in (r.uncounted or [])]
+    return table + ("\n\n" + uncounted_line(missing) if missing else "")

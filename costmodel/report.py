@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 GroupBy = Literal["layer", "module", "op"]
+CONTRACTION_FAMILIES = ("conv", "linear", "matmul", "attention", "rnn")
 SortKey = Literal["flops", "mac", "params"]
 
 
@@ -17,7 +18,8 @@ def module_prefix(module: str | None, depth: int) -> str:
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One fx call node's costs. ``module`` is the owning module's qualified name (None at the root)."""
+    """One fx call node's costs (or, in the fallback walk, one aten op's). ``module`` is the owning
+    module's qualified name (None at the root)."""
 
     name: str
     op: str
@@ -30,7 +32,10 @@ class LayerCost:
     mac: int
     mac_lower_bound: float | None
     mac_efficiency: float | None
-    kind: str | None = None  # internal: the handler's finer kind ("depthwise", "pointwise", …)
+    kind: str | None = None  # internal: the rule's finer kind ("depthwise", "pointwise", …)
+    reason: str | None = None  # why a zero-cost row is free (view, identity at inference, assert…)
+    mac_unfused: int | None = None  # attention: MAC of the unfused math path (the L×S scores)
+    aten: list[dict[str, Any]] = field(default_factory=list)  # the aten ops the row ran, with their costs
 
     @property
     def is_elementwise(self) -> bool:
@@ -52,7 +57,7 @@ class LayerCost:
 
 @dataclass(frozen=True)
 class UncountedOp:
-    """An op no handler knows: it is listed by name, never silently costed as zero."""
+    """An op no rule knows: listed by the row it sits in and its aten name, never silently costed as zero."""
 
     name: str
     op: str
@@ -81,6 +86,19 @@ class Report:
     model_params: int
     mac_unit: str = "elements"
     notes: list[str] = field(default_factory=list)
+    inputs: str = ""  # every input as '1x3x224x224' or 'x=1x77:int64, mask=…'
+    walk: str = "fx"  # "fx" (module-level rows) or "aten" (the fallback walk's per-op rows)
+
+    @property
+    def complete(self) -> bool:
+        """True when every op was costed (no uncounted op): the totals are the whole model's."""
+        return not self.uncounted
+
+    @property
+    def contraction_flops(self) -> int:
+        """FLOPs of the contractions (conv, linear, matmul, attention, recurrent): the figure papers
+        quote, and what ``torch.utils.flop_counter`` counts (×2)."""
+        return self.flops_of(*CONTRACTION_FAMILIES)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -111,10 +129,13 @@ class Report:
         return {
             "model": self.model,
             "input_shape": list(self.input_shape),
+            "inputs": self.inputs,
             "dtype": self.dtype,
+            "walk": self.walk,
+            "complete": self.complete,
             "conventions": {"flops": "multiply-adds", "mac": self.mac_unit},
             "layers": [r.to_dict() for r in self.layers],
-            "totals": self.totals,
+            "totals": {**self.totals, "contraction_flops": self.contraction_flops},
             "uncounted": [asdict(u) for u in self.uncounted],
             "notes": list(self.notes),
         }

@@ -1,60 +1,65 @@
-"""Trace a model with torch.fx and put a shape on every node without running the real compute.
+"""Trace a model with torch.fx and record, for every node, the aten ops it runs on fake tensors.
 
-Shapes come from meta tensors: every op computes output metadata only, so the cost of tracing does
-not grow with the input size, and no activation is ever allocated. The model is
-switched to eval mode for the walk and every module's training flag is restored afterwards; parameters
-and buffers are never written.
+The graph is traced on a fake-tensor copy of the model (``fake.copy_model``), so a forward that
+writes ``self.calls += 1`` or ``self.ema.mul_(0.9)`` writes the copy, and constants fx attaches land
+on the copy; then the graph runs once under ``FakeTensorMode`` with an op recorder: each node gets
+``meta['val']`` (fake outputs) and its list of ``AtenCall``s. No real compute, nothing of the
+user's model written, process state (RNG, grad mode, default dtype, threads) restored.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
+import inspect
 import linecache
 import os
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.fx as fx
 from torch import nn
+from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException, FakeTensorMode
 
 from costmodel.errors import ShapeMismatch, TraceFailure
-from costmodel.module_kinds import ACTIVATION_MODULES, IDENTITY_MODULES
+from costmodel.fake import CompositeRecorder, OpRecorder, copy_model, fake_tensor_map, new_fake_mode, process_state_preserved, to_call
+from costmodel.inputs import ModelInputs, bind_placeholders, empty_tensor, materialise, normalise_inputs
+from costmodel.rules.base import RULES, AtenCall
+from costmodel.shape_rules import direct_call
+from costmodel.tensors import TensorMeta, tensors_in
+
+__all__ = ["TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf"]
 
 
-@dataclass(frozen=True)
-class TensorMeta:
-    """What the cost rules need to know about a tensor: shape, dtype and memory layout."""
-
-    shape: tuple[int, ...]
-    dtype: torch.dtype
-    contiguous: bool
-
-    @property
-    def numel(self) -> int:
-        """Number of elements, the product of the shape (1 for a scalar tensor)."""
-        total = 1
-        for size in self.shape:
-            total *= size
-        return total
-
-    @classmethod
-    def of(cls, tensor: torch.Tensor) -> TensorMeta:
-        """Metadata of a (real or fake) tensor."""
-        return cls(tuple(int(s) for s in tensor.shape), tensor.dtype, tensor.is_contiguous())
+class NeedsRealValues(TraceFailure):
+    """An op's output depends on tensor values (``.item()``, ``nonzero``): shapes need a real run."""
 
 
 @dataclass
 class TracedModel:
-    """The fx graph of ``root`` with ``meta['val']`` on every node: meta tensors or plain values."""
+    """The fx graph of a model with fake outputs on every node and the aten ops each node ran.
 
+    ``model`` is the user's model (untouched); ``root`` the fake copy the graph was traced on.
+    """
+
+    model: nn.Module
     root: nn.Module
     graph: fx.Graph
-    input_shape: tuple[int, ...]
+    inputs: ModelInputs
     dtype: torch.dtype
+    node_calls: dict[str, list[AtenCall]] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of the first tensor input."""
+        return tuple(self.inputs.first_shape)
+
+    def real_root(self) -> nn.Module:
+        """The module the graph's targets resolve in, holding the user's real tensors: the model
+        itself, or a wrapper around it when the model is a single leaf layer."""
+        return wrap_leaf(self.model) if isinstance(self.root, _Root) else self.model
 
     def call_nodes(self) -> list[fx.Node]:
         """The nodes that compute something: call_module, call_function and call_method."""
@@ -73,8 +78,8 @@ def eval_mode_preserved(model: nn.Module) -> Iterator[None]:
             module.training = was_training
 
 
-def _user_frame(tb: traceback.StackSummary) -> str:
-    """The innermost traceback frame outside torch and this package, as 'file:line: source'."""
+def user_frame(tb: traceback.StackSummary) -> str:
+    """The innermost traceback frame outside torch and this package, as 'file:line: `source`'."""
     torch_dir = os.path.dirname(torch.__file__)
     own_dir = os.path.dirname(__file__)
     for frame in reversed(tb):
@@ -85,20 +90,39 @@ def _user_frame(tb: traceback.StackSummary) -> str:
     return "an unknown location"
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def is_leaf(module: nn.Module) -> bool:
+    """Kept whole while tracing: a module with a registered module rule, or whose forward is torch.nn's
+    own (an ``nn.Conv2d``, a subclass that does not override forward, ``nn.MultiheadAttention``)."""
+    if RULES.for_module(module) is not None:
+        return True
+    if isinstance(module, _CONTAINERS):
+        return False
+    for cls in type(module).__mro__:
+        if "forward" in cls.__dict__:
+            return cls.__module__.startswith("torch.nn.")
+    return False
+
+
 LeafPredicate = Callable[[nn.Module], bool]
 
 
 class _Tracer(fx.Tracer):
-    """fx's tracer, which also keeps as leaves the modules ``extra_leaf`` accepts (e.g. a Conv2d subclass)."""
+    """fx's tracer with buffers traced as graph inputs (so work on them is costed, never run) and
+    leaves decided by ``is_leaf``."""
 
-    def __init__(self, extra_leaf: LeafPredicate | None) -> None:
-        super().__init__()
-        self._extra_leaf = extra_leaf
+    proxy_buffer_attributes = True
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        if self._extra_leaf is not None and not isinstance(m, nn.Sequential) and self._extra_leaf(m):
-            return True
-        return super().is_leaf_module(m, module_qualified_name)
+        return is_leaf(m)
 
 
 class _Root(nn.Module):
@@ -109,149 +133,135 @@ class _Root(nn.Module):
         self.add_module(name, module)
         self._leaf_name = name
 
-    def forward(self, x: torch.Tensor) -> Any:
-        return getattr(self, self._leaf_name)(x)
+
+def wrap_leaf(module: nn.Module) -> nn.Module:
+    """A ``_Root`` around ``module`` whose forward has the module's own parameter names and defaults
+    (fx makes one placeholder per parameter, so keyword inputs still bind)."""
+    name = type(module).__name__.lower()
+    params = [p for p in inspect.signature(module.forward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    defaults = {f"_d{i}": p.default for i, p in enumerate(params) if p.default is not inspect.Parameter.empty}
+    sig = ", ".join(p.name + (f"=_d{i}" if f"_d{i}" in defaults else "") for i, p in enumerate(params))
+    call = ", ".join(p.name for p in params)
+    namespace: dict[str, Any] = dict(defaults)
+    exec(f"def forward(self, {sig}):\n    return getattr(self, self._leaf_name)({call})", namespace)  # noqa: S102
+    cls = type("_Root", (_Root,), {"forward": namespace["forward"]})
+    return cls(name, module)
 
 
-def symbolic_trace(model: nn.Module, name: str, extra_leaf: LeafPredicate | None = None) -> fx.Graph:
+def symbolic_trace(root: nn.Module, name: str, concrete: dict[str, Any]) -> fx.Graph:
     """torch.fx symbolic trace, turning any failure into a one-line TraceFailure naming the construct."""
     try:
-        return _Tracer(extra_leaf).trace(model)
+        return _Tracer().trace(root, concrete_args=concrete or None)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError… depending on the construct
-        where = _user_frame(traceback.extract_tb(exc.__traceback__))
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = user_frame(traceback.extract_tb(exc.__traceback__))
+        reason = first_line(exc)
         if "control flow" in reason or "iterate" in reason or "bool" in reason:
             reason = "data-dependent Python control flow on a traced tensor (" + reason + ")"
-        raise TraceFailure(
-            f"torch.fx cannot trace {name}: {reason} at {where}"
-            " (--fallback / analyze(..., fallback=True) costs it from one real forward instead)"
-        ) from exc
+        raise TraceFailure(f"torch.fx cannot trace {name}: {reason} at {where}") from exc
 
 
-def to_meta(tensor: torch.Tensor) -> torch.Tensor:
-    """A meta tensor with ``tensor``'s shape, strides and dtype: metadata only, no storage."""
-    return torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype, device="meta")
+def _unsupplied_defaults(model: nn.Module, inputs: ModelInputs) -> dict[str, Any]:
+    """Forward parameters the caller did not supply, at their defaults (traced as constants, so that
+    ``if mask is None`` takes the branch a real call would)."""
+    try:
+        params = inspect.signature(model.forward).parameters
+        supplied = inspect.signature(model.forward).bind_partial(*inputs.args, **inputs.kwargs).arguments
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: p.default
+        for name, p in params.items()
+        if name not in supplied and p.default is not inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD
+    }
 
 
-# Modules whose output has exactly the input's shape, dtype and layout (element-wise maps, eval-mode
-# norms and dropout). Running them on meta tensors would only re-derive that, slowly for BatchNorm
-# (a Python decomposition), so their shape rule is applied directly.
-_SAME_SHAPE_MODULES: tuple[type[nn.Module], ...] = ACTIVATION_MODULES + IDENTITY_MODULES
+class _FakeProp(fx.Interpreter):
+    """Runs the graph on fake tensors, storing each node's outputs and the aten ops it ran."""
 
-
-def _check_input_width(module: nn.Module, args: Sequence[Any]) -> None:
-    """Say plainly when a conv or linear layer gets the wrong number of input channels/features."""
-    if not args or not isinstance(args[0], torch.Tensor):
-        return
-    x = args[0]
-    if isinstance(module, nn.modules.conv._ConvNd) and not isinstance(module, nn.modules.conv._ConvTransposeNd):
-        spatial = len(module.kernel_size)
-        channel_dim = 1 if x.dim() == spatial + 2 else 0
-        if x.dim() in (spatial + 1, spatial + 2) and x.shape[channel_dim] != module.in_channels:
-            raise RuntimeError(
-                f"expected {module.in_channels} input channels, got {x.shape[channel_dim]} (tensor shape {list(x.shape)})"
-            )
-    elif isinstance(module, nn.Linear) and x.dim() >= 1 and x.shape[-1] != module.in_features:
-        raise RuntimeError(
-            f"expected {module.in_features} input features in the last dim, got {x.shape[-1]} (tensor shape {list(x.shape)})"
-        )
-
-
-def tensors_in(value: Any) -> list[torch.Tensor]:
-    """Every tensor inside ``value`` (nested tuples, lists and dicts), in order."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for item in value for t in tensors_in(item)]
-    if isinstance(value, dict):
-        return [t for item in value.values() for t in tensors_in(item)]
-    return []
-
-
-def aliases_an_input(node: fx.Node) -> bool:
-    """True when every tensor a propagated node holds shares storage with one of its tensor
-    arguments: the op was a view, and moved no data."""
-    outputs = tensors_in(node.meta.get("val"))
-    if not outputs:
-        return False
-    inputs = [t for arg in node.all_input_nodes for t in tensors_in(arg.meta.get("val"))]
-    return all(any(torch._C._is_alias_of(out, inp) for inp in inputs) for out in outputs)  # type: ignore[attr-defined]
-
-
-class _ShapeProp(fx.Interpreter):
-    """Runs the graph on meta tensors, storing each node's result in ``node.meta['val']``.
-
-    Submodules run on shallow copies whose parameters and buffers are meta tensors, so the model's
-    own tensors are never touched. An exception is re-raised as ShapeMismatch naming the node.
-    """
-
-    def __init__(self, root: nn.Module, graph: fx.Graph, input_shape: Sequence[int]) -> None:
+    def __init__(self, root: nn.Module, graph: fx.Graph, recorder: OpRecorder, describe: str, mode: FakeTensorMode) -> None:
         super().__init__(root, graph=graph)
-        self._input_shape = tuple(input_shape)
+        self.recorder = recorder
+        self.mode = mode
+        self.describe = describe
+        self.node_calls: dict[str, list[AtenCall]] = {}
 
     def run_node(self, n: fx.Node) -> Any:
+        start = len(self.recorder.calls)
         try:
-            result = super().run_node(n)
+            result = self._run(n)
+        except (DataDependentOutputException, DynamicOutputShapeException) as exc:
+            raise NeedsRealValues(f"layer '{n.name}' needs tensor values for its shapes ({first_line(exc)})") from exc
+        except NeedsRealValues:
+            raise
         except Exception as exc:
             layer = f"layer '{n.name}'"
             if n.op == "call_module":
-                layer += f" ({self.fetch_attr(str(n.target))})"
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ShapeMismatch(f"input shape {list(self._input_shape)} does not fit {layer}: {detail}") from exc
+                layer += f" ({type(self.fetch_attr(str(n.target))).__name__})"
+            raise ShapeMismatch(f"inputs {self.describe} do not fit {layer}: {first_line(exc)}") from exc
         n.meta["val"] = result
+        if n.op.startswith("call_"):
+            self.node_calls[n.name] = self.recorder.calls[start:]
         return result
 
-    def get_attr(self, target: Any, args: Any, kwargs: Any) -> Any:
-        value = super().get_attr(target, args, kwargs)
-        return to_meta(value) if isinstance(value, torch.Tensor) else value
-
-    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-        module = self.fetch_attr(target)
-        if len(args) == 1 and not kwargs and isinstance(args[0], torch.Tensor):
-            x = args[0]
-            if isinstance(module, _SAME_SHAPE_MODULES):
-                return torch.empty_like(x)
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module._check_input_dim(x)
-                if x.dim() < 2 or x.shape[1] != module.num_features:
-                    raise RuntimeError(f"expected input with {module.num_features} channels in dim 1, got shape {list(x.shape)}")
-                return torch.empty_like(x)
-        _check_input_width(module, args)
-        clone = copy.copy(module)
-        clone._parameters = {k: None if v is None else to_meta(v) for k, v in module._parameters.items()}  # type: ignore[assignment]
-        clone._buffers = {k: None if v is None else to_meta(v) for k, v in module._buffers.items()}
-        return clone.forward(*args, **kwargs)
+    def _run(self, n: fx.Node) -> Any:
+        if n.op == "call_module":
+            module = self.fetch_attr(str(n.target))
+            if RULES.for_module(module) is not None:  # a user's module rule: one call, its insides muted
+                args, kwargs = self.fetch_args_kwargs_from_env(n)
+                self.recorder.muted += 1
+                try:
+                    out = module(*args, **kwargs)
+                finally:
+                    self.recorder.muted -= 1
+                self.recorder.add(to_call(type(module).__name__, args, kwargs, out, module))
+                return out
+            if not module._forward_hooks and not module._forward_pre_hooks:
+                args, kwargs = self.fetch_args_kwargs_from_env(n)
+                direct = direct_call(module, args, kwargs, self.mode)
+                if direct is not None:
+                    self.recorder.add(direct[1])
+                    return direct[0]
+        return super().run_node(n)
 
 
 def trace_model(
     model: nn.Module,
-    input_shape: Sequence[int],
+    inputs: Any = (1, 3, 224, 224),
     dtype: torch.dtype = torch.float32,
     name: str = "the model",
     extra_leaf: LeafPredicate | None = None,
 ) -> TracedModel:
-    """Trace ``model`` with torch.fx and propagate ``input_shape`` through it on meta tensors.
+    """Trace ``model`` with torch.fx on a fake copy and run the graph on fake ``inputs``.
 
-    Contract: returns a TracedModel whose every node has ``meta['val']``; the model's parameters,
-    buffers and training flags are exactly as they were. A model that is itself a leaf module (a bare
-    ``nn.Conv2d``) is wrapped so that it appears as one call node named after its class. Modules that
-    ``extra_leaf`` accepts are kept whole rather than traced through. Raises TraceFailure or ShapeMismatch.
+    Contract: every node has ``meta['val']`` and every call node its recorded aten ops; the user's
+    model (parameters, buffers, attributes, training flags, hooks) and the process state are exactly
+    as they were. A model that is itself a leaf (a bare ``nn.Conv2d``) is wrapped so that it appears
+    as one call node named after its class. Raises TraceFailure (NeedsRealValues when shapes depend
+    on values) or ShapeMismatch. ``extra_leaf`` is accepted for compatibility and ignored: leaves
+    are decided by ``is_leaf``.
     """
-    shape = tuple(int(s) for s in input_shape)
-    if not shape or any(s <= 0 for s in shape):
-        raise ShapeMismatch(f"input shape {list(shape)} must be a non-empty list of positive sizes")
-    tracer = _Tracer(extra_leaf)
-    if tracer.is_leaf_module(model, ""):
-        model = _Root(type(model).__name__.lower(), model)
-    with eval_mode_preserved(model):
-        graph = symbolic_trace(model, name, extra_leaf)
-        required = [n for n in graph.nodes if n.op == "placeholder" and not n.args]  # args: a default
-        if len(required) != 1:
-            names = ", ".join(n.name for n in required) or "none"
-            raise TraceFailure(f"{name}'s forward takes {len(required)} required inputs ({names}); one input tensor is supported")
+    spec = normalise_inputs(inputs)
+    mode = new_fake_mode()
+
+    def make(s: Any) -> torch.Tensor:
+        return empty_tensor(s, dtype)
+
+    with process_state_preserved():
+        root = copy_model(model, fake_tensor_map(mode, dtype))
+        if is_leaf(root):
+            root = wrap_leaf(root)
+        concrete = _unsupplied_defaults(root, spec)
+        graph = symbolic_trace(root, name, concrete)
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        defaults = [n.args[0] if n.args else concrete.get(str(n.target).lstrip("*")) for n in placeholders]
+        with mode:
+            fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
+        values = bind_placeholders(root, [str(n.target) for n in placeholders], fake_args, defaults)
+        recorder = OpRecorder()
+        prop = _FakeProp(root, graph, recorder, spec.describe(dtype), mode)
         try:
-            with torch.no_grad():
-                _ShapeProp(model, graph, shape).run(torch.empty(shape, dtype=dtype, device="meta"))
+            with torch.no_grad(), mode, recorder, CompositeRecorder(recorder):
+                prop.run(*values)
         except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
             raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__
-    return TracedModel(root=model, graph=graph, input_shape=shape, dtype=dtype)
+    return TracedModel(model=model, root=root, graph=graph, inputs=spec, dtype=dtype, node_calls=prop.node_calls)

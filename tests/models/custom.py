@@ -34,16 +34,26 @@ class SharedConvNet(nn.Module):
         return self.conv(self.conv(x))
 
 
+@torch.library.custom_op("costmodel_test::mystery", mutates_args=())
+def mystery(x: torch.Tensor) -> torch.Tensor:
+    """A custom operator no cost rule knows (until a test registers one)."""
+    return x * 2
+
+
+@mystery.register_fake
+def _(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
 class UpsampleNet(nn.Module):
-    """nn.Upsample has no handler: it must be listed as uncounted, never a silent zero."""
+    """A custom op without a rule: it must be listed as uncounted, never a silent zero."""
 
     def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 1)
-        self.up = nn.Upsample(scale_factor=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(self.conv(x))
+        return mystery(self.conv(x))
 
 
 class BranchyNet(nn.Module):

@@ -1,0 +1,223 @@
+"""Shape-only execution: a fake-tensor copy of the user's model, an aten-op recorder, and a guard
+that leaves the process as it was.
+
+Nothing here touches the user's tensors: the model is copied module by module (a structural copy:
+new module objects whose parameters, buffers and tensor attributes are fake tensors with the same
+shapes, dtypes and devices; hooks are not copied), and every op runs under ``FakeTensorMode``,
+torch's own shape-only machinery, so no real compute happens and nothing is allocated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from costmodel.rules.base import AtenCall
+from costmodel.tensors import TensorMeta, as_meta, tensors_in
+
+
+def new_fake_mode() -> FakeTensorMode:
+    """A FakeTensorMode that also accepts real tensors (constants created by the model), faking them."""
+    return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+@contextlib.contextmanager
+def process_state_preserved() -> Iterator[None]:
+    """Restore the global RNGs (torch, Python's), grad mode, default dtype and thread count on exit."""
+    torch_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    py_rng = random.getstate()
+    grad = torch.is_grad_enabled()
+    default_dtype = torch.get_default_dtype()
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(torch_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+        random.setstate(py_rng)
+        torch.set_grad_enabled(grad)
+        torch.set_default_dtype(default_dtype)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+TensorMap = Callable[[torch.Tensor], torch.Tensor]
+
+
+def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None) -> TensorMap:
+    """Maps a real tensor to its fake twin (memoised, so shared tensors stay shared); floating-point
+    tensors are cast to ``dtype`` when given. Parameters stay ``nn.Parameter``s."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def fake(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key in memo:
+            return memo[key]
+        with torch.no_grad():
+            f = mode.from_tensor(t.detach()) if not isinstance(t, torch._subclasses.FakeTensor) else t.detach()
+            if dtype is not None and f.is_floating_point() and f.dtype != dtype:
+                with mode:
+                    f = f.to(dtype)
+        if isinstance(t, nn.Parameter):
+            f = nn.Parameter(f, requires_grad=t.requires_grad)
+        memo[key] = f
+        return f
+
+    return fake
+
+
+def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
+    """Maps a real tensor to a private copy (memoised), cast to ``dtype`` when floating-point: the
+    fallback for models whose forward needs real values."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def clone(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key not in memo:
+            with torch.no_grad():
+                c = t.detach().clone()
+                if dtype is not None and c.is_floating_point():
+                    c = c.to(dtype)
+            memo[key] = nn.Parameter(c, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else c
+        return memo[key]
+
+    return clone
+
+
+def copy_model(model: nn.Module, tensor_map: TensorMap) -> nn.Module:
+    """A structural copy of ``model``: new module objects (shared modules stay shared), every
+    parameter, buffer and tensor attribute replaced through ``tensor_map``, hooks dropped, eval mode.
+    Python attributes are shallow copies, so a forward that writes ``self.x = …`` writes the copy."""
+    copies: dict[int, nn.Module] = {}
+
+    def copy_module(module: nn.Module) -> nn.Module:
+        if id(module) in copies:
+            return copies[id(module)]
+        clone = copy.copy(module)
+        copies[id(module)] = clone
+        state = clone.__dict__
+        state["_parameters"] = {k: None if v is None else tensor_map(v) for k, v in module._parameters.items()}
+        state["_buffers"] = {k: None if v is None else tensor_map(v) for k, v in module._buffers.items()}
+        state["_modules"] = {k: None if v is None else copy_module(v) for k, v in module._modules.items()}
+        for key, value in list(state.items()):
+            if "hooks" in key and isinstance(value, dict):
+                state[key] = OrderedDict()
+            elif isinstance(value, torch.Tensor):
+                state[key] = tensor_map(value)
+        state["training"] = False
+        return clone
+
+    return copy_module(model)
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records every aten op that runs, as an ``AtenCall`` (shapes only), into ``calls``.
+
+    ``muted`` > 0 stops recording (inside a composite already recorded as a whole). ``owner`` names
+    the module running now (the fallback walk sets it through hooks).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[AtenCall] = []
+        self.owners: list[str | None] = []
+        self.muted = 0
+        self.owner: str | None = None
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not self.muted and func.namespace != "prim":
+            self.add(to_call(str(func._schema.name), args, kwargs, out))
+        return out
+
+    def add(self, call: AtenCall) -> None:
+        """Append one call, owned by the current module."""
+        self.calls.append(call)
+        self.owners.append(self.owner)
+
+
+def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, module: nn.Module | None = None) -> AtenCall:
+    """The AtenCall of one op run: distinct input tensors (by identity), outputs, and whether every
+    output aliases an input."""
+    seen: set[int] = set()
+    inputs = []
+    for t in tensors_in((args, kwargs)):
+        if id(t) not in seen:
+            seen.add(id(t))
+            inputs.append(t)
+    outputs = tensors_in(out)
+    aliases = bool(outputs) and all(any(_is_alias(o, i) for i in inputs) for o in outputs)
+    return AtenCall(
+        op=op,
+        args=as_meta(tuple(args)),
+        kwargs=as_meta(dict(kwargs)),
+        inputs=tuple(TensorMeta.of(t) for t in inputs),
+        outputs=tuple(TensorMeta.of(t) for t in outputs),
+        aliases=aliases,
+        module=module,
+        storages=tuple(storage_key(t) for t in inputs),
+    )
+
+
+def storage_key(t: torch.Tensor) -> int:
+    """Identity of a tensor's storage (shared by its views), 0 when it has none."""
+    try:
+        return int(t.untyped_storage()._cdata)
+    except (RuntimeError, NotImplementedError):  # a tensor without storage (sparse, nested)
+        return 0
+
+
+def _is_alias(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(torch._C._is_alias_of(a, b))  # type: ignore[attr-defined]
+
+
+#: Functions recorded as one op, whatever backend or decomposition runs them underneath.
+_COMPOSITES: dict[Any, str] = {torch._C._nn.scaled_dot_product_attention: "aten::scaled_dot_product_attention"}
+
+
+class CompositeRecorder(TorchFunctionMode):
+    """Records calls of the functions in ``_COMPOSITES`` (scaled_dot_product_attention) as one op, so
+    that a row's cost does not depend on which fused or math kernel the backend picks."""
+
+    def __init__(self, recorder: OpRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        name = _COMPOSITES.get(func)
+        if name is None or self.recorder.muted:
+            return func(*args, **kwargs)
+        self.recorder.muted += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            self.recorder.muted -= 1
+        self.recorder.add(to_call(name, args, kwargs, out))
+        return out
+
+
+@contextlib.contextmanager
+def recording(mode: FakeTensorMode | None) -> Iterator[OpRecorder]:
+    """Run ops under ``mode`` (fake, or None for real tensors) with a fresh recorder; no_grad."""
+    recorder = OpRecorder()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        if mode is not None:
+            stack.enter_context(mode)
+        stack.enter_context(recorder)
+        stack.enter_context(CompositeRecorder(recorder))
+        yield recorder

@@ -1,0 +1,182 @@
+"""What a model is analysed on: one shape, several, tensors (real or fake), or an (args, kwargs) pair.
+
+Every tensor leaf becomes a ``TensorSpec`` (shape + dtype); other Python values pass through. A
+spec's dtype None means the analysis dtype (float32 unless asked otherwise).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from costmodel.errors import ShapeMismatch
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float64": torch.float64,
+    "int64": torch.int64,
+    "long": torch.int64,
+    "int32": torch.int32,
+    "int": torch.int32,
+    "int8": torch.int8,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A tensor input by shape and dtype (None: the analysis dtype)."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype | None = None
+
+    def describe(self, default: torch.dtype) -> str:
+        """'1x3x224x224' or '1x77:int64' when the dtype differs from ``default``."""
+        text = "x".join(map(str, self.shape)) or "scalar"
+        dtype = self.dtype or default
+        return text if dtype == default else f"{text}:{str(dtype).removeprefix('torch.')}"
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Positional and keyword inputs of one forward call; tensor leaves are TensorSpecs."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def specs(self) -> list[tuple[str, TensorSpec]]:
+        """Every tensor spec with a label: its position ('0') or keyword name."""
+        out = [(str(i), a) for i, a in enumerate(self.args) if isinstance(a, TensorSpec)]
+        return out + [(k, v) for k, v in self.kwargs.items() if isinstance(v, TensorSpec)]
+
+    def describe(self, default: torch.dtype) -> str:
+        """'1x3x224x224' for one positional tensor, else 'x=1x3x224x224, mask=1x77:bool'."""
+        specs = self.specs()
+        if len(specs) == 1 and not self.kwargs:
+            return specs[0][1].describe(default)
+        return ", ".join(f"{k}={s.describe(default)}" for k, s in specs)
+
+    @property
+    def first_shape(self) -> list[int]:
+        """Shape of the first tensor input ([] without any)."""
+        specs = self.specs()
+        return list(specs[0][1].shape) if specs else []
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list, torch.Size)) and len(value) > 0 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def shape_spec(shape: Sequence[Any], dtype: torch.dtype | None = None) -> TensorSpec:
+    """A TensorSpec from a shape, checked: every size a positive integer (1.5 or '3' is an error)."""
+    sizes = list(shape)
+    if not sizes or any(not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in sizes):
+        raise ShapeMismatch(f"input shape {sizes} must be a non-empty list of positive integers")
+    return TensorSpec(tuple(int(s) for s in sizes), dtype)
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, TensorSpec):
+        return shape_spec(value.shape, value.dtype)
+    if isinstance(value, torch.Tensor):
+        return TensorSpec(tuple(int(s) for s in value.shape), value.dtype)
+    if isinstance(value, torch.Size) or _is_shape(value):
+        return shape_spec(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and _is_shape(value[0]) and isinstance(value[1], torch.dtype):
+        return shape_spec(value[0], value[1])
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, (tuple, list, torch.Tensor, TensorSpec)) for v in value):
+        return type(value)(_leaf(v) for v in value)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, float) for v in value) and all(isinstance(v, (int, float)) for v in value):
+        return shape_spec(value)  # raises: a shape of 1.5 is not truncated
+    return value
+
+
+def normalise_inputs(inputs: Any) -> ModelInputs:
+    """Turn what the user gave into ModelInputs.
+
+    Accepted: a shape ``(1, 3, 224, 224)``; a tensor; a ``TensorSpec``; a ``(shape, dtype)`` pair; a
+    dict (keyword inputs); a list/tuple of any of these (positional inputs); or ``(args, kwargs)``,
+    a tuple of a tuple/list and a dict.
+    """
+    if isinstance(inputs, ModelInputs):
+        return inputs
+    if isinstance(inputs, dict):
+        return ModelInputs((), {str(k): _leaf(v) for k, v in inputs.items()})
+    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], (tuple, list)) and isinstance(inputs[1], dict):
+        args = tuple(_leaf(a) for a in inputs[0])
+        return ModelInputs(args, {str(k): _leaf(v) for k, v in inputs[1].items()})
+    leaf = _leaf(inputs)
+    if isinstance(leaf, TensorSpec):
+        return ModelInputs((leaf,), {})
+    if isinstance(leaf, (tuple, list)):
+        return ModelInputs(tuple(_leaf(v) for v in leaf), {})
+    raise ShapeMismatch(f"cannot read the inputs {inputs!r}: give a shape, a tensor, a list of them, or (args, kwargs)")
+
+
+def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
+    """One CLI ``--input``: '1,3,224,224', '1x77:int64' or 'name=1,77:int64' → (name or None, spec)."""
+    name = None
+    body = text.strip()
+    if "=" in body:
+        name, _, body = body.partition("=")
+        name = name.strip()
+        if not name.isidentifier():
+            raise ValueError(f"'{text}': '{name}' is not a valid keyword name")
+    shape_text, _, dtype_text = body.partition(":")
+    dtype = None
+    if dtype_text:
+        dtype = DTYPES.get(dtype_text.strip().lower().removeprefix("torch."))
+        if dtype is None:
+            raise ValueError(f"'{text}': unknown dtype '{dtype_text}' (one of {', '.join(sorted(DTYPES))})")
+    parts = [p.strip() for p in shape_text.replace("x", ",").split(",") if p.strip()]
+    try:
+        shape = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"'{text}' is not a comma-separated list of integers, e.g. 1,3,224,224") from None
+    if not shape or any(s <= 0 for s in shape) or any(s > 2**40 for s in shape):
+        raise ValueError(f"'{text}' must list positive sizes below 2**40, e.g. 1,3,224,224")
+    return name, TensorSpec(tuple(shape), dtype)
+
+
+def materialise(value: Any, make: Any) -> Any:
+    """Replace every TensorSpec inside ``value`` by ``make(spec)``."""
+    if isinstance(value, TensorSpec):
+        return make(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(materialise(v, make) for v in value)
+    if isinstance(value, dict):
+        return {k: materialise(v, make) for k, v in value.items()}
+    return value
+
+
+def empty_tensor(spec: TensorSpec, dtype: torch.dtype, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A tensor of the spec's shape: random normal for floating dtypes, zeros otherwise (token ids,
+    masks); under a fake mode this allocates nothing."""
+    dt = spec.dtype or dtype
+    if dt.is_floating_point or dt.is_complex:
+        return torch.randn(spec.shape, dtype=dt, device=device)
+    return torch.zeros(spec.shape, dtype=dt, device=device)
+
+
+def bind_placeholders(model: nn.Module, names: list[str], inputs: ModelInputs, defaults: list[Any]) -> list[Any]:
+    """Values for a traced graph's placeholders, in order, from positional and keyword inputs:
+    bound to ``model.forward``'s signature; an input not given takes the placeholder's default."""
+    try:
+        bound = inspect.signature(model.forward).bind_partial(*inputs.args, **inputs.kwargs).arguments
+    except TypeError as exc:
+        raise ShapeMismatch(f"the inputs do not match {type(model).__name__}.forward's signature: {exc}") from None
+    values = []
+    for name, default in zip(names, defaults):
+        key = name.lstrip("*")
+        values.append(bound[key] if key in bound else default)
+    return values

@@ -1,0 +1,143 @@
+"""Data movement, pooling and resampling: copies, concatenation, padding, indexing, windows.
+
+Anything that materialises a new tensor (copy, cast, pad, roll, cat, repeat, gather, pixel shuffle)
+costs FLOPs = 0 and MAC = in + out; a view that aliases its input costs nothing (see ``free``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costmodel.rules.base import AtenCall, OpCost, rule
+
+COPIES = (
+    "clone", "_to_copy", "cat", "stack", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d",
+    "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d", "circular_pad1d",
+    "circular_pad2d", "_pad_circular", "roll", "flip", "repeat", "repeat_interleave", "tile", "pixel_shuffle",
+    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "gather", "scatter", "scatter_add",
+    "index_select", "embedding", "index", "_unsafe_index", "index_put", "_index_put_impl", "index_add",
+    "index_copy", "masked_select", "take", "take_along_dim", "tril", "triu", "expand_copy", "narrow_copy",
+    "slice_copy", "select_copy", "permute_copy", "transpose_copy", "view_copy", "im2col", "col2im",
+    "_unsafe_view", "diag_embed", "diagonal_scatter", "slice_scatter", "select_scatter", "as_strided_scatter",
+    "nonzero", "unique", "_unique2", "unique_consecutive", "bucketize", "searchsorted", "one_hot",
+    "contiguous", "reshape", "_reshape_alias", "resize_", "_embedding_bag", "embedding_bag", "grid_sampler_2d_copy",
+    "unfold_copy", "alias_copy", "_foreach_copy", "lift_fresh_copy", "detach_copy",
+)  # fmt: skip
+
+FACTORIES = (
+    "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "new_zeros", "new_ones", "new_full", "arange",
+    "linspace", "logspace", "eye", "scalar_tensor", "tensor", "rand", "randn", "randint", "rand_like",
+    "randn_like", "randint_like", "randperm", "normal", "uniform", "bernoulli", "multinomial", "_efficientzerotensor",
+)  # fmt: skip
+
+
+@rule(*COPIES, family="copy")
+def copy(call: AtenCall) -> OpCost:
+    """Materialising data movement: FLOPs = 0; MAC = in + out (a view that aliases its input: 0)."""
+    if call.aliases:
+        return OpCost(0, 0)
+    return OpCost(0, call.io_elements(), kind="copy")
+
+
+@rule("copy_", family="copy")
+def copy_into(call: AtenCall) -> OpCost:
+    """``dst.copy_(src)``: FLOPs = 0; MAC = src read + dst written (dst's old values are not read)."""
+    src = call.args[1]
+    return OpCost(0, src.numel + call.output.numel, kind="copy")
+
+
+@rule(*FACTORIES, family="copy")
+def factory(call: AtenCall) -> OpCost:
+    """A new tensor filled with constants or random numbers: FLOPs = 0; MAC = the elements written."""
+    return OpCost(0, sum(t.numel for t in call.outputs), kind="copy")
+
+
+def _ints(value: Any, dims: int, default: int) -> list[int]:
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return [default] * dims
+    if isinstance(value, (list, tuple)):
+        values = [int(v) for v in value]
+        return values * dims if len(values) == 1 else values
+    return [int(value)] * dims
+
+
+def clipped_window(kernel: list[int], sizes: list[int], padding: list[int], dilation: list[int]) -> int:
+    """Window elements per output actually inside the padded input: per dim, min(k, taps that fit in
+    in + 2·pad at this dilation) — a kernel wider than its input reads only the input."""
+    taps = 1
+    for k, size, pad, dil in zip(kernel, sizes, padding, dilation):
+        fit = (size + 2 * pad - 1) // dil + 1
+        taps *= max(1, min(k, fit))
+    return taps
+
+
+@rule(
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_pool1d_with_indices",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "mkldnn_max_pool2d",
+    "quantized_max_pool2d",
+    family="pool",
+)
+def window_pool(call: AtenCall) -> OpCost:
+    """k×k max or average pooling: FLOPs = output elements · window elements (one compare or add per
+    element read), the window clipped to the padded input; MAC = in + out (indices a max pool returns
+    for backward are not counted)."""
+    x, out = call.args[0], call.output
+    dims = int(call.short.split("pool")[1][0])
+    kernel = _ints(call.arg(1, "kernel_size"), dims, 1)
+    padding = _ints(call.arg(3, "padding"), dims, 0)
+    is_max = call.short.startswith(("max", "mkldnn_max", "quantized_max"))
+    dilation = _ints(call.arg(4, "dilation"), dims, 1) if is_max else [1] * dims
+    window = clipped_window(kernel, list(x.shape[-dims:]), padding, dilation)
+    return OpCost(out.numel * window, call.io_elements(1), kind="window_pool")
+
+
+@rule(
+    "_adaptive_avg_pool2d",
+    "_adaptive_avg_pool3d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    family="pool",
+)
+def adaptive_pool(call: AtenCall) -> OpCost:
+    """Adaptive pooling: FLOPs = 1 per input element (fvcore's count); MAC = in + out."""
+    return OpCost(call.args[0].numel, call.io_elements(1), kind="adaptive_pool")
+
+
+#: FLOPs per output element of each resampling mode: the taps it blends (fvcore: nearest 1, bilinear 4).
+RESAMPLE_TAPS = {"nearest": 1, "linear": 2, "bilinear": 4, "bicubic": 16, "trilinear": 8}
+
+
+@rule(
+    "upsample_nearest1d",
+    "upsample_nearest2d",
+    "upsample_nearest3d",
+    "_upsample_nearest_exact1d",
+    "_upsample_nearest_exact2d",
+    "_upsample_nearest_exact3d",
+    "upsample_linear1d",
+    "upsample_bilinear2d",
+    "_upsample_bilinear2d_aa",
+    "upsample_bicubic2d",
+    "_upsample_bicubic2d_aa",
+    "upsample_trilinear3d",
+    "grid_sampler_2d",
+    "grid_sampler",
+    family="resample",
+)
+def resample(call: AtenCall) -> OpCost:
+    """Interpolation: FLOPs = taps per output element (nearest 1, linear 2, bilinear 4, bicubic 16,
+    trilinear 8; grid sampling bilinear, 4); MAC = in + out."""
+    mode = next((m for m in ("bicubic", "trilinear", "bilinear", "linear", "nearest") if m in call.short), "bilinear")
+    return OpCost(call.output.numel * RESAMPLE_TAPS[mode], call.io_elements(), kind="resample")

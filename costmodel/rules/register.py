@@ -1,0 +1,54 @@
+"""``register``: the public way to give your own operator or module a cost rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from costmodel.rules.base import RULES, Rule, RuleEntry
+
+
+def op_key(target: Any) -> str:
+    """The table key of an operator: ``torch.ops.aten.relu``, ``torch.ops.aten.relu.default`` and
+    ``"aten::relu"`` all give ``"aten::relu"``; a bare name means the aten namespace."""
+    if isinstance(target, str):
+        return target if "::" in target else f"aten::{target}"
+    schema = getattr(target, "_schema", None)
+    if schema is not None:
+        return str(schema.name)
+    qualified = getattr(target, "_qualified_op_name", None)
+    if qualified is not None:
+        return str(qualified)
+    raise TypeError(f"cannot register a cost rule for {target!r}: give an operator (torch.ops.ns.op), 'ns::op', or an nn.Module class")
+
+
+def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -> Any:
+    """Register ``rule`` (a function ``AtenCall -> OpCost``) as the cost of ``target``.
+
+    ``target`` is an operator (``torch.ops.mylib.fused``, ``"mylib::fused"``, an aten op to override)
+    or an ``nn.Module`` subclass. A module class is kept whole while tracing: each call becomes one
+    row costed by ``rule``, whose ``AtenCall`` carries the module (``call.module``), its input tensors
+    and its outputs; the ops it runs inside are not costed again. Use as ``register(op, fn)`` or as
+    a decorator ``@register(op)``. Returns the rule. Contract: the rule is a pure function of shapes.
+    """
+
+    def add(fn: Rule) -> Rule:
+        entry = RuleEntry(family, fn)
+        if isinstance(target, type) and issubclass(target, nn.Module):
+            RULES.modules[target] = entry
+        else:
+            RULES.ops[op_key(target)] = entry
+        return fn
+
+    if rule is None:
+        return add
+    return add(rule)
+
+
+def unregister(target: Any) -> None:
+    """Remove a rule added with ``register`` (an operator or a module class)."""
+    if isinstance(target, type) and issubclass(target, nn.Module):
+        RULES.modules.pop(target, None)
+    else:
+        RULES.ops.pop(op_key(target), None)
