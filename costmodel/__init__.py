@@ -11,6 +11,7 @@ from costmodel.bench import BenchReport, bench
 from costmodel.compare import CompareRow, compare
 from costmodel.errors import CostModelError, ModelSpecError, ShapeMismatch, TraceFailure, UncountedOpsError
 from costmodel.guidelines import run_table as run_guideline_table
+from costmodel.inputs import ModelInputs, TensorSpec
 from costmodel.lint import LintResult, LintThresholds, lint
 from costmodel.loader import load_model
 from costmodel.render import (
@@ -23,6 +24,7 @@ from costmodel.render import (
     render_verification,
 )
 from costmodel.report import LayerCost, Report, UncountedOp
+from costmodel.rules import AtenCall, OpCost, register, unregister
 from costmodel.verify import all_theorems, check_layers
 from costmodel.zoo import ZOO
 
@@ -42,6 +44,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "analyze",
+    "register",
+    "unregister",
+    "AtenCall",
+    "OpCost",
+    "TensorSpec",
+    "ModelInputs",
     "load_model",
     "compare",
     "bench",

@@ -67,7 +67,7 @@ def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
     for item in costed:
         if item.cost is None:
             node.uncounted.append(item.call.short)
-            node.breakdown.append({"op": item.call.short, "flops": None, "mac": None, "uncounted": True})
+            node.breakdown.append({"op": item.call.short, "family": "uncounted", "flops": None, "mac": None, "uncounted": True})
             bound = None
             continue
         cost = item.cost
@@ -83,7 +83,7 @@ def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
             heaviest = weight
             node.family, node.kind = item.family, cost.kind
         if cost.flops or cost.mac or len(costed) > 1:
-            node.breakdown.append({"op": item.call.short, "flops": cost.flops, "mac": cost.mac})
+            node.breakdown.append({"op": item.call.short, "family": item.family, "flops": cost.flops, "mac": cost.mac})
     node.mac_lower_bound = bound if bound else None
     node.mac_unfused = unfused if has_unfused else None
     if node.flops == 0 and node.mac == 0 and not node.uncounted:

@@ -19,7 +19,16 @@ from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicO
 from costmodel.analyze import _finish, check_mac_unit
 from costmodel.costing import cost_node
 from costmodel.errors import ShapeMismatch
-from costmodel.fake import copy_model, storage_key, fake_tensor_map, new_fake_mode, process_state_preserved, real_tensor_map, recording, to_call
+from costmodel.fake import (
+    copy_model,
+    fake_tensor_map,
+    new_fake_mode,
+    process_state_preserved,
+    real_tensor_map,
+    recording,
+    storage_key,
+    to_call,
+)
 from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules.base import RULES, AtenCall
@@ -28,7 +37,9 @@ from costmodel.trace import first_line
 _VALUE_ERRORS = (DataDependentOutputException, DynamicOutputShapeException)
 
 
-def _run(model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool) -> tuple[list[AtenCall], list[str | None], dict[int, nn.Parameter]]:
+def _run(
+    model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool
+) -> tuple[list[AtenCall], list[str | None], dict[int, nn.Parameter]]:
     """One forward of a copy of ``model``; returns the recorded ops, their owning module names, and
     the copy's parameters keyed by storage (to attribute parameters to the op that reads them)."""
     mode = new_fake_mode() if fake else None
@@ -71,7 +82,11 @@ def _run(model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool) ->
         except _VALUE_ERRORS:
             raise
         except Exception as exc:
-            where = f"module '{stack[-1]}' ({type(copied.get_submodule(stack[-1])).__name__})" if stack and stack[-1] else name
+            where = (
+                f"module '{stack[-1]}' ({type(copied.get_submodule(stack[-1])).__name__})"
+                if stack and stack[-1]
+                else type(model).__name__
+            )
             raise ShapeMismatch(f"inputs {spec.describe(dtype)} do not fit {where}: {first_line(exc)}") from exc
     return recorder.calls, recorder.owners, by_storage
 

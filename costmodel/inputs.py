@@ -74,7 +74,11 @@ class ModelInputs:
 
 
 def _is_shape(value: Any) -> bool:
-    return isinstance(value, (tuple, list, torch.Size)) and len(value) > 0 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    return (
+        isinstance(value, (tuple, list, torch.Size))
+        and len(value) > 0
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
 
 
 def shape_spec(shape: Sequence[Any], dtype: torch.dtype | None = None) -> TensorSpec:
@@ -96,7 +100,11 @@ def _leaf(value: Any) -> Any:
         return shape_spec(value[0], value[1])
     if isinstance(value, (tuple, list)) and value and all(isinstance(v, (tuple, list, torch.Tensor, TensorSpec)) for v in value):
         return type(value)(_leaf(v) for v in value)
-    if isinstance(value, (tuple, list)) and any(isinstance(v, float) for v in value) and all(isinstance(v, (int, float)) for v in value):
+    if (
+        isinstance(value, (tuple, list))
+        and any(isinstance(v, float) for v in value)
+        and all(isinstance(v, (int, float)) for v in value)
+    ):
         return shape_spec(value)  # raises: a shape of 1.5 is not truncated
     return value
 

@@ -62,7 +62,12 @@ class LintResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"model": self.model, "summary": self.summary, "findings": [asdict(f) for f in self.findings], "uncounted": self.uncounted}
+        return {
+            "model": self.model,
+            "summary": self.summary,
+            "findings": [asdict(f) for f in self.findings],
+            "uncounted": self.uncounted,
+        }
 
 
 def conv_groups(row: LayerCost) -> int:

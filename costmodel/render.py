@@ -47,7 +47,16 @@ def _layer_rows(rows: list[LayerCost], expand: bool = False) -> tuple[list[str],
     notes = any(row_note(r) for r in rows)
     body = []
     for r in rows:
-        line = [r.name, r.op, _shape(r.output_shape), _int(r.flops), _int(r.params), _int(r.mac), _int(r.mac_lower_bound), _eff(r.mac_efficiency)]
+        line = [
+            r.name,
+            r.op,
+            _shape(r.output_shape),
+            _int(r.flops),
+            _int(r.params),
+            _int(r.mac),
+            _int(r.mac_lower_bound),
+            _eff(r.mac_efficiency),
+        ]
         body.append(line + [row_note(r)] if notes else line)
         if expand and len(r.aten) > 0 and (len(r.aten) > 1 or r.aten[0]["op"] != r.op):
             for op in r.aten:
@@ -68,7 +77,13 @@ def _is_free(row: LayerCost) -> bool:
 
 
 def _select(
-    report: Report, group_by: GroupBy, sort: SortKey | None, top: int | None, depth: int, show_free: bool = True, expand: bool = False
+    report: Report,
+    group_by: GroupBy,
+    sort: SortKey | None,
+    top: int | None,
+    depth: int,
+    show_free: bool = True,
+    expand: bool = False,
 ) -> tuple[list[str], list[list[str]]]:
     if group_by == "layer":
         rows = report.sorted_layers(sort)
@@ -178,9 +193,35 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
             for r in report.sorted_layers(sort, top)
         ]
         rows += [[u.name, u.op, "", "", "", "", "", "", "", "false", "uncounted: no cost rule"] for u in report.uncounted]
-        rows.append(["TOTAL", "", "", "", totals["flops"], totals["params"], totals["mac"], "", "", "", "complete" if report.complete else "incomplete"])
+        rows.append(
+            [
+                "TOTAL",
+                "",
+                "",
+                "",
+                totals["flops"],
+                totals["params"],
+                totals["mac"],
+                "",
+                "",
+                "",
+                "complete" if report.complete else "incomplete",
+            ]
+        )
         return csv_text(
-            ["name", "op", "module", "output_shape", "flops", "params", "mac", "mac_lower_bound", "mac_efficiency", "counted", "note"],
+            [
+                "name",
+                "op",
+                "module",
+                "output_shape",
+                "flops",
+                "params",
+                "mac",
+                "mac_lower_bound",
+                "mac_efficiency",
+                "counted",
+                "note",
+            ],
             rows,
         )
     groups = report.grouped(group_by, depth)

@@ -63,15 +63,17 @@ def _conv_out(module: nn.modules.conv._ConvNd, x: torch.Tensor) -> tuple[int, ..
     return (x.shape[0], module.out_channels, *sizes)
 
 
-def direct_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: FakeTensorMode) -> tuple[torch.Tensor, AtenCall] | None:
-    """(fake output, the aten call the layer runs) for a common torch.nn layer called on one fake
-    tensor, or None when no closed-form rule applies (then the layer runs under FakeTensorMode)."""
+def direct_call(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: FakeTensorMode
+) -> tuple[torch.Tensor, AtenCall | None] | None:
+    """(fake output, the aten call the layer runs — None for an identity) for a common torch.nn layer
+    called on one fake tensor, or None when no closed-form rule applies (then it runs under FakeTensorMode)."""
     if kwargs or len(args) != 1 or not isinstance(args[0], FakeTensor):
         return None
     x = args[0]
     cls = type(module)
     if cls in _IDENTITIES:
-        return x, AtenCall("aten::alias", (TensorMeta.of(x),), {}, (TensorMeta.of(x),), (TensorMeta.of(x),), aliases=True)
+        return x, None  # no kernel runs at inference: the row is free, with the identity reason
     if cls in _ACTIVATION_OPS:
         op = _ACTIVATION_OPS[cls]
         inplace = bool(getattr(module, "inplace", False))
@@ -92,7 +94,10 @@ def direct_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
         return out, AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))
     if cls is nn.Linear:
         lin: Any = module
-        if x.dim() < 2 or x.shape[-1] != lin.in_features:
+        # aten::linear folds to one addmm for 2-D input, or 3-D contiguous input with a bias; other
+        # cases run matmul + add, so they go through FakeTensorMode and are recorded as they run
+        folds = x.dim() == 2 or (x.dim() == 3 and x.is_contiguous() and lin.bias is not None)
+        if not folds or x.shape[-1] != lin.in_features:
             return None
         out = _fake_like(mode, x, (*x.shape[:-1], lin.out_features))
         rows = prod(x.shape[:-1])
@@ -107,12 +112,16 @@ def direct_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
         bn: Any = module
         if bn.training or bn.running_mean is None or x.dim() < 2 or x.shape[1] != bn.num_features:
             return None
-        if (cls is nn.BatchNorm2d and x.dim() != 4) or (cls is nn.BatchNorm3d and x.dim() != 5) or (cls is nn.BatchNorm1d and x.dim() not in (2, 3)):
+        if (
+            (cls is nn.BatchNorm2d and x.dim() != 4)
+            or (cls is nn.BatchNorm3d and x.dim() != 5)
+            or (cls is nn.BatchNorm1d and x.dim() not in (2, 3))
+        ):
             return None
         out = _fake_like(mode, x, tuple(x.shape))
         xm = TensorMeta.of(x)
         state = (_meta(bn.weight), _meta(bn.bias), TensorMeta.of(bn.running_mean), TensorMeta.of(bn.running_var))
-        call_args = (xm, *state, bn.momentum, bn.eps)
+        bn_args: tuple[Any, ...] = (xm, *state, bn.momentum, bn.eps)
         inputs = (xm,) + tuple(t for t in state if t is not None)
-        return out, AtenCall("aten::_native_batch_norm_legit_no_training", call_args, {}, inputs, (TensorMeta.of(out),))
+        return out, AtenCall("aten::_native_batch_norm_legit_no_training", bn_args, {}, inputs, (TensorMeta.of(out),))
     return None

@@ -24,7 +24,15 @@ from torch import nn
 from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException, FakeTensorMode
 
 from costmodel.errors import ShapeMismatch, TraceFailure
-from costmodel.fake import CompositeRecorder, OpRecorder, copy_model, fake_tensor_map, new_fake_mode, process_state_preserved, to_call
+from costmodel.fake import (
+    CompositeRecorder,
+    OpRecorder,
+    copy_model,
+    fake_tensor_map,
+    new_fake_mode,
+    process_state_preserved,
+    to_call,
+)
 from costmodel.inputs import ModelInputs, bind_placeholders, empty_tensor, materialise, normalise_inputs
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.shape_rules import direct_call
@@ -138,7 +146,9 @@ def wrap_leaf(module: nn.Module) -> nn.Module:
     """A ``_Root`` around ``module`` whose forward has the module's own parameter names and defaults
     (fx makes one placeholder per parameter, so keyword inputs still bind)."""
     name = type(module).__name__.lower()
-    params = [p for p in inspect.signature(module.forward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    params = [
+        p for p in inspect.signature(module.forward).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     defaults = {f"_d{i}": p.default for i, p in enumerate(params) if p.default is not inspect.Parameter.empty}
     sig = ", ".join(p.name + (f"=_d{i}" if f"_d{i}" in defaults else "") for i, p in enumerate(params))
     call = ", ".join(p.name for p in params)
@@ -219,7 +229,8 @@ class _FakeProp(fx.Interpreter):
                 args, kwargs = self.fetch_args_kwargs_from_env(n)
                 direct = direct_call(module, args, kwargs, self.mode)
                 if direct is not None:
-                    self.recorder.add(direct[1])
+                    if direct[1] is not None:
+                        self.recorder.add(direct[1])
                     return direct[0]
         return super().run_node(n)
 

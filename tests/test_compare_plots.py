@@ -93,6 +93,12 @@ def test_public_api_is_pinned() -> None:
     assert sorted(costmodel.__all__) == sorted(
         [
             "analyze",
+            "register",
+            "unregister",
+            "AtenCall",
+            "OpCost",
+            "TensorSpec",
+            "ModelInputs",
             "load_model",
             "compare",
             "bench",

@@ -20,7 +20,9 @@ def op_key(target: Any) -> str:
     qualified = getattr(target, "_qualified_op_name", None)
     if qualified is not None:
         return str(qualified)
-    raise TypeError(f"cannot register a cost rule for {target!r}: give an operator (torch.ops.ns.op), 'ns::op', or an nn.Module class")
+    raise TypeError(
+        f"cannot register a cost rule for {target!r}: give an operator (torch.ops.ns.op), 'ns::op', or an nn.Module class"
+    )
 
 
 def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -> Any:
