@@ -8,7 +8,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from costmodel.costing import cost_node
+from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.tensors import TensorMeta, tensors_in
@@ -68,6 +68,38 @@ def _params_by_node(traced: TracedModel) -> dict[str, list[nn.Parameter]]:
     return out
 
 
+def layer_row(
+    name: str,
+    op: str,
+    module: str | None,
+    inputs: list[TensorMeta],
+    outputs: list[TensorMeta],
+    cost: NodeCost,
+    params: int,
+    scale: int,
+) -> LayerCost:
+    """One report row from a costed node (or op); ``scale`` turns MAC elements into the report's unit."""
+    bound = None if cost.mac_lower_bound is None else cost.mac_lower_bound * scale
+    mac = cost.mac * scale
+    return LayerCost(
+        name=name,
+        op=op,
+        family=cost.family,
+        module=module,
+        input_shapes=[list(t.shape) for t in inputs],
+        output_shape=list(outputs[0].shape) if outputs else [],
+        flops=cost.flops,
+        params=params,
+        mac=mac,
+        mac_lower_bound=bound,
+        mac_efficiency=None if bound is None or mac == 0 else bound / mac,
+        kind=cost.kind,
+        reason=cost.reason,
+        mac_unfused=None if cost.mac_unfused is None else cost.mac_unfused * scale,
+        aten=cost.breakdown,
+    )
+
+
 def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, mac_unit: MacUnit = "elements") -> Report:
     """Cost every call node of ``traced``: the sum of the rules of the aten ops it ran.
 
@@ -94,27 +126,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
             if id(p) not in seen:
                 seen.add(id(p))
                 params += p.numel()
-        bound = None if cost.mac_lower_bound is None else cost.mac_lower_bound * scale
-        mac = cost.mac * scale
-        layers.append(
-            LayerCost(
-                name=node.name,
-                op=op_name(node, module),
-                family=cost.family,
-                module=_owner(node),
-                input_shapes=[list(t.shape) for t in inputs],
-                output_shape=list(outputs[0].shape) if outputs else [],
-                flops=cost.flops,
-                params=params,
-                mac=mac,
-                mac_lower_bound=bound,
-                mac_efficiency=None if bound is None or mac == 0 else bound / mac,
-                kind=cost.kind,
-                reason=cost.reason,
-                mac_unfused=None if cost.mac_unfused is None else cost.mac_unfused * scale,
-                aten=cost.breakdown,
-            )
-        )
+        layers.append(layer_row(node.name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale))
     return _finish(
         Report(
             model=model_name,
