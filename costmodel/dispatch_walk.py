@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
-from costmodel.analyze import _finish, check_mac_unit
+from costmodel.analyze import _finish, check_mac_unit, layer_row
 from costmodel.costing import cost_node
 from costmodel.errors import ShapeMismatch
 from costmodel.fake import (
@@ -135,27 +135,7 @@ def dispatch_walk(
                 if id(p) not in seen:
                     seen.add(id(p))
                     params += p.numel()
-        bound = None if cost.mac_lower_bound is None else cost.mac_lower_bound * scale
-        mac = cost.mac * scale
-        layers.append(
-            LayerCost(
-                name=row_name,
-                op=op,
-                family=cost.family,
-                module=owner,
-                input_shapes=[list(t.shape) for t in call.inputs],
-                output_shape=list(call.outputs[0].shape) if call.outputs else [],
-                flops=cost.flops,
-                params=params,
-                mac=mac,
-                mac_lower_bound=bound,
-                mac_efficiency=None if bound is None or mac == 0 else bound / mac,
-                kind=cost.kind,
-                reason=cost.reason,
-                mac_unfused=None if cost.mac_unfused is None else cost.mac_unfused * scale,
-                aten=cost.breakdown,
-            )
-        )
+        layers.append(layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale))
     how = "one forward on real tensors (an op needed tensor values)" if real else "one forward on fake tensors"
     report = Report(
         model=name,
