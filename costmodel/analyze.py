@@ -11,6 +11,7 @@ from torch import nn
 from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.report import LayerCost, Report, UncountedOp
+from costmodel.rules.base import RULES
 from costmodel.tensors import TensorMeta, tensors_in
 from costmodel.trace import TracedModel, is_leaf, trace_model
 
@@ -60,7 +61,8 @@ def _params_by_node(traced: TracedModel) -> dict[str, list[nn.Parameter]]:
             target = str(node.target)
             module = traced.model if wrapped else modules.get(target)
             if module is not None:
-                found = list(module.parameters())
+                own = module._parameters.values() if not module._modules else module.parameters()
+                found = [p for p in own if p is not None]
         for arg in node.all_input_nodes:
             if arg.op == "get_attr" and str(arg.target) in params:
                 found.append(params[str(arg.target)])
@@ -114,12 +116,26 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
     node_params = _params_by_node(traced)
+    modules = dict(root.named_modules(remove_duplicate=False))
+    metas: dict[fx.Node, list[TensorMeta]] = {}  # each node's outputs, described once for all its readers
+
+    def described(node: fx.Node) -> list[TensorMeta]:
+        found = metas.get(node)
+        if found is None:
+            found = metas[node] = [TensorMeta.of(t) for t in tensors_in(node.meta.get("val"))]
+        return found
+
     for node in traced.call_nodes():
-        module = root.get_submodule(str(node.target)) if node.op == "call_module" else None
-        value = node.meta.get("val")
-        outputs = [TensorMeta.of(t) for t in tensors_in(value)]
-        inputs = [TensorMeta.of(t) for arg in node.all_input_nodes for t in tensors_in(arg.meta.get("val"))]
-        cost = cost_node(traced.node_calls.get(node.name, []), bool(outputs))
+        module = modules[str(node.target)] if node.op == "call_module" else None
+        outputs = described(node)
+        inputs = [t for arg in node.all_input_nodes for t in described(arg)]
+        outcome = traced.node_outcomes.get(node.name)
+        if outcome is not None and outcome.cost is not None and outcome.cost[0] == RULES.version:
+            cost = outcome.cost[1]  # a memoised node: same calls, same rules, same cost
+        else:
+            cost = cost_node(traced.node_calls.get(node.name, []), bool(outputs))
+            if outcome is not None:
+                outcome.cost = (RULES.version, cost)
         uncounted.extend(UncountedOp(node.name, op) for op in cost.uncounted)
         params = 0
         for p in node_params.get(node.name, []):

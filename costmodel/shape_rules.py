@@ -2,7 +2,7 @@
 them under FakeTensorMode (whose per-op cost dominates analysis time on CNNs).
 
 For a layer whose forward is torch.nn's own, the rule states the one aten op the layer runs
-(``Conv2d`` → ``aten::convolution``, ``BatchNorm2d`` in eval → ``_native_batch_norm_legit_no_training``,
+(``Conv2d`` → ``aten::convolution``, ``BatchNorm2d`` in eval on CPU → ``native_batch_norm``,
 ``ReLU`` → ``relu``, ``Linear`` → ``addmm``/``mm`` on the rows), and builds the output fake tensor from
 the closed-form output shape. The op is then costed by the same aten rule as everywhere else; tests
 check each rule against running the layer under FakeTensorMode. Any other case returns None.
@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 
+from costmodel.fake import contiguous_strides
 from costmodel.rules.base import AtenCall
-from costmodel.tensors import TensorMeta
+from costmodel.tensors import PendingTensor, TensorMeta
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
     nn.ReLU: "aten::relu",
@@ -35,16 +36,15 @@ _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
-def _fake_like(mode: FakeTensorMode, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    meta = torch.empty(shape, dtype=like.dtype, device="meta")
-    return FakeTensor(mode, meta, like.device)
+def _fake_like(mode: FakeTensorMode, like: Any, shape: tuple[int, ...]) -> PendingTensor:
+    return PendingTensor(shape, contiguous_strides(shape), 0, like.dtype, like.device, mode)
 
 
 def _meta(t: torch.Tensor | None) -> TensorMeta | None:
     return None if t is None else TensorMeta.of(t)
 
 
-def _conv_out(module: nn.modules.conv._ConvNd, x: torch.Tensor) -> tuple[int, ...] | None:
+def _conv_out(module: nn.modules.conv._ConvNd, x: Any) -> tuple[int, ...] | None:
     spatial = len(module.kernel_size)
     if x.dim() != spatial + 2 or x.shape[1] != module.in_channels or module.padding_mode != "zeros":
         return None
@@ -65,21 +65,29 @@ def _conv_out(module: nn.modules.conv._ConvNd, x: torch.Tensor) -> tuple[int, ..
 
 def direct_call(
     module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: FakeTensorMode
-) -> tuple[torch.Tensor, AtenCall | None] | None:
-    """(fake output, the aten call the layer runs — None for an identity) for a common torch.nn layer
-    called on one fake tensor, or None when no closed-form rule applies (then it runs under FakeTensorMode)."""
-    if kwargs or len(args) != 1 or not isinstance(args[0], FakeTensor):
+) -> tuple[Any, list[AtenCall]] | None:
+    """(output, the aten calls the layer runs — none for an identity) for a common torch.nn layer
+    called on one fake or pending tensor, or None when no closed-form rule applies (then it runs
+    under FakeTensorMode). The output is a PendingTensor of the closed-form shape."""
+    if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)):
         return None
     x = args[0]
     cls = type(module)
     if cls in _IDENTITIES:
-        return x, None  # no kernel runs at inference: the row is free, with the identity reason
+        return x, []  # no kernel runs at inference: the row is free, with the identity reason
     if cls in _ACTIVATION_OPS:
+        if not x.is_contiguous():
+            return None  # the output keeps the input's layout: left to FakeTensorMode
         op = _ACTIVATION_OPS[cls]
-        inplace = bool(getattr(module, "inplace", False))
+        act: Any = module
+        inplace = bool(getattr(act, "inplace", False))
         out = x if inplace else _fake_like(mode, x, tuple(x.shape))
         xm = TensorMeta.of(x)
-        return out, AtenCall(op + ("_" if inplace else ""), (xm,), {}, (xm,), (TensorMeta.of(out),), aliases=inplace)
+        # the scalars aten sees: ReLU6 is hardtanh(0, 6); GELU passes a non-default approximation
+        extra: tuple[Any, ...] = (float(act.min_val), float(act.max_val)) if cls is nn.ReLU6 else ()
+        options = {"approximate": act.approximate} if cls is nn.GELU and act.approximate != "none" else {}
+        call = AtenCall(op + ("_" if inplace else ""), (xm, *extra), options, (xm,), (TensorMeta.of(out),), aliases=inplace)
+        return out, [call]
     if cls in _CONVS:
         conv: Any = module
         shape = _conv_out(conv, x)
@@ -88,26 +96,41 @@ def direct_call(
         out = _fake_like(mode, x, shape)
         weight, bias = TensorMeta.of(conv.weight), _meta(conv.bias)
         xm = TensorMeta.of(x)
-        pads = [0] * len(conv.kernel_size) if isinstance(conv.padding, str) else list(conv.padding)
-        call_args = (xm, weight, bias, list(conv.stride), pads, list(conv.dilation), False, [0], conv.groups)
+        pads = list(conv.padding) if not isinstance(conv.padding, str) else [0] * len(conv.kernel_size)
+        if conv.padding == "same":  # aten sees the explicit symmetric padding; odd totals take a pad op first
+            totals = [d * (k - 1) for k, d in zip(conv.kernel_size, conv.dilation)]
+            if any(t % 2 for t in totals):
+                return None
+            pads = [t // 2 for t in totals]
+        no_padding = [0] * len(conv.kernel_size)
+        call_args = (xm, weight, bias, list(conv.stride), pads, list(conv.dilation), False, no_padding, conv.groups)
         inputs = tuple(t for t in (xm, weight, bias) if t is not None)
-        return out, AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))
+        return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
     if cls is nn.Linear:
         lin: Any = module
-        # aten::linear folds to one addmm for 2-D input, or 3-D contiguous input with a bias; other
-        # cases run matmul + add, so they go through FakeTensorMode and are recorded as they run
+        # aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input, and view + t + addmm
+        # + view for 3-D contiguous input with a bias; other cases run matmul, so they go through
+        # FakeTensorMode and are recorded as they run
         folds = x.dim() == 2 or (x.dim() == 3 and x.is_contiguous() and lin.bias is not None)
-        if not folds or x.shape[-1] != lin.in_features:
+        if not folds or x.shape[-1] != lin.in_features or x.dtype != lin.weight.dtype:
             return None
         out = _fake_like(mode, x, (*x.shape[:-1], lin.out_features))
         rows = prod(x.shape[:-1])
-        a = TensorMeta((rows, lin.in_features), x.dtype)
-        w_t = TensorMeta((lin.in_features, lin.out_features), lin.weight.dtype, False)
+        weight = TensorMeta.of(lin.weight)
+        w_t = TensorMeta((lin.in_features, lin.out_features), lin.weight.dtype, lin.in_features == 1 or lin.out_features == 1)
+        transpose = AtenCall("aten::t", (weight,), {}, (weight,), (w_t,), aliases=True)
         o = TensorMeta((rows, lin.out_features), x.dtype)
-        if lin.bias is None:
-            return out, AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))
-        b = TensorMeta.of(lin.bias)
-        return out, AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))
+        if x.dim() == 2:
+            a = TensorMeta.of(x)
+            if lin.bias is None:
+                return out, [transpose, AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))]
+            b = TensorMeta.of(lin.bias)
+            return out, [transpose, AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))]
+        xm, a, b = TensorMeta.of(x), TensorMeta((rows, lin.in_features), x.dtype), TensorMeta.of(lin.bias)
+        flatten = AtenCall("aten::view", (xm, [rows, lin.in_features]), {}, (xm,), (a,), aliases=True)
+        product = AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))
+        unflatten = AtenCall("aten::view", (o, [*x.shape[:-1], lin.out_features]), {}, (o,), (TensorMeta.of(out),), aliases=True)
+        return out, [flatten, transpose, product, unflatten]
     if cls in _BATCH_NORMS:
         bn: Any = module
         if bn.training or bn.running_mean is None or x.dim() < 2 or x.shape[1] != bn.num_features:
@@ -118,10 +141,19 @@ def direct_call(
             or (cls is nn.BatchNorm1d and x.dim() not in (2, 3))
         ):
             return None
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+            return None  # other devices and dtypes take other kernels: run them under FakeTensorMode
         out = _fake_like(mode, x, tuple(x.shape))
         xm = TensorMeta.of(x)
         state = (_meta(bn.weight), _meta(bn.bias), TensorMeta.of(bn.running_mean), TensorMeta.of(bn.running_var))
-        bn_args: tuple[Any, ...] = (xm, *state, bn.momentum, bn.eps)
+        momentum = 0.0 if bn.momentum is None else bn.momentum
+        bn_args: tuple[Any, ...] = (xm, *state, False, momentum, bn.eps)
         inputs = (xm,) + tuple(t for t in state if t is not None)
-        return out, AtenCall("aten::_native_batch_norm_legit_no_training", bn_args, {}, inputs, (TensorMeta.of(out),))
+        # on CPU, eval-mode batch_norm allocates an empty reserve, then runs native_batch_norm, whose
+        # saved mean and invstd outputs are empty
+        reserve, saved = TensorMeta((0,), torch.uint8), TensorMeta((0,), x.dtype)
+        allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
+        empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
+        norm = AtenCall("aten::native_batch_norm", bn_args, {}, inputs, (TensorMeta.of(out), saved, saved))
+        return out, [empty, norm]
     return None

@@ -30,14 +30,97 @@ class TensorMeta:
         return self.dtype.itemsize
 
     @classmethod
-    def of(cls, tensor: torch.Tensor) -> TensorMeta:
-        """Metadata of a (real or fake) tensor."""
+    def of(cls, tensor: Any) -> TensorMeta:
+        """Metadata of a (real or fake) tensor or a PendingTensor."""
         return cls(tuple(int(s) for s in tensor.shape), tensor.dtype, tensor.is_contiguous())
 
 
-def tensors_in(value: Any) -> list[torch.Tensor]:
-    """Every tensor inside ``value`` (nested tuples, lists and dicts), in order."""
-    if isinstance(value, torch.Tensor):
+def is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """torch's row-major contiguity: each dimension of size > 1 has the stride of the ones after it."""
+    expected = 1
+    for size, step in zip(reversed(shape), reversed(stride)):
+        if size == 0:
+            return True
+        if size != 1:
+            if step != expected:
+                return False
+            expected *= size
+    return True
+
+
+class PendingTensor:
+    """The geometry of a fake tensor that has not been built because nothing has run on it yet.
+
+    Shape propagation hands these between nodes whose outcome is known from metadata (a closed-form
+    shape rule, a memoised node); ``materialise`` builds the fake tensor (once: every reader gets the
+    same object) when a node really has to run. Reads like a tensor for what rules need: ``shape``,
+    ``dtype``, ``device``, ``stride()``, ``storage_offset()``, ``is_contiguous()``, ``dim()``.
+    """
+
+    __slots__ = ("shape", "_stride", "_offset", "dtype", "device", "_mode", "_fake", "_contiguous")
+    layout = torch.strided
+    constant = None
+    requires_grad = False
+
+    def __init__(
+        self, shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype, device: torch.device, mode: Any
+    ) -> None:
+        self.shape = torch.Size(shape)
+        self._stride = stride
+        self._offset = offset
+        self.dtype = dtype
+        self.device = device
+        self._mode = mode
+        self._fake: torch.Tensor | None = None
+        self._contiguous: bool | None = None
+
+    def stride(self) -> tuple[int, ...]:
+        """Strides, in elements."""
+        return self._stride
+
+    def storage_offset(self) -> int:
+        """Offset into the storage, in elements."""
+        return self._offset
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    def is_contiguous(self) -> bool:
+        """Row-major contiguity (see ``is_contiguous``)."""
+        if self._contiguous is None:
+            self._contiguous = is_contiguous(tuple(self.shape), self._stride)
+        return self._contiguous
+
+    def materialise(self) -> torch.Tensor:
+        """The fake tensor of this geometry, built on first use."""
+        if self._fake is None:
+            from costmodel.fake import fake_from_meta
+
+            self._fake = fake_from_meta(self._mode, tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
+        return self._fake
+
+    def __repr__(self) -> str:
+        return f"PendingTensor({list(self.shape)}, {self.dtype})"
+
+
+def materialised(value: Any) -> Any:
+    """``value`` with every PendingTensor inside (tuples, lists, dicts) replaced by its fake tensor."""
+    if type(value) is PendingTensor:
+        return value.materialise()
+    if isinstance(value, tuple):
+        items = [materialised(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, list):
+        return [materialised(v) for v in value]
+    if isinstance(value, dict):
+        return {k: materialised(v) for k, v in value.items()}
+    return value
+
+
+def tensors_in(value: Any) -> list[Any]:
+    """Every tensor (or PendingTensor) inside ``value`` (nested tuples, lists and dicts), in order."""
+    if isinstance(value, (torch.Tensor, PendingTensor)):
         return [value]
     if isinstance(value, (tuple, list)):
         return [t for item in value for t in tensors_in(item)]
@@ -48,7 +131,7 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
 
 def as_meta(value: Any) -> Any:
     """Replace every tensor inside ``value`` by its TensorMeta, keeping the container structure."""
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, (torch.Tensor, PendingTensor)):
         return TensorMeta.of(value)
     if isinstance(value, tuple):
         return tuple(as_meta(v) for v in value)

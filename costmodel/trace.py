@@ -10,10 +10,13 @@ user's model written, process state (RNG, grad mode, default dtype, threads) res
 from __future__ import annotations
 
 import contextlib
+import dis
 import inspect
 import linecache
 import os
+import sys
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,9 +37,10 @@ from costmodel.fake import (
     to_call,
 )
 from costmodel.inputs import ModelInputs, bind_placeholders, empty_tensor, materialise, normalise_inputs
+from costmodel.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.shape_rules import direct_call
-from costmodel.tensors import TensorMeta, tensors_in
+from costmodel.tensors import TensorMeta, materialised, tensors_in
 
 __all__ = ["TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf"]
 
@@ -58,6 +62,8 @@ class TracedModel:
     inputs: ModelInputs
     dtype: torch.dtype
     node_calls: dict[str, list[AtenCall]] = field(default_factory=dict)
+    #: nodes sharing one outcome object ran identical aten calls (their costs are computed once)
+    node_outcomes: dict[str, NodeOutcome] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -121,6 +127,37 @@ def is_leaf(module: nn.Module) -> bool:
 
 
 LeafPredicate = Callable[[nn.Module], bool]
+_ATOMS = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout})
+
+
+_UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+
+
+def _iterate(proxy: fx.Proxy, frame: types.FrameType) -> Iterator[fx.Proxy]:
+    """fx's iteration of a proxy (``a, b = x.size()`` unpacks into getitem nodes), reading only the
+    caller's current instruction instead of disassembling its whole function (fx does that on every
+    unpack: half the tracing time of a ShuffleNet)."""
+    code, at = frame.f_code.co_code, frame.f_lasti
+    if code[at] == _UNPACK_SEQUENCE and (at < 2 or code[at - 2] != _EXTENDED_ARG):
+        return (proxy[i] for i in range(code[at + 1]))  # type: ignore[index]
+    return proxy.tracer.iter(proxy)
+
+
+class _Proxy(fx.Proxy):
+    def __iter__(self) -> Iterator[fx.Proxy]:
+        return _iterate(self, sys._getframe(1))
+
+    def __getattr__(self, k: str) -> fx.proxy.Attribute:
+        return _Attribute(self, k)
+
+
+class _Attribute(fx.proxy.Attribute):
+    def __iter__(self) -> Iterator[fx.Proxy]:
+        return _iterate(self, sys._getframe(1))
+
+    def __getattr__(self, k: str) -> fx.proxy.Attribute:
+        return _Attribute(self, k)
 
 
 class _Tracer(fx.Tracer):
@@ -129,8 +166,43 @@ class _Tracer(fx.Tracer):
 
     proxy_buffer_attributes = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._names: dict[int, str] | None = None
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf(m)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _Proxy(node, self)
+
+    def create_arg(self, a: Any) -> Any:
+        """fx's conversion of a call argument, with O(1) paths for the common cases: constants,
+        proxies, flat containers, and tensors or modules of the root (fx itself scans
+        ``named_parameters``/``named_modules`` for each, quadratic on large models)."""
+        kind = type(a)
+        if kind in _ATOMS:
+            return a
+        if kind is _Proxy or kind is _Attribute:
+            return a.node
+        if kind is tuple or kind is list:
+            return kind(self.create_arg(item) for item in a)
+        if isinstance(a, (torch.Tensor, nn.Module)):
+            name = self._root_names().get(id(a))
+            if name is not None:
+                return self.create_node("get_attr", name, (), {})
+        return super().create_arg(a)
+
+    def _root_names(self) -> dict[int, str]:
+        """id → qualified name of every parameter, buffer and module of the root (first name wins,
+        as in fx's own scans)."""
+        if self._names is None:
+            names: dict[int, str] = {}
+            for items in (self.root.named_modules(), self.root.named_buffers(), self.root.named_parameters()):
+                for name, obj in items:
+                    names[id(obj)] = name
+            self._names = names
+        return self._names
 
 
 class _Root(nn.Module):
@@ -188,12 +260,17 @@ def _unsupplied_defaults(model: nn.Module, inputs: ModelInputs) -> dict[str, Any
 class _FakeProp(fx.Interpreter):
     """Runs the graph on fake tensors, storing each node's outputs and the aten ops it ran."""
 
-    def __init__(self, root: nn.Module, graph: fx.Graph, recorder: OpRecorder, describe: str, mode: FakeTensorMode) -> None:
+    def __init__(
+        self, root: nn.Module, graph: fx.Graph, recorder: OpRecorder, describe: str, mode: FakeTensorMode, shortcuts: bool = True
+    ) -> None:
         super().__init__(root, graph=graph)
+        self.shortcuts = shortcuts
         self.recorder = recorder
         self.mode = mode
         self.describe = describe
         self.node_calls: dict[str, list[AtenCall]] = {}
+        self.salt = process_salt()
+        self.node_outcomes: dict[str, NodeOutcome] = {}
 
     def run_node(self, n: fx.Node) -> Any:
         start = len(self.recorder.calls)
@@ -218,6 +295,7 @@ class _FakeProp(fx.Interpreter):
             module = self.fetch_attr(str(n.target))
             if RULES.for_module(module) is not None:  # a user's module rule: one call, its insides muted
                 args, kwargs = self.fetch_args_kwargs_from_env(n)
+                args, kwargs = materialised(args), materialised(kwargs)
                 self.recorder.muted += 1
                 try:
                     out = module(*args, **kwargs)
@@ -225,14 +303,47 @@ class _FakeProp(fx.Interpreter):
                     self.recorder.muted -= 1
                 self.recorder.add(to_call(type(module).__name__, args, kwargs, out, module))
                 return out
-            if not module._forward_hooks and not module._forward_pre_hooks:
-                args, kwargs = self.fetch_args_kwargs_from_env(n)
-                direct = direct_call(module, args, kwargs, self.mode)
-                if direct is not None:
-                    if direct[1] is not None:
-                        self.recorder.add(direct[1])
-                    return direct[0]
+            return self._memoised(n, module)
+        if n.op in ("call_function", "call_method"):
+            return self._memoised(n, n.target)
         return super().run_node(n)
+
+    def _memoised(self, n: fx.Node, target: Any) -> Any:
+        """Replay the outcome of an earlier node with the same signature, or compute it and remember."""
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        keyed = node_key(n, target, args, kwargs, self.salt) if self.shortcuts else None
+        if keyed is not None:
+            outcome = recall(keyed[0])
+            if outcome is not None:
+                self.recorder.calls.extend(outcome.calls)
+                self.recorder.owners.extend([self.recorder.owner] * len(outcome.calls))
+                self.node_outcomes[n.name] = outcome
+                return replay(outcome, keyed[1], self.mode)
+        start = len(self.recorder.calls)
+        result = self._compute(n, target, args, kwargs)
+        if keyed is not None:
+            outcome = outcome_of(result, keyed[1], self.recorder.calls[start:])
+            if outcome is not None:
+                remember(keyed[0], outcome)
+                self.node_outcomes[n.name] = outcome
+        return result
+
+    def _compute(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A closed-form shape rule where one applies, else the node run on fake tensors; composites
+        (attention) are recorded as one op. The composite recorder is entered here only: as a
+        TorchFunctionMode it would tax every torch call of the interpreter and of the replays too."""
+        if self.shortcuts and n.op == "call_module" and not target._forward_hooks and not target._forward_pre_hooks:
+            direct = direct_call(target, args, kwargs, self.mode)
+            if direct is not None:
+                for call in direct[1]:
+                    self.recorder.add(call)
+                return direct[0]
+        args, kwargs = materialised(args), materialised(kwargs)
+        with CompositeRecorder(self.recorder):
+            if n.op == "call_method":
+                self_obj, *rest = args
+                return getattr(self_obj, str(target))(*rest, **kwargs)
+            return target(*args, **kwargs)
 
 
 def trace_model(
@@ -241,6 +352,8 @@ def trace_model(
     dtype: torch.dtype = torch.float32,
     name: str = "the model",
     extra_leaf: LeafPredicate | None = None,
+    *,
+    shortcuts: bool = True,
 ) -> TracedModel:
     """Trace ``model`` with torch.fx on a fake copy and run the graph on fake ``inputs``.
 
@@ -249,7 +362,8 @@ def trace_model(
     as they were. A model that is itself a leaf (a bare ``nn.Conv2d``) is wrapped so that it appears
     as one call node named after its class. Raises TraceFailure (NeedsRealValues when shapes depend
     on values) or ShapeMismatch. ``extra_leaf`` is accepted for compatibility and ignored: leaves
-    are decided by ``is_leaf``.
+    are decided by ``is_leaf``. ``shortcuts=False`` runs every node under FakeTensorMode, without
+    closed-form shape rules or the node memo (the reference the tests hold the shortcuts to).
     """
     spec = normalise_inputs(inputs)
     mode = new_fake_mode()
@@ -269,10 +383,18 @@ def trace_model(
             fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
         values = bind_placeholders(root, [str(n.target) for n in placeholders], fake_args, defaults)
         recorder = OpRecorder()
-        prop = _FakeProp(root, graph, recorder, spec.describe(dtype), mode)
+        prop = _FakeProp(root, graph, recorder, spec.describe(dtype), mode, shortcuts)
         try:
-            with torch.no_grad(), mode, recorder, CompositeRecorder(recorder):
+            with torch.no_grad(), mode, recorder:
                 prop.run(*values)
         except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
             raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__
-    return TracedModel(model=model, root=root, graph=graph, inputs=spec, dtype=dtype, node_calls=prop.node_calls)
+    return TracedModel(
+        model=model,
+        root=root,
+        graph=graph,
+        inputs=spec,
+        dtype=dtype,
+        node_calls=prop.node_calls,
+        node_outcomes=prop.node_outcomes,
+    )

@@ -91,6 +91,8 @@ class RuleTable:
 
     ops: dict[str, RuleEntry] = field(default_factory=dict)
     modules: dict[type, RuleEntry] = field(default_factory=dict)
+    #: bumped by every change, so that costs memoised under an older table are not reused
+    version: int = 0
 
     def add(self, names: Iterable[str], family: str, rule: Rule, free_reason: str | None = None) -> None:
         """Register ``rule`` for operator names (``relu`` means ``aten::relu``; in-place ``relu_`` is
@@ -98,6 +100,7 @@ class RuleTable:
         entry = RuleEntry(family, rule, free_reason)
         for name in names:
             self.ops[name if "::" in name else f"aten::{name}"] = entry
+        self.version += 1
 
     def for_op(self, op: str) -> RuleEntry | None:
         """The entry for ``op``; an in-place or out variant (``aten::relu_``) falls back to its base op."""

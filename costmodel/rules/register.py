@@ -37,10 +37,11 @@ def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -
 
     def add(fn: Rule) -> Rule:
         entry = RuleEntry(family, fn)
-        if isinstance(target, type) and issubclass(target, nn.Module):
-            RULES.modules[target] = entry
-        else:
-            RULES.ops[op_key(target)] = entry
+        table: dict[Any, RuleEntry] = RULES.modules if _is_module_class(target) else RULES.ops
+        key = target if _is_module_class(target) else op_key(target)
+        _replaced.setdefault((id(table), key), []).append(table.get(key))
+        table[key] = entry
+        RULES.version += 1
         return fn
 
     if rule is None:
@@ -49,8 +50,22 @@ def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -
 
 
 def unregister(target: Any) -> None:
-    """Remove a rule added with ``register`` (an operator or a module class)."""
-    if isinstance(target, type) and issubclass(target, nn.Module):
-        RULES.modules.pop(target, None)
+    """Remove the latest rule added with ``register`` for an operator or a module class; the rule it
+    replaced (a built-in one, say) applies again."""
+    table: dict[Any, RuleEntry] = RULES.modules if _is_module_class(target) else RULES.ops
+    key = target if _is_module_class(target) else op_key(target)
+    stack = _replaced.get((id(table), key))
+    previous = stack.pop() if stack else None
+    if previous is None:
+        table.pop(key, None)
     else:
-        RULES.ops.pop(op_key(target), None)
+        table[key] = previous
+    RULES.version += 1
+
+
+#: (table, key) → the entries each ``register`` replaced, so that ``unregister`` restores them
+_replaced: dict[tuple[int, Any], list[RuleEntry | None]] = {}
+
+
+def _is_module_class(target: Any) -> bool:
+    return isinstance(target, type) and issubclass(target, nn.Module)

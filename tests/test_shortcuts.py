@@ -1,0 +1,164 @@
+"""The shape-propagation shortcuts (closed-form layer rules, the node memo, pending tensors) are
+held to the reference: every node run under FakeTensorMode. Same output geometry on every node,
+same aten calls, whether the memo is cold (first analysis) or warm (a repeat), and the memo never
+replays what could depend on more than metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.fx
+from torch import nn
+
+from costmodel import analyze, load_model
+from costmodel.node_cache import forget
+from costmodel.tensors import tensors_in
+from costmodel.trace import TracedModel, trace_model
+from costmodel.zoo import ZOO
+from tests.models import corpus as C
+from tests.models import custom
+
+
+class Aliasing(nn.Module):
+    """Identity and aliasing patterns a memo keyed on shapes alone would get wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        a = x + x  # one tensor read twice
+        b = x + y  # two tensors of the same shape
+        v = b.view(1, 4, -1)
+        v.mul_(2)  # in place on a view: returns its input itself
+        p, q = torch.chunk(a, 2, dim=1)
+        r = torch.cat([p, q, p], dim=1)[:, :4]
+        return r + b + v.view_as(b) + y.transpose(2, 3).contiguous().transpose(2, 3)
+
+
+FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
+    "vit": (C.TinyViT, (2, 3, 32, 32)),
+    "swin_window": (C.WindowAttention, (1, 10, 10, 16)),
+    "efficientnet_se_droppath": (C.TinyEfficientNet, (1, 3, 32, 32)),
+    "convnext_block": (C.ConvNeXtBlock, (1, 16, 14, 14)),
+    "stateful": (C.Stateful, (4, 8)),
+    "functional": (custom.FunctionalNet, (1, 3, 16, 16)),
+    "shared_conv": (custom.SharedConvNet, (1, 3, 16, 16)),
+    "subclass": (custom.SubclassNet, (1, 3, 16, 16)),
+    "aliasing": (Aliasing, (1, 4, 6, 6)),
+    "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
+}
+
+
+def _nodes(traced: TracedModel) -> dict[str, tuple[list[tuple[Any, ...]], list[Any]]]:
+    """Per node: the geometry of each output tensor and the aten calls it ran."""
+    out = {}
+    for node in traced.graph.nodes:
+        geometry = [(tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.dtype) for t in tensors_in(node.meta.get("val"))]
+        out[node.name] = (geometry, traced.node_calls.get(node.name, []))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FX_MODELS))
+def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
+    build, inputs = FX_MODELS[name]
+    model = build().eval()
+    reference = _nodes(trace_model(model, inputs, shortcuts=False))
+    forget()
+    cold = trace_model(model, inputs)
+    warm = trace_model(model, inputs)
+    assert cold.node_outcomes and warm.node_outcomes  # the memo did take part
+    for traced in (cold, warm):
+        nodes = _nodes(traced)
+        assert nodes.keys() == reference.keys()
+        for node_name, (geometry, calls) in reference.items():
+            assert nodes[node_name][0] == geometry, node_name
+            assert nodes[node_name][1] == calls, node_name
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.Conv2d(4, 6, 3, 2, 1, groups=2), (2, 4, 9, 9)),
+        (nn.Conv1d(4, 4, 5, padding="same"), (1, 4, 10)),
+        (nn.Conv1d(4, 4, 4, padding="same", dilation=1), (1, 4, 10)),
+        (nn.Conv3d(2, 3, (1, 3, 3), padding=(0, 1, 1), dilation=(1, 2, 2)), (1, 2, 3, 8, 8)),
+        (nn.Linear(5, 7), (3, 5)),
+        (nn.Linear(5, 7, bias=False), (3, 5)),
+        (nn.Linear(5, 7), (2, 3, 5)),
+        (nn.Linear(5, 7, bias=False), (2, 3, 5)),
+        (nn.Linear(5, 1), (4, 5)),
+        (nn.BatchNorm2d(4), (2, 4, 3, 3)),
+        (nn.BatchNorm2d(4, momentum=None), (2, 4, 3, 3)),
+        (nn.BatchNorm1d(4, affine=False), (2, 4)),
+        (nn.BatchNorm1d(4), (2, 4, 6)),
+        (nn.ReLU(inplace=True), (2, 3)),
+        (nn.ReLU6(), (2, 3)),
+        (nn.ReLU6(inplace=True), (2, 3)),
+        (nn.GELU(), (2, 3)),
+        (nn.GELU("tanh"), (2, 3)),
+        (nn.Hardswish(), (2, 3)),
+        (nn.SiLU(inplace=True), (2, 3)),
+        (nn.Dropout(0.3), (2, 3)),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module, shape: tuple[int, ...]) -> None:
+    model = nn.Sequential(layer).eval()
+    reference = _nodes(trace_model(model, shape, shortcuts=False))
+    forget()
+    assert _nodes(trace_model(model, shape)) == reference
+
+
+def test_repeated_blocks_replay_from_the_memo() -> None:
+    traced = trace_model(load_model("shufflenet_v2_x1_0"), (1, 3, 64, 64))
+    distinct = {id(o) for o in traced.node_outcomes.values()}
+    assert len(traced.node_outcomes) > 3 * len(distinct)  # 16 units, a handful of distinct signatures
+
+
+WIDTH = 3
+
+
+@torch.fx.wrap
+def _keep_first(x: torch.Tensor) -> torch.Tensor:
+    return x[:, :WIDTH]  # reads a global: its outcome is not a function of its inputs' metadata
+
+
+class ReadsAGlobal(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _keep_first(x) * 2
+
+
+def test_a_users_function_is_never_replayed() -> None:
+    global WIDTH
+    model = ReadsAGlobal()
+    before = analyze(model, (1, 8)).layers
+    WIDTH = 5
+    try:
+        after = analyze(model, (1, 8)).layers
+    finally:
+        WIDTH = 3
+    assert [r.output_shape for r in before] == [[1, 3], [1, 3]]
+    assert [r.output_shape for r in after] == [[1, 5], [1, 5]]
+
+
+def test_a_changed_rule_is_not_served_from_a_memoised_cost() -> None:
+    from costmodel import OpCost, register, unregister
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.GELU())
+    base = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    register("aten::gelu", lambda call: OpCost(100, 7))
+    try:
+        custom_row = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    finally:
+        unregister("aten::gelu")
+    again = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    assert (custom_row.flops, custom_row.mac) == (100, 7)
+    elements = 2 * 8
+    assert (base.flops, base.mac) == (elements, 2 * elements)  # conventions: 1 per output, in + out
+    assert (again.flops, again.mac) == (base.flops, base.mac)
