@@ -25,7 +25,6 @@ from costmodel.render import (
 )
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules import AtenCall, OpCost, register, unregister
-from costmodel.verify import all_theorems, check_layers
 from costmodel.zoo import ZOO
 
 __version__ = "0.1.0"
@@ -33,12 +32,20 @@ __version__ = "0.1.0"
 _PLOTS = ("plot_compare", "plot_layers", "plot_roofline", "save_png")
 
 
+_VERIFY = ("all_theorems", "check_layers")
+
+
 def __getattr__(name: str) -> Any:
-    """Plot functions load matplotlib on first use, keeping ``import costmodel`` light."""
+    """Plot functions load matplotlib, and the proofs sympy, on first use, keeping ``import costmodel``
+    (and every command that does not plot or prove) light."""
     if name in _PLOTS:
         from costmodel import plots
 
         return getattr(plots, name)
+    if name in _VERIFY:
+        from costmodel import verify
+
+        return getattr(verify, name)
     raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
 
 

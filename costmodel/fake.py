@@ -23,12 +23,100 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from costmodel.rules.base import AtenCall
-from costmodel.tensors import TensorMeta, as_meta, tensors_in
+from costmodel.tensors import PendingTensor, TensorMeta, as_meta, tensors_in
 
 
 def new_fake_mode() -> FakeTensorMode:
     """A FakeTensorMode that also accepts real tensors (constants created by the model), faking them."""
     return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+class LazyFakeMode:
+    """A FakeTensorMode made on first use: constructing one imports torch._dynamo (about a second of
+    start-up), which a model costed entirely by closed-form shape rules never needs."""
+
+    def __init__(self) -> None:
+        self._mode: FakeTensorMode | None = None
+
+    def get(self) -> FakeTensorMode:
+        """The mode, created now if it does not exist yet."""
+        if self._mode is None:
+            self._mode = new_fake_mode()
+        return self._mode
+
+
+def pending_input(spec: Any, dtype: torch.dtype, mode: LazyFakeMode) -> PendingTensor:
+    """A model input (a ``TensorSpec``) as a contiguous CPU PendingTensor: its dtype, or ``dtype``."""
+    shape = tuple(spec.shape)
+    return PendingTensor(shape, contiguous_strides(shape), 0, spec.dtype or dtype, torch.device("cpu"), mode)
+
+
+def meta_tensor_map(dtype: torch.dtype | None, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> TensorMap:
+    """Maps a real tensor to a meta tensor of the same geometry (memoised; floating-point tensors cast
+    to ``dtype``), recording the real device in ``devices`` by the meta tensor's id. Meta tensors cost
+    a microsecond and no mode: the shape rules read them; a node that must run turns them into fake
+    tensors of the recorded device (``FakeTwins``). ``keep`` holds every meta tensor, so that an id in
+    ``devices`` never comes to name another object once a module's tensors are swapped for fakes."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def meta(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key in memo:
+            return memo[key]
+        plain = type(t) in (torch.Tensor, nn.Parameter) and t.layout is torch.strided and not t.is_quantized
+        if not plain:  # a fake tensor already, or a layout the meta device lacks: kept as it is
+            m = nn.Parameter(t.detach(), requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else t.detach()
+        else:
+            cast = dtype is not None and t.is_floating_point() and t.dtype != dtype
+            stride = contiguous_strides(t.shape) if cast and t.is_contiguous() else t.stride()
+            offset = 0 if cast else int(t.storage_offset())
+            m = _meta_tensor(tuple(t.shape), stride, offset, dtype if cast and dtype is not None else t.dtype)
+            if isinstance(t, nn.Parameter):
+                m = nn.Parameter(m, requires_grad=t.requires_grad)
+            devices[id(m)] = t.device
+            keep.append(m)  # ids stay valid: the tensor lives as long as the trace
+        memo[key] = m
+        return m
+
+    return meta
+
+
+class FakeTwins:
+    """The fake twin of each meta tensor of the traced copy (one per tensor, so shared stays shared)."""
+
+    def __init__(self, mode: LazyFakeMode, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> None:
+        self.mode = mode
+        self.devices = devices
+        self.keep = keep
+        self._twins: dict[int, torch.Tensor] = {}
+
+    def owns(self, t: Any) -> bool:
+        """Whether ``t`` is one of the copy's meta tensors."""
+        return id(t) in self.devices
+
+    def of(self, t: torch.Tensor) -> torch.Tensor:
+        """The fake tensor standing for meta tensor ``t`` on its real device."""
+        twin = self._twins.get(id(t))
+        if twin is None:
+            geometry = (tuple(t.shape), t.stride(), int(t.storage_offset()), t.dtype)
+            twin = fake_from_meta(self.mode.get(), *geometry, self.devices[id(t)], t.requires_grad)
+            if isinstance(t, nn.Parameter):
+                twin._is_param = True  # type: ignore[attr-defined]
+            self._twins[id(t)] = twin
+        return twin
+
+    def swap_into(self, module: nn.Module) -> None:
+        """Replace the meta tensors of ``module`` and its sub-modules by their fake twins, in place
+        (the module is about to run under FakeTensorMode)."""
+        for sub in module.modules():
+            tables: tuple[dict[str, Any], ...] = (sub._parameters, sub._buffers)
+            for table in tables:
+                for name, t in table.items():
+                    if t is not None and self.owns(t):
+                        table[name] = self.of(t)
+            for name, value in list(sub.__dict__.items()):
+                if isinstance(value, torch.Tensor) and self.owns(value):
+                    sub.__dict__[name] = self.of(value)
 
 
 @contextlib.contextmanager
@@ -75,16 +163,22 @@ def fake_from_meta(
     requires_grad: bool = False,
 ) -> torch.Tensor:
     """A fake tensor of exactly this geometry (no data exists: the storage is a meta one)."""
-    # built beneath any active mode: the meta tensor is scaffolding, not an op of the model
-    with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEYS):
-        if offset:
-            span = 1 + sum((n - 1) * s for n, s in zip(shape, stride) if n > 0)
-            meta = torch.empty(offset + span, dtype=dtype, device="meta").as_strided(shape, stride, offset)
-        else:
-            meta = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
-        if requires_grad:
-            meta.requires_grad_(True)
+    if torch._C._len_torch_dispatch_stack() or torch._C._len_torch_function_stack():
+        # built beneath the active modes: the meta tensor is scaffolding, not an op of the model
+        with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEYS):
+            meta = _meta_tensor(shape, stride, offset, dtype)
+    else:
+        meta = _meta_tensor(shape, stride, offset, dtype)
+    if requires_grad:
+        meta.requires_grad_(True)
     return FakeTensor(mode, meta, device)
+
+
+def _meta_tensor(shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype) -> torch.Tensor:
+    if offset:
+        span = 1 + sum((n - 1) * s for n, s in zip(shape, stride) if n > 0)
+        return torch.empty(offset + span, dtype=dtype, device="meta").as_strided(shape, stride, offset)
+    return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
 
 
 _PYTHON_KEYS = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(

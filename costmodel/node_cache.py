@@ -24,9 +24,10 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensor
 from torch.fx.immutable_collections import immutable_dict, immutable_list
 
+from costmodel.fake import LazyFakeMode
 from costmodel.rules.base import AtenCall
 from costmodel.tensors import PendingTensor
 
@@ -109,8 +110,16 @@ class _Freezer:
     """Turns call arguments into a hashable key; tensors become their geometry plus the index of the
     first argument that is the same tensor object (``x + x`` reads one tensor, ``x + y`` two)."""
 
-    def __init__(self) -> None:
-        self.tensors: list[torch.Tensor] = []
+    def __init__(self, devices: dict[int, torch.device]) -> None:
+        self.tensors: list[Any] = []
+        self.devices = devices  # the traced copy's meta tensors: their real devices
+
+    def _index(self, value: Any) -> int:
+        for i, t in enumerate(self.tensors):
+            if t is value:
+                return i
+        self.tensors.append(value)
+        return len(self.tensors) - 1
 
     def freeze(self, value: Any) -> Hashable:
         kind = type(value)
@@ -121,11 +130,11 @@ class _Freezer:
         if kind is FakeTensor or kind is PendingTensor:
             if value.constant is not None or value.layout is not torch.strided:
                 raise _Uncacheable
-            index = next((i for i, t in enumerate(self.tensors) if t is value), None)
-            if index is None:
-                index = len(self.tensors)
-                self.tensors.append(value)
-            return (FakeTensor, index, tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.device)
+            geometry = (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
+            return (FakeTensor, self._index(value), *geometry, value.device, value.requires_grad)
+        if isinstance(value, torch.Tensor) and id(value) in self.devices:  # a meta tensor of the copy
+            geometry = (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
+            return (FakeTensor, self._index(value), *geometry, self.devices[id(value)], value.requires_grad)
         if kind in _SEQUENCES:
             return (kind, tuple(self.freeze(v) for v in value))
         if kind is dict or kind is immutable_dict:
@@ -154,7 +163,7 @@ def _is_pure_function(target: Any) -> bool:
 
 
 def node_key(
-    node: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], salt: Hashable
+    node: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], salt: Hashable, devices: dict[int, torch.device]
 ) -> tuple[Hashable, list[Any]] | None:
     """The memo key of one node about to run (``target`` is the module for call_module) and its
     distinct input tensors in key order, or None when the outcome may depend on more than metadata.
@@ -162,7 +171,7 @@ def node_key(
     call_module: torch.nn's own layers (the tracer keeps only those, plus user rules, as leaves);
     call_function: functions of torch, operator, math and builtins; call_method: Tensor methods.
     """
-    freezer = _Freezer()
+    freezer = _Freezer(devices)
     try:
         if node.op == "call_module":
             if not isinstance(target, nn.Module) or target._forward_hooks or target._forward_pre_hooks:
@@ -209,7 +218,7 @@ def outcome_of(result: Any, inputs: list[Any], calls: list[AtenCall]) -> NodeOut
         return None
 
 
-def replay(outcome: NodeOutcome, inputs: list[Any], mode: FakeTensorMode) -> Any:
+def replay(outcome: NodeOutcome, inputs: list[Any], mode: LazyFakeMode) -> Any:
     """The node's result rebuilt from ``outcome``: pending tensors of the recorded geometry (built
     only if a later node has to run on them), and the very input tensors where the node returned
     one of its inputs."""

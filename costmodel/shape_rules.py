@@ -15,10 +15,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensor
 
-from costmodel.fake import contiguous_strides
+from costmodel.fake import LazyFakeMode, contiguous_strides
 from costmodel.rules.base import AtenCall
+from costmodel.shape_functions import global_average
 from costmodel.tensors import PendingTensor, TensorMeta
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -36,7 +37,7 @@ _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
-def _fake_like(mode: FakeTensorMode, like: Any, shape: tuple[int, ...]) -> PendingTensor:
+def _fake_like(mode: LazyFakeMode, like: Any, shape: tuple[int, ...]) -> PendingTensor:
     return PendingTensor(shape, contiguous_strides(shape), 0, like.dtype, like.device, mode)
 
 
@@ -63,8 +64,60 @@ def _conv_out(module: nn.modules.conv._ConvNd, x: Any) -> tuple[int, ...] | None
     return (x.shape[0], module.out_channels, *sizes)
 
 
+def pool_size(size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool) -> int:
+    """torch's pooling output size: ⌊(size + 2·pad − dilation·(kernel − 1) − 1 (+ stride − 1 with
+    ceil_mode)) / stride⌋ + 1, less one when ceil_mode makes the last window start past the padded input."""
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pair(value: Any) -> list[int] | None:
+    if type(value) is int:
+        return [value, value]
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(type(v) is int for v in value):
+        return list(value)
+    return None
+
+
+def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
+    """MaxPool2d (aten::max_pool2d_with_indices, as FakeTensorMode runs it) and AvgPool2d
+    (aten::avg_pool2d) on a contiguous 4-D tensor; arguments as the dispatcher hands them over:
+    pairs as lists, trailing defaults dropped."""
+    is_max = isinstance(module, nn.MaxPool2d)
+    if x.dim() != 4 or not x.is_contiguous() or not x.dtype.is_floating_point or (is_max and module.return_indices):
+        return None
+    kernel, pad = _pair(module.kernel_size), _pair(module.padding)
+    stride = _pair(module.stride) if module.stride is not None else kernel
+    dilation = _pair(module.dilation) if is_max else [1, 1]
+    if kernel is None or stride is None or pad is None or dilation is None:
+        return None
+    sizes = [pool_size(x.shape[2 + i], kernel[i], pad[i], stride[i], dilation[i], module.ceil_mode) for i in range(2)]
+    if min(sizes) <= 0:
+        return None
+    out = _fake_like(mode, x, (x.shape[0], x.shape[1], *sizes))
+    xm, om = TensorMeta.of(x), TensorMeta.of(out)
+    if is_max:
+        values: list[Any] = [kernel, stride, pad, dilation, module.ceil_mode]
+        defaults: list[Any] = [None, [], [0, 0], [1, 1], False]
+        indices = TensorMeta(om.shape, torch.int64)
+        return out, [AtenCall("aten::max_pool2d_with_indices", (xm, *_trimmed(values, defaults)), {}, (xm,), (om, indices))]
+    values = [kernel, stride, pad, module.ceil_mode, module.count_include_pad, module.divisor_override]
+    defaults = [None, [], [0, 0], False, True, None]
+    return out, [AtenCall("aten::avg_pool2d", (xm, *_trimmed(values, defaults)), {}, (xm,), (om,))]
+
+
+def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
+    """Positional arguments without the trailing ones equal to their schema defaults."""
+    end = len(values)
+    while end and values[end - 1] == defaults[end - 1]:
+        end -= 1
+    return values[:end]
+
+
 def direct_call(
-    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: FakeTensorMode
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode
 ) -> tuple[Any, list[AtenCall]] | None:
     """(output, the aten calls the layer runs — none for an identity) for a common torch.nn layer
     called on one fake or pending tensor, or None when no closed-form rule applies (then it runs
@@ -131,6 +184,10 @@ def direct_call(
         product = AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))
         unflatten = AtenCall("aten::view", (o, [*x.shape[:-1], lin.out_features]), {}, (o,), (TensorMeta.of(out),), aliases=True)
         return out, [flatten, transpose, product, unflatten]
+    if cls is nn.AdaptiveAvgPool2d:
+        return global_average(x, module.output_size, mode)
+    if cls is nn.MaxPool2d or cls is nn.AvgPool2d:
+        return _pool2d(module, x, mode)
     if cls in _BATCH_NORMS:
         bn: Any = module
         if bn.training or bn.running_mean is None or x.dim() < 2 or x.shape[1] != bn.num_features:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ class PendingTensor:
     def __init__(
         self, shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype, device: torch.device, mode: Any
     ) -> None:
+        """``mode``: a ``fake.LazyFakeMode`` (the FakeTensorMode is made only if one is materialised)."""
         self.shape = torch.Size(shape)
         self._stride = stride
         self._offset = offset
@@ -86,6 +88,10 @@ class PendingTensor:
         """Number of dimensions."""
         return len(self.shape)
 
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or one dimension's size."""
+        return self.shape if dim is None else self.shape[dim]
+
     def is_contiguous(self) -> bool:
         """Row-major contiguity (see ``is_contiguous``)."""
         if self._contiguous is None:
@@ -97,24 +103,28 @@ class PendingTensor:
         if self._fake is None:
             from costmodel.fake import fake_from_meta
 
-            self._fake = fake_from_meta(self._mode, tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
+            self._fake = fake_from_meta(self._mode.get(), tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
         return self._fake
 
     def __repr__(self) -> str:
         return f"PendingTensor({list(self.shape)}, {self.dtype})"
 
 
-def materialised(value: Any) -> Any:
-    """``value`` with every PendingTensor inside (tuples, lists, dicts) replaced by its fake tensor."""
+def materialised(value: Any, twin: Callable[[torch.Tensor], torch.Tensor | None] | None = None) -> Any:
+    """``value`` with every PendingTensor inside (tuples, lists, dicts) replaced by its fake tensor,
+    and every other tensor by ``twin(tensor)`` where that is not None (the traced copy's meta tensors)."""
     if type(value) is PendingTensor:
         return value.materialise()
+    if twin is not None and isinstance(value, torch.Tensor):
+        found = twin(value)
+        return value if found is None else found
     if isinstance(value, tuple):
-        items = [materialised(v) for v in value]
+        items = [materialised(v, twin) for v in value]
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     if isinstance(value, list):
-        return [materialised(v) for v in value]
+        return [materialised(v, twin) for v in value]
     if isinstance(value, dict):
-        return {k: materialised(v) for k, v in value.items()}
+        return {k: materialised(v, twin) for k, v in value.items()}
     return value
 
 

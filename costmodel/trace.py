@@ -24,21 +24,24 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch import nn
-from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException, FakeTensorMode
+from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
 from costmodel.errors import ShapeMismatch, TraceFailure
 from costmodel.fake import (
     CompositeRecorder,
+    FakeTwins,
+    LazyFakeMode,
     OpRecorder,
     copy_model,
-    fake_tensor_map,
-    new_fake_mode,
+    meta_tensor_map,
+    pending_input,
     process_state_preserved,
     to_call,
 )
-from costmodel.inputs import ModelInputs, bind_placeholders, empty_tensor, materialise, normalise_inputs
+from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normalise_inputs
 from costmodel.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.rules.base import RULES, AtenCall
+from costmodel.shape_functions import direct_function
 from costmodel.shape_rules import direct_call
 from costmodel.tensors import TensorMeta, materialised, tensors_in
 
@@ -261,12 +264,13 @@ class _FakeProp(fx.Interpreter):
     """Runs the graph on fake tensors, storing each node's outputs and the aten ops it ran."""
 
     def __init__(
-        self, root: nn.Module, graph: fx.Graph, recorder: OpRecorder, describe: str, mode: FakeTensorMode, shortcuts: bool = True
+        self, root: nn.Module, graph: fx.Graph, recorder: OpRecorder, describe: str, twins: FakeTwins, shortcuts: bool = True
     ) -> None:
         super().__init__(root, graph=graph)
         self.shortcuts = shortcuts
         self.recorder = recorder
-        self.mode = mode
+        self.twins = twins
+        self.mode = twins.mode
         self.describe = describe
         self.node_calls: dict[str, list[AtenCall]] = {}
         self.salt = process_salt()
@@ -294,13 +298,13 @@ class _FakeProp(fx.Interpreter):
         if n.op == "call_module":
             module = self.fetch_attr(str(n.target))
             if RULES.for_module(module) is not None:  # a user's module rule: one call, its insides muted
-                args, kwargs = self.fetch_args_kwargs_from_env(n)
-                args, kwargs = materialised(args), materialised(kwargs)
-                self.recorder.muted += 1
-                try:
-                    out = module(*args, **kwargs)
-                finally:
-                    self.recorder.muted -= 1
+                args, kwargs = self._fake_args(self.fetch_args_kwargs_from_env(n), module)
+                with self._faking():
+                    self.recorder.muted += 1
+                    try:
+                        out = module(*args, **kwargs)
+                    finally:
+                        self.recorder.muted -= 1
                 self.recorder.add(to_call(type(module).__name__, args, kwargs, out, module))
                 return out
             return self._memoised(n, module)
@@ -311,7 +315,7 @@ class _FakeProp(fx.Interpreter):
     def _memoised(self, n: fx.Node, target: Any) -> Any:
         """Replay the outcome of an earlier node with the same signature, or compute it and remember."""
         args, kwargs = self.fetch_args_kwargs_from_env(n)
-        keyed = node_key(n, target, args, kwargs, self.salt) if self.shortcuts else None
+        keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices) if self.shortcuts else None
         if keyed is not None:
             outcome = recall(keyed[0])
             if outcome is not None:
@@ -338,12 +342,36 @@ class _FakeProp(fx.Interpreter):
                 for call in direct[1]:
                     self.recorder.add(call)
                 return direct[0]
-        args, kwargs = materialised(args), materialised(kwargs)
-        with CompositeRecorder(self.recorder):
+        if self.shortcuts and n.op in ("call_function", "call_method"):
+            direct = direct_function(n.op, target, args, kwargs, self.mode)
+            if direct is not None:
+                for call in direct[1]:
+                    self.recorder.add(call)
+                return direct[0]
+        args, kwargs = self._fake_args((args, kwargs), target if n.op == "call_module" else None)
+        with self._faking(), CompositeRecorder(self.recorder):
             if n.op == "call_method":
                 self_obj, *rest = args
                 return getattr(self_obj, str(target))(*rest, **kwargs)
             return target(*args, **kwargs)
+
+    def _fake_args(self, args_kwargs: tuple[Any, Any], module: nn.Module | None) -> tuple[Any, Any]:
+        """Arguments ready to run under FakeTensorMode: pending tensors built, the copy's meta tensors
+        (parameters fetched by get_attr) replaced by their fake twins, and so are the module's own."""
+        if module is not None:
+            self.twins.swap_into(module)
+
+        def twin(t: torch.Tensor) -> torch.Tensor | None:
+            return self.twins.of(t) if self.twins.owns(t) else None
+
+        args, kwargs = args_kwargs
+        return materialised(args, twin), materialised(kwargs, twin)
+
+    @contextlib.contextmanager
+    def _faking(self) -> Iterator[None]:
+        """FakeTensorMode with the op recorder inside it, entered only around a node that must run."""
+        with self.mode.get(), self.recorder:
+            yield
 
 
 def trace_model(
@@ -366,26 +394,27 @@ def trace_model(
     closed-form shape rules or the node memo (the reference the tests hold the shortcuts to).
     """
     spec = normalise_inputs(inputs)
-    mode = new_fake_mode()
+    mode = LazyFakeMode()
+    devices: dict[int, torch.device] = {}
+    keep: list[torch.Tensor] = []
 
-    def make(s: Any) -> torch.Tensor:
-        return empty_tensor(s, dtype)
+    def make(s: Any) -> Any:
+        return pending_input(s, dtype, mode)
 
     with process_state_preserved():
-        root = copy_model(model, fake_tensor_map(mode, dtype))
+        root = copy_model(model, meta_tensor_map(dtype, devices, keep))
         if is_leaf(root):
             root = wrap_leaf(root)
         concrete = _unsupplied_defaults(root, spec)
         graph = symbolic_trace(root, name, concrete)
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
         defaults = [n.args[0] if n.args else concrete.get(str(n.target).lstrip("*")) for n in placeholders]
-        with mode:
-            fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
+        fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
         values = bind_placeholders(root, [str(n.target) for n in placeholders], fake_args, defaults)
         recorder = OpRecorder()
-        prop = _FakeProp(root, graph, recorder, spec.describe(dtype), mode, shortcuts)
+        prop = _FakeProp(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep), shortcuts)
         try:
-            with torch.no_grad(), mode, recorder:
+            with torch.no_grad():
                 prop.run(*values)
         except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
             raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__

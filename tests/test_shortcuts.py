@@ -40,6 +40,29 @@ class Aliasing(nn.Module):
         return r + b + v.view_as(b) + y.transpose(2, 3).contiguous().transpose(2, 3)
 
 
+class Glue(nn.Module):
+    """The functions and methods the closed-form rules cover, in the variants models write them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_pool = nn.MaxPool2d(3, 2, 1)
+        self.max_pool_ceil = nn.MaxPool2d(2, ceil_mode=True)
+        self.avg_pool = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
+        self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n, c, h, w = x.size()
+        rows = x.view(n, -1)
+        flat = torch.flatten(x, 0, 1) + x.flatten(2).view(n * c, h, w)
+        pieces = x.chunk(3, dim=-1)
+        turned = torch.transpose(x, -1, 1).contiguous().transpose(1, 3)
+        joined = torch.cat([x, turned, x]) + torch.cat((x, x, x), dim=0)
+        means = x.mean([2, 3]) + x.mean(dim=(-1, -2)) + torch.mean(x, -1, keepdim=True).view(n, c, h).sum(-1)
+        pooled = self.max_pool(x) + self.avg_pool(x) + nn.functional.avg_pool2d(x, 3, 2, 1)
+        sizes = x.shape[1] * x.dim()
+        return rows, flat, pieces[2], joined, means, pooled, self.max_pool_ceil(x), self.global_pool(x), x.add(x), sizes
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -51,6 +74,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "shared_conv": (custom.SharedConvNet, (1, 3, 16, 16)),
     "subclass": (custom.SubclassNet, (1, 3, 16, 16)),
     "aliasing": (Aliasing, (1, 4, 6, 6)),
+    "glue": (Glue, (2, 4, 7, 7)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
 }
 
@@ -113,6 +137,20 @@ def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module
     reference = _nodes(trace_model(model, shape, shortcuts=False))
     forget()
     assert _nodes(trace_model(model, shape)) == reference
+
+
+def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
+    """FakeTensorMode's constructor imports torch._dynamo (about a second): the zoo must not need it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, costmodel; from costmodel.zoo import ZOO\n"
+        "for name in ZOO: costmodel.analyze(costmodel.load_model(name))\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_repeated_blocks_replay_from_the_memo() -> None:

@@ -162,3 +162,26 @@ def test_verify_cli_without_model_has_no_layers(capsys: pytest.CaptureFixture[st
     assert "layers" not in json.loads(capsys.readouterr().out)
     assert main(["verify", "--format", "markdown"]) == 0
     assert "6/6 theorems proved" in capsys.readouterr().out
+
+
+def test_the_numeric_closed_forms_are_the_sympy_expressions_printed() -> None:
+    """closed_forms.py (what analysis evaluates, without importing sympy) is generated from formulas;
+    regenerating must give the file's block unchanged."""
+    import pathlib
+
+    from costmodel import closed_forms
+
+    text = pathlib.Path(closed_forms.__file__).read_text()
+    assert formulas.closed_forms_source() in text
+
+
+def test_analysis_and_the_report_command_never_import_sympy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, costmodel, cli.main; "
+        "costmodel.analyze(costmodel.load_model('resnet18'), (1, 3, 32, 32)); print('sympy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

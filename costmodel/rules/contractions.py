@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from math import prod
 
-from costmodel import formulas
+from costmodel import closed_forms
 from costmodel.rules.base import AtenCall, OpCost, rule
 from costmodel.tensors import TensorMeta
 
@@ -49,14 +49,14 @@ def convolution(call: AtenCall) -> OpCost:
     h, w = _fold(x.shape[-spatial:])
     ho, wo = _fold(out.shape[-spatial:])
     kh, kw = _fold(weight.shape[2:])
-    cost = formulas.conv_cost(n, h, w, ho, wo, c1, c2, kh, kw, groups, bias is not None)
+    cost = closed_forms.conv_cost(n, h, w, ho, wo, c1, c2, kh, kw, groups, bias is not None)
     return OpCost(cost.flops, cost.mac, cost.mac_lower_bound, conv_kind(c1, groups, kh * kw))
 
 
 def _matrix(call: AtenCall, a: TensorMeta, b: TensorMeta, has_bias: bool) -> OpCost:
     m, k = a.shape[-2] if len(a.shape) > 1 else 1, a.shape[-1]
     n = b.shape[-1] if len(b.shape) > 1 else 1
-    cost = formulas.linear_cost(m, k, n, has_bias)
+    cost = closed_forms.linear_cost(m, k, n, has_bias)
     # MAC as the kernel runs it (a bias broadcast from a row counts its own size); the bound is the
     # 1x1-conv bound with N·h·w = m rows, which the bias only adds to
     return OpCost(cost.flops, call.io_elements(), cost.mac_lower_bound, "gemv" if m == 1 else "matmul")
