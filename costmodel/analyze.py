@@ -10,6 +10,7 @@ from torch import nn
 
 from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
+from costmodel.fake import gc_paused
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules.base import RULES
 from costmodel.tensors import TensorMeta, tensors_in
@@ -193,7 +194,13 @@ def analyze(
     Raises TraceFailure, ShapeMismatch or (with ``strict``) UncountedOpsError, each one line.
     """
     check_mac_unit(mac_unit)
-    model_name = name or type(model).__name__
+    with gc_paused():
+        return _analyze(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
+
+
+def _analyze(
+    model: nn.Module, inputs: Any, dtype: torch.dtype, model_name: str, strict: bool, mac_unit: MacUnit, fallback: bool | None
+) -> Report:
     if fallback is not True:
         try:
             traced = trace_model(model, inputs, dtype, name=model_name)

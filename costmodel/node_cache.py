@@ -146,11 +146,16 @@ class _Freezer:
         raise _Uncacheable
 
 
+#: What every nn.Module carries (hook tables, parameter and buffer dicts…): not a hyper-parameter.
+_BASE_STATE = frozenset(nn.Module().__dict__) | frozenset(_SKIPPED_STATE)
+
+
 def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
-    """A torch.nn layer's behaviour: its class, hyper-parameters, parameter/buffer geometry, sub-layers."""
+    """A torch.nn layer's behaviour: its class, hyper-parameters (every attribute a bare nn.Module
+    lacks), parameter/buffer geometry, sub-layers."""
     items = []
     for key, value in module.__dict__.items():
-        if key in _SKIPPED_STATE or "hooks" in key or "state_dict" in key:
+        if key in _BASE_STATE:
             continue
         items.append((key, freezer.freeze(value)))
     tensors = tuple((k, freezer.freeze(v)) for k, v in {**module._parameters, **module._buffers}.items())
@@ -182,7 +187,7 @@ def node_key(
                 return None
             head = ("function", target)
         elif node.op == "call_method":
-            if not args or (type(args[0]) is not FakeTensor and type(args[0]) is not PendingTensor):
+            if not args or (type(args[0]) not in (FakeTensor, PendingTensor) and id(args[0]) not in devices):
                 return None
             head = ("method", target)
         else:

@@ -47,13 +47,14 @@ HF_CONFIGS = [
 ]
 
 
-def _hf(config_name: str) -> tuple[nn.Module, tuple[int, ...]]:
+def _hf(config_name: str, native_size: bool = False) -> tuple[nn.Module, tuple[int, ...]]:
     transformers = pytest.importorskip("transformers")
     config = getattr(transformers, config_name)()
     # small images keep the suite fast; every config accepts its own image size scaled down
     size = getattr(config, "image_size", 224)
     size = size[0] if isinstance(size, (list, tuple)) else size
-    size = 64 if config_name not in ("ViTConfig", "Dinov2Config", "SwinConfig", "PvtConfig") else size
+    if not native_size:
+        size = 64 if config_name not in ("ViTConfig", "Dinov2Config", "SwinConfig", "PvtConfig") else size
     mapping = transformers.AutoModelForImageClassification._model_mapping
     cls = mapping[type(config)] if type(config) in mapping else transformers.AutoModel._model_mapping[type(config)]
     torch.manual_seed(0)
