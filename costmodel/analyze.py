@@ -49,18 +49,27 @@ def check_mac_unit(mac_unit: str) -> None:
         raise CostModelError(f"mac_unit must be 'elements' or 'bytes', not {mac_unit!r}")
 
 
-def _params_by_node(traced: TracedModel) -> dict[str, list[nn.Parameter]]:
-    """The user's parameters each node reads: a module node its module's, a function node those it
-    fetches by get_attr (looked up once, by name, on the user's model)."""
-    modules = dict(traced.model.named_modules(remove_duplicate=False))
-    params = dict(traced.model.named_parameters(remove_duplicate=False))
-    wrapped = traced.real_root() is not traced.model
+def _params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]], int]:
+    """The user's parameters each node reads (a module node its module's, a function node those it
+    fetches by get_attr), and the model's parameter count — from one walk over the user's model."""
+    modules: dict[str, nn.Module] = {}
+    params: dict[str, nn.Parameter] = {}
+    seen: set[int] = set()
+    total = 0
+    for path, module in traced.model.named_modules(remove_duplicate=False):
+        modules[path] = module
+        for name, p in module._parameters.items():
+            if p is not None:
+                params[f"{path}.{name}" if path else name] = p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    total += p.numel()
+    wrapped = traced.is_wrapped_leaf
     out: dict[str, list[nn.Parameter]] = {}
     for node in traced.call_nodes():
         found: list[nn.Parameter] = []
         if node.op == "call_module":
-            target = str(node.target)
-            module = traced.model if wrapped else modules.get(target)
+            module = traced.model if wrapped else modules.get(str(node.target))
             if module is not None:
                 own = module._parameters.values() if not module._modules else module.parameters()
                 found = [p for p in own if p is not None]
@@ -68,7 +77,7 @@ def _params_by_node(traced: TracedModel) -> dict[str, list[nn.Parameter]]:
             if arg.op == "get_attr" and str(arg.target) in params:
                 found.append(params[str(arg.target)])
         out[node.name] = found
-    return out
+    return out, total
 
 
 def layer_row(
@@ -116,7 +125,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     seen: set[int] = set()
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
-    node_params = _params_by_node(traced)
+    node_params, model_params = _params_by_node(traced)
     modules = dict(root.named_modules(remove_duplicate=False))
     metas: dict[fx.Node, list[TensorMeta]] = {}  # each node's outputs, described once for all its readers
 
@@ -151,7 +160,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
             dtype=str(traced.dtype).removeprefix("torch."),
             layers=layers,
             uncounted=uncounted,
-            model_params=sum(p.numel() for p in traced.model.parameters()),
+            model_params=model_params,
             mac_unit=mac_unit,
             inputs=traced.inputs.describe(traced.dtype),
         ),

@@ -73,6 +73,11 @@ class TracedModel:
         """Shape of the first tensor input."""
         return tuple(self.inputs.first_shape)
 
+    @property
+    def is_wrapped_leaf(self) -> bool:
+        """Whether the model is a single leaf layer, traced inside a wrapper."""
+        return isinstance(self.root, _Root)
+
     def real_root(self) -> nn.Module:
         """The module the graph's targets resolve in, holding the user's real tensors: the model
         itself, or a wrapper around it when the model is a single leaf layer."""
