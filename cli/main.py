@@ -217,10 +217,12 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
     from costmodel.verify import all_theorems, check_layers
 
     theorems = all_theorems()
-    checks = None
+    checks, uncounted = None, None
     if model is not None:
-        checks = check_layers(analyze(load_model(model), input_shape, name=model))
-    click.echo(render_verification(theorems, checks, fmt, top))  # type: ignore[arg-type]
+        report = analyze(load_model(model), input_shape, name=model)
+        checks = check_layers(report)
+        uncounted = [f"{u.name} ({u.op})" for u in report.uncounted]
+    click.echo(render_verification(theorems, checks, fmt, top, uncounted))  # type: ignore[arg-type]
     if not all(t.proved for t in theorems) or (checks is not None and not all(c.holds for c in checks)):
         raise click.exceptions.Exit(EXIT_INTERNAL_ERROR)
 

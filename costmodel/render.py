@@ -233,17 +233,21 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
     return csv_text([group_by, "layers", "flops", "params", "mac", "counted"], rows)
 
 
-def render_verification(theorems: list, checks: list | None, fmt: Format = "table", top: int | None = None) -> str:
-    """Theorems (statement, assumptions, steps, verdict) and, with a model, its layers against their bounds.
+def render_verification(
+    theorems: list, checks: list | None, fmt: Format = "table", top: int | None = None, uncounted: list[str] | None = None
+) -> str:
+    """Theorems (statement, assumptions, steps, verdict) and, with a model, its layers against their
+    bounds and the ops no rule could cost (``uncounted``, 'row (op)' names).
 
-    JSON: {"theorems": [{name, statement, assumptions, steps, proved}], "layers": [...]} (layers only
-    with a model); the layers come furthest-from-bound first.
+    JSON: {"theorems": [{name, statement, assumptions, steps, proved}], "layers": [...], "uncounted":
+    [...]} (layers and uncounted only with a model); the layers come furthest-from-bound first.
     """
     shown = checks[:top] if checks is not None and top is not None else checks
     if fmt == "json":
         data: dict[str, object] = {"theorems": [t.to_dict() for t in theorems]}
         if shown is not None:
             data["layers"] = [c.to_dict() for c in shown]
+            data["uncounted"] = list(uncounted or [])
         return json.dumps(data, indent=2)
     md = fmt == "markdown"
     lines: list[str] = []
@@ -267,7 +271,7 @@ def render_verification(theorems: list, checks: list | None, fmt: Format = "tabl
             tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True, colalign=_align(headers))
         )
         held = sum(c.holds for c in checks)
-        lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound"]
+        lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound", uncounted_line(list(uncounted or []))]
     return "\n".join(lines)
 
 

@@ -81,6 +81,15 @@ def test_uncounted_listed_in_every_format(capsys: pytest.CaptureFixture[str]) ->
         assert "mystery" in out and "costmodel_test::mystery" in out, fmt
 
 
+@pytest.mark.parametrize("command", ["verify", "lint", "compare", "bench"])
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_uncounted_listed_by_every_command(capsys: pytest.CaptureFixture[str], command: str, fmt: str) -> None:
+    spec = f"{MODELS / 'custom.py'}:upsample_net"
+    extra = ["--repeats", "2", "--warmup", "0"] if command == "bench" else []
+    code, out, err = run_main(capsys, command, spec, "--input", "1,3,4,4", "--format", fmt, *extra)
+    assert "costmodel_test::mystery" in out, (command, fmt, out[-300:], err)
+
+
 def test_strict_fails_on_uncounted(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "report", f"{MODELS / 'custom.py'}:upsample_net", "--input", "1,3,4,4", "--strict")
     assert code == 2 and "mystery_default (costmodel_test::mystery)" in err and len(err.strip().splitlines()) == 1
