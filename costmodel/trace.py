@@ -13,6 +13,7 @@ import contextlib
 import dis
 import inspect
 import linecache
+import math
 import os
 import sys
 import traceback
@@ -174,8 +175,10 @@ class _Tracer(fx.Tracer):
 
     proxy_buffer_attributes = True
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, autowrap_math: bool = True) -> None:
+        # fx re-patches all of ``math`` on every trace (a third of a small model's analysis time) so
+        # that ``math.sqrt(proxy)`` records a node; without it such a call fails, and is retried with it
+        super().__init__(autowrap_modules=(math,) if autowrap_math else ())
         self._names: dict[int, str] | None = None
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
@@ -240,6 +243,10 @@ def wrap_leaf(module: nn.Module) -> nn.Module:
 
 def symbolic_trace(root: nn.Module, name: str, concrete: dict[str, Any]) -> fx.Graph:
     """torch.fx symbolic trace, turning any failure into a one-line TraceFailure naming the construct."""
+    try:
+        return _Tracer(autowrap_math=False).trace(root, concrete_args=concrete or None)
+    except Exception:  # noqa: S110  # perhaps math on a proxy: the full trace below says what fails
+        pass
     try:
         return _Tracer().trace(root, concrete_args=concrete or None)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError… depending on the construct

@@ -200,3 +200,18 @@ def test_a_changed_rule_is_not_served_from_a_memoised_cost() -> None:
     elements = 2 * 8
     assert (base.flops, base.mac) == (elements, 2 * elements)  # conventions: 1 per output, in + out
     assert (again.flops, again.mac) == (base.flops, base.mac)
+
+
+class MathOnSizes(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import math
+
+        return x / math.sqrt(x.size(-1))
+
+
+def test_math_on_a_traced_size_still_traces_with_fx() -> None:
+    """The first trace skips fx's patching of ``math`` (costly on every trace); a model that calls
+    math on a proxy is traced again with it, not sent to the aten walk."""
+    report = analyze(MathOnSizes(), (2, 9))
+    assert report.walk == "fx" and [r.op for r in report.layers] == ["size", "sqrt", "truediv"]
+    assert report.totals["flops"] == 2 * 9  # one division per element
