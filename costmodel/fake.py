@@ -258,6 +258,11 @@ def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
     return clone
 
 
+#: What every nn.Module carries, and among it the hook tables.
+_MODULE_BASE_STATE = frozenset(nn.Module().__dict__)
+_HOOK_TABLES = tuple(key for key, value in nn.Module().__dict__.items() if "hooks" in key and isinstance(value, dict))
+
+
 def copy_model(model: nn.Module, tensor_map: TensorMap) -> nn.Module:
     """A structural copy of ``model``: new module objects (shared modules stay shared), every
     parameter, buffer and tensor attribute replaced through ``tensor_map``, hooks dropped, eval mode.
@@ -274,10 +279,11 @@ def copy_model(model: nn.Module, tensor_map: TensorMap) -> nn.Module:
         state["_parameters"] = {k: None if v is None else tensor_map(v) for k, v in module._parameters.items()}
         state["_buffers"] = {k: None if v is None else tensor_map(v) for k, v in module._buffers.items()}
         state["_modules"] = {k: None if v is None else copy_module(v) for k, v in module._modules.items()}
+        for key in _HOOK_TABLES:
+            if key in state:
+                state[key] = OrderedDict()  # fresh tables: a hook added to the copy never reaches the model
         for key, value in list(state.items()):
-            if "hooks" in key and isinstance(value, dict):
-                state[key] = OrderedDict()
-            elif isinstance(value, torch.Tensor):
+            if key not in _MODULE_BASE_STATE and isinstance(value, torch.Tensor):
                 state[key] = tensor_map(value)
         state["training"] = False
         return clone
