@@ -21,6 +21,7 @@ from costmodel.costing import cost_node
 from costmodel.errors import ShapeMismatch
 from costmodel.fake import (
     copy_model,
+    fake_errors_unlogged,
     fake_tensor_map,
     new_fake_mode,
     process_state_preserved,
@@ -108,7 +109,7 @@ def dispatch_walk(
     check_mac_unit(mac_unit)
     spec = normalise_inputs(inputs)
     real = False
-    with process_state_preserved():
+    with process_state_preserved(), fake_errors_unlogged():
         try:
             calls, owners, by_storage = _run(model, spec, dtype, fake=True)
         except _VALUE_ERRORS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -117,6 +118,19 @@ class FakeTwins:
             for name, value in list(sub.__dict__.items()):
                 if isinstance(value, torch.Tensor) and self.owns(value):
                     sub.__dict__[name] = self.of(value)
+
+
+@contextlib.contextmanager
+def fake_errors_unlogged() -> Iterator[None]:
+    """Silence FakeTensorMode's own error log (a traceback on stderr for every op that raises): our
+    one-line ShapeMismatch says what failed. The logger's state is restored on exit."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from costmodel.fake import (
     LazyFakeMode,
     OpRecorder,
     copy_model,
+    fake_errors_unlogged,
     meta_tensor_map,
     pending_input,
     process_state_preserved,
@@ -178,7 +179,8 @@ class _Tracer(fx.Tracer):
     def __init__(self, autowrap_math: bool = True) -> None:
         # fx re-patches all of ``math`` on every trace (a third of a small model's analysis time) so
         # that ``math.sqrt(proxy)`` records a node; without it such a call fails, and is retried with it
-        super().__init__(autowrap_modules=(math,) if autowrap_math else ())
+        modules: Any = (math,) if autowrap_math else ()
+        super().__init__(autowrap_modules=modules)
         self._names: dict[int, str] | None = None
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
@@ -426,7 +428,7 @@ def trace_model(
         recorder = OpRecorder()
         prop = _FakeProp(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep), shortcuts)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), fake_errors_unlogged():
                 prop.run(*values)
         except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
             raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__

@@ -5,6 +5,7 @@ replays what could depend on more than metadata."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -215,3 +216,18 @@ def test_math_on_a_traced_size_still_traces_with_fx() -> None:
     report = analyze(MathOnSizes(), (2, 9))
     assert report.walk == "fx" and [r.op for r in report.layers] == ["size", "sqrt", "truediv"]
     assert report.totals["flops"] == 2 * 9  # one division per element
+
+
+def test_a_shape_error_is_one_line_without_torchs_traceback_log(capfd: pytest.CaptureFixture[str]) -> None:
+    from costmodel.errors import ShapeMismatch
+
+    class Mismatch(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x @ torch.ones(5, 3)  # a matmul no closed-form rule takes: it runs under FakeTensorMode
+
+    for fallback in (None, True):
+        with pytest.raises(ShapeMismatch) as raised:
+            analyze(Mismatch(), (2, 4), fallback=fallback)
+        assert len(str(raised.value).splitlines()) == 1
+    assert "failed while attempting to run meta" not in capfd.readouterr().err  # torch's own handler writes stderr
+    assert not logging.getLogger("torch._subclasses.fake_tensor").disabled
