@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import click
@@ -12,16 +16,120 @@ from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
+from costmodel.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_CHECK_FAILED, CheckFailed
 from costmodel.inputs import DTYPES, ModelInputs, parse_input_option
 from costmodel.measure import require_device
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
 
-EXIT_USER_ERROR = 2  # bad input: model spec, shape, untraceable model, --strict
-EXIT_INTERNAL_ERROR = 1  # a bug, or a verification that failed
+EXIT_USER_ERROR = EXIT_BAD_INPUT
+EXIT_INTERNAL_ERROR = EXIT_BUG
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 2 bad input (model spec, shape, option, path; a model fx and the aten walk "
+    "cannot run; the model's own code calling sys.exit or raising); 3 a check you asked for failed (a MAC "
+    "bound that does not hold, --max-flops/--max-mac/--max-params exceeded, lint --fail-on findings); "
+    "1 a bug in costmodel."
+)
+
+#: The real standard output while a command runs (its body writes user code's prints to stderr).
+_RESULT_STREAM: list[Any] = []
+
+
+def emit(text: str) -> None:
+    """Write a command's result to the real standard output: machine formats stay parseable when the
+    model's code prints. A closed or broken stdout is a one-line error, not a silent success."""
+    stream = _RESULT_STREAM[-1] if _RESULT_STREAM else sys.stdout
+    if stream is None or getattr(stream, "closed", False):
+        raise CostModelError("standard output is closed: the result cannot be written")
+    try:
+        click.echo(text, file=stream)
+        stream.flush()
+    except (OSError, ValueError) as exc:
+        raise CostModelError(f"cannot write the result to standard output ({exc})") from None
+
+
+def _user_output_to_stderr(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command body with ``print`` going to stderr; results go out through ``emit``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _RESULT_STREAM.append(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                return func(*args, **kwargs)
+        finally:
+            _RESULT_STREAM.pop()
+
+    return wrapper
+
+
+def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check a --plot path before any work: a .png in an existing, writable directory."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.suffix.lower() != ".png":
+        raise click.BadParameter(f"'{value}': plots are PNG files; give a path ending in .png")
+    folder = path.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"'{value}': the directory '{folder}' does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"'{value}': the directory '{folder}' is not writable")
+    return value
+
+
+_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def parse_count(text: str) -> int:
+    """'300M', '2.5G', '1e9' or '150000000' → an integer count (decimal suffixes K, M, G, T)."""
+    body = text.strip().upper()
+    suffix = body[-1] if body and body[-1] in _SUFFIXES else ""
+    number = body[: len(body) - len(suffix)]
+    try:
+        value = float(number) * _SUFFIXES[suffix]
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a count like 300M, 2.5G or 150000000") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise click.BadParameter(f"'{text}' must be a positive count")
+    return int(value)
+
+
+def _budget_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    budgets = (("params", "parameters"), ("mac", "memory access (MAC, in the report's unit)"), ("flops", "FLOPs (multiply-adds)"))
+    for name, what in budgets:
+        func = click.option(
+            f"--max-{name}",
+            f"max_{name}",
+            default=None,
+            callback=lambda ctx, param, value: None if value is None else parse_count(value),
+            help=f"Exit 3 if the model's total {what} exceeds this (e.g. 300M, 2.5G).",
+        )(func)
+    return func
+
+
+def check_budgets(model: str, totals: dict[str, Any], limits: dict[str, int | None], mac_unit: str = "elements") -> None:
+    """Raise CheckFailed naming every total above its limit (``limits``: flops/mac/params → count or None)."""
+    labels = {"flops": "FLOPs (multiply-adds)", "mac": f"MAC (memory access, {mac_unit})", "params": "params"}
+    over = [
+        f"{labels[key]} {human(totals[key])} ({totals[key]:,}) > --max-{key} {human(limit)}"
+        for key, limit in limits.items()
+        if limit is not None and totals[key] > limit
+    ]
+    if over:
+        raise CheckFailed(f"{model}: over budget: " + "; ".join(over))
 
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
+
+
+def _guidelines(text: str) -> tuple[str, ...]:
+    """'G1,g2' → ('G1', 'G2'); each must be one of G1–G4."""
+    names = tuple(part.strip().upper() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in ("G1", "G2", "G3", "G4")]
+    if unknown:
+        raise click.BadParameter(f"unknown guideline {', '.join(unknown)}: use G1, G2, G3, G4")
+    return names
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -94,7 +202,7 @@ def _debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @_debug_option
 def cli(debug: bool) -> None:
     """What a CNN really costs, layer by layer: FLOPs (multiply-adds), params and memory access cost."""
@@ -118,6 +226,7 @@ def cli(debug: bool) -> None:
     "plot_path",
     type=click.Path(dir_okay=False),
     default=None,
+    callback=_plot_path,
     help="Also draw per-layer FLOPs and MAC (with the bound) along depth to this PNG.",
 )
 @click.option(
@@ -127,8 +236,10 @@ def cli(debug: bool) -> None:
     "without it that walk runs only where fx fails.",
 )
 @click.option("--expand", is_flag=True, help="Show the aten ops under each row (tables; JSON always has them).")
+@_budget_options
 @_dtype_option
 @_debug_option
+@_user_output_to_stderr
 def report(
     model: str,
     input_shape: tuple[int, ...],
@@ -143,6 +254,9 @@ def report(
     plot_path: str | None,
     fallback: bool,
     expand: bool,
+    max_params: int | None,
+    max_mac: int | None,
+    max_flops: int | None,
     dtype_name: str,
     debug: bool,
 ) -> None:
@@ -157,7 +271,7 @@ def report(
         mac_unit=cast(MacUnit, mac_unit),
         fallback=True if fallback else None,
     )
-    click.echo(
+    emit(
         render_report(
             result,
             cast(Format, fmt),
@@ -174,11 +288,13 @@ def report(
 
         save_png(plot_layers(result), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
+    check_budgets(model, result.totals, {"flops": max_flops, "mac": max_mac, "params": max_params}, mac_unit)
 
 
 @cli.command()
 @_shape_option
 @_debug_option
+@_user_output_to_stderr
 def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
     """List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default)."""
     rows = []
@@ -195,8 +311,8 @@ def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
             ]
         )
     headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)", "complete"]
-    click.echo(f"input {result.inputs} · FLOPs = multiply-adds")
-    click.echo(
+    emit(f"input {result.inputs} · FLOPs = multiply-adds")
+    emit(
         tabulate(
             rows, headers, tablefmt="simple", disable_numparse=True, colalign=["left", "right", "right", "right", "right", "left"]
         )
@@ -209,10 +325,11 @@ def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N layers furthest from their bound.")
 @_debug_option
+@_user_output_to_stderr
 def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int | None, debug: bool) -> None:
     """Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them.
 
-    Exits 1 if a theorem fails to prove or a layer breaks its bound.
+    Exits 3 if a layer breaks its proved bound (1 if a theorem fails to prove: that is a bug).
     """
     from costmodel.verify import all_theorems, check_layers
 
@@ -222,9 +339,15 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
         report = analyze(load_model(model), input_shape, name=model)
         checks = check_layers(report)
         uncounted = [f"{u.name} ({u.op})" for u in report.uncounted]
-    click.echo(render_verification(theorems, checks, fmt, top, uncounted))  # type: ignore[arg-type]
-    if not all(t.proved for t in theorems) or (checks is not None and not all(c.holds for c in checks)):
-        raise click.exceptions.Exit(EXIT_INTERNAL_ERROR)
+    emit(render_verification(theorems, checks, fmt, top, uncounted))  # type: ignore[arg-type]
+    if not all(t.proved for t in theorems):
+        failed = ", ".join(t.name for t in theorems if not t.proved)
+        click.echo(f"error: theorem(s) not proved: {failed} (a bug in costmodel's proofs)", err=True)
+        raise click.exceptions.Exit(EXIT_BUG)
+    broken = [c.name for c in checks or [] if not c.holds]
+    if broken:
+        total = len(checks or [])
+        raise CheckFailed(f"{len(broken)} of {total} conv/linear layers break their proved MAC bound: {', '.join(broken)}")
 
 
 @cli.command()
@@ -241,9 +364,11 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
     "plot_path",
     type=click.Path(dir_okay=False),
     default=None,
+    callback=_plot_path,
     help="Also draw a roofline chart of the layers (or, with --zoo, FLOPs/MAC vs latency) to this PNG.",
 )
 @_debug_option
+@_user_output_to_stderr
 def bench(
     model: str | None,
     input_shape: tuple[int, ...],
@@ -285,9 +410,9 @@ def bench(
                 )
             )
     if whole_zoo:
-        click.echo(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
+        emit(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
     else:
-        click.echo(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
+        emit(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
     if plot_path:
         from costmodel.compare import CompareRow
         from costmodel.plots import plot_compare, plot_roofline, save_png
@@ -312,6 +437,7 @@ def bench(
 @click.option("--no-measure", is_flag=True, help="Analytical columns only: no timing, no calibration.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_debug_option
+@_user_output_to_stderr
 def guidelines(
     table: str,
     device: str,
@@ -335,7 +461,7 @@ def guidelines(
         )
         for t in tables
     ]
-    click.echo(render_guidelines(results, fmt))  # type: ignore[arg-type]
+    emit(render_guidelines(results, fmt))  # type: ignore[arg-type]
 
 
 @cli.command()
@@ -376,8 +502,15 @@ def guidelines(
 @click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
+@click.option(
+    "--fail-on",
+    default="",
+    callback=lambda ctx, param, value: _guidelines(value),
+    help="Exit 3 if there are findings of these guidelines, e.g. G1,G2 (default: report only, exit 0).",
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_debug_option
+@_user_output_to_stderr
 def lint(
     model: str,
     input_shape: tuple[int, ...],
@@ -390,6 +523,7 @@ def lint(
     measure: bool,
     threads: int,
     show_all: bool,
+    fail_on: tuple[str, ...],
     fmt: str,
     debug: bool,
 ) -> None:
@@ -407,7 +541,10 @@ def lint(
         result = run_bench(module, _single_shape(input_shape, "lint --measure"), name=model, threads=threads, repeats=10)
         measured = {r.name: r.measured_ms for r in result.rows}
     result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured)
-    click.echo(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
+    emit(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
+    failing = [f"{len(result_lint.by_guideline(g))} {g}" for g in fail_on if result_lint.by_guideline(g)]
+    if failing:
+        raise CheckFailed(f"{model}: lint findings {', '.join(failing)} (--fail-on {','.join(fail_on)})")
 
 
 @cli.command()
@@ -421,9 +558,12 @@ def lint(
     "plot_path",
     type=click.Path(dir_okay=False),
     default=None,
+    callback=_plot_path,
     help="Draw FLOPs vs latency and MAC vs latency to this PNG (measures latency).",
 )
+@_budget_options
 @_debug_option
+@_user_output_to_stderr
 def compare(
     models: tuple[str, ...],
     input_shape: tuple[int, ...],
@@ -433,6 +573,9 @@ def compare(
     repeats: int,
     fmt: str,
     plot_path: str | None,
+    max_params: int | None,
+    max_mac: int | None,
+    max_flops: int | None,
     debug: bool,
 ) -> None:
     """Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency)."""
@@ -446,12 +589,21 @@ def compare(
     rows = run_compare(
         loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats
     )
-    click.echo(render_compare(rows, fmt))  # type: ignore[arg-type]
+    emit(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:
         from costmodel.plots import plot_compare, save_png
 
         save_png(plot_compare(rows), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
+    limits = {"flops": max_flops, "mac": max_mac, "params": max_params}
+    failures = []
+    for row in rows:
+        try:
+            check_budgets(row.model, {"flops": row.flops, "mac": row.mac, "params": row.params}, limits)
+        except CheckFailed as exc:
+            failures.append(str(exc))
+    if failures:
+        raise CheckFailed(" | ".join(failures))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -472,10 +624,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_INTERNAL_ERROR
+    except CheckFailed as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"check failed: {exc}", err=True)
+        return EXIT_CHECK_FAILED
     except CostModelError as exc:
         if debug:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
+        return EXIT_USER_ERROR
+    except SystemExit as exc:  # click exits through click.exceptions.Exit: this came from the model's code
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: the model's code called sys.exit({exc.code!r}) during loading or analysis", err=True)
         return EXIT_USER_ERROR
     except Exception as exc:  # a bug in costmodel or an unexpected model: still one line by default
         if debug:

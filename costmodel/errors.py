@@ -21,3 +21,15 @@ class ShapeMismatch(CostModelError):
 
 class UncountedOpsError(CostModelError):
     """Raised in strict mode when some op could not be costed."""
+
+
+class CheckFailed(CostModelError):
+    """A check the user asked for failed: a bound that does not hold, a budget exceeded, lint findings
+    under ``--fail-on``. The CLI exits 3."""
+
+
+#: The CLI's exit codes (README and ``costmodel --help`` print this table).
+EXIT_OK = 0
+EXIT_BUG = 1  # a bug in costmodel itself
+EXIT_BAD_INPUT = 2  # bad model spec, shape, option or file; untraceable model; user code exiting or raising
+EXIT_CHECK_FAILED = 3  # a check the user asked for failed (CheckFailed)

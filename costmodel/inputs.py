@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import prod
 from typing import Any
 
 import torch
@@ -153,6 +154,8 @@ def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
         raise ValueError(f"'{text}' is not a comma-separated list of integers, e.g. 1,3,224,224") from None
     if not shape or any(s <= 0 for s in shape) or any(s > 2**40 for s in shape):
         raise ValueError(f"'{text}' must list positive sizes below 2**40, e.g. 1,3,224,224")
+    if prod(shape) > 2**48:
+        raise ValueError(f"'{text}' has {prod(shape):.3g} elements, more than any device holds (2**48)")
     return name, TensorSpec(tuple(shape), dtype)
 
 

@@ -1,0 +1,187 @@
+"""One exit-code table for every command (0 ok, 2 bad input, 3 a check the user asked for failed,
+1 a bug), budgets for CI, paths checked before any work, and results that stay parseable when the
+model's own code prints or exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cli.main import parse_count
+from tests.conftest import zoo_report
+from tests.test_cli import COSTMODEL, run_cli, run_main
+
+SHUFFLE = zoo_report("shufflenet_v2_x1_0").totals  # 151,023,976 FLOPs, 2,278,604 params
+
+
+@pytest.mark.parametrize(
+    ("text", "count"), [("300M", 300_000_000), ("2.5G", 2_500_000_000), ("1e9", 10**9), ("150000000", 150_000_000), ("4k", 4000)]
+)
+def test_counts_take_decimal_suffixes(text: str, count: int) -> None:
+    assert parse_count(text) == count
+
+
+@pytest.mark.parametrize(
+    ("flag", "limit", "exit_code"),
+    [
+        ("--max-flops", "151023976", 0),  # equal to the total: within budget
+        ("--max-flops", "151023975", 3),
+        ("--max-flops", "100M", 3),
+        ("--max-params", "2.3M", 0),
+        ("--max-params", "2.2M", 3),
+        ("--max-mac", "1G", 0),
+        ("--max-mac", "10M", 3),
+        ("--max-flops", "lots", 2),
+        ("--max-flops", "-5M", 2),
+    ],
+)
+def test_budgets_exit_3_naming_the_figure_and_the_limit(
+    capsys: pytest.CaptureFixture[str], flag: str, limit: str, exit_code: int
+) -> None:
+    code, out, err = run_main(capsys, "report", "shufflenet_v2_x1_0", flag, limit)
+    assert code == exit_code, err
+    if exit_code == 3:
+        figure = {"--max-flops": "FLOPs", "--max-params": "params", "--max-mac": "MAC"}[flag]
+        assert figure in err and flag in err and len(err.strip().splitlines()) == 1
+        assert "Total FLOPs" in out  # the report is still printed before the verdict
+    assert SHUFFLE["flops"] == 151_023_976
+
+
+def test_compare_budgets_name_each_model_over_it(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "compare", "resnet18", "resnet50", "shufflenet_v2_x1_0", "--max-params", "20M")
+    assert code == 3 and "resnet50" in err and "resnet18" not in err and "shufflenet" not in err
+
+
+def test_lint_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(capsys, "lint", "shufflenet_v1_g8")[0] == 0  # findings alone are a report, not a failure
+    code, _, err = run_main(capsys, "lint", "shufflenet_v1_g8", "--fail-on", "g2")
+    assert code == 3 and "G2" in err
+    assert run_main(capsys, "lint", "shufflenet_v2_x1_0", "--fail-on", "G2")[0] == 0  # no grouped convs
+    assert run_main(capsys, "lint", "shufflenet_v1_g8", "--fail-on", "G9")[0] == 2
+
+
+def test_a_broken_bound_in_verify_exits_3(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmodel import verify
+
+    real = verify.check_layers
+
+    def one_broken(report: object) -> list[verify.LayerCheck]:
+        checks = real(report)  # type: ignore[arg-type]
+        first = checks[0]
+        return [verify.LayerCheck(first.name, first.op, first.mac, first.mac * 2.0, 0.5, False), *checks[1:]]
+
+    monkeypatch.setattr(verify, "check_layers", one_broken)
+    code, _, err = run_main(capsys, "verify", "resnet18", "--input", "1,3,32,32")
+    assert code == 3 and "break their proved MAC bound" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("report", "shufflenet_v2_x1_0", "--plot", "/no/such/dir/layers.png"),
+        ("report", "shufflenet_v2_x1_0", "--plot", "layers.pdf"),
+        ("compare", "resnet18", "--plot", "/no/such/dir/c.png"),
+        ("bench", "resnet18", "--plot", "/no/such/dir/b.png"),
+    ],
+)
+def test_plot_paths_are_checked_before_any_work(capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    code, out, err = run_main(capsys, *args)
+    assert code == 2 and out == "" and "--plot" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_impossible_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "report", "resnet18", "--input", "99999,99999,99999,99999")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "elements" in err
+
+
+def _model_file(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "user_model.py"
+    path.write_text(textwrap.dedent(body))
+    return f"{path}:build"
+
+
+def test_user_code_calling_sys_exit_is_bad_input(tmp_path: Path) -> None:
+    in_factory = _model_file(
+        tmp_path,
+        """
+        import sys
+        def build():
+            sys.exit(7)
+        """,
+    )
+    result = run_cli("report", in_factory, "--input", "1,4")
+    assert result.returncode == 2 and "sys.exit(7)" in result.stderr and result.stdout == ""
+    (tmp_path / "forward.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import torch
+            class Quits(torch.nn.Module):
+                def forward(self, x):
+                    sys.exit(0)
+            def build():
+                return Quits()
+            """
+        )
+    )
+    result = run_cli("report", f"{tmp_path / 'forward.py'}:build", "--input", "1,4")
+    assert result.returncode == 2 and "sys.exit(0)" in result.stderr
+
+
+def test_prints_in_a_forward_go_to_stderr_and_json_stays_parseable(tmp_path: Path) -> None:
+    spec = _model_file(
+        tmp_path,
+        """
+        import torch
+        print("loading the model")
+        class Chatty(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(4, 3)
+            def forward(self, x):
+                print("in forward", x.shape)
+                return self.fc(x)
+        def build():
+            print("building")
+            return Chatty()
+        """,
+    )
+    result = run_cli("report", spec, "--input", "2,4", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["totals"]["flops"] == 2 * 4 * 3  # rows·in·out multiply-adds (bias adds folded, as fvcore)
+    assert "in forward" in result.stderr and "building" in result.stderr
+
+
+def test_a_closed_stdout_is_an_error_not_a_silent_success() -> None:
+    code = (
+        "import os, sys\n"
+        "os.close(1); sys.stdout = None\n"
+        "from cli.main import main\n"
+        "sys.exit(main(['report', 'resnet18', '--input', '1,3,32,32']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=False, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2 and "standard output is closed" in result.stderr
+
+
+def test_help_lists_the_exit_codes() -> None:
+    result = subprocess.run([COSTMODEL, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    flat = " ".join(result.stdout.split())
+    assert "Exit codes: 0 success; 2 bad input" in flat and "3 a check you asked for failed" in flat and "1 a bug" in flat
+
+
+def test_the_api_rejects_what_the_cli_rejects() -> None:
+    from torch import nn
+
+    from costmodel import CostModelError, analyze
+
+    with pytest.raises(CostModelError, match="mac_unit"):
+        analyze(nn.Linear(4, 3), (2, 4), mac_unit="bits")  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="positive integers"):
+        analyze(nn.Linear(4, 3), (2, 1.5))
