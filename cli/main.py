@@ -409,6 +409,9 @@ def bench(
                     progress=bar.update,
                 )
             )
+    notes = {r.calibration_source.note for r in results if r.calibration_source.note}
+    for note in sorted(notes):
+        click.echo(f"warning: {note}", err=True)
     if whole_zoo:
         emit(render_bench_zoo(results, fmt))  # type: ignore[arg-type]
     else:

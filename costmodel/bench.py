@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from costmodel.analyze import cost_traced
-from costmodel.calibrate import Calibration, calibrate
+from costmodel.calibrate import Calibration, CalibrationSource, calibrate
 from costmodel.errors import CostModelError
 from costmodel.measure import Measurement, measure, require_device
 from costmodel.predict import PREDICTORS, mape, pearson, predict, spearman
@@ -39,7 +39,7 @@ class BenchReport:
     model: str
     measurement: Measurement
     calibration: Calibration
-    calibration_cached: bool
+    calibration_source: CalibrationSource
     rows: list[BenchRow]
     report: Report
     summary: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +57,13 @@ class BenchReport:
                 "torch": m.torch_version,
                 "repeats": m.model.repeats,
                 "calibration": self.calibration.to_dict(),
-                "calibration_cached": self.calibration_cached,
+                "calibration_cached": self.calibration_source.origin == "cache",
+                "calibration_source": {
+                    "origin": self.calibration_source.origin,
+                    "path": None if self.calibration_source.path is None else str(self.calibration_source.path),
+                    "note": self.calibration_source.note,
+                    "summary": self.calibration_source.describe(self.calibration),
+                },
             },
             "layers": [
                 {"name": r.name, "op": r.op, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms, "bound": r.bound}
@@ -115,7 +121,7 @@ def bench(
     model_name = name or type(model).__name__
     traced = trace_model(model, input_shape, dtype, name=model_name)
     report = cost_traced(traced, model_name)
-    cal, cached = calibrate(device, threads, dtype, redo=recalibrate)
+    cal, source = calibrate(device, threads, dtype, redo=recalibrate)
     meas = measure(traced, device=device, dtype=dtype, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
     itemsize = torch.empty((), dtype=dtype).element_size()
     rows = []
@@ -134,6 +140,6 @@ def bench(
                 pred.roofline_eager_s * 1e3,
             )
         )
-    result = BenchReport(model_name, meas, cal, cached, rows, report)
+    result = BenchReport(model_name, meas, cal, source, rows, report)
     result.summary = summarise(rows, meas.model.median_ms)
     return result

@@ -12,14 +12,19 @@ the node-by-node timer sees them (per-layer predictions) and as eager calls (who
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import hashlib
 import json
+import math
 import os
+import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,6 +51,8 @@ class Calibration:
     threads: int
     dtype: str
     torch_version: str
+    host: str  # the machine it was measured on
+    created: str  # when, ISO 8601 UTC
     compute: dict[str, tuple[float, float]]
     memory: dict[str, tuple[float, float]]
     node_overhead_s: dict[str, float]  # per family, one tiny op timed by the node timer
@@ -75,9 +82,43 @@ def cache_dir() -> Path:
 
 
 def cache_key(device: str, threads: int, dtype: str) -> str:
-    """A file-safe key from what invalidates a calibration: device, threads, dtype, torch version."""
-    raw = f"{device}|{threads}|{dtype}|{torch.__version__}"
+    """A file-safe key from what invalidates a calibration: host, device, threads, dtype, torch version."""
+    raw = f"{platform.node()}|{device}|{threads}|{dtype}|{torch.__version__}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+COMPUTE_KINDS = ("dense", "pointwise", "grouped_pointwise", "depthwise", "matmul", "window_pool")
+MEMORY_FAMILIES = ("norm", "activation", "elementwise", "copy", "pool")
+
+
+def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[str]:
+    """Why ``cal`` cannot be trusted for this device/threads/dtype on this host and torch (empty: it can):
+    every line present with finite numbers, a positive slope and a non-negative fixed cost; every
+    overhead finite and non-negative; measured here, for this configuration."""
+    found = []
+    wanted = (platform.node(), device, threads, dtype, torch.__version__)
+    have = (cal.host, cal.device, cal.threads, cal.dtype, cal.torch_version)
+    for label, want, got in zip(("host", "device", "threads", "dtype", "torch"), wanted, have):
+        if want != got:
+            found.append(f"measured for {label} {got!r}, not {want!r}")
+    for table, names in ((cal.compute, COMPUTE_KINDS), (cal.memory, MEMORY_FAMILIES)):
+        for name in names:
+            line: Any = table.get(name) if isinstance(table, dict) else None
+            if not isinstance(line, (tuple, list)) or len(line) != 2 or not all(_is_number(v) for v in line):
+                found.append(f"line '{name}' is not two numbers: {line!r}")
+            elif not (math.isfinite(line[0]) and math.isfinite(line[1]) and line[1] > 0 and line[0] >= 0):
+                found.append(f"line '{name}' = {tuple(line)} needs a finite fixed cost ≥ 0 and slope > 0")
+    overheads: tuple[tuple[str, Any], ...] = (("node overhead", cal.node_overhead_s), ("eager overhead", cal.eager_overhead_s))
+    for label, times in overheads:
+        for family in FAMILIES:
+            value: Any = times.get(family) if isinstance(times, dict) else None
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                found.append(f"{label} '{family}' = {value!r} is not a finite time ≥ 0")
+    return found
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, min_time: float = 0.02) -> float:
@@ -280,6 +321,8 @@ def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = 
         threads=threads,
         dtype=str(dtype).removeprefix("torch."),
         torch_version=torch.__version__,
+        host=platform.node(),
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         compute=compute,
         memory=memory,
         node_overhead_s=node_overhead,
@@ -287,28 +330,120 @@ def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = 
     )
 
 
+@dataclass(frozen=True)
+class CalibrationSource:
+    """Where a calibration came from: ``origin`` "cache" (read from ``path``), "measured" (now, saved
+    to ``path``) or "memory" (measured in this process; the cache directory is not writable); ``note``
+    says why a cache file was not used or could not be written."""
+
+    origin: str
+    path: Path | None
+    note: str | None = None
+
+    def describe(self, cal: Calibration) -> str:
+        """'cached 3 h ago in <path> (host, created)' or 'measured now …', one line."""
+        where = f" ({self.path})" if self.path else ""
+        if self.origin == "cache":
+            return f"calibration cached {_age(cal.created)} ago on {cal.host}{where}"
+        if self.origin == "memory":
+            return "calibration measured now, kept in memory (cache not writable)"
+        return f"calibration measured now{where}"
+
+
+#: Calibrations measured in this process when the cache directory cannot be written, by key.
+_IN_MEMORY: dict[str, Calibration] = {}
+
+
 def calibrate(
     device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, *, redo: bool = False
-) -> tuple[Calibration, bool]:
-    """The cached calibration for this device/threads/dtype/torch, or a fresh one (``redo`` forces it).
+) -> tuple[Calibration, CalibrationSource]:
+    """The cached calibration for this host/device/threads/dtype/torch, or a fresh one (``redo`` forces it).
 
-    Returns (calibration, came_from_cache). A corrupt or outdated cache file is measured again.
+    A cache file is validated on load (``problems``); an invalid one is measured again, with the reason
+    in the source's ``note``. Measuring and writing happen under a file lock, the file is replaced
+    atomically, and a run that waited for another to calibrate reads its result instead of measuring
+    again. A cache directory that cannot be written is detected before measuring: the calibration is
+    then kept in memory for this process, with a note.
     """
     dev = torch.device(device)
     name = _device_name(dev)
     dtype_name = str(dtype).removeprefix("torch.")
-    path = cache_dir() / f"calibration-{cache_key(name, threads, dtype_name)}.json"
-    if not redo and path.is_file():
+    key = cache_key(name, threads, dtype_name)
+    path = cache_dir() / f"calibration-{key}.json"
+    note = None
+    if not redo:
+        cal, note = _load(path, name, threads, dtype_name)
+        if cal is not None:
+            return cal, CalibrationSource("cache", path)
+    unwritable = _unwritable(path.parent)
+    if unwritable is not None:
+        memo = _IN_MEMORY.get(key)
+        if memo is None or redo:
+            memo = _IN_MEMORY[key] = run_calibration(device, threads, dtype)
+        reason = f"cannot write the calibration cache in {path.parent} ({unwritable}): using an in-memory calibration"
+        return memo, CalibrationSource("memory", None, reason if note is None else f"{note}; {reason}")
+    with _locked(path.with_suffix(".lock")):
+        if not redo:  # another process may have calibrated while this one waited for the lock
+            cal, _ = _load(path, name, threads, dtype_name)
+            if cal is not None:
+                return cal, CalibrationSource("cache", path, note)
+        cal = run_calibration(device, threads, dtype)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(cal.to_dict(), indent=2))
+        os.replace(temporary, path)
+    return cal, CalibrationSource("measured", path, note)
+
+
+def _load(path: Path, device: str, threads: int, dtype: str) -> tuple[Calibration | None, str | None]:
+    """(calibration, None) from a valid cache file; (None, why not) otherwise (None, None: no file)."""
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text())
+        data["compute"] = {k: tuple(v) if isinstance(v, list) else v for k, v in data["compute"].items()}
+        data["memory"] = {k: tuple(v) if isinstance(v, list) else v for k, v in data["memory"].items()}
+        cal = Calibration(**data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        return None, f"calibration cache {path} is unreadable ({type(exc).__name__}: {str(exc)[:80]}): measured again"
+    found = problems(cal, device, threads, dtype)
+    if found:
+        return None, f"calibration cache {path} is invalid ({found[0]}): measured again"
+    return cal, None
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (created if missing), or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None if os.access(folder, os.W_OK) else "permission denied"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (POSIX flock; no lock where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: runs may calibrate twice, each file is still replaced atomically
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            data = json.loads(path.read_text())
-            data["compute"] = {k: tuple(v) for k, v in data["compute"].items()}
-            data["memory"] = {k: tuple(v) for k, v in data["memory"].items()}
-            cal = Calibration(**data)
-            if (cal.device, cal.threads, cal.dtype, cal.torch_version) == (name, threads, dtype_name, torch.__version__):
-                return cal, True
-        except (ValueError, TypeError, KeyError, AttributeError):
-            pass
-    cal = run_calibration(device, threads, dtype)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(cal.to_dict(), indent=2))
-    return cal, False
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _age(created: str) -> str:
+    """'3 h', '5 min', '2 d' since an ISO timestamp ('?' if unparsable)."""
+    try:
+        then = datetime.datetime.fromisoformat(created)
+    except ValueError:
+        return "?"
+    seconds = (datetime.datetime.now(datetime.UTC) - then).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 0):.0f} s"

@@ -15,6 +15,7 @@ is stated in the docstring of ``FragmentBlock``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -294,7 +295,11 @@ def run_table(
     key = _platform_key(device)
     batch = 8 if key == "gpu" else 1
     rows = [r for r in table_rows(table, device) if r.width in widths]
-    cal = calibrate(device, threads)[0] if predict else None  # timing alone needs no calibration
+    cal = None
+    if predict:  # timing alone needs no calibration
+        cal, source = calibrate(device, threads)
+        if source.note:
+            warnings.warn(source.note, stacklevel=2)
     for row in rows:
         model = row.build().eval()
         shape = (batch, row.input_channels, SIZE, SIZE)

@@ -312,7 +312,7 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
     head = (
         f"{result.model} · {dev['name']} · {dev['dtype']} · input {_shape(dev['input_shape'])} · "
         f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
-        f" · calibration {'cached' if dev['calibration_cached'] else 'measured now'}"
+        f" · {dev['calibration_source']['summary']}"
     )
     scores = [
         [
