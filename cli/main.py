@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
-from tabulate import tabulate
 
 from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
@@ -121,6 +120,7 @@ def check_budgets(model: str, totals: dict[str, Any], limits: dict[str, int | No
         raise CheckFailed(f"{model}: over budget: " + "; ".join(over))
 
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
+_FORMAT_HELP = "Output: an aligned table, JSON, CSV (one row per line, units in the column names) or Markdown."
 
 
 def _guidelines(text: str) -> tuple[str, ...]:
@@ -191,9 +191,27 @@ def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..
     """--device, --threads and --repeats, shared by every command that measures."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        func = click.option("--repeats", type=click.IntRange(min=1), default=repeats, show_default=True)(func)
-        func = click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)(func)
-        return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)(func)
+        func = click.option(
+            "--repeats",
+            type=click.IntRange(min=1),
+            default=repeats,
+            show_default=True,
+            help="Timed runs per measurement; figures are medians (the spread is shown beside them).",
+        )(func)
+        func = click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="CPU threads, fixed for the whole run (restored afterwards).",
+        )(func)
+        return click.option(
+            "--device",
+            type=click.Choice(["cpu", "cuda"]),
+            default="cpu",
+            show_default=True,
+            help="Where to measure; cuda needs a visible GPU (checked first).",
+        )(func)
 
     return decorate
 
@@ -211,8 +229,14 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("model")
 @_shape_option
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option("--group-by", type=click.Choice(["layer", "module", "op"]), default="layer", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
+@click.option(
+    "--group-by",
+    type=click.Choice(["layer", "module", "op"]),
+    default="layer",
+    show_default=True,
+    help="One row per layer (fx node), per module prefix (see --depth) or per op type, with summed costs.",
+)
 @click.option(
     "--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module-name depth for --group-by module."
 )
@@ -220,7 +244,13 @@ def cli(debug: bool) -> None:
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N rows.")
 @click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
 @click.option("--all", "show_all", is_flag=True, help="Also show shape-only rows (0 FLOPs, 0 MAC) in tables.")
-@click.option("--mac-unit", type=click.Choice(["elements", "bytes"]), default="elements", show_default=True)
+@click.option(
+    "--mac-unit",
+    type=click.Choice(["elements", "bytes"]),
+    default="elements",
+    show_default=True,
+    help="Count memory access (MAC) in tensor elements, or in bytes (elements × the dtype's size).",
+)
 @click.option(
     "--plot",
     "plot_path",
@@ -293,36 +323,21 @@ def report(
 
 @cli.command()
 @_shape_option
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @_debug_option
 @_user_output_to_stderr
-def zoo(input_shape: tuple[int, ...], debug: bool) -> None:
+def zoo(input_shape: tuple[int, ...], fmt: str, debug: bool) -> None:
     """List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default)."""
-    rows = []
-    for name, build in ZOO.items():
-        result = analyze(build(), input_shape, name=name)
-        rows.append(
-            [
-                name,
-                human(result.totals["params"]),
-                human(result.contraction_flops),
-                human(result.totals["flops"]),
-                human(result.totals["mac"]),
-                "yes" if result.complete else f"no ({len(result.uncounted)} uncounted)",
-            ]
-        )
-    headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)", "complete"]
-    emit(f"input {result.inputs} · FLOPs = multiply-adds")
-    emit(
-        tabulate(
-            rows, headers, tablefmt="simple", disable_numparse=True, colalign=["left", "right", "right", "right", "right", "left"]
-        )
-    )
+    from costmodel.render import render_zoo
+
+    reports = [analyze(build(), input_shape, name=name) for name, build in ZOO.items()]
+    emit(render_zoo(reports, cast(Format, fmt)))
 
 
 @cli.command()
 @click.argument("model", required=False)
 @_shape_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N layers furthest from their bound.")
 @_debug_option
 @_user_output_to_stderr
@@ -355,9 +370,9 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
 @_shape_option
 @click.option("--zoo", "whole_zoo", is_flag=True, help="Bench every zoo model; print the whole-model table.")
 @_runtime_options(repeats=20)
-@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="Untimed runs before measuring.")
 @click.option("--recalibrate", is_flag=True, help="Redo the device micro-benchmarks instead of using the cache.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N slowest layers.")
 @click.option(
     "--plot",
@@ -428,7 +443,14 @@ def bench(
 
 
 @cli.command()
-@click.option("--table", "table", type=click.Choice(["1", "2", "3", "4", "all"]), default="all", show_default=True)
+@click.option(
+    "--table",
+    "table",
+    type=click.Choice(["1", "2", "3", "4", "all"]),
+    default="all",
+    show_default=True,
+    help="Which of the paper's guideline tables (1: G1 widths, 2: G2 groups, 3: G3 fragments, 4: G4 element-wise).",
+)
 @_runtime_options(repeats=10)
 @click.option(
     "--width",
@@ -438,7 +460,7 @@ def bench(
     help="Only these width multipliers (repeatable; default all three).",
 )
 @click.option("--no-measure", is_flag=True, help="Analytical columns only: no timing, no calibration.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @_debug_option
 @_user_output_to_stderr
 def guidelines(
@@ -503,7 +525,9 @@ def guidelines(
 )
 @click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module depth of a block.")
 @click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="CPU threads for --measure, fixed for the run."
+)
 @click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
 @click.option(
     "--fail-on",
@@ -511,7 +535,7 @@ def guidelines(
     callback=lambda ctx, param, value: _guidelines(value),
     help="Exit 3 if there are findings of these guidelines, e.g. G1,G2 (default: report only, exit 0).",
 )
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @_debug_option
 @_user_output_to_stderr
 def lint(
@@ -555,7 +579,7 @@ def lint(
 @_shape_option
 @click.option("--measure", is_flag=True, help="Also measure latency and show each predictor's estimate.")
 @_runtime_options(repeats=20)
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @click.option(
     "--plot",
     "plot_path",

@@ -243,6 +243,14 @@ def render_verification(
     [...]} (layers and uncounted only with a model); the layers come furthest-from-bound first.
     """
     shown = checks[:top] if checks is not None and top is not None else checks
+    if fmt == "csv":
+        if shown is None:
+            return csv_text(["theorem", "statement", "proved"], [[t.name, t.statement, t.proved] for t in theorems])
+        body: list[list[Any]] = [
+            [c.name, c.op, c.mac, c.mac_lower_bound, f"{c.mac_efficiency:.6f}", c.holds] for c in shown
+        ]
+        body.append(["UNCOUNTED", "; ".join(uncounted or []) or "none", "", "", "", ""])
+        return csv_text(["name", "op", "mac_elements", "mac_bound_elements", "mac_efficiency", "holds"], body)
     if fmt == "json":
         data: dict[str, object] = {"theorems": [t.to_dict() for t in theorems]}
         if shown is not None:
@@ -531,3 +539,50 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
     )
     missing = [f"{r.model}: {u}" for r in rows for u in (r.uncounted or [])]
     return table + ("\n\n" + uncounted_line(missing) if missing else "")
+
+
+def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
+    """One row per zoo model: params, conv+fc FLOPs, all FLOPs (multiply-adds), MAC (elements) and
+    whether the totals are complete (every op costed)."""
+    if fmt == "json":
+        return json.dumps(
+            {
+                "conventions": {"flops": "multiply-adds", "mac": "elements read + written"},
+                "models": [
+                    {
+                        "model": r.model,
+                        "inputs": r.inputs,
+                        "params": r.totals["params"],
+                        "flops_conv_linear": r.contraction_flops,
+                        "flops": r.totals["flops"],
+                        "mac_elements": r.totals["mac"],
+                        "complete": r.complete,
+                        "uncounted": [f"{u.name} ({u.op})" for u in r.uncounted],
+                    }
+                    for r in reports
+                ],
+            },
+            indent=2,
+        )
+    if fmt == "csv":
+        headers = ["model", "params", "flops_conv_linear_multiply_adds", "flops_multiply_adds", "mac_elements", "complete"]
+        rows = [
+            [r.model, r.totals["params"], r.contraction_flops, r.totals["flops"], r.totals["mac"], r.complete] for r in reports
+        ]
+        return csv_text(headers, rows)
+    headers = ["model", "params", "FLOPs conv+fc", "FLOPs all ops", "MAC (elements)", "complete"]
+    body = [
+        [
+            r.model,
+            human(r.totals["params"]),
+            human(r.contraction_flops),
+            human(r.totals["flops"]),
+            human(r.totals["mac"]),
+            "yes" if r.complete else f"no ({len(r.uncounted)} uncounted)",
+        ]
+        for r in reports
+    ]
+    align = ["left", "right", "right", "right", "right", "left"]
+    table = tabulate(body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=align)
+    inputs = reports[0].inputs if reports else ""
+    return f"input {inputs} · FLOPs = multiply-adds\n{table}"

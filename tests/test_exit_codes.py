@@ -185,3 +185,43 @@ def test_the_api_rejects_what_the_cli_rejects() -> None:
         analyze(nn.Linear(4, 3), (2, 4), mac_unit="bits")  # type: ignore[arg-type]
     with pytest.raises(Exception, match="positive integers"):
         analyze(nn.Linear(4, 3), (2, 1.5))
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    from cli.main import cli
+
+    missing = [
+        f"{name} {param.opts[0]}"
+        for name, command in cli.commands.items()
+        for param in command.params
+        if param.param_type_name == "option" and not getattr(param, "help", None)
+    ]
+    assert missing == []
+
+
+_EVERY_COMMAND = {
+    "report": ["report", "resnet18", "--input", "1,3,32,32"],
+    "zoo": ["zoo", "--input", "1,3,32,32"],
+    "verify": ["verify", "resnet18", "--input", "1,3,32,32"],
+    "bench": ["bench", "resnet18", "--input", "1,3,16,16", "--repeats", "1", "--warmup", "0"],
+    "guidelines": ["guidelines", "--no-measure", "--table", "1"],
+    "lint": ["lint", "resnet18", "--input", "1,3,32,32"],
+    "compare": ["compare", "resnet18", "mobilenet_v2", "--input", "1,3,32,32"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(_EVERY_COMMAND))
+def test_every_command_speaks_every_format(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    import csv
+    import io
+
+    for fmt in ("table", "json", "csv", "markdown"):
+        code, out, err = run_main(capsys, *_EVERY_COMMAND[command], "--format", fmt)
+        assert code == 0, (command, fmt, err)
+        if fmt == "json":
+            json.loads(out)
+        elif fmt == "csv":
+            rows = list(csv.reader(io.StringIO(out)))
+            assert len(rows) >= 2 and len({len(r) for r in rows}) == 1, (command, rows[:3])  # one header, rectangular
+        elif fmt == "markdown":
+            assert "|" in out or out.lstrip().startswith("#")
