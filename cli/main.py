@@ -170,6 +170,17 @@ def _shape_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _flops_unit_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--flops-unit",
+        type=click.Choice(["multiply-adds", "flops"]),
+        default="multiply-adds",
+        show_default=True,
+        help="Count FLOPs as multiply-adds (the paper's, fvcore's, and what thop/ptflops call MACs) or as "
+        "flops = 2 × multiply-adds (torch.utils.flop_counter's). --max-flops is in the same unit.",
+    )(func)
+
+
 def _dtype_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--dtype",
@@ -267,6 +278,7 @@ def cli(debug: bool) -> None:
 )
 @click.option("--expand", is_flag=True, help="Show the aten ops under each row (tables; JSON always has them).")
 @_budget_options
+@_flops_unit_option
 @_dtype_option
 @_debug_option
 @_user_output_to_stderr
@@ -287,6 +299,7 @@ def report(
     max_params: int | None,
     max_mac: int | None,
     max_flops: int | None,
+    flops_unit: str,
     dtype_name: str,
     debug: bool,
 ) -> None:
@@ -300,6 +313,7 @@ def report(
         strict=strict,
         mac_unit=cast(MacUnit, mac_unit),
         fallback=True if fallback else None,
+        flops_unit=flops_unit,
     )
     emit(
         render_report(
@@ -324,13 +338,14 @@ def report(
 @cli.command()
 @_shape_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
+@_flops_unit_option
 @_debug_option
 @_user_output_to_stderr
-def zoo(input_shape: tuple[int, ...], fmt: str, debug: bool) -> None:
+def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, debug: bool) -> None:
     """List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default)."""
     from costmodel.render import render_zoo
 
-    reports = [analyze(build(), input_shape, name=name) for name, build in ZOO.items()]
+    reports = [analyze(build(), input_shape, name=name, flops_unit=flops_unit) for name, build in ZOO.items()]
     emit(render_zoo(reports, cast(Format, fmt)))
 
 
@@ -589,6 +604,7 @@ def lint(
     help="Draw FLOPs vs latency and MAC vs latency to this PNG (measures latency).",
 )
 @_budget_options
+@_flops_unit_option
 @_debug_option
 @_user_output_to_stderr
 def compare(
@@ -603,6 +619,7 @@ def compare(
     max_params: int | None,
     max_mac: int | None,
     max_flops: int | None,
+    flops_unit: str,
     debug: bool,
 ) -> None:
     """Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency)."""
@@ -613,8 +630,9 @@ def compare(
     loaded = [(name, load_model(name)) for name in models]
     if measure or plot_path is not None:
         input_shape = _single_shape(input_shape, "compare --measure")
+    measuring = measure or plot_path is not None
     rows = run_compare(
-        loaded, input_shape, measure=measure or plot_path is not None, device=device, threads=threads, repeats=repeats
+        loaded, input_shape, measure=measuring, device=device, threads=threads, repeats=repeats, flops_unit=flops_unit
     )
     emit(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:

@@ -11,7 +11,7 @@ from torch import nn
 from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.fake import gc_paused
-from costmodel.report import LayerCost, Report, UncountedOp
+from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
 from costmodel.tensors import TensorMeta, tensors_in
 from costmodel.trace import TracedModel, is_leaf, trace_model
@@ -188,6 +188,7 @@ def analyze(
     strict: bool = False,
     mac_unit: MacUnit = "elements",
     fallback: bool | None = None,
+    flops_unit: str = "multiply-adds",
 ) -> Report:
     """Per-layer FLOPs, params and MAC of ``model`` on ``inputs``, by docs/CONVENTIONS.md.
 
@@ -200,11 +201,14 @@ def analyze(
     run), the aten-level walk (``dispatch_walk``) costs one fake forward instead — on real tensors
     only when an op needs values — with the same rules, and the report's notes say so.
     ``fallback``: None (default) = automatic; True = always the aten walk; False = fx only.
+    ``flops_unit``: "multiply-adds" (default; one multiply-add = 1) or "flops" (= 2 × multiply-adds).
     Raises TraceFailure, ShapeMismatch or (with ``strict``) UncountedOpsError, each one line.
     """
     check_mac_unit(mac_unit)
+    check_flops_unit(flops_unit)
     with gc_paused():
-        return _analyze(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
+        report = _analyze(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
+    return report.in_flops_unit(flops_unit)
 
 
 def _analyze(

@@ -27,6 +27,7 @@ class CompareRow:
     measured_ms: float | None = None
     predicted_ms: dict[str, float] | None = None
     uncounted: list[str] | None = None  # "row (op)" for every op no rule knows: totals incomplete
+    flops_unit: str = "multiply-adds"  # or "flops" (2 × multiply-adds)
 
     @property
     def complete(self) -> bool:
@@ -45,6 +46,7 @@ class CompareRow:
             report.elementwise_mac,
             report.mean_pointwise_efficiency,
             uncounted=[f"{u.name} ({u.op})" for u in report.uncounted],
+            flops_unit=report.flops_unit,
         )
 
     @classmethod
@@ -68,14 +70,18 @@ def compare(
     device: str = "cpu",
     threads: int = 1,
     repeats: int = 20,
+    flops_unit: str = "multiply-adds",
 ) -> list[CompareRow]:
     """One row per (name, model): params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency; with
-    ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``)."""
+    ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``).
+    FLOPs in ``flops_unit`` ("multiply-adds" or "flops" = 2 × multiply-adds)."""
     rows = []
     for name, model in models:
         if measure:
-            row = CompareRow.of_bench(bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats))
+            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats)
+            result.report = result.report.in_flops_unit(flops_unit)
+            row = CompareRow.of_bench(result)
         else:
-            row = CompareRow.of(analyze(model, input_shape, name=name))
+            row = CompareRow.of(analyze(model, input_shape, name=name, flops_unit=flops_unit))
         rows.append(row)
     return rows

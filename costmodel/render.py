@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from tabulate import tabulate
 
-from costmodel.report import GroupBy, GroupRow, LayerCost, Report, SortKey
+from costmodel.report import GroupBy, GroupRow, LayerCost, Report, SortKey, conventions, flops_phrase
 
 Format = Literal["table", "json", "csv", "markdown"]
 
@@ -104,7 +104,11 @@ def summary_lines(report: Report) -> list[str]:
         f"Total FLOPs {t['flops']:,} ({human(t['flops'])}) · params {t['params']:,} ({human(t['params'])})"
         f" · MAC {t['mac']:,} {unit} ({human(t['mac'])})",
         f"Contraction FLOPs {report.contraction_flops:,} ({human(report.contraction_flops)})"
-        " (conv, linear, matmul, attention) — the figure papers quote; flop_counter prints 2×",
+        + (
+            " (conv, linear, matmul, attention) — the figure papers quote; flop_counter prints 2×"
+            if report.flops_unit == "multiply-adds"
+            else " (conv, linear, matmul, attention) — what flop_counter prints; papers quote half"
+        ),
     ]
     if report.uncounted:
         listed = ", ".join(f"{u.name} ({u.op})" for u in report.uncounted)
@@ -115,11 +119,16 @@ def summary_lines(report: Report) -> list[str]:
     return lines
 
 
+def flops_column(unit: str) -> str:
+    """The CSV/JSON column name of a FLOPs figure, carrying its unit."""
+    return "flops_multiply_adds" if unit == "multiply-adds" else "flops_2x_multiply_adds"
+
+
 def header_line(report: Report) -> str:
     """One line naming what was analysed and under which conventions."""
     return (
         f"{report.model} · input {report.inputs or _shape(report.input_shape)} · {report.dtype}"
-        f" · FLOPs = multiply-adds · MAC = {report.mac_unit} read + written"
+        f" · {flops_phrase(report.flops_unit)} · MAC = memory access, {report.mac_unit} read + written"
     )
 
 
@@ -214,10 +223,10 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
                 "op",
                 "module",
                 "output_shape",
-                "flops",
+                flops_column(report.flops_unit),
                 "params",
-                "mac",
-                "mac_lower_bound",
+                f"mac_{report.mac_unit}",
+                f"mac_bound_{report.mac_unit}",
                 "mac_efficiency",
                 "counted",
                 "note",
@@ -230,7 +239,7 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
     rows = [[g.name, g.count, g.flops, g.params, g.mac, "true"] for g in (groups[:top] if top is not None else groups)]
     rows += [[f"{u.name} ({u.op})", "", "", "", "", "false"] for u in report.uncounted]
     rows.append(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
-    return csv_text([group_by, "layers", "flops", "params", "mac", "counted"], rows)
+    return csv_text([group_by, "layers", flops_column(report.flops_unit), "params", f"mac_{report.mac_unit}", "counted"], rows)
 
 
 def render_verification(
@@ -509,8 +518,9 @@ def uncounted_line(names: list[str]) -> str:
 def render_compare(rows: list[Any], fmt: Format = "table") -> str:
     """One row per model: params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency, and when
     measured, the latency and each predictor's estimate."""
+    unit = rows[0].flops_unit if rows else "multiply-adds"
     if fmt == "json":
-        return json.dumps([r.to_dict() for r in rows], indent=2)
+        return json.dumps({"conventions": conventions(unit, "elements"), "models": [r.to_dict() for r in rows]}, indent=2)
     measured = any(r.measured_ms is not None for r in rows)
     headers = ["model", "params", "FLOPs", "FLOPs conv+fc", "MAC", "element-wise MAC", "1x1 MAC eff.", "complete"]
     if measured:
@@ -532,22 +542,29 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
             line += [f"{r.measured_ms:.2f}", f"{p.get('flops', 0):.2f}", f"{p.get('mac', 0):.2f}", f"{p.get('roofline', 0):.2f}"]
         body.append(line)
     if fmt == "csv":
-        return csv_text(headers, body)
+        flops = flops_column(unit)
+        names = ["model", "params", flops, f"{flops}_conv_linear", "mac_elements", "elementwise_mac_elements"]
+        names += ["pointwise_mac_efficiency", "complete"]
+        if measured:
+            names += ["measured_ms", "flops_predicted_ms", "mac_predicted_ms", "roofline_predicted_ms"]
+        return csv_text(names, body)
     shown = [[row[0], *[human(v) if isinstance(v, int) else v for v in row[1:]]] for row in body]
     table = tabulate(
         shown, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=_align(headers)
     )
     missing = [f"{r.model}: {u}" for r in rows for u in (r.uncounted or [])]
-    return table + ("\n\n" + uncounted_line(missing) if missing else "")
+    units = f"{flops_phrase(unit)} · MAC = memory access, elements read + written"
+    return units + ("\n\n" if fmt == "markdown" else "\n") + table + ("\n\n" + uncounted_line(missing) if missing else "")
 
 
 def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
     """One row per zoo model: params, conv+fc FLOPs, all FLOPs (multiply-adds), MAC (elements) and
     whether the totals are complete (every op costed)."""
+    unit = reports[0].flops_unit if reports else "multiply-adds"
     if fmt == "json":
         return json.dumps(
             {
-                "conventions": {"flops": "multiply-adds", "mac": "elements read + written"},
+                "conventions": conventions(unit, "elements"),
                 "models": [
                     {
                         "model": r.model,
@@ -565,7 +582,7 @@ def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
             indent=2,
         )
     if fmt == "csv":
-        headers = ["model", "params", "flops_conv_linear_multiply_adds", "flops_multiply_adds", "mac_elements", "complete"]
+        headers = ["model", "params", f"{flops_column(unit)}_conv_linear", flops_column(unit), "mac_elements", "complete"]
         rows = [
             [r.model, r.totals["params"], r.contraction_flops, r.totals["flops"], r.totals["mac"], r.complete] for r in reports
         ]
@@ -585,4 +602,4 @@ def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
     align = ["left", "right", "right", "right", "right", "left"]
     table = tabulate(body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=align)
     inputs = reports[0].inputs if reports else ""
-    return f"input {inputs} · FLOPs = multiply-adds\n{table}"
+    return f"input {inputs} · {flops_phrase(unit)} · MAC = memory access, elements read + written\n{table}"

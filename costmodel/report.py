@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 GroupBy = Literal["layer", "module", "op"]
@@ -74,6 +74,34 @@ class GroupRow:
     mac: int
 
 
+FLOPS_UNITS = ("multiply-adds", "flops")
+#: FLOPs figures per multiply-add in each unit.
+FLOPS_PER_UNIT = {"multiply-adds": 1, "flops": 2}
+
+
+def check_flops_unit(unit: str) -> None:
+    """Reject a FLOPs unit other than 'multiply-adds' or 'flops' with a one-line error."""
+    if unit not in FLOPS_UNITS:
+        from costmodel.errors import CostModelError
+
+        raise CostModelError(f"flops_unit must be 'multiply-adds' or 'flops', not {unit!r}")
+
+
+def flops_phrase(unit: str) -> str:
+    """How a FLOPs figure counts, for headers: 'FLOPs = multiply-adds' or 'FLOPs = 2 × multiply-adds'."""
+    return "FLOPs = multiply-adds" if unit == "multiply-adds" else "FLOPs = 2 × multiply-adds (flop_counter's count)"
+
+
+def conventions(flops_unit: str, mac_unit: str) -> dict[str, str]:
+    """The JSON ``conventions`` block: what each figure counts."""
+    return {
+        "flops": flops_unit,
+        "flops_definition": "one multiply-add = 1" if flops_unit == "multiply-adds" else "one multiply-add = 2",
+        "mac": mac_unit,
+        "mac_definition": f"memory access cost: {mac_unit} read + written",
+    }
+
+
 @dataclass
 class Report:
     """Per-layer costs of one model at one input shape, by ../shared/CONVENTIONS.md."""
@@ -88,6 +116,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     inputs: str = ""  # every input as '1x3x224x224' or 'x=1x77:int64, mask=…'
     walk: str = "fx"  # "fx" (module-level rows) or "aten" (the fallback walk's per-op rows)
+    flops_unit: str = "multiply-adds"  # or "flops": 2 × multiply-adds, torch.utils.flop_counter's count
 
     @property
     def complete(self) -> bool:
@@ -139,12 +168,26 @@ class Report:
             "dtype": self.dtype,
             "walk": self.walk,
             "complete": self.complete,
-            "conventions": {"flops": "multiply-adds", "mac": self.mac_unit},
+            "conventions": conventions(self.flops_unit, self.mac_unit),
             "layers": [r.to_dict() for r in self.layers],
             "totals": {**self.totals, "contraction_flops": self.contraction_flops},
             "uncounted": [asdict(u) for u in self.uncounted],
             "notes": list(self.notes),
         }
+
+    def in_flops_unit(self, unit: str) -> Report:
+        """This report with every FLOPs figure in ``unit``: "multiply-adds" (one fused multiply-add = 1,
+        the paper's and fvcore's count) or "flops" (= 2 × multiply-adds, torch.utils.flop_counter's)."""
+        check_flops_unit(unit)
+        factor = FLOPS_PER_UNIT[unit] / FLOPS_PER_UNIT[self.flops_unit]
+        if factor == 1:
+            return self
+
+        def scaled(row: LayerCost) -> LayerCost:
+            aten = [{**op, "flops": None if op.get("flops") is None else int(op["flops"] * factor)} for op in row.aten]
+            return replace(row, flops=int(row.flops * factor), aten=aten)
+
+        return replace(self, layers=[scaled(r) for r in self.layers], flops_unit=unit)
 
     def sorted_layers(self, key: SortKey | None = None, top: int | None = None) -> list[LayerCost]:
         """Layers in graph order, or by ``key`` descending; the first ``top`` of them if given."""

@@ -52,7 +52,8 @@ def test_csv_rows_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
     rows = list(csv.DictReader(io.StringIO(out)))
     report = zoo_report("resnet18")
     assert [r["name"] for r in rows[:-1]] == [layer.name for layer in report.layers]
-    assert int(rows[-1]["flops"]) == report.totals["flops"] and int(rows[-1]["mac"]) == report.totals["mac"]
+    total = rows[-1]
+    assert int(total["flops_multiply_adds"]) == report.totals["flops"] and int(total["mac_elements"]) == report.totals["mac"]
 
 
 def test_markdown_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,7 +69,7 @@ def test_group_by_and_sort(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["op"] == "Conv2d"
-    flops = [int(r["flops"]) for r in rows if r["counted"] == "true"]
+    flops = [int(r["flops_multiply_adds"]) for r in rows if r["counted"] == "true"]
     assert flops == sorted(flops, reverse=True)
     assert sum(flops) == zoo_report("resnet18").totals["flops"]
 

@@ -225,3 +225,30 @@ def test_every_command_speaks_every_format(capsys: pytest.CaptureFixture[str], c
             assert len(rows) >= 2 and len({len(r) for r in rows}) == 1, (command, rows[:3])  # one header, rectangular
         elif fmt == "markdown":
             assert "|" in out or out.lstrip().startswith("#")
+
+
+def test_flops_unit_flops_is_flop_counters_count(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from costmodel import analyze, load_model
+
+    model = load_model("shufflenet_v2_x1_0")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.randn(1, 3, 224, 224))
+    doubled = analyze(model, flops_unit="flops")
+    assert doubled.contraction_flops == counter.get_total_flops()  # flop_counter counts 2 per multiply-add
+    assert doubled.totals["flops"] == 2 * SHUFFLE["flops"] and doubled.totals["mac"] == SHUFFLE["mac"]
+    code, out, _ = run_main(capsys, "report", "shufflenet_v2_x1_0", "--flops-unit", "flops", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["conventions"]["flops"] == "flops" and data["totals"]["flops"] == 2 * SHUFFLE["flops"]
+    code, out, _ = run_main(capsys, "report", "shufflenet_v2_x1_0", "--flops-unit", "flops", "--format", "csv")
+    assert out.splitlines()[0].split(",")[4:7] == ["flops_2x_multiply_adds", "params", "mac_elements"]
+    # a budget is read in the chosen unit: 200M multiply-adds pass, 200M flops do not
+    assert run_main(capsys, "report", "shufflenet_v2_x1_0", "--max-flops", "200M")[0] == 0
+    assert run_main(capsys, "report", "shufflenet_v2_x1_0", "--max-flops", "200M", "--flops-unit", "flops")[0] == 3
+    code, out, _ = run_main(capsys, "compare", "resnet18", "--flops-unit", "flops", "--format", "json")
+    assert json.loads(out)["conventions"]["flops"] == "flops"
+    with pytest.raises(Exception, match="flops_unit"):
+        analyze(model, flops_unit="gigaflops")
