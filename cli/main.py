@@ -123,6 +123,14 @@ FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 _FORMAT_HELP = "Output: an aligned table, JSON, CSV (one row per line, units in the column names) or Markdown."
 
 
+def progress_bar(total: int, what: str, active: bool = True) -> Any:
+    """A tqdm bar on stderr for a measurement: shown on a terminal only (off in pipes, logs and CI)."""
+    from tqdm import tqdm
+
+    unit = "run" if what == "timing" else what
+    return tqdm(total=total, desc=what, unit=unit, disable=None if active else True, file=sys.stderr)
+
+
 def _guidelines(text: str) -> tuple[str, ...]:
     """'G1,g2' → ('G1', 'G2'); each must be one of G1–G4."""
     names = tuple(part.strip().upper() for part in text.split(",") if part.strip())
@@ -414,7 +422,6 @@ def bench(
     debug: bool,
 ) -> None:
     """Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions."""
-    from tqdm import tqdm
 
     from costmodel.bench import bench as run_bench
     from costmodel.render import render_bench, render_bench_zoo
@@ -424,7 +431,7 @@ def bench(
     names = list(ZOO) if whole_zoo else [str(model)]
     input_shape = _single_shape(input_shape, "bench")
     results = []
-    with tqdm(total=repeats * len(names), desc="timing", unit="run", disable=None, file=sys.stderr) as bar:
+    with progress_bar(repeats * len(names), "timing") as bar:
         for i, name in enumerate(names):
             results.append(
                 run_bench(
@@ -495,12 +502,14 @@ def guidelines(
     require_device(device)
     tables = [1, 2, 3, 4] if table == "all" else [int(table)]
     chosen = tuple(int(w) for w in widths) or WIDTHS
-    results = [
-        run_table(
-            t, device=device, measure=not no_measure, predict=not no_measure, threads=threads, repeats=repeats, widths=chosen
-        )
-        for t in tables
-    ]
+    results = []
+    with progress_bar(len(tables), "tables", active=not no_measure) as bar:
+        for t in tables:
+            measuring = not no_measure
+            results.append(
+                run_table(t, device=device, measure=measuring, predict=measuring, threads=threads, repeats=repeats, widths=chosen)
+            )
+            bar.update(1)
     emit(render_guidelines(results, fmt))  # type: ignore[arg-type]
 
 
@@ -545,6 +554,13 @@ def guidelines(
 )
 @click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
 @click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Timed runs for --measure; figures are medians.",
+)
+@click.option(
     "--fail-on",
     default="",
     callback=lambda ctx, param, value: _guidelines(value),
@@ -565,6 +581,7 @@ def lint(
     measure: bool,
     threads: int,
     show_all: bool,
+    repeats: int,
     fail_on: tuple[str, ...],
     fmt: str,
     debug: bool,
@@ -580,7 +597,9 @@ def lint(
     if measure:
         from costmodel.bench import bench as run_bench
 
-        result = run_bench(module, _single_shape(input_shape, "lint --measure"), name=model, threads=threads, repeats=10)
+        with progress_bar(repeats, "timing") as bar:
+            shape = _single_shape(input_shape, "lint --measure")
+            result = run_bench(module, shape, name=model, threads=threads, repeats=repeats, progress=bar.update)
         measured = {r.name: r.measured_ms for r in result.rows}
     result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured)
     emit(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
@@ -631,9 +650,17 @@ def compare(
     if measure or plot_path is not None:
         input_shape = _single_shape(input_shape, "compare --measure")
     measuring = measure or plot_path is not None
-    rows = run_compare(
-        loaded, input_shape, measure=measuring, device=device, threads=threads, repeats=repeats, flops_unit=flops_unit
-    )
+    with progress_bar(repeats * len(loaded), "timing", active=measuring) as bar:
+        rows = run_compare(
+            loaded,
+            input_shape,
+            measure=measuring,
+            device=device,
+            threads=threads,
+            repeats=repeats,
+            flops_unit=flops_unit,
+            progress=bar.update,
+        )
     emit(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:
         from costmodel.plots import plot_compare, save_png

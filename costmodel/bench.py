@@ -30,6 +30,7 @@ class BenchRow:
     predicted_ms: dict[str, float]
     bound: str
     roofline_eager_ms: float = 0.0
+    iqr_ms: float = 0.0  # spread of the measured time: 75th − 25th percentile
 
 
 @dataclass
@@ -66,7 +67,14 @@ class BenchReport:
                 },
             },
             "layers": [
-                {"name": r.name, "op": r.op, "measured_ms": r.measured_ms, "predicted_ms": r.predicted_ms, "bound": r.bound}
+                {
+                    "name": r.name,
+                    "op": r.op,
+                    "measured_ms": r.measured_ms,
+                    "measured_iqr_ms": r.iqr_ms,
+                    "predicted_ms": r.predicted_ms,
+                    "bound": r.bound,
+                }
                 for r in self.rows
             ],
             "summary": self.summary,
@@ -138,6 +146,7 @@ def bench(
                 {k: v * 1e3 for k, v in pred.seconds.items()},
                 pred.bound,
                 pred.roofline_eager_s * 1e3,
+                meas.nodes[row.name].p75_ms - meas.nodes[row.name].p25_ms,
             )
         )
     result = BenchReport(model_name, meas, cal, source, rows, report)

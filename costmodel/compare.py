@@ -3,7 +3,7 @@ each predictor's estimate (the paper's Fig. 1(c)(d) argument on this device)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from torch import nn
@@ -71,6 +71,7 @@ def compare(
     threads: int = 1,
     repeats: int = 20,
     flops_unit: str = "multiply-adds",
+    progress: Callable[[int], None] | None = None,
 ) -> list[CompareRow]:
     """One row per (name, model): params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency; with
     ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``).
@@ -78,7 +79,7 @@ def compare(
     rows = []
     for name, model in models:
         if measure:
-            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats)
+            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats, progress=progress)
             result.report = result.report.in_flops_unit(flops_unit)
             row = CompareRow.of_bench(result)
         else:

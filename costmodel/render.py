@@ -302,12 +302,13 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
     if fmt == "json":
         return json.dumps(data, indent=2)
     rows = result.rows if top is None else sorted(result.rows, key=lambda r: r.measured_ms, reverse=True)[:top]
-    headers = ["name", "op", "measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "bound"]
+    headers = ["name", "op", "measured ms", "IQR ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "bound"]
     body = [
         [
             r.name,
             r.op,
             _ms(r.measured_ms),
+            _ms(r.iqr_ms),
             _ms(r.predicted_ms["flops"]),
             _ms(r.predicted_ms["mac"]),
             _ms(r.predicted_ms["roofline"]),
@@ -317,9 +318,10 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
     ]
     if fmt == "csv":
         return csv_text(
-            ["name", "op", "measured_ms", "flops_ms", "mac_ms", "roofline_ms", "bound"],
+            ["name", "op", "measured_ms", "measured_iqr_ms", "flops_predicted_ms", "mac_predicted_ms"]
+            + ["roofline_predicted_ms", "bound"],
             [
-                [r.name, r.op, r.measured_ms, r.predicted_ms["flops"], r.predicted_ms["mac"], r.predicted_ms["roofline"], r.bound]
+                [r.name, r.op, r.measured_ms, r.iqr_ms, *(r.predicted_ms[k] for k in ("flops", "mac", "roofline")), r.bound]
                 for r in rows
             ],
         )
@@ -356,11 +358,23 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         f"Per-layer scores over {s['layers_scored']} nodes that move data or compute:",
         score_table,
         "",
-        f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms · sum of per-node times (fx interpreter): "
-        f"{s['sum_of_layers_ms']:.2f} ms (the difference is interpreter overhead)",
+        f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms (IQR {_iqr(result.measurement.model):.2f})"
+        f" · sum of per-node times (fx interpreter): {s['sum_of_layers_ms']:.2f} ms ({_sum_vs_eager(s)})",
         uncounted_line([f"{u.name} ({u.op})" for u in result.report.uncounted]),
     ]
     return "\n".join(lines)
+
+
+def _iqr(timing: Any) -> float:
+    return float(timing.p75_ms - timing.p25_ms)
+
+
+def _sum_vs_eager(summary: dict[str, Any]) -> str:
+    """What the gap between the node-by-node sum and the eager run says, by its sign."""
+    gap = summary["sum_of_layers_ms"] - summary["model_measured_ms"]
+    if gap >= 0:
+        return f"{gap:.2f} ms more: the interpreter's per-node overhead"
+    return f"{-gap:.2f} ms less: the eager run is the slower one here (timing noise or cache effects, not overhead)"
 
 
 def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
@@ -456,7 +470,17 @@ def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
             ]
             for r in data["rows"]
         ]
+        measured = any(r["measured_ms"] is not None or r["predicted_ms"] is not None for r in data["rows"])
+        if not measured:  # --no-measure: no empty prediction/timing columns
+            keep = [i for i, h in enumerate(headers) if h not in ("pred. ms", "meas. ms", "speed")]
+            headers = [headers[i] for i in keep]
+            body = [[row[i] for i in keep] for row in body]
         lines.append(tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True))
+        speed = "batches/s (batch 8)" if res.platform.startswith("GPU") else "images/s (batch 1)"
+        lines.append(
+            f"units: FLOPs = multiply-adds · MAC = memory access, elements · speed = this device's {speed}"
+            " · paper GPU = batches/s (GTX 1080Ti, batch 8) · paper ARM = images/s (Snapdragon 810, batch 1)"
+        )
         spread = ", ".join(f"×{w}: {v:.1%}" for w, v in res.flops_spread.items())
         lines.append(f"conv FLOPs spread within each width: {spread}")
         mac_tau = ", ".join(f"×{w}: {v:+.2f}" for w, v in res.tau_mac.items())

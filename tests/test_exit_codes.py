@@ -252,3 +252,42 @@ def test_flops_unit_flops_is_flop_counters_count(capsys: pytest.CaptureFixture[s
     assert json.loads(out)["conventions"]["flops"] == "flops"
     with pytest.raises(Exception, match="flops_unit"):
         analyze(model, flops_unit="gigaflops")
+
+
+def test_bench_shows_the_spread_and_reads_the_eager_gap_by_its_sign(capsys: pytest.CaptureFixture[str]) -> None:
+    from costmodel.render import _sum_vs_eager
+
+    bench = ("bench", "resnet18", "--input", "1,3,16,16", "--warmup", "1")
+    code, out, _ = run_main(capsys, *bench, "--repeats", "5", "--format", "json")
+    layers = json.loads(out)["layers"]
+    assert code == 0 and all(row["measured_iqr_ms"] >= 0 for row in layers)
+    code, out, _ = run_main(capsys, *bench, "--repeats", "3")
+    assert "IQR ms" in out and "Whole model measured (eager)" in out and "(IQR " in out
+    assert "interpreter's per-node overhead" in _sum_vs_eager({"sum_of_layers_ms": 5.0, "model_measured_ms": 4.0})
+    slower = _sum_vs_eager({"sum_of_layers_ms": 4.0, "model_measured_ms": 5.0})
+    assert "eager run is the slower" in slower and "overhead" not in slower.split(":")[0]
+
+
+def test_guidelines_without_measuring_print_no_empty_columns_and_state_units(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "guidelines", "--no-measure", "--table", "2")
+    header = next(line for line in out.splitlines() if line.startswith("row "))
+    assert code == 0 and "meas. ms" not in header and "pred. ms" not in header and "speed" not in header
+    assert "units: FLOPs = multiply-adds" in out and "paper GPU = batches/s" in out
+
+
+def test_the_guideline_verdict_states_its_rule() -> None:
+    from costmodel.guidelines import HOLDS_ABOVE_TAU, TableResult, _verdict
+
+    result = TableResult.__new__(TableResult)
+    result.guideline, result.tau_measured, result.tau_mac = "G1", {1: 0.5, 2: 0.2}, {1: 1.0}
+    text = _verdict(result, measured=True)
+    assert "holds" in text and f"rule: holds when τ > {HOLDS_ABOVE_TAU}" in text and "+0.35" in text
+    result.tau_measured = {1: 0.2, 2: 0.3}
+    assert "does not clearly hold" in _verdict(result, measured=True)
+
+
+def test_lint_measure_takes_repeats(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("lint", "resnet18", "--input", "1,3,16,16", "--measure", "--repeats", "2", "--format", "json")
+    code, out, err = run_main(capsys, *args)
+    assert code == 0, err
+    assert "G4" in json.dumps(json.loads(out))
