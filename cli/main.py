@@ -260,7 +260,9 @@ def cli(debug: bool) -> None:
     "--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module-name depth for --group-by module."
 )
 @click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
-@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N rows.")
+@click.option(
+    "--top", type=click.IntRange(min=1), default=None, help="Show only the N rows with the most FLOPs (or of the --sort key)."
+)
 @click.option("--strict", is_flag=True, help="Fail if any op cannot be costed.")
 @click.option("--all", "show_all", is_flag=True, help="Also show shape-only rows (0 FLOPs, 0 MAC) in tables.")
 @click.option(

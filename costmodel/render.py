@@ -146,7 +146,10 @@ def render_report(
     """The report in ``fmt``. JSON is ``report.to_dict()`` (layers sorted/limited as asked, plus
     ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row.
     Table and Markdown hide shape-only rows (0 FLOPs, 0 MAC, 0 params) unless ``show_free``, and say so;
-    JSON and CSV always carry every node."""
+    JSON and CSV always carry every node. ``top`` keeps the N largest rows by ``sort`` (FLOPs when
+    not given) — as bench keeps the N slowest and verify the N furthest from their bound."""
+    if top is not None and sort is None:
+        sort = "flops"
     if fmt == "json":
         data = report.to_dict()
         layers = report.sorted_layers(sort, top)

@@ -291,3 +291,13 @@ def test_lint_measure_takes_repeats(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_main(capsys, *args)
     assert code == 0, err
     assert "G4" in json.dumps(json.loads(out))
+
+
+def test_top_means_the_largest_rows_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    report = zoo_report("resnet18")
+    largest = sorted(report.layers, key=lambda r: r.flops, reverse=True)[:3]
+    code, out, _ = run_main(capsys, "report", "resnet18", "--top", "3", "--format", "json")
+    assert code == 0 and [r["flops"] for r in json.loads(out)["layers"]] == [r.flops for r in largest]
+    code, out, _ = run_main(capsys, "report", "resnet18", "--top", "2", "--sort", "mac", "--format", "json")
+    by_mac = sorted(report.layers, key=lambda r: r.mac, reverse=True)[:2]
+    assert [r["mac"] for r in json.loads(out)["layers"]] == [r.mac for r in by_mac]
