@@ -67,8 +67,9 @@ def _layer_rows(rows: list[LayerCost], expand: bool = False) -> tuple[list[str],
 
 
 def _group_rows(rows: list[GroupRow], by: GroupBy) -> tuple[list[str], list[list[str]]]:
+    """Group rows; a module tree is indented by depth ("· " a level: tables strip leading spaces)."""
     headers = [by, "layers", "FLOPs", "params", "MAC"]
-    return headers, [[g.name, str(g.count), _int(g.flops), _int(g.params), _int(g.mac)] for g in rows]
+    return headers, [["· " * g.level + g.name, str(g.count), _int(g.flops), _int(g.params), _int(g.mac)] for g in rows]
 
 
 def _is_free(row: LayerCost) -> bool:
@@ -90,9 +91,7 @@ def _select(
         if not show_free:
             rows = [r for r in rows if not _is_free(r)]
         return _layer_rows(rows[:top] if top is not None else rows, expand)
-    groups = report.grouped(group_by, depth)
-    if sort is not None:
-        groups.sort(key=lambda g: getattr(g, sort), reverse=True)
+    groups = report.grouped(group_by, depth, sort)
     return _group_rows(groups[:top] if top is not None else groups, group_by)
 
 
@@ -155,7 +154,7 @@ def render_report(
         layers = report.sorted_layers(sort, top)
         data["layers"] = [r.to_dict() for r in layers]
         if group_by != "layer":
-            data["groups"] = [vars(g) for g in report.grouped(group_by, depth)]
+            data["groups"] = [vars(g) for g in report.grouped(group_by, depth, sort)]
         return json.dumps(data, indent=2)
     if fmt == "csv":
         return _render_csv(report, group_by, sort, top, depth)
@@ -236,13 +235,14 @@ def _render_csv(report: Report, group_by: GroupBy, sort: SortKey | None, top: in
             ],
             rows,
         )
-    groups = report.grouped(group_by, depth)
-    if sort is not None:
-        groups.sort(key=lambda g: getattr(g, sort), reverse=True)
-    rows = [[g.name, g.count, g.flops, g.params, g.mac, "true"] for g in (groups[:top] if top is not None else groups)]
-    rows += [[f"{u.name} ({u.op})", "", "", "", "", "false"] for u in report.uncounted]
-    rows.append(["TOTAL", len(report.layers), totals["flops"], totals["params"], totals["mac"], ""])
-    return csv_text([group_by, "layers", flops_column(report.flops_unit), "params", f"mac_{report.mac_unit}", "counted"], rows)
+    groups = report.grouped(group_by, depth, sort)
+    shown = groups[:top] if top is not None else groups
+    rows = [[g.name, g.level, g.count, g.flops, g.params, g.mac, "true"] for g in shown]
+    rows += [[f"{u.name} ({u.op})", "", "", "", "", "", "false"] for u in report.uncounted]
+    costed = sum(1 for r in report.layers if r.flops or r.mac or r.params)
+    rows.append(["TOTAL", "", costed, totals["flops"], totals["params"], totals["mac"], ""])
+    headers = [group_by, "level", "layers", flops_column(report.flops_unit), "params", f"mac_{report.mac_unit}", "counted"]
+    return csv_text(headers, rows)
 
 
 def render_verification(

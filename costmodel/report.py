@@ -72,6 +72,14 @@ class GroupRow:
     flops: int
     params: int
     mac: int
+    level: int = 0  # depth in the module tree (0: the whole model); 0 for op groups
+
+
+def _summed(name: str, rows: list[LayerCost], level: int = 0) -> GroupRow:
+    """One group's sums; its layer count counts costed rows only."""
+    costed = [r for r in rows if r.flops or r.mac or r.params]
+    flops, params, mac = (sum(getattr(r, k) for r in rows) for k in ("flops", "params", "mac"))
+    return GroupRow(name, len(costed), flops, params, mac, level)
 
 
 FLOPS_UNITS = ("multiply-adds", "flops")
@@ -196,18 +204,43 @@ class Report:
             rows.sort(key=lambda r: getattr(r, key), reverse=True)
         return rows[:top] if top is not None else rows
 
-    def grouped(self, by: GroupBy, depth: int = 2) -> list[GroupRow]:
-        """Sum the layers by module prefix (first ``depth`` name parts; root ops under "(root)") or by op."""
+    def grouped(self, by: GroupBy, depth: int = 2, sort: SortKey | None = None) -> list[GroupRow]:
+        """Sum the layers by op type, by layer, or (``by="module"``) as a module tree: the whole model
+        (level 0), then each module down to ``depth`` levels under its parent, with subtotals (a
+        parent's figures are the sums of its children's plus its own direct ops). ``count`` counts
+        costed rows only (shape-only nodes — views, size queries — are not layers). ``sort`` orders
+        siblings (or op groups), largest first; graph order otherwise."""
+        if by == "module":
+            return self._module_tree(depth, sort)
         groups: dict[str, list[LayerCost]] = {}
         for row in self.layers:
-            if by == "op":
-                key = row.op
-            elif by == "module":
-                key = module_prefix(row.module, depth)
-            else:
-                key = row.name
-            groups.setdefault(key, []).append(row)
-        return [
-            GroupRow(key, len(rows), sum(r.flops for r in rows), sum(r.params for r in rows), sum(r.mac for r in rows))
-            for key, rows in groups.items()
-        ]
+            groups.setdefault(row.op if by == "op" else row.name, []).append(row)
+        out = [_summed(key, rows) for key, rows in groups.items()]
+        if sort is not None:
+            out.sort(key=lambda g: getattr(g, sort), reverse=True)
+        return out
+
+    def _module_tree(self, depth: int, sort: SortKey | None) -> list[GroupRow]:
+        children: dict[str, list[str]] = {"": []}
+        members: dict[str, list[LayerCost]] = {"": []}
+        for row in self.layers:
+            parts = row.module.split(".") if row.module else ["(top level)"]
+            members[""].append(row)
+            for level in range(1, min(depth, len(parts)) + 1):
+                path, parent = ".".join(parts[:level]), ".".join(parts[: level - 1])
+                if path not in members:
+                    members[path], children[path] = [], []
+                    children[parent].append(path)
+                members[path].append(row)
+        out: list[GroupRow] = []
+
+        def visit(path: str, level: int) -> None:
+            out.append(_summed(path or "(model)", members[path], level))
+            kids = children[path]
+            if sort is not None:
+                kids = sorted(kids, key=lambda k: getattr(_summed(k, members[k]), sort), reverse=True)
+            for kid in kids:
+                visit(kid, level + 1)
+
+        visit("", 0)
+        return out

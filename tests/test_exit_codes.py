@@ -301,3 +301,37 @@ def test_top_means_the_largest_rows_everywhere(capsys: pytest.CaptureFixture[str
     code, out, _ = run_main(capsys, "report", "resnet18", "--top", "2", "--sort", "mac", "--format", "json")
     by_mac = sorted(report.layers, key=lambda r: r.mac, reverse=True)[:2]
     assert [r["mac"] for r in json.loads(out)["layers"]] == [r.mac for r in by_mac]
+
+
+def test_group_by_module_is_a_tree_of_subtotals() -> None:
+    from torch import nn
+
+    from costmodel import analyze
+
+    report = zoo_report("shufflenet_v2_x1_0")
+    tree = report.grouped("module", depth=3)
+    root = tree[0]
+    assert (root.name, root.level) == ("(model)", 0)
+    assert (root.flops, root.mac, root.params) == (report.totals["flops"], report.totals["mac"], report.totals["params"])
+    assert root.count == sum(1 for r in report.layers if r.flops or r.mac or r.params)  # costed rows only
+    by_name = {g.name: g for g in tree}
+    for group in tree[1:]:  # every subtotal is the sum of the rows under that module path
+        if group.name == "(top level)":  # ops of the model's own forward, outside any sub-module
+            rows = [r for r in report.layers if not r.module]
+        else:
+            rows = [r for r in report.layers if r.module and (r.module == group.name or r.module.startswith(group.name + "."))]
+        sums = (sum(r.flops for r in rows), sum(r.mac for r in rows), sum(r.params for r in rows))
+        assert (group.flops, group.mac, group.params) == sums, group.name
+    for group in tree:  # children sum to their parent where the parent has no ops of its own
+        kids = [g for g in tree if g.level == group.level + 1 and g.name.rsplit(".", 1)[0] == group.name]
+        if kids and not any(r.module == group.name for r in report.layers):
+            assert sum(k.flops for k in kids) == group.flops
+    assert by_name["stage2"].level == 1 and by_name["stage2.0"].level == 2 and by_name["stage2.0.branch1"].level == 3
+
+    unicode = nn.Sequential()
+    unicode.add_module("卷积", nn.Conv2d(3, 4, 3))
+    unicode.add_module("激活", nn.ReLU())
+    for fallback in (None, True):
+        report = analyze(unicode, (1, 3, 8, 8), fallback=fallback)
+        assert [g.name for g in report.grouped("module", 1)] == ["(model)", "卷积", "激活"]
+        assert {r.module for r in report.layers} == {"卷积", "激活"}  # joinable with named_modules / state_dict
