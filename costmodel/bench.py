@@ -31,6 +31,7 @@ class BenchRow:
     bound: str
     roofline_eager_ms: float = 0.0
     iqr_ms: float = 0.0  # spread of the measured time: 75th − 25th percentile
+    module: str | None = None  # the owning module's path, as named_modules spells it
 
 
 @dataclass
@@ -69,6 +70,7 @@ class BenchReport:
             "layers": [
                 {
                     "name": r.name,
+                    "module": r.module,
                     "op": r.op,
                     "measured_ms": r.measured_ms,
                     "measured_iqr_ms": r.iqr_ms,
@@ -147,6 +149,7 @@ def bench(
                 pred.bound,
                 pred.roofline_eager_s * 1e3,
                 meas.nodes[row.name].p75_ms - meas.nodes[row.name].p25_ms,
+                row.module,
             )
         )
     result = BenchReport(model_name, meas, cal, source, rows, report)

@@ -45,6 +45,7 @@ class Finding:
     where: str
     value: float
     message: str
+    module: str | None = None  # the module path (as named_modules spells it) of the layer or block
 
 
 @dataclass
@@ -89,6 +90,7 @@ def _g1(report: Report, t: LintThresholds) -> list[Finding]:
                     row.mac_efficiency,
                     f"1x1 conv {c1}→{c2} (c1:c2 = {ratio}) at MAC efficiency {row.mac_efficiency:.3f}: "
                     f"{1 / row.mac_efficiency - 1:.0%} more memory traffic than the bound for its FLOPs",
+                    row.module,
                 )
             )
     return out
@@ -109,6 +111,7 @@ def _g2(report: Report, t: LintThresholds) -> list[Finding]:
                         g,
                         f"1x1 group conv with g = {g}: the groups cost {extra:,.0f} extra MAC "
                         f"({extra / row.mac:.0%} of this layer's) over g = 1 at the same FLOPs (Eq. 2)",
+                        row.module,
                     )
                 )
     return out
@@ -140,6 +143,7 @@ def _g3(report: Report, graph: fx.Graph, t: LintThresholds) -> tuple[list[Findin
                     block,
                     branches,
                     f"{branches} parallel conv branches (> {t.g3_max_branches}): fragments that cannot run as one wide kernel",
+                    block,
                 )
             )
         if s["small_ops"] > t.g3_max_small_ops:
@@ -149,6 +153,7 @@ def _g3(report: Report, graph: fx.Graph, t: LintThresholds) -> tuple[list[Findin
                     block,
                     s["small_ops"],
                     f"{s['small_ops']} small non-conv ops with memory traffic (> {t.g3_max_small_ops})",
+                    block,
                 )
             )
     return out, table
@@ -182,6 +187,7 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
                     share,
                     f"{share:.0%} of the block's MAC is element-wise "
                     f"({', '.join(ops)}), {sum(r.flops for r in ew_rows) / max(1, sum(r.flops for r in rows)):.1%} of its FLOPs",
+                    block,
                 )
             )
     return out, summary

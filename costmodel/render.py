@@ -502,7 +502,8 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
         return json.dumps(result.to_dict(), indent=2)
     if fmt == "csv":
         return csv_text(
-            ["guideline", "where", "value", "message"], [[f.guideline, f.where, f.value, f.message] for f in result.findings]
+            ["guideline", "where", "module", "value", "message"],
+            [[f.guideline, f.where, f.module or f.where, f.value, f.message] for f in result.findings],
         )
     md = fmt == "markdown"
     s = result.summary

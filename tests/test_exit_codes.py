@@ -335,3 +335,17 @@ def test_group_by_module_is_a_tree_of_subtotals() -> None:
         report = analyze(unicode, (1, 3, 8, 8), fallback=fallback)
         assert [g.name for g in report.grouped("module", 1)] == ["(model)", "卷积", "激活"]
         assert {r.module for r in report.layers} == {"卷积", "激活"}  # joinable with named_modules / state_dict
+
+
+def test_rows_carry_module_paths_you_can_join_with_named_modules(capsys: pytest.CaptureFixture[str]) -> None:
+    from costmodel import lint, load_model
+
+    model = load_model("shufflenet_v1_g3")
+    paths = dict(model.named_modules())
+    findings = [f for f in lint(model, (1, 3, 64, 64)).findings if f.guideline in ("G1", "G2")]
+    assert findings and all(f.module in paths for f in findings)
+    args = ("bench", "resnet18", "--input", "1,3,16,16", "--repeats", "1", "--warmup", "0", "--format", "json")
+    code, out, _ = run_main(capsys, *args)
+    resnet = dict(load_model("resnet18").named_modules())
+    modules = [row["module"] for row in json.loads(out)["layers"]]
+    assert code == 0 and "layer1.0.conv1" in modules and all(m is None or m in resnet for m in modules)
