@@ -6,12 +6,12 @@ notebook and nothing needs a display), which callers and tests can inspect; ``sa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from costmodel.predict import spearman
 from costmodel.report import Report
@@ -43,7 +43,10 @@ def plot_compare(rows: Sequence[Any]) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("measured latency (ms)")
-        ax.set_title(f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f}")
+        ax.set_title(f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f} (n = {len(rows)})")
+        ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 20, 40 ms, not 2×10¹
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        ax.margins(x=0.25, y=0.15)  # room for the model names at the edges
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -73,33 +76,57 @@ def plot_layers(report: Report) -> Figure:
 
 
 def plot_roofline(result: Any, itemsize: int = 4) -> Figure:
-    """Roofline of a ``bench`` result: arithmetic intensity (FLOPs per byte) vs achieved GFLOP/s per
-    layer, with this device's calibrated roofs (dense-conv rate, copy bandwidth)."""
+    """Normalised roofline of a ``bench`` result: every layer against its own calibrated roof.
+
+    A layer of compute kind k (dense, 1x1, grouped 1x1 or depthwise conv, matmul, window pool) has a
+    peak rate P_k (multiply-adds/s, its compute line's slope) and moves bytes at the bandwidth W its
+    memory line gives; its ridge is at intensity P_k/W. The point is (intensity ÷ ridge, achieved rate
+    ÷ P_k), so every layer shares one roof, min(1, x), and one ridge at x = 1: right of it the layer
+    is compute-bound by these rates, left of it memory-bound — the plot and its colours use the same
+    numbers. Points above the roof ran faster than the calibrated rates (operands already in cache).
+    Layers with only a memory line (norms, activations, element-wise) have no compute roof: counted
+    in the legend, not placed.
+    """
+    from costmodel.predict import memory_slope
+
     cal = result.calibration
-    points = [
-        (r.flops / (r.mac * itemsize), r.flops / (r.measured_ms / 1e3) / 1e9, r.bound)
-        for r in result.rows
-        if r.flops > 0 and r.mac > 0 and r.measured_ms > 0
-    ]
+    layers = {r.name: r for r in result.report.layers}
+    points = []
+    unplaced = 0
+    for bench_row in result.rows:
+        row = layers.get(bench_row.name)
+        if row is None or bench_row.flops <= 0 or bench_row.mac <= 0 or bench_row.measured_ms <= 0:
+            continue
+        if row.kind not in cal.compute:
+            unplaced += 1
+            continue
+        peak = 1.0 / cal.compute[row.kind][1]
+        bandwidth = 1.0 / memory_slope(row, cal)
+        intensity = bench_row.flops / (bench_row.mac * itemsize)
+        achieved = bench_row.flops / (bench_row.measured_ms / 1e3)
+        points.append((intensity / (peak / bandwidth), achieved / peak))
     fig = Figure(figsize=(7, 5))
     ax = fig.subplots()
-    for bound, color in (("compute", "tab:red"), ("memory", "tab:blue")):
-        pts = [(x, y) for x, y, b in points if b == bound]
-        if pts:
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=14, color=color, label=f"{bound}-bound layers")
+    for label, color, chosen in (
+        ("compute-bound (right of its ridge)", "tab:red", [p for p in points if p[0] >= 1]),
+        ("memory-bound (left of its ridge)", "tab:blue", [p for p in points if p[0] < 1]),
+    ):
+        if chosen:
+            ax.scatter([p[0] for p in chosen], [p[1] for p in chosen], s=14, color=color, label=f"{label}: {len(chosen)}")
     xs = [p[0] for p in points] or [1.0]
-    lo, hi = min(xs) / 2, max(xs) * 2
+    lo, hi = min(min(xs) / 2, 0.5), max(max(xs) * 2, 2.0)
     grid = [lo * (hi / lo) ** (i / 100) for i in range(101)]
-    peak = cal.dense_flops_per_s / 1e9
-    ax.plot(grid, [min(peak, cal.bytes_per_s / 1e9 * x) for x in grid], color="black", label="roof (calibrated)")
+    ax.plot(grid, [min(1.0, x) for x in grid], color="black", label="roof: min(1, intensity / ridge)")
+    ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+    if unplaced:
+        ax.plot([], [], " ", label=f"{unplaced} memory-only layers (no compute roof) not placed")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("arithmetic intensity (FLOPs / byte)")
-    ax.set_ylabel("achieved GFLOP/s (multiply-adds)")
-    ax.set_title(f"{result.model} on {result.measurement.device}")
-    ax.legend()
+    ax.set_xlabel("arithmetic intensity ÷ the layer's ridge (multiply-adds per byte, normalised)")
+    ax.set_ylabel("achieved rate ÷ the layer's calibrated peak")
+    m = result.measurement
+    ax.set_title(f"{result.model} · {m.device} · {m.threads} threads · {m.dtype} · n = {len(points)} layers", fontsize=10)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    if not math.isfinite(peak):
-        raise ValueError("calibration has no finite dense rate")
     fig.tight_layout()
     return fig

@@ -41,6 +41,14 @@ def _line(line: tuple[float, float], x: float) -> float:
     return line[0] + line[1] * x
 
 
+def memory_slope(row: LayerCost, cal: Calibration) -> float:
+    """Seconds per byte the roofline prices ``row``'s memory traffic at: its family's memory line
+    when the row has no compute line, the copy line otherwise (as ``predict_layer`` does)."""
+    if row.family in _MEMORY_LINE and row.kind not in cal.compute:
+        return cal.memory[_MEMORY_LINE[row.family]][1]
+    return cal.memory["copy"][1]
+
+
 def predict_layer(row: LayerCost, cal: Calibration, itemsize: int) -> Prediction:
     """Each predictor's seconds for one row (MAC in elements × ``itemsize`` gives bytes).
 

@@ -136,10 +136,12 @@ costmodel.plot_layers(report)""",
         """\
 ## A roofline of the measured layers
 
-Each dot is one layer of ShuffleNet V2 1.0x, timed node by node on this machine: arithmetic intensity
-(FLOPs per byte moved) against the multiply-adds per second it achieved. The black roof is the
-calibrated copy bandwidth (slope) and dense-conv rate (flat). Almost every layer sits far below the
-roof: at batch 1 most of a mobile network's time goes to fixed per-op costs and memory, not arithmetic.""",
+Each dot is one conv, matmul or pooling layer of ShuffleNet V2 1.0x, timed node by node on this machine
+and placed against its own calibrated roof: its arithmetic intensity divided by its kind's ridge
+(x = 1: compute and memory time balance) against its achieved rate divided by its kind's peak. Red dots
+sit right of the ridge (compute-bound by the calibrated rates), blue ones left of it. Most layers reach
+a fraction of their roof: at batch 1 a mobile network's time goes largely to fixed per-op costs.
+Norms, activations and element-wise ops have only a memory line and are counted in the legend.""",
     ),
     (
         "code",

@@ -84,9 +84,23 @@ def test_roofline_figure_has_roof_and_layers() -> None:
     fig = costmodel.plot_roofline(result)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-    assert ax.lines[0].get_label() == "roof (calibrated)"
-    plotted = sum(len(c.get_offsets()) for c in ax.collections)
-    assert plotted == sum(1 for r in result.rows if r.flops > 0 and r.mac > 0)
+    assert ax.lines[0].get_label().startswith("roof")
+    cal, layers = result.calibration, {r.name: r for r in result.report.layers}
+    placed = [r for r in result.rows if r.flops > 0 and r.mac > 0 and layers[r.name].kind in cal.compute]
+    offsets = [tuple(xy) for c in ax.collections for xy in c.get_offsets()]
+    assert len(offsets) == len(placed) > 0 and f"n = {len(placed)}" in ax.get_title()
+    # the colours and the ridge agree: red points right of x = 1, blue ones left of it
+    red, blue = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
+    assert all(x >= 1 for x, _ in red) and all(x < 1 for x, _ in blue)
+    # each point is its layer's intensity over its own ridge and achieved rate over its own peak
+    from costmodel.predict import memory_slope
+
+    expected = set()
+    for r in placed:
+        peak, bandwidth = 1 / cal.compute[layers[r.name].kind][1], 1 / memory_slope(layers[r.name], cal)
+        intensity, achieved = r.flops / (r.mac * 4), r.flops / (r.measured_ms / 1e3)
+        expected.add((round(intensity * bandwidth / peak, 9), round(achieved / peak, 9)))
+    assert {(round(x, 9), round(y, 9)) for x, y in offsets} == expected
 
 
 def test_public_api_is_pinned() -> None:
