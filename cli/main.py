@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sys
 import traceback
@@ -680,10 +681,21 @@ def compare(
         raise CheckFailed(" | ".join(failures))
 
 
+def _show_progress_notes() -> None:
+    """On a terminal, print the library's progress notes (a calibration starting) to stderr."""
+    logger = logging.getLogger("costmodel")
+    if sys.stderr is not None and sys.stderr.isatty() and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI; user errors print one line and exit 2, tracebacks only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _show_progress_notes()
     try:
         cli.main(args=args, prog_name="costmodel", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -16,6 +16,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
@@ -379,6 +380,7 @@ def calibrate(
     if unwritable is not None:
         memo = _IN_MEMORY.get(key)
         if memo is None or redo:
+            _announce(name, threads, dtype_name)
             memo = _IN_MEMORY[key] = run_calibration(device, threads, dtype)
         reason = f"cannot write the calibration cache in {path.parent} ({unwritable}): using an in-memory calibration"
         return memo, CalibrationSource("memory", None, reason if note is None else f"{note}; {reason}")
@@ -387,11 +389,21 @@ def calibrate(
             cal, _ = _load(path, name, threads, dtype_name)
             if cal is not None:
                 return cal, CalibrationSource("cache", path, note)
+        _announce(name, threads, dtype_name)
         cal = run_calibration(device, threads, dtype)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(cal.to_dict(), indent=2))
         os.replace(temporary, path)
     return cal, CalibrationSource("measured", path, note)
+
+
+def _announce(device: str, threads: int, dtype: str) -> None:
+    """Say a calibration is starting (about ten seconds on a CPU): the CLI shows it on a terminal."""
+    LOG.info("calibrating %s, %d thread(s), %s: about 10 s, once per configuration (then cached)", device, threads, dtype)
+
+
+#: The library's log: the CLI prints its INFO records on a terminal (``cli.main``), nowhere else.
+LOG = logging.getLogger("costmodel")
 
 
 def _load(path: Path, device: str, threads: int, dtype: str) -> tuple[Calibration | None, str | None]:

@@ -136,3 +136,11 @@ def test_concurrent_runs_calibrate_once(tmp_path: Path) -> None:
     assert sum(out.count("MEASURED") for out in outputs) == 1
     assert sorted(out.split()[-1] for out in outputs) == ["cache", "cache", "cache", "measured"]
     assert not list((tmp_path / "shared").glob("*.tmp"))
+
+
+def test_a_calibration_run_is_announced_and_a_cache_hit_is_not(counted: list[int], caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="costmodel"):
+        calibrate("cpu", 1)
+        calibrate("cpu", 1)
+    notes = [r.getMessage() for r in caplog.records if r.name == "costmodel"]
+    assert len(notes) == 1 and "calibrating" in notes[0] and "about 10 s" in notes[0]
