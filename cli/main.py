@@ -350,13 +350,15 @@ def report(
 @_shape_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @_flops_unit_option
+@_dtype_option
 @_debug_option
 @_user_output_to_stderr
-def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, debug: bool) -> None:
+def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, dtype_name: str, debug: bool) -> None:
     """List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default)."""
     from costmodel.render import render_zoo
 
-    reports = [analyze(build(), input_shape, name=name, flops_unit=flops_unit) for name, build in ZOO.items()]
+    dtype = DTYPES[dtype_name]
+    reports = [analyze(build(), input_shape, dtype, name=name, flops_unit=flops_unit) for name, build in ZOO.items()]
     emit(render_zoo(reports, cast(Format, fmt)))
 
 
@@ -365,9 +367,10 @@ def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, debug: bool) ->
 @_shape_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N layers furthest from their bound.")
+@_dtype_option
 @_debug_option
 @_user_output_to_stderr
-def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int | None, debug: bool) -> None:
+def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int | None, dtype_name: str, debug: bool) -> None:
     """Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them.
 
     Exits 3 if a layer breaks its proved bound (1 if a theorem fails to prove: that is a bug).
@@ -377,7 +380,7 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
     theorems = all_theorems()
     checks, uncounted = None, None
     if model is not None:
-        report = analyze(load_model(model), input_shape, name=model)
+        report = analyze(load_model(model), input_shape, DTYPES[dtype_name], name=model)
         checks = check_layers(report)
         uncounted = [f"{u.name} ({u.op})" for u in report.uncounted]
     emit(render_verification(theorems, checks, fmt, top, uncounted))  # type: ignore[arg-type]
@@ -408,6 +411,7 @@ def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int |
     callback=_plot_path,
     help="Also draw a roofline chart of the layers (or, with --zoo, FLOPs/MAC vs latency) to this PNG.",
 )
+@_dtype_option
 @_debug_option
 @_user_output_to_stderr
 def bench(
@@ -422,6 +426,7 @@ def bench(
     fmt: str,
     top: int | None,
     plot_path: str | None,
+    dtype_name: str,
     debug: bool,
 ) -> None:
     """Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions."""
@@ -447,6 +452,7 @@ def bench(
                     warmup=warmup,
                     recalibrate=recalibrate and i == 0,
                     progress=bar.update,
+                    dtype=DTYPES[dtype_name],
                 )
             )
     notes = {r.calibration_source.note for r in results if r.calibration_source.note}
@@ -570,6 +576,7 @@ def guidelines(
     help="Exit 3 if there are findings of these guidelines, e.g. G1,G2 (default: report only, exit 0).",
 )
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
+@_dtype_option
 @_debug_option
 @_user_output_to_stderr
 def lint(
@@ -587,6 +594,7 @@ def lint(
     repeats: int,
     fail_on: tuple[str, ...],
     fmt: str,
+    dtype_name: str,
     debug: bool,
 ) -> None:
     """Check MODEL against the four guidelines (G1 widths, G2 groups, G3 fragmentation, G4 element-wise)."""
@@ -602,9 +610,12 @@ def lint(
 
         with progress_bar(repeats, "timing") as bar:
             shape = _single_shape(input_shape, "lint --measure")
-            result = run_bench(module, shape, name=model, threads=threads, repeats=repeats, progress=bar.update)
+            dtype = DTYPES[dtype_name]
+            result = run_bench(module, shape, name=model, dtype=dtype, threads=threads, repeats=repeats, progress=bar.update)
         measured = {r.name: r.measured_ms for r in result.rows}
-    result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured)
+    result_lint = run_lint(
+        module, input_shape, name=model, thresholds=thresholds, measured_ms=measured, dtype=DTYPES[dtype_name]
+    )
     emit(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
     failing = [f"{len(result_lint.by_guideline(g))} {g}" for g in fail_on if result_lint.by_guideline(g)]
     if failing:
@@ -627,6 +638,7 @@ def lint(
 )
 @_budget_options
 @_flops_unit_option
+@_dtype_option
 @_debug_option
 @_user_output_to_stderr
 def compare(
@@ -642,6 +654,7 @@ def compare(
     max_mac: int | None,
     max_flops: int | None,
     flops_unit: str,
+    dtype_name: str,
     debug: bool,
 ) -> None:
     """Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency)."""
@@ -663,6 +676,7 @@ def compare(
             repeats=repeats,
             flops_unit=flops_unit,
             progress=bar.update,
+            dtype=DTYPES[dtype_name],
         )
     emit(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:

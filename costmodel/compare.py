@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+import torch
 from torch import nn
 
 from costmodel.analyze import analyze
@@ -28,6 +29,7 @@ class CompareRow:
     predicted_ms: dict[str, float] | None = None
     uncounted: list[str] | None = None  # "row (op)" for every op no rule knows: totals incomplete
     flops_unit: str = "multiply-adds"  # or "flops" (2 × multiply-adds)
+    setup: str | None = None  # where it was measured: "device · threads · dtype" (None when not measured)
 
     @property
     def complete(self) -> bool:
@@ -53,6 +55,8 @@ class CompareRow:
     def of_bench(cls, result: BenchReport) -> CompareRow:
         """The analytical columns plus the measured latency and each predictor's whole-model estimate."""
         row = cls.of(result.report)
+        m = result.measurement
+        row.setup = f"{m.device} · {m.threads} threads · {m.dtype} · input {'x'.join(map(str, m.input_shape))}"
         row.measured_ms = result.summary["model_measured_ms"]
         row.predicted_ms = dict(result.summary["model_predicted_ms"])
         return row
@@ -72,6 +76,7 @@ def compare(
     repeats: int = 20,
     flops_unit: str = "multiply-adds",
     progress: Callable[[int], None] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> list[CompareRow]:
     """One row per (name, model): params, FLOPs, MAC, element-wise MAC, mean 1x1 MAC efficiency; with
     ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``).
@@ -79,10 +84,12 @@ def compare(
     rows = []
     for name, model in models:
         if measure:
-            result = bench(model, input_shape, name=name, device=device, threads=threads, repeats=repeats, progress=progress)
+            result = bench(
+                model, input_shape, name=name, device=device, dtype=dtype, threads=threads, repeats=repeats, progress=progress
+            )
             result.report = result.report.in_flops_unit(flops_unit)
             row = CompareRow.of_bench(result)
         else:
-            row = CompareRow.of(analyze(model, input_shape, name=name, flops_unit=flops_unit))
+            row = CompareRow.of(analyze(model, input_shape, dtype, name=name, flops_unit=flops_unit))
         rows.append(row)
     return rows

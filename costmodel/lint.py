@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from math import prod
 from typing import Any
 
+import torch
 import torch.fx as fx
 from torch import nn
 
@@ -200,6 +201,7 @@ def lint(
     name: str | None = None,
     thresholds: LintThresholds | None = None,
     measured_ms: dict[str, float] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> LintResult:
     """Findings for each guideline (see the module docstring), plus model-level figures.
 
@@ -209,7 +211,7 @@ def lint(
     """
     thresholds = thresholds or LintThresholds()
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, name=model_name)
+    traced = trace_model(model, input_shape, dtype, name=model_name)
     report = cost_traced(traced, model_name)
     g3, blocks = _g3(report, traced.graph, thresholds)
     g4, g4_summary = _g4(report, thresholds, measured_ms)

@@ -34,7 +34,9 @@ def plot_compare(rows: Sequence[Any]) -> Figure:
         raise ValueError("plot_compare needs measured latency: compare(..., measure=True)")
     fig = Figure(figsize=(11, 4.5))
     axes = fig.subplots(1, 2)
-    for ax, attr, label in ((axes[0], "flops", "FLOPs (multiply-adds)"), (axes[1], "mac", "MAC (elements)")):
+    unit = getattr(rows[0], "flops_unit", "multiply-adds") if rows else "multiply-adds"
+    flops_label = "FLOPs (multiply-adds)" if unit == "multiply-adds" else "FLOPs (2 × multiply-adds)"
+    for ax, attr, label in ((axes[0], "flops", flops_label), (axes[1], "mac", "MAC (memory access, elements)")):
         xs = [getattr(r, attr) for r in rows]
         ax.scatter(xs, measured, label=label)
         for r, x, y in zip(rows, xs, measured):
@@ -44,6 +46,8 @@ def plot_compare(rows: Sequence[Any]) -> Figure:
         ax.set_xlabel(label)
         ax.set_ylabel("measured latency (ms)")
         ax.set_title(f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f} (n = {len(rows)})")
+        if getattr(rows[0], "setup", None):
+            fig.suptitle(rows[0].setup, fontsize=9)
         ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 20, 40 ms, not 2×10¹
         ax.yaxis.set_minor_formatter(ScalarFormatter())
         ax.margins(x=0.25, y=0.15)  # room for the model names at the edges

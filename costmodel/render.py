@@ -286,7 +286,12 @@ def render_verification(
             [c.name, c.op, _int(c.mac), _int(c.mac_lower_bound), _eff(c.mac_efficiency), "yes" if c.holds else "NO"]
             for c in shown
         ]
-        lines += ["", "Layers, furthest from their proved bound first (low efficiency: G1 violators):", ""]
+        lines += [
+            "",
+            "Layers, furthest from their proved bound first (MAC = memory access cost in elements read + written; "
+            "MAC eff. = bound ÷ MAC, 1.0 on the bound):",
+            "",
+        ]
         lines.append(
             tabulate(body, headers, tablefmt="github" if md else "simple", disable_numparse=True, colalign=_align(headers))
         )
@@ -335,6 +340,8 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         f"{result.model} · {dev['name']} · {dev['dtype']} · input {_shape(dev['input_shape'])} · "
         f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
         f" · {dev['calibration_source']['summary']}"
+        "\nMAC = memory access cost (bytes read + written); FLOPs = multiply-adds; predictions: FLOPs ÷ dense-conv rate,"
+        " MAC ÷ copy bandwidth, roofline = max(compute, memory) per op kind"
     )
     scores = [
         [
@@ -507,7 +514,10 @@ def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = 
         )
     md = fmt == "markdown"
     s = result.summary
-    lines = [f"{'### ' if md else ''}{result.model}: {len(result.findings)} finding(s)"]
+    lines = [
+        f"{'### ' if md else ''}{result.model}: {len(result.findings)} finding(s)",
+        "MAC = memory access cost (elements read + written); FLOPs = multiply-adds",
+    ]
     titles = {
         "G1": "G1 equal channel widths",
         "G2": "G2 group convolutions",
@@ -597,6 +607,7 @@ def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
                     {
                         "model": r.model,
                         "inputs": r.inputs,
+                        "dtype": r.dtype,
                         "params": r.totals["params"],
                         "flops_conv_linear": r.contraction_flops,
                         "flops": r.totals["flops"],

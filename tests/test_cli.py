@@ -172,6 +172,13 @@ def test_readme_samples_match_what_the_tool_prints(capsys: pytest.CaptureFixture
     for prefix in ("Total FLOPs", "Contraction FLOPs", "Uncounted ops", "conv1_0 ", "stage2_0_branch2_5 ", "fc "):
         sample = next(line for line in readme.splitlines() if line.startswith(prefix))
         assert sample in report_out.splitlines(), sample
+    assert main(["verify", "shufflenet_v2_x1_0"]) == 0
+    verify_out = capsys.readouterr().out.splitlines()
+    verify_lines = ("6/6 theorems proved", "Layers, furthest", "stage2_0_branch1_0  Conv2d     94,296")
+    verify_lines += ("57/57 conv/linear", "■ Eq. (1)")
+    for prefix in verify_lines:
+        sample = next(line for line in readme.splitlines() if line.startswith(prefix))
+        assert sample in verify_out, sample
     assert main(["zoo"]) == 0
     zoo_out = capsys.readouterr().out.splitlines()
     for name in ("shufflenet_v2_x1_0", "shufflenet_v1_g8", "resnet50"):

@@ -349,3 +349,18 @@ def test_rows_carry_module_paths_you_can_join_with_named_modules(capsys: pytest.
     resnet = dict(load_model("resnet18").named_modules())
     modules = [row["module"] for row in json.loads(out)["layers"]]
     assert code == 0 and "layer1.0.conv1" in modules and all(m is None or m in resnet for m in modules)
+
+
+@pytest.mark.parametrize("command", ["report", "zoo", "verify", "bench", "lint", "compare"])
+def test_every_analysing_command_takes_a_dtype(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    args = [*_EVERY_COMMAND[command], "--dtype", "float16", "--format", "json"]
+    code, out, err = run_main(capsys, *args)
+    assert code == 0, err
+    data = json.loads(out)
+    found = {
+        "report": lambda: data["dtype"],
+        "zoo": lambda: data["models"][0]["dtype"],
+        "bench": lambda: data["device"]["dtype"],
+    }
+    if command in found:
+        assert found[command]() == "float16"
