@@ -64,13 +64,13 @@ def plot_layers(report: Report) -> Figure:
     fig = Figure(figsize=(12, 6))
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.bar(idx, [r.flops for r in rows], color="tab:blue", label="FLOPs")
-    top.set_ylabel("FLOPs (multiply-adds)")
-    top.set_title(f"{report.model}: per-layer cost along depth")
+    top.set_ylabel("FLOPs (multiply-adds)" if report.flops_unit == "multiply-adds" else "FLOPs (2 × multiply-adds)")
+    top.set_title(f"{report.model} · input {report.inputs} · {report.dtype}: per-layer cost along depth (n = {len(rows)} layers)")
     top.legend()
     bottom.plot(idx, [r.mac for r in rows], color="tab:orange", label="MAC")
     bound_x = [i for i, r in zip(idx, rows) if r.mac_lower_bound is not None]
     bottom.scatter(bound_x, [rows[i].mac_lower_bound for i in bound_x], s=8, color="tab:green", label="MAC lower bound (proved)")
-    bottom.set_ylabel(f"MAC ({report.mac_unit})")
+    bottom.set_ylabel(f"MAC (memory access, {report.mac_unit})")
     bottom.set_xlabel("layer (graph order)")
     bottom.legend()
     for ax in (top, bottom):
