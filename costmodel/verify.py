@@ -82,7 +82,13 @@ def prove_square_certificate(
     )
     if slack != 0:
         steps.append(f"{_s(slack)} ≥ 0" + ("   [sympy: nonnegative]" if slack_nonnegative else "   [FAILED]"))
-    steps.append("a square is ≥ 0, so MAC − bound ≥ 0")
+    # a square is ≥ 0 only for a real base: an imaginary difference would make the "certificate" negative
+    base_real = (a - b).is_real is True  # the symbols' own assumptions; sympy's ask() calls √(c2 − 2√(c1·c2)) real
+    steps.append(
+        f"{_s(a)} − {_s(b)} is real under the assumptions"
+        + ("   [sympy: real]" if base_real else "   [FAILED: not provably real, so its square need not be ≥ 0]")
+    )
+    steps.append("a real square is ≥ 0, so MAC − bound ≥ 0")
     solutions = sp.solve(sp.Eq(a, b), solve_for)
     equality_ok = len(solutions) == 1 and sp.simplify(solutions[0] - expected_equality) == 0
     steps.append(
@@ -90,7 +96,7 @@ def prove_square_certificate(
         + ("   [sympy: solve]" if equality_ok else f"   [FAILED: expected {solve_for} = {_s(expected_equality)}]")
         + (" (with bias > 0 the bound is strict)" if slack != 0 else "")
     )
-    theorem.proved = identity and factor_positive and slack_nonnegative and equality_ok
+    theorem.proved = identity and factor_positive and slack_nonnegative and base_real and equality_ok
     steps.append("PROVED" if theorem.proved else "NOT PROVED")
     return theorem
 

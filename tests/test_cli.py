@@ -175,7 +175,7 @@ def test_readme_samples_match_what_the_tool_prints(capsys: pytest.CaptureFixture
     assert main(["verify", "shufflenet_v2_x1_0"]) == 0
     verify_out = capsys.readouterr().out.splitlines()
     verify_lines = ("6/6 theorems proved", "Layers, furthest", "stage2_0_branch1_0  Conv2d     94,296")
-    verify_lines += ("57/57 conv/linear", "■ Eq. (1)")
+    verify_lines += ("57/57 conv/linear", "■ Eq. (1)", "    sqrt(c1) − sqrt(c2) is real", "    a real square")
     for prefix in verify_lines:
         sample = next(line for line in readme.splitlines() if line.startswith(prefix))
         assert sample in verify_out, sample

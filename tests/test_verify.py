@@ -185,3 +185,17 @@ def test_analysis_and_the_report_command_never_import_sympy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_square_of_a_possibly_imaginary_difference_does_not_certify() -> None:
+    """The false bound MAC ≥ 2√(hwB) + B/(hw) + hw·c1 (at h = w = c1 = c2 = 1: 3 ≥ 4) has the identity
+    MAC − bound = hw·(√(c2 − 2√(c1·c2)) − 0)²: true algebra, but the base is imaginary when c2 < 4·c1."""
+    mac, flops, hw = _eq1_parts()
+    false_bound = 2 * sp.sqrt(hw * flops) + flops / hw + hw * formulas.c1
+    at_ones = {formulas.h: 1, formulas.w: 1, formulas.c1: 1, formulas.c2: 1}
+    assert (mac - false_bound).subs(at_ones) == -1  # the claim is false: 3 − 4
+    c1, c2 = formulas.c1, formulas.c2
+    base = sp.sqrt(c2 - 2 * sp.sqrt(c1 * c2))
+    claim = Theorem("false", "MAC ≥ bound + hw·c1", [])
+    t = prove_square_certificate(claim, mac, false_bound, hw, base, sp.Integer(0), c2, 4 * c1)
+    assert not t.proved and any("not provably real" in step for step in t.steps)
