@@ -94,9 +94,24 @@ def prove_square_certificate(
     steps.append(
         f"equality iff {_s(a)} = {_s(b)} ⇔ {solve_for} = {_s(solutions[0]) if solutions else '∅'}"
         + ("   [sympy: solve]" if equality_ok else f"   [FAILED: expected {solve_for} = {_s(expected_equality)}]")
-        + (" (with bias > 0 the bound is strict)" if slack != 0 else "")
     )
-    theorem.proved = identity and factor_positive and slack_nonnegative and base_real and equality_ok
+    # the converse, by substitution: at the condition (and without the slack) MAC − bound vanishes
+    vanishes = sp.simplify((mac - bound - slack).subs(solve_for, expected_equality)) == 0
+    steps.append(
+        f"at {solve_for} = {_s(expected_equality)}: MAC − bound"
+        + (" − slack" if slack != 0 else "")
+        + (" = 0   [sympy: substituted and simplified]" if vanishes else "   [FAILED: does not vanish]")
+    )
+    strict = True
+    if slack != 0:  # a positive slack makes the inequality strict: proved, not stated
+        unsigned = [sym for sym in slack.free_symbols if sym.is_positive is not True]
+        positive_bias = {sym: sp.Symbol(f"{sym}_positive", positive=True) for sym in unsigned}
+        strict = slack.subs(positive_bias).is_positive is True
+        steps.append(
+            f"with bias > 0 the slack {_s(slack)} > 0, so the bound is strict"
+            + ("   [sympy: positive]" if strict else "   [FAILED: sign unknown]")
+        )
+    theorem.proved = identity and factor_positive and slack_nonnegative and base_real and equality_ok and vanishes and strict
     steps.append("PROVED" if theorem.proved else "NOT PROVED")
     return theorem
 

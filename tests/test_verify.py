@@ -199,3 +199,18 @@ def test_a_square_of_a_possibly_imaginary_difference_does_not_certify() -> None:
     claim = Theorem("false", "MAC ≥ bound + hw·c1", [])
     t = prove_square_certificate(claim, mac, false_bound, hw, base, sp.Integer(0), c2, 4 * c1)
     assert not t.proved and any("not provably real" in step for step in t.steps)
+
+
+def test_equality_and_strictness_are_checked_not_stated() -> None:
+    from costmodel.verify import all_theorems
+
+    report_bound = next(t for t in all_theorems() if t.name.startswith("The report's bound"))
+    assert report_bound.proved
+    assert any("MAC − bound − slack = 0   [sympy" in step for step in report_bound.steps)  # the converse, substituted
+    assert any("the bound is strict   [sympy: positive]" in step for step in report_bound.steps)
+    mac, flops, hw = _eq1_parts()
+    bound = 2 * sp.sqrt(hw * flops) + flops / hw
+    c1, c2 = formulas.c1, formulas.c2
+    # a negative "slack" cannot make the bound strict: the certificate is refused
+    t = prove_square_certificate(Theorem("neg", "", []), mac - c1, bound, hw, sp.sqrt(c1), sp.sqrt(c2), c2, c1, slack=-c1)
+    assert not t.proved
