@@ -91,7 +91,7 @@ def parse_count(text: str) -> int:
         value = float(number) * _SUFFIXES[suffix]
     except ValueError:
         raise click.BadParameter(f"'{text}' is not a count like 300M, 2.5G or 150000000") from None
-    if not value > 0 or value != value or value == float("inf"):
+    if not 0 < value < float("inf"):  # also refuses NaN
         raise click.BadParameter(f"'{text}' must be a positive count")
     return int(value)
 
@@ -663,9 +663,9 @@ def compare(
 
     require_device(device)
     loaded = [(name, load_model(name)) for name in models]
-    if measure or plot_path is not None:
-        input_shape = _single_shape(input_shape, "compare --measure")
     measuring = measure or plot_path is not None
+    if measuring:
+        input_shape = _single_shape(input_shape, "compare --measure")
     with progress_bar(repeats * len(loaded), "timing", active=measuring) as bar:
         rows = run_compare(
             loaded,

@@ -150,8 +150,6 @@ def process_state_preserved() -> Iterator[None]:
     """Restore the global RNGs (torch, Python's), grad mode, default dtype and thread count on exit.
     The cyclic garbage collector is paused meanwhile (analysis allocates many short-lived objects;
     full collections over torch's heap would otherwise cost a third of the time on large graphs)."""
-    collecting = gc.isenabled()
-    gc.disable()
     torch_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     py_rng = random.getstate()
@@ -159,7 +157,8 @@ def process_state_preserved() -> Iterator[None]:
     default_dtype = torch.get_default_dtype()
     threads = torch.get_num_threads()
     try:
-        yield
+        with gc_paused():
+            yield
     finally:
         torch.set_rng_state(torch_rng)
         if cuda_rng is not None:
@@ -169,8 +168,6 @@ def process_state_preserved() -> Iterator[None]:
         torch.set_default_dtype(default_dtype)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-        if collecting:
-            gc.enable()
 
 
 TensorMap = Callable[[torch.Tensor], torch.Tensor]

@@ -127,14 +127,13 @@ class _Freezer:
             return value
         if kind in _TYPED_ATOMS:
             return (kind, value)
-        if kind is FakeTensor or kind is PendingTensor:
-            if value.constant is not None or value.layout is not torch.strided:
+        fake = kind is FakeTensor or kind is PendingTensor
+        if fake or (isinstance(value, torch.Tensor) and id(value) in self.devices):  # or a meta tensor of the copy
+            if fake and (value.constant is not None or value.layout is not torch.strided):
                 raise _Uncacheable
+            device = value.device if fake else self.devices[id(value)]
             geometry = (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
-            return (FakeTensor, self._index(value), *geometry, value.device, value.requires_grad)
-        if isinstance(value, torch.Tensor) and id(value) in self.devices:  # a meta tensor of the copy
-            geometry = (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
-            return (FakeTensor, self._index(value), *geometry, self.devices[id(value)], value.requires_grad)
+            return (FakeTensor, self._index(value), *geometry, device, value.requires_grad)
         if kind in _SEQUENCES:
             return (kind, tuple(self.freeze(v) for v in value))
         if kind is dict or kind is immutable_dict:

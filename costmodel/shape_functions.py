@@ -50,9 +50,10 @@ def _dim(d: int, rank: int) -> int | None:
     return d if 0 <= d < rank else None
 
 
-def _new(
+def pending_like(
     like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
 ) -> PendingTensor:
+    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given."""
     return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
 
 
@@ -93,7 +94,7 @@ def _view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
         shape = tuple(sizes)
     if _numel(shape) != numel:
         return None
-    out = _new(x, shape, mode, offset=x.storage_offset())
+    out = pending_like(x, shape, mode, offset=x.storage_offset())
     return out, [_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 
 
@@ -129,7 +130,7 @@ def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Lazy
     shape, stride = list(x.shape), list(x.stride())
     shape[d0], shape[d1] = shape[d1], shape[d0]
     stride[d0], stride[d1] = stride[d1], stride[d0]
-    out = _new(x, tuple(shape), mode, tuple(stride), x.storage_offset())
+    out = pending_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
     return out, [_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
 
 
@@ -138,7 +139,7 @@ def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Laz
         return None
     if x.is_contiguous():
         return x, []  # returns itself: no kernel runs
-    out = _new(x, tuple(x.shape), mode)
+    out = pending_like(x, tuple(x.shape), mode)
     return out, [_call("aten::clone", (TensorMeta.of(x),), [x], [out], memory_format=torch.contiguous_format)]
 
 
@@ -156,7 +157,7 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
     for start in range(0, size, split):
         shape = list(x.shape)
         shape[dim] = min(split, size - start)
-        pieces.append(_new(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
+        pieces.append(pending_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
     call = _call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
     return tuple(pieces), [call]
 
@@ -176,7 +177,7 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
         return None
     shape = list(first.shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
-    out = _new(first, tuple(shape), mode)
+    out = pending_like(first, tuple(shape), mode)
     call_args: tuple[Any, ...] = ([TensorMeta.of(t) for t in tensors],) + ((given_dim,) if given_dim != 0 else ())
     return out, [_call("aten::cat", call_args, list(tensors), [out])]
 
@@ -188,7 +189,7 @@ def _add(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     a, b = args
     if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or not a.is_contiguous() or not b.is_contiguous():
         return None
-    out = _new(a, tuple(a.shape), mode)
+    out = pending_like(a, tuple(a.shape), mode)
     return out, [_call("aten::add", (TensorMeta.of(a), TensorMeta.of(b)), [a, b], [out])]
 
 
@@ -214,7 +215,7 @@ def _reduced(x: Any, dims: set[int], keepdim: bool, mode: LazyFakeMode) -> Pendi
         shape = [1 if i in dims else s for i, s in enumerate(x.shape)]
     else:
         shape = [s for i, s in enumerate(x.shape) if i not in dims]
-    return _new(x, tuple(shape), mode)
+    return pending_like(x, tuple(shape), mode)
 
 
 def global_average(x: Any, output_size: Any, mode: LazyFakeMode) -> Result | None:

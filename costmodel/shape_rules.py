@@ -17,9 +17,9 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor
 
-from costmodel.fake import LazyFakeMode, contiguous_strides
+from costmodel.fake import LazyFakeMode
 from costmodel.rules.base import AtenCall
-from costmodel.shape_functions import global_average
+from costmodel.shape_functions import global_average, pending_like
 from costmodel.tensors import PendingTensor, TensorMeta
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -35,10 +35,6 @@ _ACTIVATION_OPS: dict[type[nn.Module], str] = {
 _IDENTITIES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-
-
-def _fake_like(mode: LazyFakeMode, like: Any, shape: tuple[int, ...]) -> PendingTensor:
-    return PendingTensor(shape, contiguous_strides(shape), 0, like.dtype, like.device, mode)
 
 
 def _meta(t: torch.Tensor | None) -> TensorMeta | None:
@@ -96,7 +92,7 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
     sizes = [pool_size(x.shape[2 + i], kernel[i], pad[i], stride[i], dilation[i], module.ceil_mode) for i in range(2)]
     if min(sizes) <= 0:
         return None
-    out = _fake_like(mode, x, (x.shape[0], x.shape[1], *sizes))
+    out = pending_like(x, (x.shape[0], x.shape[1], *sizes), mode)
     xm, om = TensorMeta.of(x), TensorMeta.of(out)
     if is_max:
         values: list[Any] = [kernel, stride, pad, dilation, module.ceil_mode]
@@ -134,7 +130,7 @@ def direct_call(
         op = _ACTIVATION_OPS[cls]
         act: Any = module
         inplace = bool(getattr(act, "inplace", False))
-        out = x if inplace else _fake_like(mode, x, tuple(x.shape))
+        out = x if inplace else pending_like(x, tuple(x.shape), mode)
         xm = TensorMeta.of(x)
         # the scalars aten sees: ReLU6 is hardtanh(0, 6); GELU passes a non-default approximation
         extra: tuple[Any, ...] = (float(act.min_val), float(act.max_val)) if cls is nn.ReLU6 else ()
@@ -146,7 +142,7 @@ def direct_call(
         shape = _conv_out(conv, x)
         if shape is None or not x.is_contiguous():
             return None
-        out = _fake_like(mode, x, shape)
+        out = pending_like(x, shape, mode)
         weight, bias = TensorMeta.of(conv.weight), _meta(conv.bias)
         xm = TensorMeta.of(x)
         pads = list(conv.padding) if not isinstance(conv.padding, str) else [0] * len(conv.kernel_size)
@@ -167,7 +163,7 @@ def direct_call(
         folds = x.dim() == 2 or (x.dim() == 3 and x.is_contiguous() and lin.bias is not None)
         if not folds or x.shape[-1] != lin.in_features or x.dtype != lin.weight.dtype:
             return None
-        out = _fake_like(mode, x, (*x.shape[:-1], lin.out_features))
+        out = pending_like(x, (*x.shape[:-1], lin.out_features), mode)
         rows = prod(x.shape[:-1])
         weight = TensorMeta.of(lin.weight)
         w_t = TensorMeta((lin.in_features, lin.out_features), lin.weight.dtype, lin.in_features == 1 or lin.out_features == 1)
@@ -200,7 +196,7 @@ def direct_call(
             return None
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
             return None  # other devices and dtypes take other kernels: run them under FakeTensorMode
-        out = _fake_like(mode, x, tuple(x.shape))
+        out = pending_like(x, tuple(x.shape), mode)
         xm = TensorMeta.of(x)
         state = (_meta(bn.weight), _meta(bn.bias), TensorMeta.of(bn.running_mean), TensorMeta.of(bn.running_var))
         momentum = 0.0 if bn.momentum is None else bn.momentum
