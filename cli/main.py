@@ -367,14 +367,45 @@ def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, dtype_name: str
 @_shape_option
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help=_FORMAT_HELP)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the N layers furthest from their bound.")
+@click.option(
+    "--claim",
+    default=None,
+    help="Prove or refute your own inequality over one conv's symbols, e.g. \"MAC >= 2*sqrt(h*w*B) + B/(h*w)\" "
+    "(symbols n h w c1 c2 g k|kh kw s bias; B = FLOPs, MAC = memory access; >=, >, <=, <, ==).",
+)
+@click.option("--where", default=None, help='With --claim: fix symbols, e.g. "n=1,g=1,k=1,s=1" or "c2=2*c1".')
 @_dtype_option
 @_debug_option
 @_user_output_to_stderr
-def verify(model: str | None, input_shape: tuple[int, ...], fmt: str, top: int | None, dtype_name: str, debug: bool) -> None:
-    """Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them.
+def verify(
+    model: str | None,
+    input_shape: tuple[int, ...],
+    fmt: str,
+    top: int | None,
+    claim: str | None,
+    where: str | None,
+    dtype_name: str,
+    debug: bool,
+) -> None:
+    """Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them;
+    with --claim, prove or refute your own inequality.
 
-    Exits 3 if a layer breaks its proved bound (1 if a theorem fails to prove: that is a bug).
+    Exits 3 if a layer breaks its proved bound or a claim is refuted or unknown (1 if a built-in
+    theorem fails to prove: that is a bug).
     """
+    if claim is not None:
+        if model is not None:
+            raise click.UsageError("give MODEL or --claim, not both")
+        from costmodel.conv_claim import check_claim
+        from costmodel.render import render_claim
+
+        result = check_claim(claim, where)
+        emit(render_claim(result, cast(Format, fmt)))
+        if result.verdict != "proved":
+            raise CheckFailed(f"claim {result.verdict}: {result.claim}")
+        return
+    if where is not None:
+        raise click.UsageError("--where needs --claim")
     from costmodel.verify import all_theorems, check_layers
 
     theorems = all_theorems()

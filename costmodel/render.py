@@ -277,6 +277,8 @@ def render_verification(
         lines.append(f"{'**Statement.** ' if md else '  statement: '}{t.statement}")
         lines.append(f"{'**Assumptions.** ' if md else '  assumptions: '}{'; '.join(t.assumptions)}")
         lines += [f"{'1. ' if md else '    '}{step}" for step in t.steps]
+        if t.note:
+            lines.append(f"{'**Note.** ' if md else '  note: '}{t.note}")
         lines.append("")
     proved = sum(t.proved for t in theorems)
     lines.append(f"{proved}/{len(theorems)} theorems proved")
@@ -288,8 +290,9 @@ def render_verification(
         ]
         lines += [
             "",
-            "Layers, furthest from their proved bound first (MAC = memory access cost in elements read + written; "
-            "MAC eff. = bound ÷ MAC, 1.0 on the bound):",
+            "Layers, furthest from their proved bound first. MAC = memory access cost (elements read + written); "
+            "MAC bound = the least MAC any layer with this input size, output size, kernel and groups can have "
+            "(the report's bound, proved above); MAC eff. = bound ÷ MAC, 1.0 on the bound:",
             "",
         ]
         lines.append(
@@ -297,6 +300,34 @@ def render_verification(
         )
         held = sum(c.holds for c in checks)
         lines += ["", f"{held}/{len(checks)} conv/linear layers obey their bound", uncounted_line(list(uncounted or []))]
+    return "\n".join(lines)
+
+
+def render_claim(result: Any, fmt: Format = "table") -> str:
+    """A checked claim: verdict, counterexample with both sides, the steps.
+
+    JSON: {"claim", "where", "verdict", "counterexample": {symbol: value} | null, "steps": [str]}.
+    """
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    where = ", ".join(f"{k} = {v}" for k, v in result.where.items()) or "nothing fixed"
+    example = result.counterexample
+    if fmt == "csv":
+        cells = "; ".join(f"{k}={v}" for k, v in (example or {}).items())
+        sides = result.sides or {}
+        return csv_text(
+            ["claim", "where", "verdict", "counterexample", "lhs", "rhs"],
+            [[result.claim, where, result.verdict, cells, sides.get("lhs", ""), sides.get("rhs", "")]],
+        )
+    md = fmt == "markdown"
+    verdict = result.verdict.upper()
+    lines = [f"### Claim: `{result.claim}` — {verdict}" if md else f"■ claim: {result.claim} — {verdict}"]
+    lines.append(f"{'**Where.** ' if md else '  where: '}{where}")
+    if example is not None and result.sides is not None:
+        at = ", ".join(f"{k} = {v}" for k, v in example.items())
+        sides = f"LHS = {result.sides['lhs']}, RHS = {result.sides['rhs']}"
+        lines.append(f"{'**Counterexample.** ' if md else '  counterexample: '}{at}: {sides}")
+    lines += [f"{'1. ' if md else '    '}{step}" for step in result.steps]
     return "\n".join(lines)
 
 

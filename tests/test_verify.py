@@ -151,7 +151,7 @@ def test_verify_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["verify", "shufflenet_v2_x1_0", "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert [set(t) for t in data["theorems"]] == [{"name", "statement", "assumptions", "steps", "proved"}] * 6
+    assert [set(t) for t in data["theorems"]] == [{"name", "statement", "assumptions", "steps", "proved", "note"}] * 6
     assert all(t["proved"] for t in data["theorems"])
     assert len(data["layers"]) == 57 and all(row["holds"] for row in data["layers"])
     assert set(data["layers"][0]) >= {"name", "mac", "mac_lower_bound", "mac_efficiency", "holds"}
