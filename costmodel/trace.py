@@ -300,8 +300,8 @@ class _FakeProp(fx.Interpreter):
             raise
         except Exception as exc:
             layer = f"layer '{n.name}'"
-            if n.op == "call_module":
-                layer += f" ({type(self.fetch_attr(str(n.target))).__name__})"
+            if n.op == "call_module":  # the module's path, as named_modules spells it
+                layer = f"layer '{n.target}' ({type(self.fetch_attr(str(n.target))).__name__})"
             raise ShapeMismatch(f"inputs {self.describe} do not fit {layer}: {first_line(exc)}") from exc
         n.meta["val"] = result
         if n.op.startswith("call_"):

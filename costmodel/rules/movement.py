@@ -6,6 +6,8 @@ costs FLOPs = 0 and MAC = in + out; a view that aliases its input costs nothing 
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 from costmodel.rules.base import AtenCall, OpCost, rule
@@ -61,13 +63,17 @@ def _ints(value: Any, dims: int, default: int) -> list[int]:
     return [int(value)] * dims
 
 
-def clipped_window(kernel: list[int], sizes: list[int], padding: list[int], dilation: list[int]) -> int:
-    """Window elements per output actually inside the padded input: per dim, min(k, taps that fit in
-    in + 2·pad at this dilation) — a kernel wider than its input reads only the input."""
+def clipped_taps(
+    kernel: list[int], stride: list[int], sizes: list[int], padding: list[int], dilation: list[int], outputs: list[int]
+) -> int:
+    """Window elements read over all output positions of one channel, each window clipped to the
+    padded input: per dim, Σ over outputs o of #{t < k : o·s + t·d < in + 2·pad}; the dims multiply
+    (windows are separable). A kernel wider than its input, or a ceil_mode window overhanging the
+    end, reads only the taps inside."""
     taps = 1
-    for k, size, pad, dil in zip(kernel, sizes, padding, dilation):
-        fit = (size + 2 * pad - 1) // dil + 1
-        taps *= max(1, min(k, fit))
+    for k, s, size, pad, dil, n_out in zip(kernel, stride, sizes, padding, dilation, outputs):
+        end = size + 2 * pad  # first position past the padded input
+        taps *= sum(max(0, min(k, (end - 1 - o * s) // dil + 1)) for o in range(n_out))
     return taps
 
 
@@ -86,17 +92,21 @@ def clipped_window(kernel: list[int], sizes: list[int], padding: list[int], dila
     family="pool",
 )
 def window_pool(call: AtenCall) -> OpCost:
-    """k×k max or average pooling: FLOPs = output elements · window elements (one compare or add per
-    element read), the window clipped to the padded input; MAC = in + out (indices a max pool returns
-    for backward are not counted)."""
+    """k×k max or average pooling: FLOPs = the window elements every output reads (one compare or add
+    each), each window clipped to the padded input; MAC = in + out (indices a max pool returns for
+    backward are not counted)."""
     x, out = call.args[0], call.output
     dims = int(call.short.split("pool")[1][0])
     kernel = _ints(call.arg(1, "kernel_size"), dims, 1)
+    stride = _ints(call.arg(2, "stride"), dims, 0)
+    stride = [s or k for s, k in zip(stride, kernel)]  # an empty stride means stride = kernel
     padding = _ints(call.arg(3, "padding"), dims, 0)
     is_max = call.short.startswith(("max", "mkldnn_max", "quantized_max"))
     dilation = _ints(call.arg(4, "dilation"), dims, 1) if is_max else [1] * dims
-    window = clipped_window(kernel, list(x.shape[-dims:]), padding, dilation)
-    return OpCost(out.numel * window, call.io_elements(1), kind="window_pool")
+    outputs = list(out.shape[-dims:])
+    channels = out.numel // max(1, math.prod(outputs))
+    taps = clipped_taps(kernel, stride, list(x.shape[-dims:]), padding, dilation, outputs)
+    return OpCost(channels * taps, call.io_elements(1), kind="window_pool")
 
 
 @rule(
