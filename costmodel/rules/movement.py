@@ -7,7 +7,6 @@ costs FLOPs = 0 and MAC = in + out; a view that aliases its input costs nothing 
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 from costmodel.rules.base import AtenCall, OpCost, rule
