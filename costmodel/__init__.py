@@ -33,6 +33,7 @@ _PLOTS = ("plot_compare", "plot_layers", "plot_roofline", "save_png")
 
 
 _VERIFY = ("all_theorems", "check_layers")
+_CLAIMS = ("check_claim",)
 
 
 def __getattr__(name: str) -> Any:
@@ -46,6 +47,10 @@ def __getattr__(name: str) -> Any:
         from costmodel import verify
 
         return getattr(verify, name)
+    if name in _CLAIMS:
+        from costmodel import conv_claim
+
+        return getattr(conv_claim, name)
     raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
 
 
@@ -64,6 +69,7 @@ __all__ = [
     "run_guideline_table",
     "all_theorems",
     "check_layers",
+    "check_claim",
     "Report",
     "LayerCost",
     "UncountedOp",

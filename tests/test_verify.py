@@ -96,35 +96,45 @@ def test_wrong_equality_condition_fails_to_prove() -> None:
     size=st.integers(7, 30),
     bias=st.booleans(),
 )
-def test_handler_equals_sympy_and_bound_tight_iff_condition(
+def test_conv_row_equals_the_closed_form_and_torch_and_bound_tight_iff_condition(
     c1: int, c2: int, k: int, stride: int, groups: int, batch: int, size: int, bias: bool
 ) -> None:
+    """Oracles outside the code: the output size from a real forward, FLOPs from FlopCounterMode, MAC
+    and the bound written out here (not the formulas module the handlers are generated from)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     c1, c2 = c1 * groups, c2 * groups
     conv = nn.Conv2d(c1, c2, k, stride, k // 2, groups=groups, bias=bias)
-    row = analyze(conv, (batch, c1, size, size)).layers[0]
-    ho, wo = row.output_shape[2:]
-    values = {
-        formulas.N: batch,
-        formulas.h: size,
-        formulas.w: size,
-        formulas.ho: ho,
-        formulas.wo: wo,
-        formulas.c1: c1,
-        formulas.c2: c2,
-        formulas.kh: k,
-        formulas.kw: k,
-        formulas.g: groups,
-        formulas.bias: int(bias),
-    }
-    assert row.flops == formulas.CONV_FLOPS.subs(values)
-    assert row.params == formulas.CONV_PARAMS.subs(values)
-    assert row.mac == formulas.CONV_MAC.subs(values)
-    bound = float(formulas.CONV_MAC_BOUND.subs(values).evalf(30))
-    assert row.mac_lower_bound == pytest.approx(bound, rel=1e-12)
-    check = check_layers(analyze(conv, (batch, c1, size, size)))[0]
+    x = torch.randn(batch, c1, size, size)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = conv(x)
+    report = analyze(conv, tuple(x.shape))
+    row = report.layers[0]
+    ho, wo = out.shape[2:]
+    assert row.output_shape == list(out.shape)
+    weights = c2 * (c1 // groups) * k * k
+    assert 2 * row.flops == counter.get_total_flops()
+    assert row.params == weights + (c2 if bias else 0) == sum(p.numel() for p in conv.parameters())
+    a_in, a_out = batch * size * size, batch * ho * wo
+    assert row.mac == a_in * c1 + a_out * c2 + weights + (c2 if bias else 0)
+    assert row.mac_lower_bound == pytest.approx(2 * math.sqrt(a_in * c1 * a_out * c2) + weights, rel=1e-12)
+    (check,) = check_layers(report)
     assert check.holds
-    tight = batch * size * size * c1 == batch * ho * wo * c2 and not bias
+    tight = a_in * c1 == a_out * c2 and not bias
     assert (row.mac == row.mac_lower_bound) == tight
+
+
+def test_check_layers_flags_a_row_below_its_bound() -> None:
+    """holds is computed, not assumed: a row whose MAC is made smaller than its bound fails the check."""
+    import dataclasses
+
+    report = analyze(nn.Conv2d(8, 8, 1, bias=False), (1, 8, 4, 4))
+    row = report.layers[0]
+    assert row.mac_lower_bound is not None and row.mac == row.mac_lower_bound  # c1 = c2: on the bound
+    report.layers[0] = dataclasses.replace(row, mac=row.mac - 1)
+    (check,) = check_layers(report)
+    assert not check.holds
 
 
 def test_report_bound_matches_paper_eq1_for_1x1() -> None:

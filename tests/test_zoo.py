@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from costmodel import analyze
 from costmodel.zoo import DOCUMENTED_PARAMS, ZOO
 from costmodel.zoo.shufflenet_v1 import PAPER_MFLOPS, STAGE2_CHANNELS
 from tests.conftest import zoo_model, zoo_report
@@ -45,7 +47,27 @@ def test_shufflenet_v2_stage_widths_follow_paper_table_5() -> None:
     assert [len(model.get_submodule(f"stage{i}")) for i in (2, 3, 4)] == [4, 8, 4]
 
 
-def test_every_zoo_model_classifies_1000_classes(zoo_name: str) -> None:
-    report = zoo_report(zoo_name)
-    assert report.layers[-1].output_shape == [1, 1000]
-    assert zoo_name in ZOO
+def test_every_zoo_model_classifies_1000_classes_and_every_row_has_the_real_shape(zoo_name: str) -> None:
+    """A real forward at 2×3×64×64 with hooks on every leaf module is the oracle: the model ends in 1000
+    logits, and each module row's output shape is the shape that module really produced."""
+    model = ZOO[zoo_name]().eval()
+    produced: dict[str, list[list[int]]] = {}
+    handles = [
+        module.register_forward_hook(lambda m, i, o, path=path: produced.setdefault(path, []).append(list(o.shape)))
+        for path, module in model.named_modules()
+        if path and not list(module.children())
+    ]
+    try:
+        with torch.no_grad():
+            logits = model(torch.randn(2, 3, 64, 64))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert list(logits.shape) == [2, 1000]
+    report = analyze(model, (2, 3, 64, 64))
+    assert report.layers[-1].output_shape == [2, 1000]
+    rows: dict[str, list[list[int]]] = {}
+    for row in report.layers:
+        if row.module in produced and row.op == type(model.get_submodule(row.module)).__name__:
+            rows.setdefault(row.module, []).append(row.output_shape)
+    assert rows == produced  # every leaf call is one row, with the shape it produced
