@@ -89,6 +89,7 @@ def layer_row(
     cost: NodeCost,
     params: int,
     scale: int,
+    module_call: bool = False,
 ) -> LayerCost:
     """One report row from a costed node (or op); ``scale`` turns MAC elements into the report's unit."""
     bound = None if cost.mac_lower_bound is None else cost.mac_lower_bound * scale
@@ -109,6 +110,8 @@ def layer_row(
         reason=cost.reason,
         mac_unfused=None if cost.mac_unfused is None else cost.mac_unfused * scale,
         aten=cost.breakdown,
+        work=tuple(cost.work),
+        module_call=module_call,
     )
 
 
@@ -152,7 +155,8 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
             if id(p) not in seen:
                 seen.add(id(p))
                 params += p.numel()
-        layers.append(layer_row(node.name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale))
+        row = layer_row(node.name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale, module is not None)
+        layers.append(row)
     return _finish(
         Report(
             model=model_name,

@@ -1,4 +1,10 @@
-"""``bench``: measured vs predicted runtime, per layer and per model, joined by fx node name."""
+"""``bench``: measured vs predicted runtime, per layer and per model.
+
+Rows join by fx node name when torch.fx traces the model (every node timed by the node timer); a model
+fx cannot trace is costed by the aten-level walk and timed per leaf module with forward hooks, its rows
+being the leaf modules (the ops each ran, summed). The whole model is timed in interleaved rounds, and
+its run-to-run spread is reported beside every predictor's error.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from costmodel.analyze import cost_traced
+from costmodel.analyze import analyze, cost_traced
 from costmodel.calibrate import Calibration, CalibrationSource, calibrate
-from costmodel.errors import CostModelError
-from costmodel.measure import Measurement, measure, require_device
-from costmodel.predict import PREDICTORS, mape, pearson, predict, spearman
+from costmodel.errors import CostModelError, TraceFailure
+from costmodel.measure import Measurement, measure, measure_modules, require_device
+from costmodel.predict import PREDICTORS, Prediction, mape, model_seconds, pearson, predict, spearman
 from costmodel.report import Report
 from costmodel.trace import trace_model
 
@@ -58,6 +64,7 @@ class BenchReport:
                 "input_shape": m.input_shape,
                 "torch": m.torch_version,
                 "repeats": m.model.repeats,
+                "model_rounds_ms": m.model_rounds_ms,
                 "calibration": self.calibration.to_dict(),
                 "calibration_cached": self.calibration_source.origin == "cache",
                 "calibration_source": {
@@ -84,9 +91,15 @@ class BenchReport:
         }
 
 
-def summarise(rows: Sequence[BenchRow], model_measured_ms: float) -> dict[str, Any]:
+def summarise(
+    rows: Sequence[BenchRow], model_measured_ms: float, model_roofline_ms: float | None = None, spread_pct: float = 0.0
+) -> dict[str, Any]:
     """Per predictor: Spearman ρ, Pearson r and MAPE against measured per-layer times (over rows that
-    do tensor work: FLOPs or MAC > 0); whole-model predicted (sum of rows) vs measured."""
+    do tensor work: FLOPs or MAC > 0); whole-model predicted vs measured, with the measurement's
+    run-to-run spread and, per predictor, whether its error is within that spread.
+
+    The whole-model roofline is ``model_roofline_ms`` when given (eager ops plus every module's
+    ``__call__``), else the sum of the rows' eager seconds."""
     work = [r for r in rows if r.flops > 0 or r.mac > 0]
     measured = [r.measured_ms for r in work]
     predictors = {}
@@ -99,13 +112,16 @@ def summarise(rows: Sequence[BenchRow], model_measured_ms: float) -> dict[str, A
         }
     # whole model: FLOPs and MAC predictors sum as they are; the roofline sums with eager overheads
     model_predicted = {p: sum(r.predicted_ms[p] for r in rows) for p in PREDICTORS}
-    model_predicted["roofline"] = sum(r.roofline_eager_ms for r in rows)
+    model_predicted["roofline"] = sum(r.roofline_eager_ms for r in rows) if model_roofline_ms is None else model_roofline_ms
+    errors = {p: 100 * (v - model_measured_ms) / model_measured_ms for p, v in model_predicted.items()}
     return {
         "predictors": predictors,
         "layers_scored": len(work),
         "model_measured_ms": model_measured_ms,
         "model_predicted_ms": model_predicted,
-        "model_error_pct": {p: 100 * (v - model_measured_ms) / model_measured_ms for p, v in model_predicted.items()},
+        "model_error_pct": errors,
+        "model_spread_pct": spread_pct,
+        "model_error_within_spread": {p: abs(e) <= spread_pct for p, e in errors.items()},
         "sum_of_layers_ms": sum(r.measured_ms for r in rows),
     }
 
@@ -129,29 +145,83 @@ def bench(
     """
     require_device(device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
-    traced = trace_model(model, input_shape, dtype, name=model_name)
+    try:
+        traced = trace_model(model, input_shape, dtype, name=model_name)
+    except TraceFailure:
+        return _bench_modules(model, input_shape, model_name, device, dtype, threads, repeats, warmup, recalibrate, progress)
     report = cost_traced(traced, model_name)
     cal, source = calibrate(device, threads, dtype, redo=recalibrate)
     meas = measure(traced, device=device, dtype=dtype, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
     itemsize = torch.empty((), dtype=dtype).element_size()
+    predictions = predict(report, cal, itemsize)
     rows = []
-    for row, pred in zip(report.layers, predict(report, cal, itemsize)):
+    for row, pred in zip(report.layers, predictions):
         if row.name not in meas.nodes:
             raise CostModelError(f"node '{row.name}' was costed but never timed: the graphs differ")
-        rows.append(
-            BenchRow(
-                row.name,
-                row.op,
-                row.flops,
-                row.mac,
-                meas.nodes[row.name].median_ms,
-                {k: v * 1e3 for k, v in pred.seconds.items()},
-                pred.bound,
-                pred.roofline_eager_s * 1e3,
-                meas.nodes[row.name].p75_ms - meas.nodes[row.name].p25_ms,
-                row.module,
-            )
-        )
+        rows.append(_row(row.name, row.op, row.flops, row.mac, meas, row.name, pred, row.module))
+    whole = model_seconds(predictions, cal, list(model.modules()))
     result = BenchReport(model_name, meas, cal, source, rows, report)
-    result.summary = summarise(rows, meas.model.median_ms)
+    result.summary = summarise(rows, meas.model.median_ms, whole * 1e3, meas.model_spread_pct)
+    return result
+
+
+def _row(name: str, op: str, flops: int, mac: int, meas: Measurement, key: str, pred: Prediction, module: str | None) -> BenchRow:
+    timing = meas.nodes[key]
+    return BenchRow(
+        name,
+        op,
+        flops,
+        mac,
+        timing.median_ms,
+        {k: v * 1e3 for k, v in pred.seconds.items()},
+        pred.bound,
+        pred.roofline_eager_s * 1e3,
+        timing.p75_ms - timing.p25_ms,
+        module,
+    )
+
+
+def _bench_modules(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    model_name: str,
+    device: str,
+    dtype: torch.dtype,
+    threads: int,
+    repeats: int,
+    warmup: int,
+    recalibrate: bool,
+    progress: Callable[[int], None] | None,
+) -> BenchReport:
+    """A model fx cannot trace: the aten-level walk's rows summed per leaf module, each leaf timed by
+    hooks; the whole model's prediction is every op plus every module's ``__call__``."""
+    import copy
+
+    report = analyze(model, tuple(input_shape), dtype, name=model_name, fallback=True)
+    cal, source = calibrate(device, threads, dtype, redo=recalibrate)
+    dev = torch.device(device)
+    real = model
+    if any(p.device != dev or (p.is_floating_point() and p.dtype != dtype) for p in model.parameters()):
+        real = copy.deepcopy(model).to(device=dev, dtype=dtype)
+    x = torch.randn(tuple(input_shape), device=dev, dtype=dtype)
+    meas = measure_modules(real, (x,), {}, device=device, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    predictions = predict(report, cal, itemsize)
+    modules = dict(model.named_modules())
+    grouped: dict[str, list[tuple[Any, Prediction]]] = {}
+    for row, pred in zip(report.layers, predictions):
+        if row.module in meas.nodes:
+            grouped.setdefault(row.module, []).append((row, pred))
+    rows = []
+    for path, items in grouped.items():
+        eager = sum(p.roofline_eager_s for _, p in items)
+        heaviest = max(items, key=lambda item: item[1].roofline_eager_s)[1]
+        seconds = {k: sum(p.seconds[k] for _, p in items) for k in ("flops", "mac")}
+        pred = Prediction(path, {**seconds, "roofline": eager}, heaviest.bound, eager)
+        flops, mac = sum(r.flops for r, _ in items), sum(r.mac for r, _ in items)
+        rows.append(_row(path, type(modules[path]).__name__, flops, mac, meas, path, pred, path))
+    whole = model_seconds(predictions, cal, list(model.modules()))
+    result = BenchReport(model_name, meas, cal, source, rows, report)
+    result.summary = summarise(rows, meas.model.median_ms, whole * 1e3, meas.model_spread_pct)
+    result.summary["rows"] = "leaf modules (aten-level walk, timed with hooks)"
     return result

@@ -1,17 +1,23 @@
-"""Device calibration: micro-benchmarks of this device's compute rates, bandwidth and per-op overhead.
+"""Device calibration: micro-benchmarks of this device's per-kind op costs and call overheads.
 
 Fitted on micro-benchmarks only, never on the model being judged. Results are cached as JSON per
 device (CPU model or GPU name), thread count, dtype and torch version in the user cache directory
 (``$COSTMODEL_CACHE_DIR``, else ``$XDG_CACHE_HOME/costmodel``, else ``~/.cache/costmodel``).
 
-Each kind of op gets its own cost line, time = fixed cost + work × unit cost, fitted to timings at
-several sizes (a dense 3x3 conv, a 1x1, a grouped 1x1 and a depthwise conv run at very different
-rates, and small ops are dominated by their fixed cost). Overheads of tiny ops are measured both as
-the node-by-node timer sees them (per-layer predictions) and as eager calls (whole model).
+Every op kind the cost rules name gets its own cost line, time = fixed cost + work × unit cost, fitted
+to timings of that op at several sizes: per multiply-add for contractions (a dense 3x3 conv, a 1x1, a
+grouped 1x1, a depthwise conv, GEMM, attention and window pooling run at very different rates), per
+byte moved for everything else (each common activation on its own — ReLU is a compare, SiLU/GELU an
+exp or erf per element —, same-shape and broadcast element-wise ops, each norm, softmax, reductions,
+adaptive pooling, resampling, GEMV, plain and strided copies, concatenation). The work of each
+micro-benchmark is what the cost rules say it is (the op is analysed, not described by hand), so the
+fitted slope absorbs the rules' conventions. Fixed costs of calls are measured too: a view, an
+nn.Module's ``__call__``, each extra input of a ``cat``, and the node-by-node timer's own cost.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import hashlib
@@ -34,18 +40,30 @@ from torch.nn import functional as F
 from costmodel.measure import _device_name, _NodeTimer, _sync, fixed_threads
 from costmodel.trace import trace_model
 
-#: Families whose tiny-op overhead is calibrated; others fall back to "views".
-FAMILIES = ("conv", "norm", "pool", "linear", "activation", "elementwise", "views")
+#: Contraction kinds: lines in seconds per multiply-add (with a memory floor at copy bandwidth).
+COMPUTE_KINDS = ("dense", "grouped", "pointwise", "grouped_pointwise", "depthwise", "matmul", "attention", "window_pool")
+#: Memory kinds: lines in seconds per byte moved (MAC × element size).
+MEMORY_KINDS = (
+    "copy", "strided_copy", "cat", "elementwise", "broadcast", "batch_norm", "layer_norm", "group_norm",
+    "softmax", "reduce", "adaptive_pool", "resample", "gemv",
+    "relu", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu", "tanh",
+)  # fmt: skip
+#: Fixed costs of calls, in seconds.
+OVERHEADS = ("view", "module_call", "module_call_conv", "module_call_norm", "module_call_linear", "node_timer", "cat_per_input")
+#: Bumped whenever the calibration's content changes meaning: older cache files are measured again.
+CALIBRATION_VERSION = 5
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Fitted cost lines and overheads of one device, thread count, dtype and torch version.
+    """Fitted cost lines and call overheads of one device, thread count, dtype and torch version.
 
-    ``compute[kind]`` and ``memory[family]`` are (intercept seconds, seconds per unit) lines fitted by
-    least squares to micro-benchmarks at several sizes: per multiply-add for compute kinds (dense,
-    pointwise, grouped_pointwise, depthwise conv, matmul, window_pool), per byte moved for memory families
-    (norm, activation, elementwise, copy, pool). The intercept is the op's fixed cost in an eager call.
+    ``compute[kind]`` is (fixed seconds, seconds per multiply-add, seconds per byte moved) and
+    ``memory[kind]`` (fixed seconds, seconds per byte moved), fitted by least squares (relative
+    error) to micro-benchmarks at many sizes: ``COMPUTE_KINDS`` are contractions, ``MEMORY_KINDS`` the
+    rest. ``overhead_s``: a view op's dispatch, the
+    extra of calling an nn.Module rather than its function, each ``cat`` input past two, and what the
+    node-by-node timer adds to every node it times.
     """
 
     device: str
@@ -54,10 +72,10 @@ class Calibration:
     torch_version: str
     host: str  # the machine it was measured on
     created: str  # when, ISO 8601 UTC
-    compute: dict[str, tuple[float, float]]
+    compute: dict[str, tuple[float, float, float]]
     memory: dict[str, tuple[float, float]]
-    node_overhead_s: dict[str, float]  # per family, one tiny op timed by the node timer
-    eager_overhead_s: dict[str, float]  # per family, one tiny op called eagerly
+    overhead_s: dict[str, float]
+    version: int = CALIBRATION_VERSION
 
     @property
     def dense_flops_per_s(self) -> float:
@@ -88,10 +106,6 @@ def cache_key(device: str, threads: int, dtype: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-COMPUTE_KINDS = ("dense", "pointwise", "grouped_pointwise", "depthwise", "matmul", "window_pool")
-MEMORY_FAMILIES = ("norm", "activation", "elementwise", "copy", "pool")
-
-
 def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[str]:
     """Why ``cal`` cannot be trusted for this device/threads/dtype on this host and torch (empty: it can):
     every line present with finite numbers, a positive slope and a non-negative fixed cost; every
@@ -102,19 +116,19 @@ def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[st
     for label, want, got in zip(("host", "device", "threads", "dtype", "torch"), wanted, have):
         if want != got:
             found.append(f"measured for {label} {got!r}, not {want!r}")
-    for table, names in ((cal.compute, COMPUTE_KINDS), (cal.memory, MEMORY_FAMILIES)):
+    for table, names, size in ((cal.compute, COMPUTE_KINDS, 3), (cal.memory, MEMORY_KINDS, 2)):
         for name in names:
             line: Any = table.get(name) if isinstance(table, dict) else None
-            if not isinstance(line, (tuple, list)) or len(line) != 2 or not all(_is_number(v) for v in line):
-                found.append(f"line '{name}' is not two numbers: {line!r}")
-            elif not (math.isfinite(line[0]) and math.isfinite(line[1]) and line[1] > 0 and line[0] >= 0):
-                found.append(f"line '{name}' = {tuple(line)} needs a finite fixed cost ≥ 0 and slope > 0")
-    overheads: tuple[tuple[str, Any], ...] = (("node overhead", cal.node_overhead_s), ("eager overhead", cal.eager_overhead_s))
-    for label, times in overheads:
-        for family in FAMILIES:
-            value: Any = times.get(family) if isinstance(times, dict) else None
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                found.append(f"{label} '{family}' = {value!r} is not a finite time ≥ 0")
+            if not isinstance(line, (tuple, list)) or len(line) != size or not all(_is_number(v) for v in line):
+                found.append(f"line '{name}' is not {size} numbers: {line!r}")
+            elif not (all(math.isfinite(v) and v >= 0 for v in line) and line[1] > 0):
+                found.append(f"line '{name}' = {tuple(line)} needs finite costs ≥ 0 and a positive rate")
+    for name in OVERHEADS:
+        value: Any = cal.overhead_s.get(name) if isinstance(cal.overhead_s, dict) else None
+        if not _is_number(value) or not math.isfinite(value) or value < 0:
+            found.append(f"overhead '{name}' = {value!r} is not a finite time ≥ 0")
+    if cal.version != CALIBRATION_VERSION:
+        found.insert(0, f"calibration format {cal.version}, not {CALIBRATION_VERSION}")
     return found
 
 
@@ -142,6 +156,31 @@ def _median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, m
     return statistics.median(samples)
 
 
+def fit_plane(flops: Sequence[float], moved: Sequence[float], ts: Sequence[float]) -> tuple[float, float, float]:
+    """Least squares t = a + b·flops + c·bytes minimising relative error (as ``fit_line``), with every
+    coefficient ≥ 0 and b > 0: the full model if its fit is feasible, else the best feasible one
+    among (a, b), (b, c) and (b) alone. A contraction's time is its compute plus the traffic its
+    kernel cannot hide, which depends on shape (a stride-2 depthwise conv reads 4× what it writes)."""
+    import numpy as np
+
+    t = np.asarray(ts, dtype=float)
+    columns = {"a": np.ones_like(t), "b": np.asarray(flops, dtype=float), "c": np.asarray(moved, dtype=float)}
+    best: tuple[float, tuple[float, float, float]] | None = None
+    for names in (("a", "b", "c"), ("a", "b"), ("b", "c"), ("b",)):
+        design = np.stack([columns[n] / t for n in names], axis=1)
+        coefficients, *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+        values = dict(zip(names, (float(v) for v in coefficients)))
+        if any(v < 0 for v in values.values()) or values["b"] <= 0:
+            continue
+        error = float(np.sum((design @ coefficients - 1.0) ** 2))
+        if best is None or error < best[0] - 1e-12:
+            best = (error, (values.get("a", 0.0), values["b"], values.get("c", 0.0)))
+    if best is None:  # degenerate timings: a pure rate through the origin
+        b = float(np.sum(t * columns["b"]) / np.sum(columns["b"] ** 2))
+        return 0.0, max(b, 1e-18), 0.0
+    return best[1]
+
+
 def fit_line(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
     """Weighted least squares t = a + b·x minimising Σ((a + b·x − t)/t)², i.e. relative error, so the
     small ops (dominated by a) count as much as the large ones (dominated by b). Falls back to a line
@@ -160,163 +199,310 @@ def fit_line(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
     return a, b
 
 
-def _rotating(make: Callable[[], torch.Tensor], element_bytes: int) -> Callable[[], torch.Tensor]:
-    """Copies of a tensor, handed out in turn: ≥ 16 MB of them (≥ 2 copies), so that, as inside a
-    network, an op does not find its operands left in cache by its previous call."""
-    first = make()
-    copies = [first] + [make() for _ in range(max(1, _COLD_BYTES // max(1, first.numel() * element_bytes)))]
-    state = {"i": 0}
-
-    def next_copy() -> torch.Tensor:
-        state["i"] = (state["i"] + 1) % len(copies)
-        return copies[state["i"]]
-
-    return next_copy
+# Activation-sized tensors (channels, map size): from a late 7×7 stage to an early 112×112 one.
+_MAPS = [(16, 14), (464, 7), (116, 28), (24, 112), (64, 112)]
 
 
-_COLD_BYTES = 16 * 1024 * 1024
+class _Op(nn.Module):
+    """One op as a module, so that the cost rules can analyse exactly what is timed."""
+
+    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.fn(*xs)
 
 
-def _conv_line(
-    dev: torch.device, dtype: torch.dtype, repeats: int, k: int, shapes: list[tuple[int, int]], groups_of: Callable[[int], int]
-) -> tuple[float, float]:
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    xs, ts = [], []
-    for c, size in shapes:
-        g = groups_of(c)
-        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
-        w = _rotating(lambda: torch.randn(c, c // g, k, k, device=dev, dtype=dtype), itemsize)  # noqa: B023
-        xs.append(size * size * c * (c // g) * k * k)
-        ts.append(_median_seconds(lambda: F.conv2d(x(), w(), padding=k // 2, groups=g), dev, repeats))  # noqa: B023
-    return fit_line(xs, ts)
-
-
-def _memory_line(
-    dev: torch.device,
-    dtype: torch.dtype,
-    repeats: int,
-    op: Callable[[torch.Tensor], object],
-    bytes_moved: Callable[[torch.Tensor], int],
-) -> tuple[float, float]:
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    xs, ts = [], []
-    for c, size in ((24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (256, 56)):
-        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
-        xs.append(bytes_moved(x()))
-        ts.append(_median_seconds(lambda: op(x()), dev, repeats))  # noqa: B023
-    return fit_line(xs, ts)
-
-
-# Micro-benchmark shapes (channels, map size): the ranges mobile networks and ResNets use.
-_DENSE = [(16, 112), (32, 56), (64, 56), (128, 28), (256, 14), (512, 7)]
-_POINTWISE = [(24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (256, 56)]
-_GROUPED = [(60, 56), (120, 28), (240, 28), (480, 14), (960, 7)]
-_DEPTHWISE = [(24, 112), (58, 56), (116, 28), (232, 14), (464, 7), (960, 7)]
-
-
-def _lines(
-    dev: torch.device, dtype: torch.dtype, repeats: int
-) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-    """Compute lines per kind and memory lines per family, fitted to micro-benchmarks."""
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    compute: dict[str, tuple[float, float]] = {
-        "dense": _conv_line(dev, dtype, repeats, 3, _DENSE, lambda c: 1),
-        "pointwise": _conv_line(dev, dtype, repeats, 1, _POINTWISE, lambda c: 1),
-        "grouped_pointwise": _conv_line(dev, dtype, repeats, 1, _GROUPED, lambda c: 3 if c % 3 == 0 else 4),
-        "depthwise": _conv_line(dev, dtype, repeats, 3, _DEPTHWISE, lambda c: c),
-    }
-    mm_x, mm_t = [], []
-    for rows, width in ((1, 1024), (8, 512), (64, 512), (256, 256), (512, 512)):
-        a = torch.randn(rows, width, device=dev, dtype=dtype)
-        w = torch.randn(width, width, device=dev, dtype=dtype)
-        mm_x.append(rows * width * width)
-        mm_t.append(_median_seconds(lambda: F.linear(a, w), dev, repeats))  # noqa: B023
-    compute["matmul"] = fit_line(mm_x, mm_t)
-    pool_x, pool_t = [], []
-    for c, size in ((24, 112), (64, 112), (116, 28), (256, 56)):
-        x = _rotating(lambda: torch.randn(1, c, size, size, device=dev, dtype=dtype), itemsize)  # noqa: B023
-        pool_x.append(c * (size // 2) ** 2 * 9)
-        pool_t.append(_median_seconds(lambda: F.max_pool2d(x(), 3, 2, 1), dev, repeats))  # noqa: B023
-    compute["window_pool"] = fit_line(pool_x, pool_t)
-
-    def in_out(x: torch.Tensor) -> int:
-        return 2 * x.numel() * itemsize
-
-    c_max = 464
-    bn_w = torch.ones(c_max, device=dev, dtype=dtype)
-    memory = {
-        "norm": _memory_line(
-            dev,
-            dtype,
-            repeats,
-            lambda x: F.batch_norm(x, bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], bn_w[: x.shape[1]], False),
-            in_out,
-        ),
-        "activation": _memory_line(dev, dtype, repeats, torch.relu, in_out),
-        "elementwise": _memory_line(dev, dtype, repeats, lambda x: x + x, lambda x: 3 * x.numel() * itemsize),
-        "copy": _memory_line(dev, dtype, repeats, lambda x: x.transpose(2, 3).contiguous(), in_out),
-        "pool": _memory_line(dev, dtype, repeats, lambda x: x.mean([2, 3]), lambda x: x.numel() * itemsize),
-    }
-    return compute, memory
-
-
-class _TinyNet(nn.Module):
-    """One tiny op of every family, in the order of FAMILIES."""
+class _TinyChain(nn.Module):
+    """A 64-node graph of tiny ops (module calls, functions, views), for the node timer's own cost: a
+    one-node graph runs hot in the CPU's caches and predictors; a long one, like a network, does not."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(8, 8, 1)
-        self.norm = nn.BatchNorm2d(8)
-        self.pool = nn.MaxPool2d(3, 1, 1)
-        self.fc = nn.Linear(8, 8)
-        self.act = nn.ReLU()
+        self.acts = nn.ModuleList(nn.ReLU() for _ in range(16))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(8) for _ in range(16))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.pool(self.norm(self.conv(x)))
-        y = self.fc(y.mean([2, 3]).view(1, 8))
-        return self.act(y) + y
+        for act, norm in zip(self.acts, self.norms):
+            y = norm(act(x))
+            x = (x + y).view(x.shape)
+        return x
 
 
-def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Per-family fixed costs of tiny ops: through the node timer, and as eager calls."""
-    net = _TinyNet().to(dev, dtype).eval()
-    x = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
-    traced = trace_model(net, tuple(x.shape), dtype)
-    timer = _NodeTimer(traced.real_root(), traced.graph, dev)
-    with torch.no_grad():
-        for _ in range(40 * repeats):
-            timer.run(x)
-    node = {name: statistics.median(v) for name, v in timer.seconds.items()}
-    node_family = {
-        "conv": node["conv"],
-        "norm": node["norm"],
-        "pool": node["pool"],
-        "linear": node["fc"],
-        "activation": node["act"],
-        "elementwise": node["add"],
-        "views": node["view"],
+def _work(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor], kind: str) -> tuple[float, float]:
+    """The work the cost rules assign to the ops of ``kind`` in ``fn(*inputs)``: (multiply-adds,
+    bytes moved = MAC × element size)."""
+    from costmodel.analyze import analyze
+
+    report = analyze(_Op(fn), tuple(inputs), inputs[0].dtype, fallback=True)
+    items = [w for row in report.layers for w in row.work if w.kind == kind]
+    if not items:
+        found = sorted({w.kind for row in report.layers for w in row.work})
+        raise RuntimeError(f"calibration op for '{kind}' ran no op of that kind (ran {found})")
+    itemsize = inputs[0].element_size()
+    return float(sum(w.flops for w in items)), float(sum(w.mac for w in items) * itemsize)
+
+
+def _timings(
+    dev: torch.device,
+    repeats: int,
+    kind: str,
+    cases: Sequence[tuple[Callable[..., torch.Tensor], Callable[[], list[torch.Tensor]]]],
+) -> tuple[list[float], list[float], list[float]]:
+    """Time ``fn(*make())`` for every case, with rotating copies of the inputs (≥ 16 MB, so that an
+    op does not find its operands in cache from its previous call, as inside a network), and fit."""
+    flops, moved, ts = [], [], []
+    for fn, make in cases:
+        sample = make()
+        work = _work(fn, sample, kind)
+        flops.append(work[0])
+        moved.append(work[1])
+        itemsize = sample[0].element_size()
+        copies = max(1, _COLD_BYTES // max(1, sum(t.numel() for t in sample) * itemsize))
+        pool = [sample] + [make() for _ in range(copies)]
+        state = {"i": 0}
+        alive: collections.deque[object] = collections.deque(maxlen=_ALIVE)
+
+        def call(
+            fn: Callable[..., torch.Tensor] = fn,
+            pool: list[list[torch.Tensor]] = pool,
+            state: dict[str, int] = state,
+            alive: collections.deque[object] = alive,
+        ) -> object:
+            state["i"] = (state["i"] + 1) % len(pool)
+            out = fn(*pool[state["i"]])
+            alive.append(out)  # outputs live on for a few calls, as activations do in a network
+            return out
+
+        ts.append(_median_seconds(call, dev, repeats))
+    return flops, moved, ts
+
+
+def _fit_compute(dev: torch.device, repeats: int, kind: str, cases: Sequence[Any]) -> tuple[float, float, float]:
+    """A contraction kind's (fixed s, s per multiply-add, s per byte), from its micro-benchmarks."""
+    return fit_plane(*_timings(dev, repeats, kind, cases))
+
+
+def _fit_memory(dev: torch.device, repeats: int, kind: str, cases: Sequence[Any]) -> tuple[float, float]:
+    """A memory kind's (fixed s, s per byte moved), from its micro-benchmarks."""
+    _, moved, ts = _timings(dev, repeats, kind, cases)
+    return fit_line(moved, ts)
+
+
+_COLD_BYTES = 16 * 1024 * 1024
+#: How many earlier outputs stay alive while an op runs: in a network an op's output outlives it, so
+#: the allocator cannot hand the same block straight back (fresh pages cost time to touch).
+_ALIVE = 8
+
+
+def _maps(
+    dev: torch.device,
+    dtype: torch.dtype,
+    fn: Callable[..., torch.Tensor],
+    extra: Callable[[int, int], list[torch.Tensor]] | None = None,
+) -> list[Any]:
+    """Cases of ``fn`` on each activation map of ``_MAPS`` (``extra`` adds inputs per (c, size))."""
+    cases = []
+    for c, size in _MAPS:
+
+        def make(c: int = c, size: int = size) -> list[torch.Tensor]:
+            x = torch.randn(1, c, size, size, device=dev, dtype=dtype)
+            return [x, *(extra(c, size) if extra else [])]
+
+        cases.append((fn, make))
+    return cases
+
+
+def _conv_cases(dev: torch.device, dtype: torch.dtype, shapes: Sequence[tuple[int, int, int, int, int, int]]) -> list[Any]:
+    """Conv micro-benchmarks: (c_in, c_out, map size, kernel, stride, groups) each."""
+    cases = []
+    for c_in, c_out, size, k, stride, groups in shapes:
+
+        def make(c_in: int = c_in, c_out: int = c_out, size: int = size, k: int = k, g: int = groups) -> list[torch.Tensor]:
+            x = torch.randn(1, c_in, size, size, device=dev, dtype=dtype)
+            return [x, torch.randn(c_out, c_in // g, k, k, device=dev, dtype=dtype)]
+
+        def run(x: torch.Tensor, w: torch.Tensor, k: int = k, stride: int = stride, g: int = groups) -> torch.Tensor:
+            return F.conv2d(x, w, stride=stride, padding=k // 2, groups=g)
+
+        cases.append((run, make))
+    return cases
+
+
+# Conv micro-benchmarks per kind, (c_in, c_out, size, k, stride, groups): from the squeeze-excite 1x1
+# convs on 1×1 maps to early full-resolution layers, strides 1 and 2, kernels 3 to 7.
+_CONVS: dict[str, list[tuple[int, int, int, int, int, int]]] = {
+    "dense": [
+        (3, 16, 224, 3, 2, 1), (3, 64, 224, 7, 2, 1), (16, 16, 112, 3, 1, 1), (32, 32, 56, 3, 1, 1), (64, 64, 56, 3, 1, 1),
+        (64, 128, 56, 3, 2, 1), (128, 128, 28, 3, 1, 1), (256, 256, 14, 3, 1, 1), (512, 512, 7, 3, 1, 1), (32, 32, 7, 3, 1, 1),
+        (96, 96, 56, 4, 4, 1),
+    ],
+    "pointwise": [
+        (16, 96, 112, 1, 1, 1), (96, 24, 56, 1, 1, 1), (24, 144, 56, 1, 1, 1), (58, 58, 56, 1, 1, 1), (116, 116, 28, 1, 1, 1),
+        (232, 232, 14, 1, 1, 1), (464, 464, 7, 1, 1, 1), (64, 256, 56, 1, 1, 1), (1024, 256, 14, 1, 1, 1), (96, 24, 1, 1, 1, 1),
+        (24, 96, 1, 1, 1, 1), (576, 144, 1, 1, 1, 1), (16, 16, 14, 1, 1, 1),
+    ],
+    "grouped_pointwise": [
+        (60, 60, 56, 1, 1, 3), (240, 240, 28, 1, 1, 3), (480, 480, 14, 1, 1, 3), (272, 272, 28, 1, 1, 4), (384, 384, 14, 1, 1, 8),
+        (96, 96, 7, 1, 1, 8), (24, 240, 56, 1, 1, 3),
+    ],
+    "grouped": [
+        (48, 48, 56, 3, 1, 2), (64, 64, 56, 3, 1, 4), (128, 128, 28, 3, 1, 8), (256, 256, 14, 3, 1, 16), (512, 512, 7, 3, 1, 32),
+        (96, 96, 56, 3, 2, 4),
+    ],
+    "depthwise": [
+        (16, 16, 112, 3, 1, 16), (96, 96, 112, 3, 2, 96), (144, 144, 56, 3, 1, 144), (144, 144, 56, 5, 2, 144),
+        (240, 240, 28, 5, 1, 240), (480, 480, 14, 3, 1, 480), (672, 672, 14, 5, 1, 672), (1152, 1152, 7, 5, 1, 1152),
+        (960, 960, 7, 3, 1, 960), (48, 48, 56, 7, 1, 48), (384, 384, 14, 7, 1, 384), (24, 24, 112, 3, 1, 24),
+    ],
+}  # fmt: skip
+
+
+def _compute_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Seconds per multiply-add (and fixed seconds) of every contraction kind."""
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, device=dev, dtype=dtype)
+
+    gemm = [
+        (lambda a, w: F.linear(a, w), lambda r=r, n=n: [rand(r, n), rand(n, n)])
+        for r, n in ((16, 256), (64, 512), (196, 384), (256, 256), (512, 512))
+    ]
+    attention = [
+        (
+            lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+            lambda h=h, n=n, e=e: [rand(1, h, n, e), rand(1, h, n, e), rand(1, h, n, e)],
+        )
+        for h, n, e in ((2, 49, 32), (4, 64, 32), (4, 197, 64), (8, 256, 64), (12, 197, 64))
+    ]
+    pool = [
+        (lambda x, k=k, s=s, p=p: F.max_pool2d(x, k, s, p), lambda c=c, n=n: [rand(1, c, n, n)])
+        for c, n, k, s, p in ((24, 112, 3, 2, 1), (64, 112, 3, 2, 1), (116, 28, 3, 2, 1), (16, 14, 3, 2, 1), (32, 224, 2, 2, 0),
+                              (128, 56, 2, 2, 0), (256, 28, 2, 2, 0), (64, 56, 3, 1, 1), (256, 14, 3, 1, 1), (512, 14, 2, 2, 0))
+    ] + [
+        (lambda x: F.avg_pool2d(x, 2), lambda c=c, n=n: [rand(1, c, n, n)]) for c, n in ((64, 56), (256, 28), (512, 14))
+    ]  # fmt: skip
+    return {
+        **{kind: _fit_compute(dev, repeats, kind, _conv_cases(dev, dtype, shapes)) for kind, shapes in _CONVS.items()},
+        "matmul": _fit_compute(dev, repeats, "matmul", gemm),
+        "attention": _fit_compute(dev, repeats, "attention", attention),
+        "window_pool": _fit_compute(dev, repeats, "window_pool", pool),
     }
-    y = torch.randn(1, 8, device=dev, dtype=dtype)
-    z = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
-    with torch.no_grad():
-        eager = {
-            "conv": _median_seconds(lambda: net.conv(x), dev, repeats),
-            "norm": _median_seconds(lambda: net.norm(z), dev, repeats),
-            "pool": _median_seconds(lambda: net.pool(z), dev, repeats),
-            "linear": _median_seconds(lambda: net.fc(y), dev, repeats),
-            "activation": _median_seconds(lambda: net.act(y), dev, repeats),
-            "elementwise": _median_seconds(lambda: y + y, dev, repeats),
-            "views": _median_seconds(lambda: z.view(1, 128), dev, repeats),
-        }
-    return node_family, eager
+
+
+def _memory_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, tuple[float, float]]:
+    """Seconds per byte moved (and fixed seconds) of every memory kind."""
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, device=dev, dtype=dtype)
+
+    def maps(fn: Callable[..., torch.Tensor], extra: Callable[[int, int], list[torch.Tensor]] | None = None) -> list[Any]:
+        return _maps(dev, dtype, fn, extra)
+
+    def channel_vector(c: int, size: int) -> list[torch.Tensor]:
+        return [rand(1, c, 1, 1)]
+
+    def same_shape(c: int, size: int) -> list[torch.Tensor]:
+        return [rand(1, c, size, size)]
+
+    def norm_stats(c: int, size: int) -> list[torch.Tensor]:
+        return [rand(c).abs() + 1, rand(c), rand(c), rand(c)]
+
+    tokens = [
+        (lambda x: F.layer_norm(x, x.shape[-1:]), lambda n=n, e=e: [rand(1, n, e)])
+        for n, e in ((16, 64), (49, 768), (196, 384), (3136, 96), (784, 192))
+    ]
+    softmax = [
+        (lambda x: torch.softmax(x, -1), lambda h=h, n=n: [rand(1, h, n, n)])
+        for h, n in ((2, 16), (4, 49), (3, 196), (12, 197), (4, 256))
+    ]
+    gemv = [
+        (lambda a, w: F.linear(a, w), lambda k=k, n=n: [rand(1, k), rand(n, k)])
+        for k, n in ((64, 64), (256, 512), (576, 1000), (1024, 1000), (1280, 1000), (4096, 4096), (12544, 2048))
+    ]
+    lines = {
+        "copy": _fit_memory(dev, repeats, "copy", maps(lambda x: x.clone())),
+        "strided_copy": _fit_memory(
+            dev,
+            repeats,
+            "strided_copy",
+            maps(lambda x: x.view(1, 2, x.shape[1] // 2, x.shape[2], x.shape[3]).transpose(1, 2).contiguous()),
+        ),
+        "cat": _fit_memory(dev, repeats, "cat", maps(lambda x, y: torch.cat([x, y], 1), same_shape)),
+        "elementwise": _fit_memory(dev, repeats, "elementwise", maps(lambda x, y: x + y, same_shape)),
+        "broadcast": _fit_memory(dev, repeats, "broadcast", maps(lambda x, s: x * s, channel_vector)),
+        "batch_norm": _fit_memory(
+            dev, repeats, "batch_norm", maps(lambda x, v, m, w, b: F.batch_norm(x, m, v, w, b, False), norm_stats)
+        ),
+        "layer_norm": _fit_memory(dev, repeats, "layer_norm", tokens),
+        "group_norm": _fit_memory(dev, repeats, "group_norm", maps(lambda x: F.group_norm(x, 4))),
+        "softmax": _fit_memory(dev, repeats, "softmax", softmax),
+        "reduce": _fit_memory(dev, repeats, "reduce", maps(lambda x: x.mean([2, 3]))),
+        # output 1×1 is a mean ("reduce"); other output sizes run the adaptive pooling kernel
+        "adaptive_pool": _fit_memory(dev, repeats, "adaptive_pool", maps(lambda x: F.adaptive_avg_pool2d(x, 2))),
+        "resample": _fit_memory(dev, repeats, "resample", maps(lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"))),
+        "gemv": _fit_memory(dev, repeats, "gemv", gemv),
+    }
+    activations: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "relu": torch.relu,
+        "hardtanh": F.relu6,
+        "hardswish": F.hardswish,
+        "hardsigmoid": F.hardsigmoid,
+        "silu": F.silu,
+        "sigmoid": torch.sigmoid,
+        "gelu": F.gelu,
+        "tanh": torch.tanh,
+    }
+    for kind, fn in activations.items():
+        lines[kind] = _fit_memory(dev, repeats, kind, maps(fn))
+    return lines
+
+
+def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, float]:
+    """Fixed costs of calls on tiny tensors: a view; an nn.Module's __call__ beyond its function; each
+    cat input past two; and the node timer's own cost per node (timed minus eager)."""
+    tiny = torch.randn(1, 8, 4, 4, device=dev, dtype=dtype)
+    row = torch.randn(1, 8, device=dev, dtype=dtype)
+    relu = nn.ReLU()
+    conv = nn.Conv2d(8, 8, 1).to(dev, dtype)
+    norm = nn.BatchNorm2d(8).to(dev, dtype).eval()
+    linear = nn.Linear(8, 8).to(dev, dtype)
+    view = _median_seconds(lambda: tiny.view(1, 128), dev, repeats)
+    function = _median_seconds(lambda: torch.relu(tiny), dev, repeats)
+    module = _median_seconds(lambda: relu(tiny), dev, repeats)
+
+    def extra(module_call: Callable[[], object], function_call: Callable[[], object]) -> float:
+        return max(0.0, _median_seconds(module_call, dev, repeats) - _median_seconds(function_call, dev, repeats))
+
+    stats = (norm.running_mean, norm.running_var, norm.weight, norm.bias)
+    two = _median_seconds(lambda: torch.cat([tiny, tiny], 1), dev, repeats)
+    ten = _median_seconds(lambda: torch.cat([tiny] * 10, 1), dev, repeats)
+    chain = _TinyChain().to(dev, dtype).eval()
+    traced = trace_model(chain, tuple(tiny.shape), dtype)
+    timer = _NodeTimer(traced.real_root(), traced.graph, dev)
+    for _ in range(20 * repeats):
+        timer.run(tiny)
+    per_node = sum(statistics.median(s) for s in timer.seconds.values())
+    eager = _median_seconds(lambda: chain(tiny), dev, repeats)
+    return {
+        "view": view,
+        "module_call": max(0.0, module - function),
+        "module_call_conv": extra(lambda: conv(tiny), lambda: F.conv2d(tiny, conv.weight, conv.bias)),
+        "module_call_norm": extra(lambda: norm(tiny), lambda: F.batch_norm(tiny, *stats, False)),
+        "module_call_linear": extra(lambda: linear(row), lambda: F.linear(row, linear.weight, linear.bias)),
+        "node_timer": max(0.0, (per_node - eager) / len(timer.seconds)),
+        "cat_per_input": max(0.0, (ten - two) / 8),
+    }
 
 
 def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, repeats: int = 5) -> Calibration:
-    """Measure now (about ten seconds on a CPU): fitted compute and memory lines, tiny-op overheads."""
+    """Measure now (about twenty seconds on a CPU): every kind's cost line and the call overheads."""
     dev = torch.device(device)
     with fixed_threads(threads), torch.no_grad():
-        compute, memory = _lines(dev, dtype, repeats)
-        node_overhead, eager_overhead = _overheads(dev, dtype, repeats)
+        compute = _compute_lines(dev, dtype, repeats)
+        memory = _memory_lines(dev, dtype, repeats)
+        overheads = _overheads(dev, dtype, repeats)
     return Calibration(
         device=_device_name(dev),
         threads=threads,
@@ -326,8 +512,7 @@ def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = 
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         compute=compute,
         memory=memory,
-        node_overhead_s=node_overhead,
-        eager_overhead_s=eager_overhead,
+        overhead_s=overheads,
     )
 
 
@@ -399,7 +584,7 @@ def calibrate(
 
 def _announce(device: str, threads: int, dtype: str) -> None:
     """Say a calibration is starting (about ten seconds on a CPU): the CLI shows it on a terminal."""
-    LOG.info("calibrating %s, %d thread(s), %s: about 10 s, once per configuration (then cached)", device, threads, dtype)
+    LOG.info("calibrating %s, %d thread(s), %s: about 20 s, once per configuration (then cached)", device, threads, dtype)
 
 
 #: The library's log: the CLI prints its INFO records on a terminal (``cli.main``), nowhere else.

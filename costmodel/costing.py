@@ -39,6 +39,19 @@ def cost_call(call: AtenCall) -> CostedCall:
     return CostedCall(call, "uncounted", None)
 
 
+@dataclass(frozen=True)
+class OpWork:
+    """What one dispatched aten op does, for the runtime model: its calibration kind (the rule's kind,
+    else its family; 'view' for an op that moves nothing), FLOPs, MAC in elements, and how many tensors
+    it reads (a cat's fixed cost grows with its inputs)."""
+
+    kind: str
+    family: str
+    flops: int
+    mac: int
+    inputs: int
+
+
 @dataclass
 class NodeCost:
     """The sum of a node's ops: FLOPs, MAC, a bound when every op that moves data has one, the family
@@ -53,6 +66,7 @@ class NodeCost:
     reason: str | None = None
     breakdown: list[dict[str, Any]] = field(default_factory=list)
     uncounted: list[str] = field(default_factory=list)
+    work: list[OpWork] = field(default_factory=list)
 
 
 def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
@@ -71,6 +85,9 @@ def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
             bound = None
             continue
         cost = item.cost
+        free = cost.flops == 0 and cost.mac == 0
+        kind = "view" if free else (cost.kind or item.family)
+        node.work.append(OpWork(kind, item.family, cost.flops, cost.mac, len(item.call.inputs)))
         node.flops += cost.flops
         node.mac += cost.mac
         if cost.mac_unfused is not None:

@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import torch
@@ -55,6 +56,15 @@ class Measurement:
     threads: int
     input_shape: list[int]
     torch_version: str = torch.__version__
+    model_rounds_ms: list[float] = dataclass_field(default_factory=list)  # whole-model median of each round
+
+    @property
+    def model_spread_pct(self) -> float:
+        """Run-to-run spread of the whole model: (slowest − fastest round median) / median, in %."""
+        rounds = self.model_rounds_ms
+        if len(rounds) < 2:
+            return 0.0
+        return 100.0 * (max(rounds) - min(rounds)) / statistics.median(rounds)
 
 
 @contextlib.contextmanager
@@ -127,11 +137,15 @@ def measure(
     repeats: int = 20,
     warmup: int = 3,
     progress: Callable[[int], None] | None = None,
+    rounds: int = 3,
 ) -> Measurement:
     """Time every call node of ``traced`` (node by node) and, separately, the eager model, on ``device``.
 
-    The model is moved to ``device``/``dtype`` only as a copy when it is not already there, so the
-    caller's model is unchanged. ``progress`` is called with 1 after each repeat (for a progress bar).
+    The work is split into ``rounds`` (≥ 2 when repeats allow) that alternate node-by-node and
+    whole-model timing, so the whole model is measured several times apart and its run-to-run spread
+    is known (``Measurement.model_spread_pct``). The model is moved to ``device``/``dtype`` only as a
+    copy when it is not already there, so the caller's model is unchanged. ``progress`` is called with 1
+    after each node-by-node repeat (for a progress bar).
     """
     dev = require_device(device)
     root = traced.real_root()
@@ -142,15 +156,20 @@ def measure(
         root = copy.deepcopy(root).to(device=dev, dtype=dtype)
     x = torch.randn(traced.input_shape, dtype=dtype, device=dev)
     timer = _NodeTimer(root, traced.graph, dev)
+    whole: list[float] = []
+    round_medians: list[float] = []
     with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(root):
         for _ in range(warmup):
             timer.run(x)
         timer.seconds.clear()
-        for _ in range(repeats):
-            timer.run(x)
-            if progress is not None:
-                progress(1)
-        whole = _time_calls(lambda: root(x), repeats, warmup, dev)
+        for share in _shares(repeats, rounds):
+            for _ in range(share):
+                timer.run(x)
+                if progress is not None:
+                    progress(1)
+            samples = _time_calls(lambda: root(x), max(share, 3), warmup, dev)
+            whole += samples
+            round_medians.append(statistics.median(samples) * 1e3)
     return Measurement(
         nodes={name: Timing.of(s) for name, s in timer.seconds.items()},
         model=Timing.of(whole),
@@ -158,6 +177,98 @@ def measure(
         dtype=str(dtype).removeprefix("torch."),
         threads=threads,
         input_shape=list(traced.input_shape),
+        model_rounds_ms=round_medians,
+    )
+
+
+def _shares(repeats: int, rounds: int) -> list[int]:
+    """``repeats`` split into ``rounds`` near-equal parts (at least 2 rounds, each at least 1 repeat)."""
+    rounds = max(2, min(rounds, repeats))
+    return [repeats // rounds + (1 if i < repeats % rounds else 0) for i in range(rounds)]
+
+
+def measure_modules(
+    model: nn.Module,
+    inputs: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    device: str = "cpu",
+    threads: int = 1,
+    repeats: int = 20,
+    warmup: int = 3,
+    rounds: int = 3,
+    progress: Callable[[int], None] | None = None,
+) -> Measurement:
+    """For models fx cannot trace: time every leaf module (forward pre/post hooks, synchronised on
+    CUDA) per forward, summed over its calls, and the whole model, in interleaved rounds.
+
+    ``model`` must already be on ``device`` with its dtype; hooks are removed afterwards and training
+    flags restored. Keys of ``nodes`` are module paths as ``named_modules`` spells them.
+    """
+    dev = require_device(device)
+    per_forward: dict[str, float] = {}
+    samples: dict[str, list[float]] = {}
+    starts: dict[str, float] = {}
+    handles = []
+
+    def before(path: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            _sync(dev)
+            starts[path] = time.perf_counter()
+
+        return hook
+
+    def after(path: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            _sync(dev)
+            per_forward[path] = per_forward.get(path, 0.0) + time.perf_counter() - starts[path]
+
+        return hook
+
+    leaves = [(path, m) for path, m in model.named_modules() if path and not list(m.children())]
+
+    def timed_forward() -> None:
+        per_forward.clear()
+        model(*inputs, **kwargs)
+        for path, seconds in per_forward.items():
+            samples.setdefault(path, []).append(seconds)
+
+    whole: list[float] = []
+    round_medians: list[float] = []
+    with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(model):
+        for path, module in leaves:
+            handles.append(module.register_forward_pre_hook(before(path)))
+            handles.append(module.register_forward_hook(after(path)))
+        try:
+            for _ in range(warmup):
+                timed_forward()
+            samples.clear()
+            for share in _shares(repeats, rounds):
+                for _ in range(share):
+                    timed_forward()
+                    if progress is not None:
+                        progress(1)
+                for handle in handles:
+                    handle.remove()
+                round_samples = _time_calls(lambda: model(*inputs, **kwargs), max(share, 3), warmup, dev)
+                whole += round_samples
+                round_medians.append(statistics.median(round_samples) * 1e3)
+                handles = []
+                for path, module in leaves:
+                    handles.append(module.register_forward_pre_hook(before(path)))
+                    handles.append(module.register_forward_hook(after(path)))
+        finally:
+            for handle in handles:
+                handle.remove()
+    first = next((t for t in inputs if isinstance(t, torch.Tensor)), None)
+    return Measurement(
+        nodes={path: Timing.of(s) for path, s in samples.items()},
+        model=Timing.of(whole),
+        device=_device_name(dev),
+        dtype=str(first.dtype).removeprefix("torch.") if first is not None else "float32",
+        threads=threads,
+        input_shape=list(first.shape) if first is not None else [],
+        model_rounds_ms=round_medians,
     )
 
 

@@ -258,9 +258,7 @@ def render_verification(
     if fmt == "csv":
         if shown is None:
             return csv_text(["theorem", "statement", "proved"], [[t.name, t.statement, t.proved] for t in theorems])
-        body: list[list[Any]] = [
-            [c.name, c.op, c.mac, c.mac_lower_bound, f"{c.mac_efficiency:.6f}", c.holds] for c in shown
-        ]
+        body: list[list[Any]] = [[c.name, c.op, c.mac, c.mac_lower_bound, f"{c.mac_efficiency:.6f}", c.holds] for c in shown]
         body.append(["UNCOUNTED", "; ".join(uncounted or []) or "none", "", "", "", ""])
         return csv_text(["name", "op", "mac_elements", "mac_bound_elements", "mac_efficiency", "holds"], body)
     if fmt == "json":
@@ -372,7 +370,7 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         f"{dev['threads']} threads · torch {dev['torch']} · median of {dev['repeats']}"
         f" · {dev['calibration_source']['summary']}"
         "\nMAC = memory access cost (bytes read + written); FLOPs = multiply-adds; predictions: FLOPs ÷ dense-conv rate,"
-        " MAC ÷ copy bandwidth, roofline = max(compute, memory) per op kind"
+        " MAC ÷ copy bandwidth, roofline = each op's calibrated line for its kind (+ call overheads)"
     )
     scores = [
         [
@@ -401,9 +399,21 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
         "",
         f"Whole model measured (eager): {s['model_measured_ms']:.2f} ms (IQR {_iqr(result.measurement.model):.2f})"
         f" · sum of per-node times (fx interpreter): {s['sum_of_layers_ms']:.2f} ms ({_sum_vs_eager(s)})",
+        _noise_line(s, dev.get("model_rounds_ms", [])),
         uncounted_line([f"{u.name} ({u.op})" for u in result.report.uncounted]),
     ]
     return "\n".join(lines)
+
+
+def _noise_line(summary: dict[str, Any], rounds: list[float]) -> str:
+    """The measurement's run-to-run spread, and whether the roofline's error is inside it."""
+    error, spread = summary["model_error_pct"]["roofline"], summary["model_spread_pct"]
+    verdict = "within the noise" if abs(error) <= spread else "outside the noise"
+    runs = ", ".join(f"{r:.2f}" for r in rounds)
+    return (
+        f"Run-to-run spread of the whole model: {spread:.1f}% over {len(rounds)} interleaved rounds ({runs} ms);"
+        f" roofline error {error:+.1f}% is {verdict}"
+    )
 
 
 def _iqr(timing: Any) -> float:
@@ -422,7 +432,7 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
     """One row per model: measured whole-model latency, each predictor's estimate and its error."""
     if fmt == "json":
         return json.dumps([{"model": r.model, **r.summary} for r in results], indent=2)
-    headers = ["model", "measured ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "roofline error"]
+    headers = ["model", "measured ms", "spread", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "roofline error", "layer ρ"]
     body = []
     for r in results:
         s = r.summary
@@ -431,10 +441,13 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
             [
                 r.model,
                 f"{s['model_measured_ms']:.2f}",
+                f"{s['model_spread_pct']:.1f}%",
                 f"{p['flops']:.2f}",
                 f"{p['mac']:.2f}",
                 f"{p['roofline']:.2f}",
-                f"{s['model_error_pct']['roofline']:+.1f}%",
+                f"{s['model_error_pct']['roofline']:+.1f}%"
+                + (" (in noise)" if s["model_error_within_spread"]["roofline"] else ""),
+                f"{s['predictors']['roofline']['spearman']:.2f}",
             ]
         )
     if fmt == "csv":
@@ -449,7 +462,8 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
             f"{dev.get('name', '')} · {dev.get('threads', '')} threads",
             table,
             "",
-            f"roofline within ±20% of measured for {within}/{len(results)} models",
+            f"roofline within ±20% of measured for {within}/{len(results)} models"
+            " (spread: whole-model run-to-run spread over interleaved rounds; layer ρ: per-layer Spearman ρ of the roofline)",
         ]
     )
 

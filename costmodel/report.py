@@ -36,6 +36,8 @@ class LayerCost:
     reason: str | None = None  # why a zero-cost row is free (view, identity at inference, assert…)
     mac_unfused: int | None = None  # attention: MAC of the unfused math path (the L×S scores)
     aten: list[dict[str, Any]] = field(default_factory=list)  # the aten ops the row ran, with their costs
+    work: tuple[Any, ...] = ()  # internal: each dispatched op's kind and work (costing.OpWork), for timing
+    module_call: bool = False  # internal: the row is a call of an nn.Module (its __call__ costs time too)
 
     @property
     def is_elementwise(self) -> bool:
@@ -51,7 +53,7 @@ class LayerCost:
     def to_dict(self) -> dict[str, Any]:
         """The JSON row (schema in README): every field but the internal ``family`` and ``kind``."""
         row = asdict(self)
-        del row["family"], row["kind"]
+        del row["family"], row["kind"], row["work"], row["module_call"]
         return row
 
 

@@ -53,17 +53,17 @@ def _corrupt(data: dict, how: str) -> str:
     if how == "truncated":
         return json.dumps(data)[:50]
     if how == "zero slope":
-        data["compute"]["dense"] = [1e-5, 0.0]
+        data["compute"]["dense"] = [1e-5, 0.0, 1e-11]
     elif how == "nan":
         data["memory"]["copy"] = [float("nan"), 1e-10]
     elif how == "string":
         data["compute"]["matmul"] = ["fast", "very"]
     elif how == "one element":
-        data["memory"]["norm"] = [1e-9]
+        data["memory"]["batch_norm"] = [1e-9]
     elif how == "missing kind":
         del data["compute"]["depthwise"]
     elif how == "negative overhead":
-        data["node_overhead_s"]["conv"] = -1.0
+        data["overhead_s"]["view"] = -1.0
     elif how == "other host":
         data["host"] = "someone-elses-machine"
     elif how == "old format":
@@ -89,8 +89,12 @@ def test_a_corrupt_cache_is_measured_again_with_the_reason(tmp_path: Path, count
 def test_the_validator_names_what_is_wrong() -> None:
     good = _fake_calibration()
     assert problems(good, good.device, 1, "float32") == []
-    bad = Calibration(**{**good.__dict__, "compute": {**good.compute, "dense": (1e-5, 0.0)}})
-    assert any("dense" in p and "slope" in p for p in problems(bad, good.device, 1, "float32"))
+    bad = Calibration(**{**good.__dict__, "compute": {**good.compute, "dense": (1e-5, 0.0, 1e-11)}})
+    assert any("dense" in p and "positive rate" in p for p in problems(bad, good.device, 1, "float32"))
+    short = Calibration(**{**good.__dict__, "compute": {**good.compute, "dense": (1e-5, 1e-10)}})
+    assert any("dense" in p and "3 numbers" in p for p in problems(short, good.device, 1, "float32"))
+    old = Calibration(**{**good.__dict__, "version": 1})
+    assert any("format 1" in p for p in problems(old, good.device, 1, "float32"))
     assert any("threads" in p for p in problems(good, good.device, 4, "float32"))
 
 
@@ -143,4 +147,4 @@ def test_a_calibration_run_is_announced_and_a_cache_hit_is_not(counted: list[int
         calibrate("cpu", 1)
         calibrate("cpu", 1)
     notes = [r.getMessage() for r in caplog.records if r.name == "costmodel"]
-    assert len(notes) == 1 and "calibrating" in notes[0] and "about 10 s" in notes[0]
+    assert len(notes) == 1 and "calibrating" in notes[0] and "about 20 s" in notes[0]

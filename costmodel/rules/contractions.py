@@ -22,12 +22,13 @@ def _fold(sizes: tuple[int, ...]) -> tuple[int, int]:
 
 
 def conv_kind(c_in: int, groups: int, taps: int) -> str:
-    """'depthwise' (one input channel per group), 'pointwise' / 'grouped_pointwise' (1x1), else 'dense'."""
+    """'depthwise' (one input channel per group), 'pointwise' / 'grouped_pointwise' (1x1), 'grouped'
+    (k×k with several channels per group, as ResNeXt/RegNet), else 'dense'."""
     if groups > 1 and groups == c_in:
         return "depthwise"
     if taps == 1:
         return "grouped_pointwise" if groups > 1 else "pointwise"
-    return "dense"
+    return "grouped" if groups > 1 else "dense"
 
 
 @rule("convolution", "_convolution", "conv1d", "conv2d", "conv3d", family="conv")

@@ -34,10 +34,19 @@ FACTORIES = (
 
 @rule(*COPIES, family="copy")
 def copy(call: AtenCall) -> OpCost:
-    """Materialising data movement: FLOPs = 0; MAC = in + out (a view that aliases its input: 0)."""
+    """Materialising data movement: FLOPs = 0; MAC = in + out (a view that aliases its input: 0).
+
+    Kind (for calibration): 'cat' for cat/stack (a fixed cost per input), 'strided_copy' when an input
+    is not contiguous (a transpose made contiguous: the channel shuffle), else 'copy'."""
     if call.aliases:
         return OpCost(0, 0)
-    return OpCost(0, call.io_elements(), kind="copy")
+    if call.short in ("cat", "stack"):
+        kind = "cat"
+    elif any(not t.contiguous for t in call.inputs):
+        kind = "strided_copy"
+    else:
+        kind = "copy"
+    return OpCost(0, call.io_elements(), kind=kind)
 
 
 @rule("copy_", family="copy")

@@ -110,9 +110,8 @@ def layer_group_norm(call: AtenCall) -> OpCost:
     x = call.args[0]
     weight_index = 2 if "layer_norm" in call.short else 1
     affine = isinstance(call.arg(weight_index, "weight"), TensorMeta)
-    return OpCost(
-        x.numel * (NORM_FLOPS_PER_ELEMENT if affine else NORM_FLOPS_PER_ELEMENT - 1), call.io_elements(), kind="layer_norm"
-    )
+    flops = x.numel * (NORM_FLOPS_PER_ELEMENT if affine else NORM_FLOPS_PER_ELEMENT - 1)
+    return OpCost(flops, call.io_elements(), kind="layer_norm" if "layer_norm" in call.short else "group_norm")
 
 
 @rule("_fused_rms_norm", "rms_norm", family="norm")
