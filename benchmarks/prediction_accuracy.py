@@ -72,6 +72,7 @@ def main() -> int:
         rho = {p: s["predictors"][p]["spearman"] for p in ("roofline", "flops", "mac")}
         error, spread = s["model_error_pct"]["roofline"], s["model_spread_pct"]
         note = ("in noise " if abs(error) <= spread else "") + ("hooks" if "rows" in s else "fx")
+        note += f" drift ×{s['machine_drift']:.2f}"
         print(
             f"{name:26s} {group:6s} {s['layers_scored']:4d} {rho['roofline']:7.3f} {rho['flops']:7.3f} {rho['mac']:7.3f}"
             f" {s['model_measured_ms']:8.2f}ms {spread:6.1f}% {s['model_predicted_ms']['roofline']:8.2f}ms {error:+7.1f}%"

@@ -152,6 +152,7 @@ def bench(
     report = cost_traced(traced, model_name)
     cal, source = calibrate(device, threads, dtype, redo=recalibrate)
     meas = measure(traced, device=device, dtype=dtype, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
+    drift = machine_drift(device, dtype, threads, cal)
     itemsize = torch.empty((), dtype=dtype).element_size()
     predictions = predict(report, cal, itemsize)
     rows = []
@@ -162,10 +163,12 @@ def bench(
     whole = model_seconds(predictions, cal, list(model.modules()))
     result = BenchReport(model_name, meas, cal, source, rows, report)
     result.summary = summarise(rows, meas.model.median_ms, whole * 1e3, meas.model_spread_pct)
+    result.summary["machine_drift"] = drift
     return result
 
 
 def _row(name: str, op: str, flops: int, mac: int, meas: Measurement, key: str, pred: Prediction, module: str | None) -> BenchRow:
+    """A bench row from a node's (or leaf module's) timing and prediction, in milliseconds."""
     timing = meas.nodes[key]
     return BenchRow(
         name,
@@ -179,6 +182,16 @@ def _row(name: str, op: str, flops: int, mac: int, meas: Measurement, key: str, 
         timing.p75_ms - timing.p25_ms,
         module,
     )
+
+
+def machine_drift(device: str, dtype: torch.dtype, threads: int, cal: Calibration) -> float:
+    """How much longer (> 1) or shorter the calibration's reference network takes now than when it was
+    calibrated: shared machines drift by tens of percent over minutes, and a prediction made at the
+    calibration's speed carries that drift as error. Reported, not applied: one short probe is itself
+    as noisy as the drift it would correct (×0.93–×1.16 between consecutive models in one run)."""
+    from costmodel.calibrate import reference_seconds
+
+    return reference_seconds(device, dtype, threads) / cal.reference_s
 
 
 def _bench_modules(
@@ -205,6 +218,7 @@ def _bench_modules(
         real = copy.deepcopy(model).to(device=dev, dtype=dtype)
     x = torch.randn(tuple(input_shape), device=dev, dtype=dtype)
     meas = measure_modules(real, (x,), {}, device=device, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
+    drift = machine_drift(device, dtype, threads, cal)
     itemsize = torch.empty((), dtype=dtype).element_size()
     predictions = predict(report, cal, itemsize)
     modules = dict(model.named_modules())
@@ -223,5 +237,6 @@ def _bench_modules(
     whole = model_seconds(predictions, cal, list(model.modules()))
     result = BenchReport(model_name, meas, cal, source, rows, report)
     result.summary = summarise(rows, meas.model.median_ms, whole * 1e3, meas.model_spread_pct)
+    result.summary["machine_drift"] = drift
     result.summary["rows"] = "leaf modules (aten-level walk, timed with hooks)"
     return result

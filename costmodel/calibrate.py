@@ -41,7 +41,7 @@ from costmodel.measure import _device_name, _NodeTimer, _sync, fixed_threads
 from costmodel.trace import trace_model
 
 #: Contraction kinds: lines in seconds per multiply-add (with a memory floor at copy bandwidth).
-COMPUTE_KINDS = ("dense", "grouped", "pointwise", "grouped_pointwise", "depthwise", "matmul", "attention", "window_pool")
+COMPUTE_KINDS = ("dense", "grouped", "pointwise", "grouped_pointwise", "depthwise", "matmul", "attention", "max_pool", "avg_pool")
 #: Memory kinds: lines in seconds per byte moved (MAC × element size).
 MEMORY_KINDS = (
     "copy", "strided_copy", "cat", "elementwise", "broadcast", "batch_norm", "layer_norm", "group_norm",
@@ -49,9 +49,18 @@ MEMORY_KINDS = (
     "relu", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu", "tanh",
 )  # fmt: skip
 #: Fixed costs of calls, in seconds.
-OVERHEADS = ("view", "module_call", "module_call_conv", "module_call_norm", "module_call_linear", "node_timer", "cat_per_input")
+OVERHEADS = (
+    "op_in_network",
+    "view",
+    "module_call",
+    "module_call_conv",
+    "module_call_norm",
+    "module_call_linear",
+    "node_timer",
+    "cat_per_input",
+)
 #: Bumped whenever the calibration's content changes meaning: older cache files are measured again.
-CALIBRATION_VERSION = 5
+CALIBRATION_VERSION = 8
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class Calibration:
     compute: dict[str, tuple[float, float, float]]
     memory: dict[str, tuple[float, float]]
     overhead_s: dict[str, float]
+    reference_s: float = 0.0  # eager seconds of the synthetic ``_ContextNet`` when calibrated
     version: int = CALIBRATION_VERSION
 
     @property
@@ -127,6 +137,8 @@ def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[st
         value: Any = cal.overhead_s.get(name) if isinstance(cal.overhead_s, dict) else None
         if not _is_number(value) or not math.isfinite(value) or value < 0:
             found.append(f"overhead '{name}' = {value!r} is not a finite time ≥ 0")
+    if not (_is_number(cal.reference_s) and math.isfinite(cal.reference_s) and cal.reference_s > 0):
+        found.append(f"reference time {cal.reference_s!r} is not a positive number of seconds")
     if cal.version != CALIBRATION_VERSION:
         found.insert(0, f"calibration format {cal.version}, not {CALIBRATION_VERSION}")
     return found
@@ -376,18 +388,21 @@ def _compute_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[
         )
         for h, n, e in ((2, 49, 32), (4, 64, 32), (4, 197, 64), (8, 256, 64), (12, 197, 64))
     ]
-    pool = [
+    max_pool = [
         (lambda x, k=k, s=s, p=p: F.max_pool2d(x, k, s, p), lambda c=c, n=n: [rand(1, c, n, n)])
         for c, n, k, s, p in ((24, 112, 3, 2, 1), (64, 112, 3, 2, 1), (116, 28, 3, 2, 1), (16, 14, 3, 2, 1), (32, 224, 2, 2, 0),
                               (128, 56, 2, 2, 0), (256, 28, 2, 2, 0), (64, 56, 3, 1, 1), (256, 14, 3, 1, 1), (512, 14, 2, 2, 0))
-    ] + [
-        (lambda x: F.avg_pool2d(x, 2), lambda c=c, n=n: [rand(1, c, n, n)]) for c, n in ((64, 56), (256, 28), (512, 14))
     ]  # fmt: skip
+    avg_pool = [
+        (lambda x, k=k, s=s: F.avg_pool2d(x, k, s), lambda c=c, n=n: [rand(1, c, n, n)])
+        for c, n, k, s in ((64, 56, 2, 2), (256, 28, 2, 2), (512, 14, 2, 2), (16, 14, 2, 2), (128, 56, 3, 2), (96, 28, 3, 1))
+    ]
     return {
         **{kind: _fit_compute(dev, repeats, kind, _conv_cases(dev, dtype, shapes)) for kind, shapes in _CONVS.items()},
         "matmul": _fit_compute(dev, repeats, "matmul", gemm),
         "attention": _fit_compute(dev, repeats, "attention", attention),
-        "window_pool": _fit_compute(dev, repeats, "window_pool", pool),
+        "max_pool": _fit_compute(dev, repeats, "max_pool", max_pool),
+        "avg_pool": _fit_compute(dev, repeats, "avg_pool", avg_pool),
     }
 
 
@@ -496,6 +511,72 @@ def _overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str,
     }
 
 
+class _ContextNet(nn.Module):
+    """A synthetic network (not any model the tool judges) mixing the kinds a CNN runs, at the sizes
+    of a mobile network's middle stages: what an op costs inside a network beyond its micro-benchmark
+    (cold instruction and data caches, fresh allocations) is measured on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        blocks = []
+        for c in (24, 48, 96, 192):
+            blocks.append(
+                nn.ModuleDict(
+                    {
+                        "expand": nn.Conv2d(c, 2 * c, 1, bias=False),
+                        "bn1": nn.BatchNorm2d(2 * c),
+                        "dw": nn.Conv2d(2 * c, 2 * c, 3, padding=1, groups=2 * c, bias=False),
+                        "bn2": nn.BatchNorm2d(2 * c),
+                        "project": nn.Conv2d(2 * c, c, 1, bias=False),
+                        "bn3": nn.BatchNorm2d(c),
+                        "se": nn.Conv2d(c, c, 1),
+                        "widen": nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1, bias=False),
+                    }
+                )
+            )
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            b: Any = block
+            y = F.relu(b["bn1"](b["expand"](x)))
+            y = F.hardswish(b["bn2"](b["dw"](y)))
+            y = b["bn3"](b["project"](y))
+            y = y * torch.sigmoid(b["se"](y.mean([2, 3], keepdim=True)))
+            x = F.silu(x + y)
+            x = b["widen"](torch.cat([x, y], 1))
+        return x
+
+
+_CONTEXT_SHAPE = (1, 24, 56, 56)
+
+
+def reference_seconds(device: str, dtype: torch.dtype, threads: int, repeats: int = 5) -> float:
+    """Eager seconds of the synthetic ``_ContextNet`` now (median of three medians): the reference
+    workload against which a later run sees whether the machine has become slower or faster."""
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    net = _ContextNet().to(dev, dtype).eval()
+    x = torch.randn(_CONTEXT_SHAPE, device=dev, dtype=dtype)
+    with fixed_threads(threads), torch.no_grad():
+        return statistics.median(_median_seconds(lambda: net(x), dev, repeats) for _ in range(3))
+
+
+def _op_in_network(dev: torch.device, dtype: torch.dtype, threads: int, repeats: int, cal: Calibration) -> tuple[float, float]:
+    """(seconds each dispatched op costs inside a network beyond its micro-benchmark, the network's
+    measured seconds): (measured eager time of ``_ContextNet`` − its prediction from ``cal``) / its
+    ops, never below 0."""
+    from costmodel.analyze import analyze
+    from costmodel.predict import model_seconds, predict
+
+    net = _ContextNet().to(dev, dtype).eval()
+    report = analyze(net, _CONTEXT_SHAPE, dtype)
+    predicted = model_seconds(predict(report, cal, torch.empty((), dtype=dtype).element_size()), cal, list(net.modules()))
+    ops = sum(1 for row in report.layers for w in row.work if w.kind != "view")
+    measured = reference_seconds(str(dev), dtype, threads, repeats)
+    return max(0.0, (measured - predicted) / max(1, ops)), measured
+
+
 def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, repeats: int = 5) -> Calibration:
     """Measure now (about twenty seconds on a CPU): every kind's cost line and the call overheads."""
     dev = torch.device(device)
@@ -503,6 +584,21 @@ def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = 
         compute = _compute_lines(dev, dtype, repeats)
         memory = _memory_lines(dev, dtype, repeats)
         overheads = _overheads(dev, dtype, repeats)
+        provisional = _calibration(dev, threads, dtype, compute, memory, {**overheads, "op_in_network": 0.0}, 0.0)
+        overheads["op_in_network"], reference = _op_in_network(dev, dtype, threads, repeats, provisional)
+    return _calibration(dev, threads, dtype, compute, memory, overheads, reference)
+
+
+def _calibration(
+    dev: torch.device,
+    threads: int,
+    dtype: torch.dtype,
+    compute: dict[str, tuple[float, float, float]],
+    memory: dict[str, tuple[float, float]],
+    overheads: dict[str, float],
+    reference: float,
+) -> Calibration:
+    """A Calibration of these lines and overheads, stamped with this device, host, torch and time."""
     return Calibration(
         device=_device_name(dev),
         threads=threads,
@@ -513,6 +609,7 @@ def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = 
         compute=compute,
         memory=memory,
         overhead_s=overheads,
+        reference_s=reference,
     )
 
 

@@ -6,7 +6,8 @@ Predictors (per row; a model's prediction is the sum over its rows):
 - ``roofline``: every aten op a row dispatches is priced by its kind's calibrated cost: contractions
   fixed cost + multiply-adds × compute cost + bytes × the traffic cost their kernels do not hide
   (fitted jointly); everything else fixed cost + bytes moved × unit cost; views their dispatch cost;
-  a ``cat`` pays per extra input. A row
+  a ``cat`` pays per extra input; every op (views aside) pays what ops cost amid a network beyond
+  their micro-benchmarks, measured on a synthetic network (``calibrate._ContextNet``). A row
   that calls an nn.Module pays its ``__call__``; per-layer predictions add the node timer's own cost,
   whole-model ones the ``__call__`` of every module the model runs instead.
 Everything comes from micro-benchmarks (``calibrate``), never from the model judged.
@@ -95,12 +96,13 @@ def op_seconds(work: Any, cal: Calibration, itemsize: int) -> tuple[float, str]:
         return cal.overhead_s["view"], "overhead"
     table, kind = line_of(work.kind, work.family, cal)
     mac_bytes = work.mac * itemsize
+    in_network = cal.overhead_s["op_in_network"]  # what an op costs amid others beyond its micro-benchmark
     if table == "compute":
         a, per_flop, per_byte = cal.compute[kind]
         compute, memory = per_flop * work.flops, per_byte * mac_bytes
-        return a + compute + memory, "compute" if compute >= memory else "memory"
+        return in_network + a + compute + memory, "compute" if compute >= memory else "memory"
     a, b = cal.memory[kind]
-    seconds = a + b * mac_bytes
+    seconds = in_network + a + b * mac_bytes
     if kind == "cat":
         seconds += cal.overhead_s["cat_per_input"] * max(0, work.inputs - 2)
     return seconds, "memory"

@@ -406,13 +406,16 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
 
 
 def _noise_line(summary: dict[str, Any], rounds: list[float]) -> str:
-    """The measurement's run-to-run spread, and whether the roofline's error is inside it."""
+    """The measurement's run-to-run spread, whether the roofline's error is inside it, and how the
+    machine's speed compares with calibration time."""
     error, spread = summary["model_error_pct"]["roofline"], summary["model_spread_pct"]
     verdict = "within the noise" if abs(error) <= spread else "outside the noise"
     runs = ", ".join(f"{r:.2f}" for r in rounds)
+    drift = summary.get("machine_drift", 1.0)
     return (
         f"Run-to-run spread of the whole model: {spread:.1f}% over {len(rounds)} interleaved rounds ({runs} ms);"
-        f" roofline error {error:+.1f}% is {verdict}"
+        f" roofline error {error:+.1f}% is {verdict}. The calibration's reference network now takes ×{drift:.2f}"
+        " its time at calibration (machine drift, not corrected)"
     )
 
 

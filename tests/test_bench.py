@@ -45,6 +45,7 @@ def _fake_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype 
         compute={kind: (1e-5, 1e-10, 1e-11) for kind in COMPUTE_KINDS},
         memory={kind: (1e-6, 1e-10) for kind in MEMORY_KINDS},
         overhead_s={name: 1e-6 for name in OVERHEADS},
+        reference_s=5e-3,
     )
 
 
@@ -93,6 +94,8 @@ def test_bench_measures_the_model_in_interleaved_rounds_and_reports_the_spread()
     for p in ("flops", "mac", "roofline"):
         assert s["model_error_within_spread"][p] == (abs(s["model_error_pct"][p]) <= spread)
     assert result.to_dict()["device"]["model_rounds_ms"] == rounds
+    # the drift probe is reported: the reference network's time now over its time at calibration
+    assert 0.2 < s["machine_drift"] < 5 and result.calibration.reference_s > 0
 
 
 def test_fit_line_recovers_a_known_line_and_weights_relative_error() -> None:

@@ -93,6 +93,8 @@ def test_the_validator_names_what_is_wrong() -> None:
     assert any("dense" in p and "positive rate" in p for p in problems(bad, good.device, 1, "float32"))
     short = Calibration(**{**good.__dict__, "compute": {**good.compute, "dense": (1e-5, 1e-10)}})
     assert any("dense" in p and "3 numbers" in p for p in problems(short, good.device, 1, "float32"))
+    no_reference = Calibration(**{**good.__dict__, "reference_s": 0.0})
+    assert any("reference time" in p for p in problems(no_reference, good.device, 1, "float32"))
     old = Calibration(**{**good.__dict__, "version": 1})
     assert any("format 1" in p for p in problems(old, good.device, 1, "float32"))
     assert any("threads" in p for p in problems(good, good.device, 4, "float32"))

@@ -38,7 +38,8 @@ def test_a_contraction_costs_fixed_plus_compute_plus_traffic() -> None:
     (work,) = row.work
     assert (work.kind, work.flops, work.mac) == ("dense", flops, mac)
     seconds, side = op_seconds(work, CAL, 4)
-    assert seconds == pytest.approx(a + per_flop * flops + per_byte * mac * 4)
+    in_network = CAL.overhead_s["op_in_network"]
+    assert seconds == pytest.approx(in_network + a + per_flop * flops + per_byte * mac * 4)
     assert side == ("compute" if per_flop * flops >= per_byte * mac * 4 else "memory")
     prediction = predict_layer(row, CAL, 4)
     # per node: + the node timer's own cost + a Conv2d module's __call__
@@ -67,7 +68,8 @@ def test_each_kind_is_priced_by_its_own_line(module: nn.Module, shape: tuple[int
     (work,) = [w for r in rows for w in r.work if w.kind != "view"]
     assert work.kind == kind
     a, b = CAL.memory[kind]
-    assert op_seconds(work, CAL, 4) == (pytest.approx(a + b * work.mac * 4), "memory")
+    in_network = CAL.overhead_s["op_in_network"]
+    assert op_seconds(work, CAL, 4) == (pytest.approx(in_network + a + b * work.mac * 4), "memory")
 
 
 def test_broadcast_gemv_cat_and_strided_copies_have_their_own_lines() -> None:
@@ -89,7 +91,8 @@ def test_broadcast_gemv_cat_and_strided_copies_have_their_own_lines() -> None:
     a, b = CAL.memory["cat"]
     # three inputs: one past two pays the per-input cost
     assert cat.inputs == 3
-    assert op_seconds(cat, CAL, 4)[0] == pytest.approx(a + b * cat.mac * 4 + CAL.overhead_s["cat_per_input"])
+    extra = CAL.overhead_s["cat_per_input"] + CAL.overhead_s["op_in_network"]
+    assert op_seconds(cat, CAL, 4)[0] == pytest.approx(a + b * cat.mac * 4 + extra)
 
 
 def test_views_cost_their_dispatch_and_shared_lines_are_documented() -> None:
@@ -128,3 +131,13 @@ def test_fits_recover_known_lines_and_planes() -> None:
     # a negative coefficient is never kept: pure compute data gives no traffic term
     a, per_flop, per_byte = fit_plane(flops, moved, [2e-10 * f for f in flops])
     assert per_flop == pytest.approx(2e-10, rel=1e-6) and a >= 0 and per_byte >= 0
+
+
+@pytest.mark.parametrize(("pool", "kind"), [(nn.MaxPool2d(2), "max_pool"), (nn.AvgPool2d(3, 2), "avg_pool")])
+def test_max_and_average_pooling_have_separate_lines(pool: nn.Module, kind: str) -> None:
+    (row,) = analyze(pool, (1, 4, 8, 8)).layers
+    (work,) = row.work
+    assert work.kind == kind
+    a, per_flop, per_byte = CAL.compute[kind]
+    seconds, _ = op_seconds(work, CAL, 4)
+    assert seconds == pytest.approx(CAL.overhead_s["op_in_network"] + a + per_flop * work.flops + per_byte * work.mac * 4)

@@ -114,7 +114,7 @@ def window_pool(call: AtenCall) -> OpCost:
     outputs = list(out.shape[-dims:])
     channels = out.numel // max(1, math.prod(outputs))
     taps = clipped_taps(kernel, stride, list(x.shape[-dims:]), padding, dilation, outputs)
-    return OpCost(channels * taps, call.io_elements(1), kind="window_pool")
+    return OpCost(channels * taps, call.io_elements(1), kind="max_pool" if is_max else "avg_pool")
 
 
 @rule(
