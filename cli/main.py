@@ -27,8 +27,9 @@ EXIT_USER_ERROR = EXIT_BAD_INPUT
 EXIT_INTERNAL_ERROR = EXIT_BUG
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 2 bad input (model spec, shape, option, path; a model fx and the aten walk "
-    "cannot run; the model's own code calling sys.exit or raising); 3 a check you asked for failed (a MAC "
-    "bound that does not hold, --max-flops/--max-mac/--max-params exceeded, lint --fail-on findings); "
+    "cannot run; the model's own code calling sys.exit or raising; an unreadable --claim); 3 a check you asked "
+    "for failed (a MAC bound that does not hold, a --claim refuted or unproved, --max-flops/--max-mac/"
+    "--max-params exceeded, lint --fail-on findings); "
     "1 a bug in costmodel."
 )
 

@@ -280,7 +280,11 @@ def find_counterexample(
         near = math.isnan(approx) or abs(approx) <= scale
         if not near and _holds(1 if approx > 0 else -1, relation):
             continue  # clearly on the right side: no exact check needed
-        if not _holds(exact_sign(difference.subs(point)), relation):
+        try:
+            holds = _holds(exact_sign(difference.subs(point)), relation)
+        except ClaimError:  # undefined here (a division by zero) or not real: the claim fails at this point
+            holds = False
+        if not holds:
             return dict(point), tried
     return None, tried
 
@@ -410,8 +414,12 @@ def prove_sign(difference: sp.Expr, relation: Relation, domain: Domain) -> tuple
     numerator, denominator = sp.fraction(sp.cancel(sp.together(target)))
     side = "LHS − RHS" if sign_wanted > 0 else "RHS − LHS"
     steps.append(f"{side} = ({_s(numerator)}) / ({_s(denominator)})")
-    num_sign, num_steps = _polynomial_sign(sp.expand(numerator), variables, domain.integers)
-    den_sign, den_steps = _polynomial_sign(sp.expand(denominator), variables, domain.integers)
+    try:
+        num_sign, num_steps = _polynomial_sign(sp.expand(numerator), variables, domain.integers)
+        den_sign, den_steps = _polynomial_sign(sp.expand(denominator), variables, domain.integers)
+    except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed, sp.polys.polyerrors.GeneratorsError):
+        steps.append("not a ratio of polynomials in the symbols (a symbolic power, min or max): no sign certificate")
+        return False, steps
     steps += ["numerator: " + s for s in num_steps] + ["denominator: " + s for s in den_steps]
     if den_sign is None or den_sign[0] == 0 or not den_sign[1]:
         steps.append("the denominator is not shown to be non-zero with a fixed sign")

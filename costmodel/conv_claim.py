@@ -90,6 +90,9 @@ def check_claim(claim: str, where: str | None = None, random_points: int = 600) 
 
 
 def _value(value: sp.Expr) -> str:
-    """An exact value, with a decimal approximation when it is not an integer."""
+    """An exact value, with a decimal approximation when it is a finite non-integer ('undefined' for a
+    division by zero)."""
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return "undefined (division by zero)"
     exact = sp.nsimplify(value)
     return sp.sstr(exact) if exact.is_Integer else f"{sp.sstr(exact)} ≈ {float(exact):.6g}"

@@ -455,7 +455,7 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
         )
     if fmt == "csv":
         return csv_text(headers, body)
-    within = sum(abs(r.summary["model_error_pct"]["roofline"]) <= 20 for r in results)
+    within = sum(abs(r.summary["model_error_pct"]["roofline"]) <= 15 for r in results)
     table = tabulate(
         body, headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True, colalign=_align(headers)
     )
@@ -465,7 +465,7 @@ def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
             f"{dev.get('name', '')} · {dev.get('threads', '')} threads",
             table,
             "",
-            f"roofline within ±20% of measured for {within}/{len(results)} models"
+            f"roofline within ±15% of measured for {within}/{len(results)} models"
             " (spread: whole-model run-to-run spread over interleaved rounds; layer ρ: per-layer Spearman ρ of the roofline)",
         ]
     )

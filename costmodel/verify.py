@@ -171,7 +171,6 @@ def _conv_case(**subs: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
 
 
 _B = sp.Symbol("B", positive=True)
-_MAC = sp.Symbol("MAC", positive=True)
 k_sym, s_sym = sp.Symbol("k", positive=True), sp.Symbol("s", positive=True)
 
 

@@ -230,3 +230,41 @@ def test_theorem_statements_parse_back_to_the_proved_expressions() -> None:
         assert mac.subs(point) == n * hw * (c1 + c2) + c1 * c2 // g
         expected_bound = 2 * math.sqrt(n * hw * c1 * n * hw * c2) + c1 * c2 / g
         assert float(bound.subs(point)) == pytest.approx(expected_bound, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("claim", "reason"),
+    [
+        ("c1^k >= 1", "not a ratio of polynomials"),  # true, but a symbolic power has no certificate here
+        ("max(c1, c2) >= c1", "not a ratio of polynomials"),
+        ("sqrt(c1 + c2) >= sqrt(c1)", "radicals remain"),  # true; √(c1 + c2) survives the substitution
+    ],
+)
+def test_true_claims_without_a_certificate_are_unknown_never_proved(claim: str, reason: str) -> None:
+    result = check_claim(claim)
+    assert result.verdict == "unknown" and any(reason in step for step in result.steps)
+
+
+def test_a_claim_undefined_at_a_valid_conv_is_refuted() -> None:
+    result = check_claim("1/(c1 - c2) >= 0")
+    assert result.verdict == "refuted" and result.sides is not None
+    assert result.counterexample is not None and result.counterexample["c1"] == result.counterexample["c2"]
+    assert result.sides["lhs"].startswith("undefined")
+
+
+def test_prove_sign_alone_never_proves_a_strict_claim_that_can_be_an_equality() -> None:
+    """The prover, without the search in front of it: a difference that vanishes (identically, or at
+    c1 = c2) is ≥ 0 but not > 0."""
+    from costmodel.claims import prove_sign
+    from costmodel.formulas import c1, c2, h, w
+
+    domain = Domain((c1, c2, h, w))
+    assert prove_sign(sp.Integer(0), ">=", domain)[0] and not prove_sign(sp.Integer(0), ">", domain)[0]
+    gap = h * w * (sp.sqrt(c1) - sp.sqrt(c2)) ** 2
+    assert prove_sign(gap, ">=", domain)[0] and not prove_sign(gap, ">", domain)[0]
+    assert prove_sign(-gap, "<=", domain)[0] and not prove_sign(-gap, "<", domain)[0]
+
+
+def test_the_steps_say_whether_a_bias_is_counted() -> None:
+    assert "no bias" in check_claim("MAC >= 1", PAPER).steps[1]
+    assert "no bias" not in check_claim("MAC >= 1", PAPER + ",bias=1").steps[1]

@@ -76,6 +76,9 @@ def test_linear_on_any_rank(shape: tuple[int, ...], functional: bool) -> None:
     assert sum(r.flops for r in rows) == rows_m * 5 * 6 == flop_counter_multiply_adds(model, x)
     assert sum(r.mac for r in rows) == rows_m * 5 + rows_m * 6 + 5 * 6 + 6
     assert rows[-1].output_shape == real_output_shape(model, x)
+    # the linear bound is the 1x1 conv's on M rows: 2·√(M·in·M·out) + in·out (the bias only adds)
+    (bounded,) = [r for r in rows if r.mac_lower_bound is not None]
+    assert bounded.mac_lower_bound == pytest.approx(bound(rows_m, 5, rows_m, 6, 5 * 6), rel=1e-12)
 
 
 def test_unbatched_conv_input() -> None:
@@ -258,3 +261,54 @@ def test_max_pool_windows_clipped_like_a_brute_force_count(k: int, s: int, pad: 
     assert row.output_shape == out
     per_channel = _brute_force_taps(9, k, s, pad, dil, out[2]) * _brute_force_taps(7, k, s, pad, dil, out[3])
     assert row.flops == 2 * per_channel
+
+
+class FusedAttention(nn.Module):
+    """nn.MultiheadAttention's fused inference kernel, called directly (E = 16, H = 4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv_weight = nn.Parameter(torch.randn(48, 16))
+        self.qkv_bias = nn.Parameter(torch.randn(48))
+        self.out_weight = nn.Parameter(torch.randn(16, 16))
+        self.out_bias = nn.Parameter(torch.randn(16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = torch._native_multi_head_attention
+        return fused(x, x, x, 16, 4, self.qkv_weight, self.qkv_bias, self.out_weight, self.out_bias, None, False)[0]
+
+
+def test_fused_multi_head_attention_kernel() -> None:
+    b, length, e, heads = 2, 5, 16, 4
+    rows = [r for r in analyze(FusedAttention(), (b, length, e)).layers if r.flops]
+    (row,) = rows
+    # in-projection of q, k, v + the two attention matmuls + the out-projection, written out
+    assert row.flops == b * e * e * 3 * length + 2 * b * length * length * e + b * length * e * e
+    # the unfused math path also writes and reads the L×S score matrix of every head
+    assert row.mac_unfused is not None and row.mac_unfused - row.mac == 4 * b * heads * length * length
+
+
+@pytest.mark.parametrize(
+    ("conv", "kind"),
+    [
+        (nn.Conv2d(8, 8, 3, groups=8), "depthwise"),
+        (nn.Conv2d(8, 16, 1), "pointwise"),
+        (nn.Conv2d(8, 16, 1, groups=4), "grouped_pointwise"),
+        (nn.Conv2d(8, 16, 3, groups=2), "grouped"),
+        (nn.Conv2d(8, 16, 3), "dense"),
+        (nn.Conv2d(1, 4, 3), "dense"),  # one input channel, one group: not depthwise
+        (nn.Conv2d(1, 1, 1), "pointwise"),
+    ],
+)
+def test_conv_kinds(conv: nn.Conv2d, kind: str) -> None:
+    (row,) = analyze(conv, (1, conv.in_channels, 6, 6)).layers
+    assert row.kind == kind and [w.kind for w in row.work] == [kind]
+
+
+def test_conv1d_folds_its_length_into_the_closed_form() -> None:
+    conv, x = nn.Conv1d(4, 6, 3, padding=1), torch.randn(2, 4, 10)
+    (row,) = analyze(conv, tuple(x.shape)).layers
+    assert row.output_shape == real_output_shape(conv, x)
+    assert row.flops == 2 * 10 * 6 * 4 * 3 == flop_counter_multiply_adds(conv, x)
+    assert row.mac == 2 * 10 * 4 + 2 * 10 * 6 + 6 * 4 * 3 + 6
+    assert row.mac_lower_bound == pytest.approx(bound(20, 4, 20, 6, 6 * 4 * 3), rel=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import math
 
 import pytest
@@ -224,3 +225,89 @@ def test_equality_and_strictness_are_checked_not_stated() -> None:
     # a negative "slack" cannot make the bound strict: the certificate is refused
     t = prove_square_certificate(Theorem("neg", "", []), mac - c1, bound, hw, sp.sqrt(c1), sp.sqrt(c2), c2, c1, slack=-c1)
     assert not t.proved
+
+
+def test_a_factor_of_unknown_sign_does_not_certify() -> None:
+    """MAC − bound = k·(√c1 − √c2)² holds as an identity, but with k of unknown sign it proves nothing."""
+    mac, flops, hw = _eq1_parts()
+    bound = 2 * sp.sqrt(hw * flops) + flops / hw
+    k = sp.Symbol("k", real=True)
+    c1, c2 = formulas.c1, formulas.c2
+    shifted_mac = bound + k * (sp.sqrt(c1) - sp.sqrt(c2)) ** 2
+    t = prove_square_certificate(Theorem("unsigned", "", []), shifted_mac, bound, k, sp.sqrt(c1), sp.sqrt(c2), c2, c1)
+    assert not t.proved
+    assert any("[sympy: the difference minus this form simplifies to 0]" in s for s in t.steps)  # the identity held
+    assert any("FAILED: sign unknown" in s for s in t.steps)
+
+
+def test_eq2_fails_when_the_closed_form_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eq. (2) is derived from formulas.CONV_MAC: an extra activation read breaks 'identical to the paper'."""
+    from costmodel import verify as verify_module
+
+    wrong = formulas.CONV_MAC + formulas.N * formulas.h * formulas.w * formulas.c1
+    monkeypatch.setattr(formulas, "CONV_MAC", wrong)
+    t = verify_module.theorem_eq2()
+    assert not t.proved and any("FAILED: differs" in s for s in t.steps)
+
+
+def test_eq2_monotonicity_is_checked_not_assumed() -> None:
+    """The slope check goes through the claim path: a slope that can be negative is refuted."""
+    from costmodel.claims import Domain, check_relation
+
+    g, b, c1 = formulas.g, sp.Symbol("B", positive=True), formulas.c1
+    verdict, point, _ = check_relation(b / c1 - g, ">", sp.Integer(0), Domain((g, b, c1), integers=False))
+    assert verdict == "refuted" and point is not None
+
+
+def test_report_bound_fails_when_the_evaluated_form_drifts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound the handlers evaluate must be the proved one: a doubled weight term is caught."""
+    from costmodel import verify as verify_module
+
+    drifted = 2 * sp.sqrt(formulas.CONV_BOUND_RADICAND) + 2 * formulas.CONV_BOUND_WEIGHT_TERM
+    monkeypatch.setattr(formulas, "CONV_MAC_BOUND", drifted)
+    t = verify_module.theorem_report_bound()
+    assert not t.proved and any("FAILED: differs" in s for s in t.steps)
+
+
+def test_verify_cli_exits_3_when_a_layer_breaks_its_bound(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    from costmodel import verify as verify_module
+
+    real = verify_module.check_layers
+
+    def broken(report, families=("conv", "linear")):  # type: ignore[no-untyped-def]
+        checks = real(report, families)
+        return [dataclasses.replace(checks[0], holds=False), *checks[1:]]
+
+    monkeypatch.setattr(verify_module, "check_layers", broken)
+    assert main(["verify", "shufflenet_v2_x0_5", "--input", "1,3,64,64"]) == 3
+    assert "break their proved MAC bound" in capsys.readouterr().err
+
+
+def test_certificate_steps_print_the_slack_only_when_there_is_one() -> None:
+    from costmodel.verify import theorem_eq1, theorem_eq2, theorem_report_bound
+
+    eq1 = theorem_eq1().steps
+    assert "= (h*w)·(sqrt(c1) − sqrt(c2))²   [sympy: the difference minus this form simplifies to 0]" in eq1
+    assert "⇐: at c2 = c1: MAC − bound = 0   [sympy: substituted and simplified]" in eq1
+    report = theorem_report_bound().steps
+    assert any(step.endswith(" + bias*c2   [sympy: the difference minus this form simplifies to 0]") for step in report)
+    assert "bias*c2 ≥ 0   [sympy: nonnegative]" in report
+    # Eq. (2): both the identity with the paper's form and the slope go through the claim checker
+    assert sum(step == "[claim checker] PROVED" for step in theorem_eq2().steps) == 2
+
+
+def test_regenerating_the_closed_forms_is_a_fixpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m costmodel.formulas` rewrites closed_forms.py's generated block in place: on the
+    committed file it must change nothing (and keep the hand-written parts around the block)."""
+    import pathlib
+    import shutil
+
+    from costmodel import closed_forms
+
+    original = pathlib.Path(closed_forms.__file__)
+    shutil.copy(original, tmp_path / "closed_forms.py")
+    monkeypatch.setattr(formulas, "__file__", str(tmp_path / "formulas.py"))
+    formulas.write_closed_forms()
+    assert (tmp_path / "closed_forms.py").read_text() == original.read_text()

@@ -11,6 +11,7 @@ line so that each can be judged equivalent (no behaviour change) or a gap in the
     python tools/mutation.py                      # every core module, 25 mutants each
     python tools/mutation.py --per-module 80 --modules costmodel/claims.py --workers 2
     python tools/mutation.py --json mutation.json # also write every mutant's outcome
+    python tools/mutation.py --rerun mutation.json # judge the survivors again (after adding tests)
 
 It takes ~15–40 minutes on 2 cores, so it is not part of CI.
 """
@@ -41,16 +42,16 @@ TARGETS: dict[str, list[str]] = {
     "costmodel/claims.py": ["tests/test_claims.py"],
     "costmodel/conv_claim.py": ["tests/test_claims.py"],
     "costmodel/verify.py": ["tests/test_verify.py", "tests/test_claims.py"],
-    "costmodel/rules/contractions.py": ["tests/test_unreached_paths.py", "tests/test_corpus.py", "tests/test_analyze.py"],
-    "costmodel/rules/pointwise.py": ["tests/test_unreached_paths.py", "tests/test_corpus.py", "tests/test_analyze.py"],
-    "costmodel/rules/movement.py": ["tests/test_unreached_paths.py", "tests/test_corpus.py", "tests/test_analyze.py"],
-    "costmodel/rules/free.py": ["tests/test_corpus.py", "tests/test_analyze.py"],
-    "costmodel/rules/base.py": ["tests/test_unreached_paths.py", "tests/test_corpus.py", "tests/test_analyze.py"],
+    "costmodel/rules/contractions.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py"],
+    "costmodel/rules/pointwise.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py"],
+    "costmodel/rules/movement.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py"],
+    "costmodel/rules/free.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py"],
+    "costmodel/rules/base.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py"],
     "costmodel/shape_rules.py": ["tests/test_shortcuts.py", "tests/test_unreached_paths.py"],
     "costmodel/shape_functions.py": ["tests/test_shortcuts.py", "tests/test_unreached_paths.py"],
     "costmodel/trace.py": ["tests/test_shortcuts.py", "tests/test_analyze.py", "tests/test_unreached_paths.py"],
-    "costmodel/analyze.py": ["tests/test_analyze.py", "tests/test_unreached_paths.py", "tests/test_corpus.py"],
-    "costmodel/predict.py": ["tests/test_predict.py", "tests/test_bench.py"],
+    "costmodel/analyze.py": ["tests/test_analyze.py", "tests/test_unreached_paths.py"],
+    "costmodel/predict.py": ["tests/test_predict.py"],
 }
 
 _SWAPS: dict[type, type] = {
@@ -296,11 +297,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a mutant's run counts as killed")
     parser.add_argument("--json", type=Path, default=None, help="write every mutant's outcome here")
+    parser.add_argument(
+        "--rerun", type=Path, default=None, help="judge again only the survivors recorded in this --json file (after adding tests)"
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in TARGETS]
     if unknown:
         parser.error(f"no tests are mapped for {', '.join(unknown)} (known: {', '.join(TARGETS)})")
-    mutants = draw(args.modules, args.per_module, args.seed)
+    if args.rerun is not None:
+        previous = [Mutant(**m) for m in json.loads(args.rerun.read_text())]
+        mutants = [m for m in previous if m.outcome == "survived"]
+        for m in mutants:
+            m.outcome = "pending"
+            points = list(mutation_points((ROOT / m.module).read_text()))
+            if m.index >= len(points) or points[m.index] != (m.line, m.description):
+                parser.error(f"{m.module} changed since the recorded run (mutant {m.index} moved): draw anew")
+        args.modules = sorted({m.module for m in mutants}, key=list(TARGETS).index)
+    else:
+        mutants = draw(args.modules, args.per_module, args.seed)
     print(f"{len(mutants)} mutants over {len(args.modules)} modules, {args.workers} workers", flush=True)
     scratch = [_scratch_copy(Path(tempfile.mkdtemp(prefix="costmodel-mutation-"))) for _ in range(args.workers)]
     if not baseline_passes(scratch[0], args.modules):
