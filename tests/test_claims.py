@@ -268,3 +268,14 @@ def test_prove_sign_alone_never_proves_a_strict_claim_that_can_be_an_equality() 
 def test_the_steps_say_whether_a_bias_is_counted() -> None:
     assert "no bias" in check_claim("MAC >= 1", PAPER).steps[1]
     assert "no bias" not in check_claim("MAC >= 1", PAPER + ",bias=1").steps[1]
+
+
+def test_a_strict_claim_false_only_by_equality_is_refuted() -> None:
+    result = check_claim("B/(h*w) < c1*c2", PAPER)  # equal everywhere: never strictly less
+    assert result.verdict == "refuted"
+
+
+def test_binary_symbols_take_only_zero_and_one() -> None:
+    x, b = sp.Symbol("x", positive=True), sp.Symbol("b", nonnegative=True)
+    verdict, point, _ = check_relation(b, "<=", sp.Integer(1), Domain((x,), binary=(b,)))
+    assert verdict == "proved" and point is None

@@ -141,3 +141,16 @@ def test_max_and_average_pooling_have_separate_lines(pool: nn.Module, kind: str)
     a, per_flop, per_byte = CAL.compute[kind]
     seconds, _ = op_seconds(work, CAL, 4)
     assert seconds == pytest.approx(CAL.overhead_s["op_in_network"] + a + per_flop * work.flops + per_byte * work.mac * 4)
+
+
+def test_memory_slope_of_a_row() -> None:
+    """The roofline plot's bandwidth: a memory kind's own slope; a contraction's traffic cost, or the
+    copy line's when its fit has none."""
+    from costmodel.predict import memory_slope
+
+    relu = analyze(nn.ReLU(), (1, 8)).layers[0]
+    assert memory_slope(relu, CAL) == CAL.memory["relu"][1]
+    conv = analyze(nn.Conv2d(4, 4, 3), (1, 4, 6, 6)).layers[0]
+    assert memory_slope(conv, CAL) == CAL.compute["dense"][2]
+    no_traffic = Calibration(**{**CAL.__dict__, "compute": {**CAL.compute, "dense": (1e-6, 1e-11, 0.0)}})
+    assert memory_slope(conv, no_traffic) == CAL.memory["copy"][1]

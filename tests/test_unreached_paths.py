@@ -251,7 +251,10 @@ def _brute_force_taps(size: int, k: int, s: int, pad: int, dil: int, n_out: int)
 
 @pytest.mark.parametrize(
     ("k", "s", "pad", "dil", "ceil"),
-    [(3, 2, 1, 1, True), (3, 2, 0, 1, True), (2, 2, 0, 1, True), (3, 1, 1, 2, False), (5, 3, 2, 1, True), (7, 1, 0, 1, False)],
+    [
+        (3, 2, 1, 1, True), (3, 2, 0, 1, True), (2, 2, 0, 1, True), (3, 1, 1, 2, False), (5, 3, 2, 1, True), (7, 1, 0, 1, False),
+        (2, 2, 0, 3, True),  # dilated windows overhanging the end
+    ],  # fmt: skip
 )
 def test_max_pool_windows_clipped_like_a_brute_force_count(k: int, s: int, pad: int, dil: int, ceil: bool) -> None:
     pool = nn.MaxPool2d(k, s, padding=pad, dilation=dil, ceil_mode=ceil)
@@ -312,3 +315,166 @@ def test_conv1d_folds_its_length_into_the_closed_form() -> None:
     assert row.flops == 2 * 10 * 6 * 4 * 3 == flop_counter_multiply_adds(conv, x)
     assert row.mac == 2 * 10 * 4 + 2 * 10 * 6 + 6 * 4 * 3 + 6
     assert row.mac_lower_bound == pytest.approx(bound(20, 4, 20, 6, 6 * 4 * 3), rel=1e-12)
+
+
+def test_fused_attention_mac_as_the_kernel_moves_it() -> None:
+    b, length, e = 2, 5, 16
+    (row,) = [r for r in analyze(FusedAttention(), (b, length, e)).layers if r.flops]
+    x, weights, out = b * length * e, 48 * 16 + 48 + 16 * 16 + 16, b * length * e
+    projected = 2 * b * (length + 2 * length) * e  # q, k, v written by the in-projection and read back
+    attended = 2 * b * length * e  # the attention output written and read by the out-projection
+    assert row.mac == x + weights + out + projected + attended  # q, k and v are one tensor here: read once
+
+
+class MatrixProducts(nn.Module):
+    def forward(self, a: torch.Tensor, v: torch.Tensor, q: torch.Tensor, k: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        mv = a @ v  # matrix × vector
+        bmm = torch.bmm(q, k.transpose(1, 2))  # 3×(5×8)·(8×7)
+        attention = F.scaled_dot_product_attention(w, k.unsqueeze(1).expand(3, 4, 7, 8), k.unsqueeze(1).expand(3, 4, 7, 8)[..., :6])
+        return mv.sum() + bmm.sum() + attention.sum()
+
+
+def test_matrix_vector_bmm_and_attention_with_unequal_sizes_equal_flop_counter() -> None:
+    shapes = [(6, 9), (9,), (3, 5, 8), (3, 7, 8), (3, 4, 5, 8)]
+    tensors = [torch.randn(s) for s in shapes]
+    report = analyze(MatrixProducts(), shapes)
+    by_kind: dict[str, int] = {}
+    for row in report.layers:
+        for w in row.work:
+            by_kind[w.kind] = by_kind.get(w.kind, 0) + w.flops
+    assert report.uncounted == []
+    assert by_kind["gemv"] == 6 * 9  # m·k multiply-adds, one output column
+    assert by_kind["matmul"] == 3 * 5 * 7 * 8
+    assert by_kind["attention"] == 3 * 4 * 5 * 7 * (8 + 6)  # B·H·L·S·(E + Ev)
+    # torch's FlopCounterMode has no rule for aten.mv (it counts 0 there); the rest agrees with it exactly
+    assert by_kind["matmul"] + by_kind["attention"] == flop_counter_multiply_adds(MatrixProducts(), *tensors)
+
+
+@pytest.mark.parametrize(("rows", "kind"), [(1, "gemv"), (2, "matmul"), (8, "matmul")])
+def test_a_batch_one_linear_is_a_gemv(rows: int, kind: str) -> None:
+    (row,) = [r for r in analyze(nn.Linear(16, 4), (rows, 16)).layers if r.flops]
+    assert row.kind == kind
+
+
+def test_softmax_counts_five_flops_per_element() -> None:
+    (row,) = analyze(nn.Softmax(-1), (2, 3, 7)).layers
+    assert row.flops == 5 * 42 and row.mac == 2 * 42
+
+
+class ElementwiseKinds(nn.Module):
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        y = x + x * 1.5  # same shape
+        z = y * s  # a per-channel vector broadcast over the map (squeeze-excite)
+        filled = torch.empty_like(z)
+        filled.copy_(z.transpose(2, 3))  # copy_ into an existing tensor
+        return filled.fill_(2.0) + z.reshape(z.shape)  # reshape of a contiguous tensor: a view, free
+
+
+def test_elementwise_broadcast_copy_fill_and_free_reshape() -> None:
+    report = analyze(ElementwiseKinds(), [(1, 4, 3, 3), (1, 4, 1, 1)])
+    kinds = {r.name: [w.kind for w in r.work] for r in report.layers}
+    assert kinds["mul_1"] == ["broadcast"] and kinds["add"] == ["elementwise"] and kinds["mul"] == ["elementwise"]
+    assert report.uncounted == []
+    copy_row = next(r for r in report.layers if r.op == "copy_")
+    assert copy_row.flops == 0 and copy_row.mac == 36 + 36  # source read + destination written
+    fill_row = next(r for r in report.layers if r.op == "fill_")
+    assert fill_row.flops == 0 and fill_row.mac == 36  # only written
+    reshape_row = next(r for r in report.layers if r.op == "reshape")
+    assert reshape_row.mac == 0 and reshape_row.reason is not None
+
+
+def test_a_batch_norm_in_training_mode_is_costed_at_inference() -> None:
+    """Costs are inference costs: running statistics, 2 per element with affine (the module keeps its mode)."""
+    bn = nn.BatchNorm2d(4).train()
+    (row,) = analyze(bn, (2, 4, 3, 3)).layers
+    assert row.flops == 2 * 72 and bn.training
+
+
+@pytest.mark.parametrize(("affine", "per_element"), [(True, 5), (False, 4)])
+def test_instance_norm_computes_statistics(affine: bool, per_element: int) -> None:
+    rows = [r for r in analyze(nn.InstanceNorm2d(4, affine=affine), (2, 4, 3, 3)).layers if r.flops]
+    assert sum(r.flops for r in rows) == per_element * 72
+
+
+class LegitBatchNorm(nn.Module):
+    """The batch-norm aten ops that export and CUDA paths dispatch (CPU eager uses native_batch_norm)."""
+
+    def __init__(self, training: bool) -> None:
+        super().__init__()
+        self.training_op = training
+        self.register_buffer("mean", torch.zeros(4))
+        self.register_buffer("var", torch.ones(4))
+        self.weight = nn.Parameter(torch.ones(4))
+        self.bias = nn.Parameter(torch.zeros(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        aten = torch.ops.aten
+        if self.training_op:
+            return aten._native_batch_norm_legit(x, self.weight, self.bias, self.mean, self.var, True, 0.1, 1e-5)[0]
+        return aten._native_batch_norm_legit_no_training(x, self.weight, self.bias, self.mean, self.var, 0.1, 1e-5)[0]
+
+
+@pytest.mark.parametrize(("training", "per_element"), [(False, 2), (True, 5)])
+def test_legit_batch_norm_ops(training: bool, per_element: int) -> None:
+    rows = [r for r in analyze(LegitBatchNorm(training), (2, 4, 3, 3)).layers if r.flops]
+    assert [r.flops for r in rows] == [per_element * 72]
+
+
+class FusedRMSNorm(nn.Module):
+    """The fused RMS-norm kernel, called directly (nn.RMSNorm decomposes into element-wise ops on CPU)."""
+
+    def __init__(self, weighted: bool) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(8)) if weighted else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._fused_rms_norm(x, [8], self.weight, 1e-5)[0]
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_rms_norm_is_costed_as_the_ops_it_decomposes_into(weighted: bool) -> None:
+    """On CPU the fused kernel decomposes before dispatch: square, mean, + eps, rsqrt, normalise
+    (and scale), each costed as an element-wise op or reduction (80 elements, 10 rows)."""
+    rows = [r for r in analyze(FusedRMSNorm(weighted), (2, 5, 8)).layers if r.flops]
+    assert [r.flops for r in rows] == [80 + 80 + 10 + 10 + 80 + (80 if weighted else 0)]
+
+
+def test_norm_kinds() -> None:
+    assert analyze(nn.LayerNorm(8), (2, 8)).layers[0].kind == "layer_norm"
+    assert analyze(nn.GroupNorm(2, 4), (1, 4, 3, 3)).layers[0].kind == "group_norm"
+
+
+@pytest.mark.parametrize(
+    ("mode", "taps"), [("nearest", 1), ("bilinear", 4), ("bicubic", 16)]
+)  # fvcore counts nearest 1 and bilinear 4 per output element; bicubic blends 4×4 taps
+def test_resampling_taps(mode: str, taps: int) -> None:
+    up = nn.Upsample(scale_factor=2, mode=mode)
+    (row,) = [r for r in analyze(up, (1, 3, 4, 4)).layers if r.flops]
+    assert row.flops == taps * 3 * 8 * 8 and row.mac == 3 * 16 + 3 * 64
+
+
+def test_adaptive_pooling_to_a_grid_and_a_window_covering_the_input() -> None:
+    (adaptive,) = analyze(nn.AdaptiveAvgPool2d(2), (1, 3, 6, 6)).layers
+    assert adaptive.flops == 3 * 36 and adaptive.mac == 3 * 36 + 3 * 4 and adaptive.kind == "adaptive_pool"
+    (whole,) = analyze(nn.MaxPool2d(4), (1, 3, 4, 4)).layers  # one output per channel
+    assert whole.output_shape == [1, 3, 1, 1] and whole.flops == 3 * 16
+
+
+def test_int_list_arguments_expand_per_dimension() -> None:
+    from costmodel.rules.movement import _ints
+
+    assert _ints(3, 2, 0) == [3, 3] and _ints([2], 3, 0) == [2, 2, 2] and _ints([1, 2], 2, 0) == [1, 2]
+    assert _ints(None, 2, 7) == [7, 7] and _ints([], 3, 1) == [1, 1, 1]
+
+
+class ReadsAValue(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.abs().sum().item() >= 0:  # a value read back to Python: fx cannot trace, the aten walk runs it
+            return x * 2
+        return x
+
+
+def test_reading_a_value_back_is_free_with_its_reason() -> None:
+    report = analyze(ReadsAValue(), (2, 3))
+    item = next(r for r in report.layers if r.op in ("_local_scalar_dense", "item"))
+    assert item.flops == 0 and item.mac == 0 and item.reason

@@ -311,3 +311,20 @@ def test_regenerating_the_closed_forms_is_a_fixpoint(tmp_path: Path, monkeypatch
     monkeypatch.setattr(formulas, "__file__", str(tmp_path / "formulas.py"))
     formulas.write_closed_forms()
     assert (tmp_path / "closed_forms.py").read_text() == original.read_text()
+
+
+def test_equality_needs_non_negative_roots() -> None:
+    """(−√c1) − (−√c2) squares like √c1 − √c2, but a = b no longer follows from a² = b² with signed a, b:
+    the forward direction of "equality iff" is not certified."""
+    mac, flops, hw = _eq1_parts()
+    bound = 2 * sp.sqrt(hw * flops) + flops / hw
+    c1, c2 = formulas.c1, formulas.c2
+    t = prove_square_certificate(Theorem("signed roots", "", []), mac, bound, hw, -sp.sqrt(c1), -sp.sqrt(c2), c2, c1)
+    assert not t.proved and any("⇒" in s and "FAILED" in s for s in t.steps)
+
+
+def test_the_stride_note_is_computed() -> None:
+    from costmodel.verify import theorem_stride
+
+    note = theorem_stride().note
+    assert "3*sqrt(2)/4 ≈ 1.061" in note and note.startswith("Not part of the proof")

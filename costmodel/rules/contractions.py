@@ -60,7 +60,8 @@ def _matrix(call: AtenCall, a: TensorMeta, b: TensorMeta, has_bias: bool) -> OpC
     cost = closed_forms.linear_cost(m, k, n, has_bias)
     # MAC as the kernel runs it (a bias broadcast from a row counts its own size); the bound is the
     # 1x1-conv bound with N·h·w = m rows, which the bias only adds to
-    return OpCost(cost.flops, call.io_elements(), cost.mac_lower_bound, "gemv" if m == 1 else "matmul")
+    # one row or one column: a matrix-vector product, bound by streaming the matrix (GEMV), not by compute
+    return OpCost(cost.flops, call.io_elements(), cost.mac_lower_bound, "gemv" if 1 in (m, n) else "matmul")
 
 
 @rule("mm", "mv", "dot", "vdot", family="linear")
