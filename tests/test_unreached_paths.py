@@ -252,7 +252,12 @@ def _brute_force_taps(size: int, k: int, s: int, pad: int, dil: int, n_out: int)
 @pytest.mark.parametrize(
     ("k", "s", "pad", "dil", "ceil"),
     [
-        (3, 2, 1, 1, True), (3, 2, 0, 1, True), (2, 2, 0, 1, True), (3, 1, 1, 2, False), (5, 3, 2, 1, True), (7, 1, 0, 1, False),
+        (3, 2, 1, 1, True),
+        (3, 2, 0, 1, True),
+        (2, 2, 0, 1, True),
+        (3, 1, 1, 2, False),
+        (5, 3, 2, 1, True),
+        (7, 1, 0, 1, False),
         (2, 2, 0, 3, True),  # dilated windows overhanging the end
     ],  # fmt: skip
 )
@@ -330,7 +335,9 @@ class MatrixProducts(nn.Module):
     def forward(self, a: torch.Tensor, v: torch.Tensor, q: torch.Tensor, k: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         mv = a @ v  # matrix × vector
         bmm = torch.bmm(q, k.transpose(1, 2))  # 3×(5×8)·(8×7)
-        attention = F.scaled_dot_product_attention(w, k.unsqueeze(1).expand(3, 4, 7, 8), k.unsqueeze(1).expand(3, 4, 7, 8)[..., :6])
+        attention = F.scaled_dot_product_attention(
+            w, k.unsqueeze(1).expand(3, 4, 7, 8), k.unsqueeze(1).expand(3, 4, 7, 8)[..., :6]
+        )
         return mv.sum() + bmm.sum() + attention.sum()
 
 

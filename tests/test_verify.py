@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import math
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -269,7 +269,9 @@ def test_report_bound_fails_when_the_evaluated_form_drifts(monkeypatch: pytest.M
     assert not t.proved and any("FAILED: differs" in s for s in t.steps)
 
 
-def test_verify_cli_exits_3_when_a_layer_breaks_its_bound(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_cli_exits_3_when_a_layer_breaks_its_bound(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import dataclasses
 
     from costmodel import verify as verify_module
