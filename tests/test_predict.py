@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -154,3 +155,13 @@ def test_memory_slope_of_a_row() -> None:
     assert memory_slope(conv, CAL) == CAL.compute["dense"][2]
     no_traffic = Calibration(**{**CAL.__dict__, "compute": {**CAL.compute, "dense": (1e-6, 1e-11, 0.0)}})
     assert memory_slope(conv, no_traffic) == CAL.memory["copy"][1]
+
+
+def test_ranks_and_scores_on_ties_and_edges() -> None:
+    from costmodel.predict import _ranks, mape, pearson
+
+    assert list(_ranks(np.array([3.0, 1.0, 3.0, 2.0]))) == [3.5, 1.0, 3.5, 2.0]  # ties share the average rank
+    assert list(_ranks(np.array([5.0, 5.0, 5.0]))) == [2.0, 2.0, 2.0]
+    assert pearson([1.0, 2.0], [2.0, 4.0]) == pytest.approx(1.0)  # two points are enough
+    assert pearson([0.0, 2.0], [1.0, 3.0]) == pytest.approx(1.0)  # a standard deviation of exactly 1
+    assert mape([1.0, 2.0], [0.0, 2.0]) == 0.0  # a zero measurement is skipped, not divided by

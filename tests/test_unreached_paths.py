@@ -259,6 +259,7 @@ def _brute_force_taps(size: int, k: int, s: int, pad: int, dil: int, n_out: int)
         (5, 3, 2, 1, True),
         (7, 1, 0, 1, False),
         (2, 2, 0, 3, True),  # dilated windows overhanging the end
+        (2, 3, 1, 1, True),  # ceil_mode: a last window that would start in the padding is dropped
     ],  # fmt: skip
 )
 def test_max_pool_windows_clipped_like_a_brute_force_count(k: int, s: int, pad: int, dil: int, ceil: bool) -> None:
@@ -406,7 +407,7 @@ def test_instance_norm_computes_statistics(affine: bool, per_element: int) -> No
 class LegitBatchNorm(nn.Module):
     """The batch-norm aten ops that export and CUDA paths dispatch (CPU eager uses native_batch_norm)."""
 
-    def __init__(self, training: bool) -> None:
+    def __init__(self, training: bool | None) -> None:
         super().__init__()
         self.training_op = training
         self.register_buffer("mean", torch.zeros(4))
@@ -416,13 +417,15 @@ class LegitBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         aten = torch.ops.aten
+        if self.training_op is None:  # the legit op told not to compute statistics: running ones, 2 per element
+            return aten._native_batch_norm_legit(x, self.weight, self.bias, self.mean, self.var, False, 0.1, 1e-5)[0]
         if self.training_op:
             return aten._native_batch_norm_legit(x, self.weight, self.bias, self.mean, self.var, True, 0.1, 1e-5)[0]
         return aten._native_batch_norm_legit_no_training(x, self.weight, self.bias, self.mean, self.var, 0.1, 1e-5)[0]
 
 
-@pytest.mark.parametrize(("training", "per_element"), [(False, 2), (True, 5)])
-def test_legit_batch_norm_ops(training: bool, per_element: int) -> None:
+@pytest.mark.parametrize(("training", "per_element"), [(False, 2), (True, 5), (None, 2)])
+def test_legit_batch_norm_ops(training: bool | None, per_element: int) -> None:
     rows = [r for r in analyze(LegitBatchNorm(training), (2, 4, 3, 3)).layers if r.flops]
     assert [r.flops for r in rows] == [per_element * 72]
 
