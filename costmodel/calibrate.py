@@ -555,10 +555,9 @@ def reference_seconds(device: str, dtype: torch.dtype, threads: int, repeats: in
     """Eager seconds of the synthetic ``_ContextNet`` now (median of three medians): the reference
     workload against which a later run sees whether the machine has become slower or faster."""
     dev = torch.device(device)
-    torch.manual_seed(0)
-    net = _ContextNet().to(dev, dtype).eval()
-    x = torch.randn(_CONTEXT_SHAPE, device=dev, dtype=dtype)
-    with fixed_threads(threads), torch.no_grad():
+    with torch.random.fork_rng(devices=[]), fixed_threads(threads), torch.no_grad():  # the caller's RNG is left alone
+        net = _ContextNet().to(dev, dtype).eval()
+        x = torch.randn(_CONTEXT_SHAPE, device=dev, dtype=dtype)
         return statistics.median(_median_seconds(lambda: net(x), dev, repeats) for _ in range(3))
 
 
@@ -580,7 +579,7 @@ def _op_in_network(dev: torch.device, dtype: torch.dtype, threads: int, repeats:
 def run_calibration(device: str = "cpu", threads: int = 1, dtype: torch.dtype = torch.float32, repeats: int = 5) -> Calibration:
     """Measure now (about twenty seconds on a CPU): every kind's cost line and the call overheads."""
     dev = torch.device(device)
-    with fixed_threads(threads), torch.no_grad():
+    with torch.random.fork_rng(devices=[]), fixed_threads(threads), torch.no_grad():  # random inputs, caller's RNG kept
         compute = _compute_lines(dev, dtype, repeats)
         memory = _memory_lines(dev, dtype, repeats)
         overheads = _overheads(dev, dtype, repeats)

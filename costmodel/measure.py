@@ -209,7 +209,6 @@ def measure_modules(
     per_forward: dict[str, float] = {}
     samples: dict[str, list[float]] = {}
     starts: dict[str, float] = {}
-    handles = []
 
     def before(path: str) -> Callable[..., None]:
         def hook(module: nn.Module, args: Any) -> None:
@@ -233,12 +232,15 @@ def measure_modules(
         for path, seconds in per_forward.items():
             samples.setdefault(path, []).append(seconds)
 
+    def attach() -> list[Any]:
+        return [
+            h for path, m in leaves for h in (m.register_forward_pre_hook(before(path)), m.register_forward_hook(after(path)))
+        ]
+
     whole: list[float] = []
     round_medians: list[float] = []
     with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(model):
-        for path, module in leaves:
-            handles.append(module.register_forward_pre_hook(before(path)))
-            handles.append(module.register_forward_hook(after(path)))
+        handles = attach()
         try:
             for _ in range(warmup):
                 timed_forward()
@@ -253,10 +255,7 @@ def measure_modules(
                 round_samples = _time_calls(lambda: model(*inputs, **kwargs), max(share, 3), warmup, dev)
                 whole += round_samples
                 round_medians.append(statistics.median(round_samples) * 1e3)
-                handles = []
-                for path, module in leaves:
-                    handles.append(module.register_forward_pre_hook(before(path)))
-                    handles.append(module.register_forward_hook(after(path)))
+                handles = attach()
         finally:
             for handle in handles:
                 handle.remove()

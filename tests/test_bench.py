@@ -181,3 +181,12 @@ def test_a_model_fx_cannot_trace_is_benched_per_leaf_module() -> None:
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     with torch.no_grad():
         assert torch.equal(model(x), before)
+
+
+def test_the_drift_probe_and_calibration_leave_the_callers_rng_alone() -> None:
+    from costmodel.calibrate import reference_seconds
+
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    reference_seconds("cpu", torch.float32, 1, repeats=1)
+    assert torch.equal(torch.get_rng_state(), before)
