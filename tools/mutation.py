@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,7 +49,12 @@ TARGETS: dict[str, list[str]] = {
     "costmodel/rules/base.py": ["tests/test_unreached_paths.py", "tests/test_analyze.py", "tests/test_corpus.py"],
     "costmodel/shape_rules.py": ["tests/test_shortcuts.py", "tests/test_unreached_paths.py", "tests/test_corpus.py"],
     "costmodel/shape_functions.py": ["tests/test_shortcuts.py", "tests/test_unreached_paths.py", "tests/test_corpus.py"],
-    "costmodel/trace.py": ["tests/test_shortcuts.py", "tests/test_analyze.py", "tests/test_unreached_paths.py", "tests/test_corpus.py"],
+    "costmodel/trace.py": [
+        "tests/test_shortcuts.py",
+        "tests/test_analyze.py",
+        "tests/test_unreached_paths.py",
+        "tests/test_corpus.py",
+    ],
     "costmodel/analyze.py": ["tests/test_analyze.py", "tests/test_unreached_paths.py", "tests/test_corpus.py"],
     "costmodel/predict.py": ["tests/test_predict.py", "tests/test_bench.py::test_spearman_pearson_mape_on_hand_computed_data"],
 }
@@ -105,32 +110,6 @@ def _skipped_lines(tree: ast.Module) -> set[int]:
     return skip
 
 
-def mutation_points(source: str) -> Iterator[tuple[int, str]]:
-    """(line, description) of every mutation point, in a stable order (the index is the position)."""
-    tree = ast.parse(source)
-    skip = _skipped_lines(tree)
-    for node in ast.walk(tree):
-        line = getattr(node, "lineno", None)
-        if line is None or line in skip:
-            continue
-        if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in _SWAPS:
-            yield line, f"{type(node.op).__name__} → {_SWAPS[type(node.op)].__name__}"
-        elif isinstance(node, ast.Compare):
-            for i, op in enumerate(node.ops):
-                if type(op) in _SWAPS:
-                    yield line, f"compare #{i} {type(op).__name__} → {_SWAPS[type(op)].__name__}"
-        elif isinstance(node, ast.BoolOp):
-            yield line, f"{type(node.op).__name__} → {_SWAPS[type(node.op)].__name__}"
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            yield line, "not x → x"
-        elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
-            yield line, f"{node.value} → {not node.value}"
-        elif isinstance(node, ast.Constant) and type(node.value) is int:
-            yield line, f"{node.value} → {node.value + 1}"
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
-            yield line, f"{node.func.id} → {'max' if node.func.id == 'min' else 'min'}"
-
-
 _TOKENS: dict[type, str] = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Pow: "**", ast.Mod: "%",
     ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
@@ -146,6 +125,11 @@ class _Source:
 
     def offset(self, line: int, col: int) -> int:
         return sum(len(x) for x in self.lines[: line - 1]) + col
+
+    def replace_span(self, start: tuple[int, int], end: tuple[int, int], new: str) -> str:
+        """The text with everything between two positions replaced by ``new``."""
+        data = b"".join(self.lines)
+        return (data[: self.offset(*start)] + new.encode() + data[self.offset(*end) :]).decode()
 
     def replace_between(self, start: tuple[int, int], end: tuple[int, int], old: str, new: str) -> str:
         """Replace the first whole-token ``old`` between two positions by ``new``; the new text."""
@@ -171,59 +155,67 @@ def _start(node: ast.AST) -> tuple[int, int]:
     return node.lineno, node.col_offset  # type: ignore[attr-defined]
 
 
-def apply_mutation(source: str, index: int) -> str:
-    """The source with mutation point ``index`` applied as a textual edit of one token (so the rest of
-    the file, comments and formatting included, is unchanged)."""
+def _points(source: str) -> Iterator[tuple[int, str, Callable[[], str]]]:
+    """Every mutation point in a stable order (the index is the position): its line, a description,
+    and the edit producing the mutated source (one token changed; the rest of the file, comments and
+    formatting included, as it was)."""
     tree = ast.parse(source)
     skip = _skipped_lines(tree)
     text = _Source(source)
-    count = -1
+
+    def swap(start: tuple[int, int], end: tuple[int, int], op: type, suffix: str = "") -> Callable[[], str]:
+        return lambda: text.replace_between(start, end, _TOKENS[op] + suffix, _TOKENS[_SWAPS[op]] + suffix)
+
     for node in ast.walk(tree):
         line = getattr(node, "lineno", None)
         if line is None or line in skip:
             continue
         if isinstance(node, ast.BinOp) and type(node.op) in _SWAPS:
-            count += 1
-            if count == index:
-                old, new = _TOKENS[type(node.op)], _TOKENS[_SWAPS[type(node.op)]]
-                return text.replace_between(_end(node.left), _start(node.right), old, new)
+            op = type(node.op)
+            yield line, f"{op.__name__} → {_SWAPS[op].__name__}", swap(_end(node.left), _start(node.right), op)
         elif isinstance(node, ast.AugAssign) and type(node.op) in _SWAPS:
-            count += 1
-            if count == index:
-                old, new = _TOKENS[type(node.op)] + "=", _TOKENS[_SWAPS[type(node.op)]] + "="
-                return text.replace_between(_end(node.target), _start(node.value), old, new)
+            op = type(node.op)
+            yield line, f"{op.__name__} → {_SWAPS[op].__name__}", swap(_end(node.target), _start(node.value), op, "=")
         elif isinstance(node, ast.Compare):
-            for i, op in enumerate(node.ops):
-                if type(op) in _SWAPS:
-                    count += 1
-                    if count == index:
-                        left = node.left if i == 0 else node.comparators[i - 1]
-                        old, new = _TOKENS[type(op)], _TOKENS[_SWAPS[type(op)]]
-                        return text.replace_between(_end(left), _start(node.comparators[i]), old, new)
+            for i, cmp in enumerate(node.ops):
+                if type(cmp) in _SWAPS:
+                    left = node.left if i == 0 else node.comparators[i - 1]
+                    description = f"compare #{i} {type(cmp).__name__} → {_SWAPS[type(cmp)].__name__}"
+                    yield line, description, swap(_end(left), _start(node.comparators[i]), type(cmp))
         elif isinstance(node, ast.BoolOp):
-            count += 1
-            if count == index:
-                old, new = _TOKENS[type(node.op)], _TOKENS[_SWAPS[type(node.op)]]
-                return text.replace_between(_end(node.values[0]), _start(node.values[1]), old, new)
+            op = type(node.op)
+            yield line, f"{op.__name__} → {_SWAPS[op].__name__}", swap(_end(node.values[0]), _start(node.values[1]), op)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            count += 1
-            if count == index:
-                return text.replace_between(_start(node), _start(node.operand), "not", "")
+            yield line, "not x → x", lambda n=node: text.replace_between(_start(n), _start(n.operand), "not", "")
         elif isinstance(node, ast.Constant) and isinstance(node.value, bool):
-            count += 1
-            if count == index:
-                return text.replace_between(_start(node), _end(node), str(node.value), str(not node.value))
+            yield (
+                line,
+                f"{node.value} → {not node.value}",
+                lambda n=node: text.replace_between(_start(n), _end(n), str(n.value), str(not n.value)),
+            )
         elif isinstance(node, ast.Constant) and type(node.value) is int:
-            count += 1
-            if count == index:
-                data = b"".join(text.lines)
-                a, b = text.offset(*_start(node)), text.offset(*_end(node))
-                return (data[:a] + str(node.value + 1).encode() + data[b:]).decode()
+            yield line, f"{node.value} → {node.value + 1}", lambda n=node: text.replace_span(_start(n), _end(n), str(n.value + 1))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
-            count += 1
-            if count == index:
-                new = "max" if node.func.id == "min" else "min"
-                return text.replace_between(_start(node.func), _end(node.func), node.func.id, new)
+            name = node.func.id
+            other = "max" if name == "min" else "min"
+            yield (
+                line,
+                f"{name} → {other}",
+                lambda n=node, a=name, b=other: text.replace_between(_start(n.func), _end(n.func), a, b),
+            )
+
+
+def mutation_points(source: str) -> Iterator[tuple[int, str]]:
+    """(line, description) of every mutation point, in a stable order (the index is the position)."""
+    for line, description, _ in _points(source):
+        yield line, description
+
+
+def apply_mutation(source: str, index: int) -> str:
+    """The source with mutation point ``index`` applied."""
+    for i, (_, _, edit) in enumerate(_points(source)):
+        if i == index:
+            return edit()
     raise ValueError(f"no mutation point {index}")
 
 
@@ -298,7 +290,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before a mutant's run counts as killed")
     parser.add_argument("--json", type=Path, default=None, help="write every mutant's outcome here")
     parser.add_argument(
-        "--rerun", type=Path, default=None, help="judge again only the survivors recorded in this --json file (after adding tests)"
+        "--rerun",
+        type=Path,
+        default=None,
+        help="judge again only the survivors recorded in this --json file (after adding tests)",
     )
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in TARGETS]
