@@ -203,10 +203,6 @@ def _bound_theorem(
     return t
 
 
-def _square_domain(*symbols: sp.Symbol, divides: tuple[tuple[sp.Expr, sp.Expr], ...] = ()) -> Domain:
-    return Domain(symbols=symbols, divides=divides)
-
-
 def theorem_eq1() -> Theorem:
     """Paper Eq. (1): 1x1 conv, MAC ≥ 2·√(h·w·B) + B/(h·w), equality iff c1 = c2."""
     h, w, c1, c2 = f.h, f.w, f.c1, f.c2
@@ -220,7 +216,7 @@ def theorem_eq1() -> Theorem:
         2 * sp.sqrt(h * w * _B) + _B / (h * w),
         sp.Eq(c2, c1),
         (h * w, sp.sqrt(c1), sp.sqrt(c2)),
-        _square_domain(h, w, c1, c2),
+        Domain((h, w, c1, c2)),
     )
 
 
@@ -238,7 +234,7 @@ def theorem_batch_groups() -> Theorem:
         2 * sp.sqrt(g * N * h * w * _B) + _B / (N * h * w),
         sp.Eq(c2, c1),
         (a, sp.sqrt(c1), sp.sqrt(c2)),
-        _square_domain(N, h, w, c1, c2, g, divides=((c1, g), (c2, g))),
+        Domain((N, h, w, c1, c2, g), divides=((c1, g), (c2, g))),
     )
 
 
@@ -255,7 +251,7 @@ def theorem_kernel() -> Theorem:
         (2 / k) * sp.sqrt(g * N * h * w * _B) + _B / (N * h * w),
         sp.Eq(c2, c1),
         (N * h * w, sp.sqrt(c1), sp.sqrt(c2)),
-        _square_domain(N, h, w, c1, c2, g, k, divides=((c1, g), (c2, g))),
+        Domain((N, h, w, c1, c2, g, k), divides=((c1, g), (c2, g))),
     )
 
 
@@ -277,7 +273,7 @@ def theorem_stride() -> Theorem:
         (2 / k) * sp.sqrt(g * N * h * w * _B) + s**2 * _B / (N * h * w),
         sp.Eq(c2, s**2 * c1),
         (N * h * w, sp.sqrt(c1), sp.sqrt(c2) / s),
-        _square_domain(N, h, w, c1, c2, g, k, s, divides=((c1, g), (c2, g), (h, s), (w, s))),
+        Domain((N, h, w, c1, c2, g, k, s), divides=((c1, g), (c2, g), (h, s), (w, s))),
         note=(
             "Not part of the proof, computed from the same expressions: a stride-2 layer is on its bound when "
             "it quadruples its channels; ShuffleNet V2's downsampling units double them (c2 = 2·c1, s = 2), "
