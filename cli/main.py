@@ -121,6 +121,7 @@ def check_budgets(model: str, totals: dict[str, Any], limits: dict[str, int | No
     if over:
         raise CheckFailed(f"{model}: over budget: " + "; ".join(over))
 
+
 FORMATS = click.Choice(["table", "json", "csv", "markdown"])
 _FORMAT_HELP = "Output: an aligned table, JSON, CSV (one row per line, units in the column names) or Markdown."
 
@@ -371,10 +372,17 @@ def zoo(input_shape: tuple[int, ...], fmt: str, flops_unit: str, dtype_name: str
 @click.option(
     "--claim",
     default=None,
-    help="Prove or refute your own inequality over one conv's symbols, e.g. \"MAC >= 2*sqrt(h*w*B) + B/(h*w)\" "
+    help='Prove or refute your own inequality over one conv\'s symbols, e.g. "MAC >= 2*sqrt(h*w*B) + B/(h*w)" '
     "(symbols n h w c1 c2 g k|kh kw s bias; B = FLOPs, MAC = memory access; >=, >, <=, <, ==).",
 )
 @click.option("--where", default=None, help='With --claim: fix symbols, e.g. "n=1,g=1,k=1,s=1" or "c2=2*c1".')
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="With --claim: seconds before the check stops and answers unknown.",
+)
 @_dtype_option
 @_debug_option
 @_user_output_to_stderr
@@ -385,6 +393,7 @@ def verify(
     top: int | None,
     claim: str | None,
     where: str | None,
+    timeout: float,
     dtype_name: str,
     debug: bool,
 ) -> None:
@@ -400,7 +409,7 @@ def verify(
         from costmodel.conv_claim import check_claim
         from costmodel.render import render_claim
 
-        result = check_claim(claim, where)
+        result = check_claim(claim, where, timeout=timeout)
         emit(render_claim(result, cast(Format, fmt)))
         if result.verdict != "proved":
             raise CheckFailed(f"claim {result.verdict}: {result.claim}")
@@ -645,9 +654,7 @@ def lint(
             dtype = DTYPES[dtype_name]
             result = run_bench(module, shape, name=model, dtype=dtype, threads=threads, repeats=repeats, progress=bar.update)
         measured = {r.name: r.measured_ms for r in result.rows}
-    result_lint = run_lint(
-        module, input_shape, name=model, thresholds=thresholds, measured_ms=measured, dtype=DTYPES[dtype_name]
-    )
+    result_lint = run_lint(module, input_shape, name=model, thresholds=thresholds, measured_ms=measured, dtype=DTYPES[dtype_name])
     emit(render_lint(result_lint, cast(Format, fmt), None if show_all else 5))
     failing = [f"{len(result_lint.by_guideline(g))} {g}" for g in fail_on if result_lint.by_guideline(g)]
     if failing:

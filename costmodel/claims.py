@@ -20,18 +20,17 @@ only ever refutes.
 
 from __future__ import annotations
 
-import math
-import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import sympy as sp
 
+from costmodel.certified import NotReal, Uncertain, Undefined, certified_sign, too_large
+from costmodel.claim_search import Domain, Relation, find_counterexample, radical_degree
 from costmodel.errors import CostModelError
 
-Relation = Literal[">=", ">", "<=", "<", "=="]
 Verdict = Literal["proved", "refuted", "unknown"]
 
 #: Relations as the user may write them, longest first so that ">=" is not read as ">".
@@ -45,34 +44,10 @@ _RELATIONS: tuple[tuple[str, Relation], ...] = (
     ("<", "<"),
     ("=", "=="),
 )
-_BOUNDARY_VALUES = (2, 3, 4, 7, 16, 64, 1000, 10**6)
 
 
 class ClaimError(CostModelError, ValueError):
     """A claim or a --where clause that cannot be read (unknown symbol, syntax, relation)."""
-
-
-@dataclass(frozen=True)
-class Domain:
-    """Where the symbols live: ``symbols`` are integers ≥ 1 (or positive reals if not ``integers``),
-    ``binary`` symbols are 0 or 1, and every (numerator, divisor) pair in ``divides`` must divide evenly
-    (a conv's groups divide its channels, its stride divides its input size)."""
-
-    symbols: tuple[sp.Symbol, ...]
-    binary: tuple[sp.Symbol, ...] = ()
-    divides: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
-    integers: bool = True
-
-    def describe(self) -> str:
-        """One line: the symbols' domain and the divisibility constraints."""
-        kind = "an integer ≥ 1" if self.integers else "a positive real"
-        text = f"every symbol is {kind}"
-        if self.binary:
-            text += f"; {', '.join(map(str, self.binary))} ∈ {{0, 1}}"
-        shown = [f"{_s(d)} divides {_s(n)}" for n, d in self.divides if d != 1 and n != d]
-        if shown:
-            text += "; " + ", ".join(shown)
-        return text
 
 
 @dataclass
@@ -105,9 +80,23 @@ _ALLOWED_TEXT = re.compile(r"^[A-Za-z0-9_+\-*/^().,\s√]*$")
 _ALLOWED_FUNCTIONS = {"sqrt": sp.sqrt, "Min": sp.Min, "Max": sp.Max, "min": sp.Min, "max": sp.Max}
 
 
-def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str = "expression") -> sp.Expr:
-    """Read ``text`` as a sympy expression over ``names`` (plus numbers, + − × ÷ ^ **, sqrt, min, max).
+class Intractable(CostModelError):
+    """A claim whose exact arithmetic would not finish (a constant of millions of digits, a huge power):
+    answered ``unknown`` with this reason, never computed."""
 
+
+_TRANSFORMS = (
+    *sp.parsing.sympy_parser.standard_transformations,
+    sp.parsing.sympy_parser.convert_xor,
+    sp.parsing.sympy_parser.rationalize,  # a decimal literal is the rational it spells: 1.000000001 = 1000000001/10^9
+)
+
+
+def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str = "expression") -> sp.Expr:
+    """Read ``text`` as an exact sympy expression over ``names`` (numbers, + − × ÷ ^ **, sqrt, min, max).
+
+    Every decimal literal becomes the exact rational it spells (no float, no rounding). The text is read
+    unevaluated first: a constant or power too large for exact arithmetic raises :class:`Intractable`.
     Raises ClaimError naming the unknown symbol or the syntax problem.
     """
     stripped = text.strip()
@@ -116,23 +105,36 @@ def parse_expression(text: str, names: Mapping[str, sp.Expr], what: str = "expre
     if not _ALLOWED_TEXT.match(stripped) or "__" in stripped:
         raise ClaimError(f"{what} {stripped!r}: only symbols, numbers, + - * / ^ ( ) and sqrt are allowed")
     for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", stripped):
-        if name not in names and name not in _ALLOWED_FUNCTIONS:
+        if name not in names and name not in _ALLOWED_FUNCTIONS and not _is_exponent_marker(name, stripped):
             known = ", ".join(names)
             raise ClaimError(f"unknown symbol {name!r} in {what} {stripped!r} (known: {known}, sqrt)")
     local: dict[str, Any] = {**_ALLOWED_FUNCTIONS, **names}
+    source = stripped.replace("√", "sqrt")
+    globals_ = {"Integer": sp.Integer, "Rational": sp.Rational, "Float": sp.Float, "Symbol": sp.Symbol}
+    globals_.update({"Add": sp.Add, "Mul": sp.Mul, "Pow": sp.Pow})  # the unevaluated reading builds these
     try:
-        expr = sp.parse_expr(
-            stripped.replace("√", "sqrt"),
-            local_dict=local,
-            global_dict={"Integer": sp.Integer, "Rational": sp.Rational, "Float": sp.Float, "Symbol": sp.Symbol},
-            transformations=(*sp.parsing.sympy_parser.standard_transformations, sp.parsing.sympy_parser.convert_xor),
-            evaluate=True,
-        )
+        raw = sp.parse_expr(source, local_dict=local, global_dict=globals_, transformations=_TRANSFORMS, evaluate=False)
     except Exception as err:  # sympy raises SyntaxError, TokenError, TypeError... for bad text
         raise ClaimError(f"cannot read {what} {stripped!r}: {type(err).__name__}: {err}".rstrip(": ")) from None
-    if not isinstance(expr, sp.Expr):
+    if not isinstance(raw, sp.Expr):
         raise ClaimError(f"{what} {stripped!r} is not an arithmetic expression")
-    return sp.nsimplify(expr, rational=True) if expr.has(sp.Float) else expr
+    reason = too_large(raw)
+    if reason is not None:
+        raise Intractable(f"{what}: {reason}")
+    try:
+        expr = sp.parse_expr(source, local_dict=local, global_dict=globals_, transformations=_TRANSFORMS, evaluate=True)
+    except Exception as err:
+        raise ClaimError(f"cannot read {what} {stripped!r}: {type(err).__name__}: {err}".rstrip(": ")) from None
+    if expr.has(sp.Float):
+        raise ClaimError(f"{what} {stripped!r}: a number could not be read exactly")
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ClaimError(f"{what} {stripped!r} divides by zero")
+    return expr
+
+
+def _is_exponent_marker(name: str, text: str) -> bool:
+    """``e8`` in ``1e8`` is part of a number, not a symbol."""
+    return re.fullmatch(r"[eE]\d*", name) is not None and re.search(r"\d\.?\d*[eE][+-]?\d", text) is not None
 
 
 def split_relation(text: str) -> tuple[str, Relation, str]:
@@ -169,137 +171,24 @@ def parse_where(text: str | None, names: Mapping[str, sp.Expr]) -> dict[str, sp.
 
 
 def exact_sign(value: sp.Expr) -> int:
-    """The sign (−1, 0, 1) of a closed-form real number, exactly: 50 digits decide unless the number is
-    within 1e-30 of zero, where its minimal polynomial decides whether it is zero."""
-    value = sp.nsimplify(value) if value.has(sp.Float) else value
-    if value == 0:
-        return 0
-    approx = value.evalf(50)
-    if not approx.is_real:
-        raise ClaimError(f"a side is not real at this point ({_s(value)})")
-    if abs(approx) > sp.Float("1e-30"):
-        return 1 if approx > 0 else -1
-    x = sp.Dummy("x")
-    if sp.minimal_polynomial(value, x) == x:
-        return 0
-    precise = value.evalf(500)
-    return 1 if precise > 0 else -1
+    """The certified sign (−1, 0, 1) of a closed-form real number (:func:`costmodel.certified.certified_sign`).
 
-
-def _holds(sign: int, relation: Relation) -> bool:
-    """Whether difference sign (of LHS − RHS) satisfies the relation."""
-    return {">=": sign >= 0, ">": sign > 0, "<=": sign <= 0, "<": sign < 0, "==": sign == 0}[relation]
-
-
-# --- counterexample search -------------------------------------------------------------------------
-
-
-def _candidate_points(symbols: Sequence[sp.Symbol], domain: Domain, count: int, seed: int) -> Iterator[dict[sp.Symbol, int]]:
-    """All ones; each symbol alone at boundary values; pairs at 2·3; then seeded random points whose
-    divisors are drawn first so that divisibility holds by construction where it can."""
-    free = [s for s in symbols if s not in domain.binary]
-    binary = [s for s in symbols if s in domain.binary]
-    base = dict.fromkeys(free, 1)
-    for bits in range(2 ** len(binary)):
-        flags = {b: (bits >> i) & 1 for i, b in enumerate(binary)}
-        yield {**base, **flags}
-        for sym in free:
-            for value in _BOUNDARY_VALUES:
-                yield {**base, sym: value, **flags}
-        for i, a in enumerate(free):
-            for b in free[i + 1 :]:
-                yield {**base, a: 2, b: 3, **flags}
-                yield {**base, a: 3, b: 2, **flags}
-    rng = random.Random(seed)
-    divisors = {d for _, d in domain.divides if isinstance(d, sp.Symbol)}
-    for _ in range(count):
-        point: dict[sp.Symbol, int] = {}
-        for sym in sorted(free, key=lambda s: (s not in divisors, s.name)):
-            scale = rng.choice((4, 8, 32, 256, 4096))
-            point[sym] = rng.randint(1, scale)
-        for numerator, divisor in domain.divides:
-            if isinstance(numerator, sp.Symbol) and numerator in point and isinstance(divisor, sp.Symbol) and divisor in point:
-                point[numerator] = point[numerator] * point[divisor]
-        point.update({b: rng.randint(0, 1) for b in binary})
-        yield point
-
-
-def _value_at(expr: sp.Expr, point: Mapping[sp.Symbol, int]) -> sp.Expr:
-    """``expr`` at ``point``: a dictionary lookup for a bare symbol, exact substitution otherwise."""
-    if isinstance(expr, sp.Symbol):
-        return sp.Integer(point[expr]) if expr in point else expr
-    return sp.sympify(expr).subs(point)
-
-
-def _satisfies(point: Mapping[sp.Symbol, int], domain: Domain, bindings: Mapping[sp.Symbol, sp.Expr]) -> bool:
-    """Every bound symbol is an integer ≥ 1 (on the integer domain) and every divisibility holds."""
-    if domain.integers:
-        for expr in bindings.values():
-            if isinstance(expr, sp.Symbol):
-                continue  # sampled as an integer ≥ 1
-            value = _value_at(expr, point)
-            if not (value.is_integer and value >= 1):
-                return False
-    for numerator, divisor in domain.divides:
-        n, d = _value_at(numerator, point), _value_at(divisor, point)
-        if not (n.is_integer and d.is_integer and d != 0 and n % d == 0):
-            return False
-    return True
-
-
-def find_counterexample(
-    difference: sp.Expr,
-    relation: Relation,
-    domain: Domain,
-    bindings: Mapping[sp.Symbol, sp.Expr] | None = None,
-    random_points: int = 600,
-    seed: int = 0,
-) -> tuple[dict[sp.Symbol, int] | None, int]:
-    """A domain point where ``difference rel 0`` fails, found by search and confirmed exactly, and the
-    number of points tried. ``bindings`` maps each model symbol to its value under --where (checked to be
-    a valid size at every point)."""
-    related = [*(bindings or {}).values(), *(x for pair in domain.divides for x in pair)]
-    symbols = sorted(difference.free_symbols | {s for e in related for s in sp.sympify(e).free_symbols}, key=str)
-    symbols = [s for s in symbols if s in domain.symbols or s in domain.binary]
-    numeric = sp.lambdify(symbols, difference, modules="math")
-    tried = 0
-    seen: set[tuple[int, ...]] = set()
-    for point in _candidate_points(symbols, domain, random_points, seed):
-        key = tuple(point[s] for s in symbols)
-        if key in seen:
-            continue
-        seen.add(key)
-        if not _satisfies(point, domain, bindings or {}):
-            continue
-        tried += 1
-        try:
-            approx = float(numeric(*key))
-        except (ZeroDivisionError, OverflowError, ValueError):
-            approx = math.nan
-        scale = 1e-9 * (1.0 + abs(approx))
-        near = math.isnan(approx) or abs(approx) <= scale
-        if not near and _holds(1 if approx > 0 else -1, relation):
-            continue  # clearly on the right side: no exact check needed
-        try:
-            holds = _holds(exact_sign(difference.subs(point)), relation)
-        except ClaimError:  # undefined here (a division by zero) or not real: the claim fails at this point
-            holds = False
-        if not holds:
-            return dict(point), tried
-    return None, tried
+    Raises ClaimError where the value is undefined or not real, and where its sign cannot be certified."""
+    try:
+        return certified_sign(value)
+    except (Undefined, NotReal, Uncertain) as err:
+        raise ClaimError(f"{_s(value)[:80]}: {err}") from None
 
 
 # --- proof -----------------------------------------------------------------------------------------
 
 
-def _radical_degree(expr: sp.Expr) -> int:
-    """Least common denominator of the rational exponents in ``expr`` (1 if it has no radicals)."""
-    degree = 1
-    for power in expr.atoms(sp.Pow):
-        exponent = power.exp
-        if isinstance(exponent, sp.Rational) and not exponent.is_integer:
-            degree = math.lcm(degree, int(exponent.q))
-    return degree
+def _certified_or_none(value: sp.Expr) -> int | None:
+    """The certified sign of a constant, or None where it cannot be certified (never a guess)."""
+    try:
+        return certified_sign(value)
+    except (Undefined, NotReal, Uncertain):
+        return None
 
 
 #: A sign certificate: (sign, strict) — (1, True) is > 0, (1, False) ≥ 0, (0, True) identically 0.
@@ -313,23 +202,28 @@ def _factor_sign(factor: sp.Expr, variables: Sequence[sp.Symbol], at_least_one: 
     ≥ 1, so the coefficients after v = 1 + v_1 (v_1 ≥ 0) may decide instead (strict if the constant
     term is non-zero)."""
     if factor.is_number:
-        sign = exact_sign(factor)
+        sign = _certified_or_none(factor)
+        if sign is None:
+            return None, f"{_s(factor)}: the sign of this constant is not certified"
         return (sign, True), f"{_s(factor)} is a constant"
-    coefficients = sp.Poly(factor, *variables).coeffs()
-    if all(exact_sign(c) >= 0 for c in coefficients):
+    signs = [_certified_or_none(c) for c in sp.Poly(factor, *variables).coeffs()]
+    if None in signs:
+        return None, f"{_s(factor)}: a coefficient's sign is not certified"
+    if all(x is not None and x >= 0 for x in signs):
         return (1, True), f"{_s(factor)} > 0: non-negative coefficients, positive variables"
-    if all(exact_sign(c) <= 0 for c in coefficients):
+    if all(x is not None and x <= 0 for x in signs):
         return (-1, True), f"{_s(factor)} < 0: non-positive coefficients, positive variables"
     if at_least_one:
         offsets = [sp.Symbol(f"{v.name}_1", nonnegative=True) for v in variables]
         shifted = sp.Poly(sp.expand(factor.xreplace({v: 1 + o for v, o in zip(variables, offsets)})), *offsets)
-        constant = exact_sign(shifted.coeff_monomial(1))
-        signs = [exact_sign(c) for c in shifted.coeffs()]
+        constant = _certified_or_none(shifted.coeff_monomial(1))
+        shifted_signs = [_certified_or_none(c) for c in shifted.coeffs()]
         how = "every variable is ≥ 1, and with v = 1 + v_1 (v_1 ≥ 0) every coefficient is"
-        if all(x >= 0 for x in signs):
-            return (1, constant > 0), f"{_s(factor)} {'>' if constant > 0 else '≥'} 0: {how} ≥ 0"
-        if all(x <= 0 for x in signs):
-            return (-1, constant < 0), f"{_s(factor)} {'<' if constant < 0 else '≤'} 0: {how} ≤ 0"
+        if constant is not None and None not in shifted_signs:
+            if all(x is not None and x >= 0 for x in shifted_signs):
+                return (1, constant > 0), f"{_s(factor)} {'>' if constant > 0 else '≥'} 0: {how} ≥ 0"
+            if all(x is not None and x <= 0 for x in shifted_signs):
+                return (-1, constant < 0), f"{_s(factor)} {'<' if constant < 0 else '≤'} 0: {how} ≤ 0"
     return None, f"{_s(factor)}: sign not determined"
 
 
@@ -340,7 +234,10 @@ def _product_sign(poly_expr: sp.Expr, variables: Sequence[sp.Symbol], at_least_o
         return whole, [reason]
     constant, factors = sp.factor_list(poly_expr, *variables)
     steps = [f"factored: {_s(sp.factor(poly_expr, *variables))}"]
-    sign, strict = exact_sign(constant), True
+    constant_sign = _certified_or_none(constant)
+    if constant_sign is None:
+        return None, [*steps, f"the sign of the constant {_s(constant)} is not certified"]
+    sign, strict = constant_sign, True
     for base, exponent in factors:
         base_sign, reason = _factor_sign(base, variables, at_least_one)
         if base_sign is not None:
@@ -377,6 +274,49 @@ def _polynomial_sign(poly_expr: sp.Expr, variables: Sequence[sp.Symbol], at_leas
     return None, steps
 
 
+def _clear_radicals(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], str]:
+    """Substitute x = X^L (X > 0) for every symbol, L the least common denominator of the rational
+    exponents, so that radicals of monomials disappear. Returns (expression, variables, the step)."""
+    variables = sorted(expr.free_symbols, key=str)
+    degree = radical_degree(expr)
+    if degree == 1:
+        return expr, variables, ""
+    roots = {v: sp.Symbol(f"√{v.name}" if degree == 2 else f"{v.name}^(1/{degree})", positive=True) for v in variables}
+    step = f"substitute {', '.join(f'{v} = {_s(r)}^{degree}' for v, r in roots.items())} (positive), clearing the radicals"
+    return expr.xreplace({v: r**degree for v, r in roots.items()}), list(roots.values()), step
+
+
+def _is_monomial(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> bool:
+    """Whether ``expr`` is a non-zero constant times powers of the (positive) variables."""
+    factors = sp.Mul.make_args(expr)
+    return all((f.is_number and f != 0) or f in variables or (f.is_Pow and f.base in variables) for f in factors)
+
+
+def _denominators_nonzero(expr: sp.Expr, variables: Sequence[sp.Symbol], at_least_one: bool) -> tuple[bool, list[str]]:
+    """Whether every divisor written in ``expr`` (before any cancellation) is shown non-zero on the
+    domain: its numerator gets a strict sign. A claim that divides by something that may vanish at a
+    valid point is never proved (it is undefined there)."""
+    steps: list[str] = []
+    for power in sorted(expr.atoms(sp.Pow), key=sp.default_sort_key):
+        if not (power.exp.is_number and power.exp.is_negative) or power.base.is_number:
+            continue
+        if _is_monomial(power.base, variables):
+            continue  # a non-zero constant times powers of positive variables: never zero
+        if radical_degree(power.base) > 1:
+            steps.append(f"the divisor {_s(power.base)} keeps a radical: not shown non-zero, no proof")
+            return False, steps
+        top = sp.fraction(sp.together(power.base))[0]
+        try:
+            sign, _ = _polynomial_sign(sp.expand(top), variables, at_least_one)
+        except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed, sp.polys.polyerrors.GeneratorsError):
+            sign = None
+        if sign is None or sign[0] == 0 or not sign[1]:
+            steps.append(f"the divisor {_s(power.base)} is not shown non-zero on the domain: no proof")
+            return False, steps
+        steps.append(f"the divisor {_s(power.base)} is {'> 0' if sign[0] > 0 else '< 0'} on the domain")
+    return True, steps
+
+
 def prove_sign(difference: sp.Expr, relation: Relation, domain: Domain) -> tuple[bool, list[str]]:
     """Prove ``difference rel 0`` on the domain (positive variables; ≥ 1 on the integer domain), each
     binary symbol by cases. Returns (proved, steps)."""
@@ -392,25 +332,23 @@ def prove_sign(difference: sp.Expr, relation: Relation, domain: Domain) -> tuple
             ok = ok and proved
         return ok, steps
     steps = []
+    target = difference * (-1 if relation in ("<=", "<") else 1)
+    target, variables, cleared = _clear_radicals(target)
+    if cleared:
+        steps.append(cleared)
+    defined, defined_steps = _denominators_nonzero(target, variables, domain.integers)
+    steps += defined_steps
+    if not defined:
+        return False, steps
     if relation == "==":
         zero = sp.simplify(difference) == 0
         verdict = "   [sympy: identity]" if zero else f"   [not shown: {_s(sp.simplify(difference))}]"
         steps.append("LHS − RHS simplifies to 0" + verdict)
         return zero, steps
-    sign_wanted = 1 if relation in (">=", ">") else -1
-    target = difference * sign_wanted
-    variables = sorted(target.free_symbols, key=str)
-    degree = _radical_degree(target)
-    if degree > 1:
-        roots = {v: sp.Symbol(f"√{v.name}" if degree == 2 else f"{v.name}^(1/{degree})", positive=True) for v in variables}
-        target = target.xreplace({v: r**degree for v, r in roots.items()})
-        steps.append(
-            f"substitute {', '.join(f'{v} = {_s(r)}^{degree}' for v, r in roots.items())} (positive), clearing the radicals"
-        )
-        variables = list(roots.values())
-    if _radical_degree(target) > 1:
+    if radical_degree(target) > 1:
         steps.append(f"radicals remain after the substitution: {_s(target)}")
         return False, steps
+    sign_wanted = 1 if relation in (">=", ">") else -1
     numerator, denominator = sp.fraction(sp.cancel(sp.together(target)))
     side = "LHS − RHS" if sign_wanted > 0 else "RHS − LHS"
     steps.append(f"{side} = ({_s(numerator)}) / ({_s(denominator)})")
@@ -454,11 +392,21 @@ def check_relation(
     """
     difference = sp.expand(lhs - rhs) if not (lhs - rhs).has(sp.Pow) else lhs - rhs
     steps = [f"domain: {domain.describe()}"]
-    point, tried = find_counterexample(difference, relation, domain, bindings, random_points)
-    if point is not None:
-        steps.append(f"counterexample at integer point #{tried} of the search (confirmed in exact arithmetic)")
-        return "refuted", point, steps
-    steps.append(f"no counterexample among {tried} integer points (all ones, boundaries, pairs, seeded random; exact)")
+    found, tried = find_counterexample(difference, relation, domain, bindings, random_points)
+    if tried == 0:
+        raise ClaimError(f"no valid size satisfies the specialisation (domain: {domain.describe()}): nothing to prove")
+    if found is not None:
+        what = {
+            "violated": "the relation fails",
+            "undefined": "a side is undefined (a division by zero)",
+            "not real": "a side is not a real number",
+        }[found.how]
+        steps.append(f"counterexample at valid point #{tried} of the search: {what} (certified)")
+        return "refuted", found.point, steps
+    steps.append(
+        f"no counterexample among {tried} valid integer points (all ones, boundaries, pairs, equal and adjacent sizes, "
+        "large scales, the claim's zero set, seeded random; certified signs)"
+    )
     proved, proof_steps = prove_sign(difference, relation, domain)
     steps += proof_steps
     steps.append("PROVED" if proved else "UNKNOWN: no counterexample found, no proof found")

@@ -12,7 +12,18 @@ from __future__ import annotations
 import sympy as sp
 
 from costmodel import formulas as f
-from costmodel.claims import ClaimError, ClaimResult, Domain, check_relation, parse_expression, parse_where, split_relation
+from costmodel.certified import NotReal, Uncertain, Undefined, certified_sign
+from costmodel.claims import (
+    ClaimError,
+    ClaimResult,
+    Domain,
+    Intractable,
+    check_relation,
+    parse_expression,
+    parse_where,
+    split_relation,
+)
+from costmodel.deadline import DeadlineExceeded, call_with_deadline
 
 n, s, k = sp.symbols("n s k", positive=True)
 h, w, c1, c2, g, kh, kw = f.h, f.w, f.c1, f.c2, f.g, f.kh, f.kw
@@ -28,12 +39,33 @@ def conv_costs(kernel_h: sp.Expr, kernel_w: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     return f.CONV_FLOPS.xreplace(mapping), f.CONV_MAC.xreplace(mapping)
 
 
-def check_claim(claim: str, where: str | None = None, random_points: int = 600) -> ClaimResult:
+#: Default wall-clock limit of one claim, in seconds.
+DEFAULT_TIMEOUT_S = 30.0
+
+
+def check_claim(
+    claim: str, where: str | None = None, random_points: int = 600, timeout: float | None = DEFAULT_TIMEOUT_S
+) -> ClaimResult:
     """Read ``claim`` ("LHS >= RHS"; <=, >, <, == too) and ``where`` ("n=1,g=1,k=1,s=1"; values may
     be expressions such as c2=2*c1), then search for a counterexample and, failing one, prove it.
 
-    Raises ClaimError for unreadable text, an unknown symbol, or k used together with kh/kw.
+    Contract: ``proved`` only with a certificate, ``refuted`` only with a certified counterexample,
+    otherwise ``unknown`` with the reason — also when the check runs past ``timeout`` seconds (None: no
+    limit) or needs a constant too large for exact arithmetic. Raises ClaimError for unreadable text, an
+    unknown symbol, k used together with kh/kw, or a --where outside the domain (or leaving it empty).
     """
+    try:
+        return call_with_deadline(_check_claim, timeout, claim, where, random_points)
+    except DeadlineExceeded:
+        reason = f"UNKNOWN: no verdict within the time limit ({timeout:g} s; --timeout sets it)"
+    except Intractable as err:
+        reason = f"UNKNOWN: {err}"
+    fixed = {name: value.strip() for name, _, value in (p.partition("=") for p in (where or "").split(",") if "=" in p)}
+    return ClaimResult(claim=claim.strip(), where=fixed, verdict="unknown", steps=[f"claim: {claim.strip()}", reason])
+
+
+def _check_claim(claim: str, where: str | None, random_points: int) -> ClaimResult:
+    """The check itself (see :func:`check_claim`), with no time limit."""
     left_text, relation, right_text = split_relation(claim)
     names: dict[str, sp.Expr] = {**SYMBOLS, "B": sp.Symbol("B"), "MAC": sp.Symbol("MAC")}
     lhs_raw = parse_expression(left_text, names, "left side")
@@ -51,12 +83,17 @@ def check_claim(claim: str, where: str | None = None, random_points: int = 600) 
         substitutions[bias] = sp.Integer(0)
     if substitutions.get(bias, 0) not in (0, 1):
         raise ClaimError(f"--where bias must be 0 or 1, not {substitutions[bias]}")
+    for name, value in fixed.items():
+        if name != "bias" and value.is_number and not (value.is_Integer and value >= 1):
+            raise ClaimError(f"--where {name}={sp.sstr(value)} is outside the domain: every size is an integer ≥ 1")
 
     def close(expr: sp.Expr) -> sp.Expr:
+        """B and MAC, then the where-values, substituted exactly (no simplification that could cancel a
+        divisor or round a constant)."""
         expr = expr.xreplace({names["B"]: flops, names["MAC"]: mac})
         for _ in range(len(substitutions) + 1):  # where-values may name each other (c2=2*c1, c1=8)
             expr = expr.xreplace(substitutions)
-        return sp.simplify(expr) if expr.free_symbols else sp.nsimplify(expr)
+        return expr
 
     lhs, rhs = close(lhs_raw), close(rhs_raw)
     base = (n, h, w, c1, c2, g, s) + ((k,) if square else (kh, kw))
@@ -90,9 +127,18 @@ def check_claim(claim: str, where: str | None = None, random_points: int = 600) 
 
 
 def _value(value: sp.Expr) -> str:
-    """An exact value, with a decimal approximation when it is a finite non-integer ('undefined' for a
-    division by zero)."""
-    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    """An exact value for the counterexample line: the integer or rational itself (or its magnitude
+    when it has over 60 digits), a radical with a certified 6-digit enclosure, 'undefined' for a division by
+    zero, 'not a real number' for a principal root of a negative number."""
+    try:
+        certified_sign(value)
+    except Undefined:
         return "undefined (division by zero)"
-    exact = sp.nsimplify(value)
-    return sp.sstr(exact) if exact.is_Integer else f"{sp.sstr(exact)} ≈ {float(exact):.6g}"
+    except NotReal:
+        return f"{sp.sstr(value)[:60]} (not a real number)"
+    except Uncertain:
+        return sp.sstr(value)[:60]
+    if value.is_Rational:
+        digits = max(len(str(abs(int(value.p)))), len(str(int(value.q))))  # type: ignore[attr-defined]
+        return sp.sstr(value) if digits <= 60 else f"≈ {sp.Float(value, 6)} (exact value has {digits} digits)"
+    return f"{sp.sstr(value)[:60]} ≈ {sp.Float(value.evalf(30), 6)}"
