@@ -20,7 +20,6 @@ from costmodel.analyze import _finish, check_mac_unit, layer_row
 from costmodel.costing import cost_node
 from costmodel.errors import ShapeMismatch
 from costmodel.fake import (
-    copy_model,
     fake_errors_unlogged,
     fake_tensor_map,
     new_fake_mode,
@@ -31,6 +30,7 @@ from costmodel.fake import (
     to_call,
 )
 from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
+from costmodel.model_copy import copy_model
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace import first_line

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import random
-from collections import OrderedDict
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -147,9 +148,12 @@ def gc_paused() -> Iterator[None]:
 
 @contextlib.contextmanager
 def process_state_preserved() -> Iterator[None]:
-    """Restore the global RNGs (torch, Python's), grad mode, default dtype and thread count on exit.
+    """Restore the global RNGs (torch, Python's, numpy's), environment variables, grad mode, default dtype
+    and thread count on exit.
     The cyclic garbage collector is paused meanwhile (analysis allocates many short-lived objects;
     full collections over torch's heap would otherwise cost a third of the time on large graphs)."""
+    environment = dict(os.environ)
+    numpy_rng = _numpy_rng_state()
     torch_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     py_rng = random.getstate()
@@ -164,10 +168,27 @@ def process_state_preserved() -> Iterator[None]:
         if cuda_rng is not None:
             torch.cuda.set_rng_state_all(cuda_rng)
         random.setstate(py_rng)
+        _restore_numpy_rng(numpy_rng)
+        if os.environ != environment:  # torch sets TORCHINDUCTOR_CACHE_DIR and the like on first use
+            for key in set(os.environ) - set(environment):
+                del os.environ[key]
+            os.environ.update(environment)
         torch.set_grad_enabled(grad)
         torch.set_default_dtype(default_dtype)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+def _numpy_rng_state() -> Any:
+    """numpy's global RNG state, if numpy is already imported (it is never imported for this)."""
+    numpy = sys.modules.get("numpy")
+    return None if numpy is None else numpy.random.get_state()
+
+
+def _restore_numpy_rng(state: Any) -> None:
+    numpy = sys.modules.get("numpy")
+    if state is not None and numpy is not None:
+        numpy.random.set_state(state)
 
 
 TensorMap = Callable[[torch.Tensor], torch.Tensor]
@@ -270,38 +291,6 @@ def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
 
 
 #: What every nn.Module carries, and among it the hook tables.
-_MODULE_BASE_STATE = frozenset(nn.Module().__dict__)
-_HOOK_TABLES = tuple(key for key, value in nn.Module().__dict__.items() if "hooks" in key and isinstance(value, dict))
-
-
-def copy_model(model: nn.Module, tensor_map: TensorMap) -> nn.Module:
-    """A structural copy of ``model``: new module objects (shared modules stay shared), every
-    parameter, buffer and tensor attribute replaced through ``tensor_map``, hooks dropped, eval mode.
-    Python attributes are shallow copies, so a forward that writes ``self.x = …`` writes the copy."""
-    copies: dict[int, nn.Module] = {}
-
-    def copy_module(module: nn.Module) -> nn.Module:
-        if id(module) in copies:
-            return copies[id(module)]
-        clone = type(module).__new__(type(module))  # as torch's own replicate does: no reduce protocol
-        clone.__dict__.update(module.__dict__)
-        copies[id(module)] = clone
-        state = clone.__dict__
-        state["_parameters"] = {k: None if v is None else tensor_map(v) for k, v in module._parameters.items()}
-        state["_buffers"] = {k: None if v is None else tensor_map(v) for k, v in module._buffers.items()}
-        state["_modules"] = {k: None if v is None else copy_module(v) for k, v in module._modules.items()}
-        for key in _HOOK_TABLES:
-            if key in state:
-                state[key] = OrderedDict()  # fresh tables: a hook added to the copy never reaches the model
-        for key, value in list(state.items()):
-            if key not in _MODULE_BASE_STATE and isinstance(value, torch.Tensor):
-                state[key] = tensor_map(value)
-        state["training"] = False
-        return clone
-
-    return copy_module(model)
-
-
 class OpRecorder(TorchDispatchMode):
     """Records every aten op that runs, as an ``AtenCall`` (shapes only), into ``calls``.
 

@@ -33,7 +33,6 @@ from costmodel.fake import (
     FakeTwins,
     LazyFakeMode,
     OpRecorder,
-    copy_model,
     fake_errors_unlogged,
     meta_tensor_map,
     pending_input,
@@ -41,6 +40,7 @@ from costmodel.fake import (
     to_call,
 )
 from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normalise_inputs
+from costmodel.model_copy import copy_model
 from costmodel.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.shape_functions import direct_function
