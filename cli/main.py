@@ -16,7 +16,7 @@ import click
 
 from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
-from costmodel.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_CHECK_FAILED, CheckFailed
+from costmodel.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, CheckFailed
 from costmodel.inputs import DTYPES, ModelInputs, parse_input_option
 from costmodel.measure import require_device
 from costmodel.render import Format, human, render_report, render_verification
@@ -30,7 +30,7 @@ EXIT_CODES_HELP = (
     "cannot run; the model's own code calling sys.exit or raising; an unreadable --claim); 3 a check you asked "
     "for failed (a MAC bound that does not hold, a --claim refuted or unproved, --max-flops/--max-mac/"
     "--max-params exceeded, lint --fail-on findings); "
-    "1 a bug in costmodel."
+    "130 interrupted (Ctrl-C); 1 a bug in costmodel."
 )
 
 #: The real standard output while a command runs (its body writes user code's prints to stderr).
@@ -760,9 +760,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return EXIT_INTERNAL_ERROR
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C (or a model raising it) into Abort
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
     except CheckFailed as exc:
         if debug:
             traceback.print_exc()

@@ -18,7 +18,8 @@ from torch import nn
 from costmodel.analyze import analyze, cost_traced
 from costmodel.calibrate import Calibration, CalibrationSource, calibrate
 from costmodel.errors import CostModelError, TraceFailure
-from costmodel.measure import Measurement, measure, measure_modules, require_device
+from costmodel.fake import process_state_preserved
+from costmodel.measure import Measurement, measure, measure_modules, private_copy, random_input, require_device
 from costmodel.predict import PREDICTORS, Prediction, mape, model_seconds, pearson, predict, spearman
 from costmodel.report import Report
 from costmodel.trace import trace_model
@@ -141,8 +142,27 @@ def bench(
 ) -> BenchReport:
     """Analyse, calibrate (cached), measure node by node and whole, predict, and score the predictors.
 
-    Every counted row gets a timing: a node with no timing is an error, never a silent drop.
+    Every counted row gets a timing: a node with no timing is an error, never a silent drop. A private
+    copy of the model is timed, and the process's RNGs, environment and flags are restored: the caller's
+    model and state are unchanged.
     """
+    with process_state_preserved():
+        return _bench(model, input_shape, name, device, dtype, threads, repeats, warmup, recalibrate, progress)
+
+
+def _bench(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    name: str | None,
+    device: str,
+    dtype: torch.dtype,
+    threads: int,
+    repeats: int,
+    warmup: int,
+    recalibrate: bool,
+    progress: Callable[[int], None] | None,
+) -> BenchReport:
+    """:func:`bench` without the process guard."""
     require_device(device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
     try:
@@ -208,15 +228,11 @@ def _bench_modules(
 ) -> BenchReport:
     """A model fx cannot trace: the aten-level walk's rows summed per leaf module, each leaf timed by
     hooks; the whole model's prediction is every op plus every module's ``__call__``."""
-    import copy
-
     report = analyze(model, tuple(input_shape), dtype, name=model_name, fallback=True)
     cal, source = calibrate(device, threads, dtype, redo=recalibrate)
     dev = torch.device(device)
-    real = model
-    if any(p.device != dev or (p.is_floating_point() and p.dtype != dtype) for p in model.parameters()):
-        real = copy.deepcopy(model).to(device=dev, dtype=dtype)
-    x = torch.randn(tuple(input_shape), device=dev, dtype=dtype)
+    real = private_copy(model, dev, dtype)
+    x = random_input(input_shape, dtype, dev)
     meas = measure_modules(real, (x,), {}, device=device, threads=threads, repeats=repeats, warmup=warmup, progress=progress)
     drift = machine_drift(device, dtype, threads, cal)
     itemsize = torch.empty((), dtype=dtype).element_size()

@@ -33,3 +33,4 @@ EXIT_OK = 0
 EXIT_BUG = 1  # a bug in costmodel itself
 EXIT_BAD_INPUT = 2  # bad model spec, shape, option or file; untraceable model; user code exiting or raising
 EXIT_CHECK_FAILED = 3  # a check the user asked for failed (CheckFailed)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGINT: one line, no partial output

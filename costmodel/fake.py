@@ -290,7 +290,6 @@ def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
     return clone
 
 
-#: What every nn.Module carries, and among it the hook tables.
 class OpRecorder(TorchDispatchMode):
     """Records every aten op that runs, as an ``AtenCall`` (shapes only), into ``calls``.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
@@ -21,6 +21,8 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.errors import CostModelError
+from costmodel.fake import real_tensor_map
+from costmodel.model_copy import copy_model
 from costmodel.trace import TracedModel, eval_mode_preserved
 
 
@@ -143,18 +145,14 @@ def measure(
 
     The work is split into ``rounds`` (≥ 2 when repeats allow) that alternate node-by-node and
     whole-model timing, so the whole model is measured several times apart and its run-to-run spread
-    is known (``Measurement.model_spread_pct``). The model is moved to ``device``/``dtype`` only as a
-    copy when it is not already there, so the caller's model is unchanged. ``progress`` is called with 1
+    is known (``Measurement.model_spread_pct``). A private copy of the model is timed (see
+    :func:`private_copy`) on an input from a private generator: the caller's model and RNGs are
+    unchanged. ``progress`` is called with 1
     after each node-by-node repeat (for a progress bar).
     """
     dev = require_device(device)
-    root = traced.real_root()
-    needs_copy = any(p.device != dev or p.dtype != dtype for p in root.parameters() if p.is_floating_point())
-    if needs_copy:
-        import copy
-
-        root = copy.deepcopy(root).to(device=dev, dtype=dtype)
-    x = torch.randn(traced.input_shape, dtype=dtype, device=dev)
+    root = private_copy(traced.real_root(), dev, dtype)
+    x = random_input(traced.input_shape, dtype, dev)
     timer = _NodeTimer(root, traced.graph, dev)
     whole: list[float] = []
     round_medians: list[float] = []
@@ -303,9 +301,23 @@ def time_model(
 ) -> Timing:
     """Median eager latency of ``model`` on a random input (no_grad, eval mode, fixed threads).
 
-    The model must already be on ``device``/``dtype``; its training flags are restored afterwards.
+    A private copy is timed (:func:`private_copy`): the caller's model and RNGs are unchanged.
     """
     dev = require_device(device)
-    x = torch.randn(input_shape, dtype=dtype, device=dev)
-    with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(model):
-        return Timing.of(_time_calls(lambda: model(x), repeats, warmup, dev))
+    copy_ = private_copy(model, dev, dtype)
+    x = random_input(input_shape, dtype, dev)
+    with fixed_threads(threads), torch.no_grad():
+        return Timing.of(_time_calls(lambda: copy_(x), repeats, warmup, dev))
+
+
+def private_copy(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``model`` with its own real tensors (cloned, floating point cast to ``dtype``) on
+    ``device``, in eval mode, sharing no Python state with it: timing it changes nothing of the user's
+    (a forward that updates buffers or caches writes the copy)."""
+    return copy_model(model, real_tensor_map(dtype)).to(device=device)
+
+
+def random_input(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A standard-normal input from a private generator (seed 0): the global RNG is not advanced."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    return torch.randn(tuple(shape), dtype=dtype, device=device, generator=generator)

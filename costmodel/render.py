@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any, Literal
 
 from tabulate import tabulate
@@ -12,6 +13,22 @@ from tabulate import tabulate
 from costmodel.report import GroupBy, GroupRow, LayerCost, Report, SortKey, conventions, flops_phrase
 
 Format = Literal["table", "json", "csv", "markdown"]
+
+
+def strict_json(data: object, indent: int | None = 2) -> str:
+    """JSON that every parser accepts: a non-finite float (NaN, ±Infinity) is written as null, never as
+    the non-standard tokens Python's json module would emit."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def human(value: float) -> str:
@@ -155,7 +172,7 @@ def render_report(
         data["layers"] = [r.to_dict() for r in layers]
         if group_by != "layer":
             data["groups"] = [vars(g) for g in report.grouped(group_by, depth, sort)]
-        return json.dumps(data, indent=2)
+        return strict_json(data, indent=2)
     if fmt == "csv":
         return _render_csv(report, group_by, sort, top, depth)
     headers, body = _select(report, group_by, sort, top, depth, show_free, expand)
@@ -266,7 +283,7 @@ def render_verification(
         if shown is not None:
             data["layers"] = [c.to_dict() for c in shown]
             data["uncounted"] = list(uncounted or [])
-        return json.dumps(data, indent=2)
+        return strict_json(data, indent=2)
     md = fmt == "markdown"
     lines: list[str] = []
     for t in theorems:
@@ -307,7 +324,7 @@ def render_claim(result: Any, fmt: Format = "table") -> str:
     JSON: {"claim", "where", "verdict", "counterexample": {symbol: value} | null, "steps": [str]}.
     """
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2)
+        return strict_json(result.to_dict(), indent=2)
     where = ", ".join(f"{k} = {v}" for k, v in result.where.items()) or "nothing fixed"
     example = result.counterexample
     if fmt == "csv":
@@ -337,7 +354,7 @@ def render_bench(result: Any, fmt: Format = "table", top: int | None = None) -> 
     """Measured vs predicted per layer, then the predictor scores and whole-model figures."""
     data = result.to_dict()
     if fmt == "json":
-        return json.dumps(data, indent=2)
+        return strict_json(data, indent=2)
     rows = result.rows if top is None else sorted(result.rows, key=lambda r: r.measured_ms, reverse=True)[:top]
     headers = ["name", "op", "measured ms", "IQR ms", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "bound"]
     body = [
@@ -434,7 +451,7 @@ def _sum_vs_eager(summary: dict[str, Any]) -> str:
 def render_bench_zoo(results: list[Any], fmt: Format = "table") -> str:
     """One row per model: measured whole-model latency, each predictor's estimate and its error."""
     if fmt == "json":
-        return json.dumps([{"model": r.model, **r.summary} for r in results], indent=2)
+        return strict_json([{"model": r.model, **r.summary} for r in results], indent=2)
     headers = ["model", "measured ms", "spread", "FLOPs-pred ms", "MAC-pred ms", "roofline ms", "roofline error", "layer ρ"]
     body = []
     for r in results:
@@ -475,7 +492,7 @@ def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
     """Each table: per row FLOPs, params, MAC, predicted ms, measured speed, the paper's GPU and ARM
     speeds; then FLOPs spread, Kendall τ of MAC and of measured speed against the paper, the verdict."""
     if fmt == "json":
-        return json.dumps([r.to_dict() for r in results], indent=2)
+        return strict_json([r.to_dict() for r in results], indent=2)
     if fmt == "csv":
         keys = [
             "label",
@@ -554,7 +571,7 @@ def render_guidelines(results: list[Any], fmt: Format = "table") -> str:
 def render_lint(result: Any, fmt: Format = "table", per_guideline: int | None = None) -> str:
     """Findings grouped by guideline (at most ``per_guideline`` each in tables), then model figures."""
     if fmt == "json":
-        return json.dumps(result.to_dict(), indent=2)
+        return strict_json(result.to_dict(), indent=2)
     if fmt == "csv":
         return csv_text(
             ["guideline", "where", "module", "value", "message"],
@@ -606,7 +623,7 @@ def render_compare(rows: list[Any], fmt: Format = "table") -> str:
     measured, the latency and each predictor's estimate."""
     unit = rows[0].flops_unit if rows else "multiply-adds"
     if fmt == "json":
-        return json.dumps({"conventions": conventions(unit, "elements"), "models": [r.to_dict() for r in rows]}, indent=2)
+        return strict_json({"conventions": conventions(unit, "elements"), "models": [r.to_dict() for r in rows]}, indent=2)
     measured = any(r.measured_ms is not None for r in rows)
     headers = ["model", "params", "FLOPs", "FLOPs conv+fc", "MAC", "element-wise MAC", "1x1 MAC eff.", "complete"]
     if measured:
@@ -648,7 +665,7 @@ def render_zoo(reports: list[Report], fmt: Format = "table") -> str:
     whether the totals are complete (every op costed)."""
     unit = reports[0].flops_unit if reports else "multiply-adds"
     if fmt == "json":
-        return json.dumps(
+        return strict_json(
             {
                 "conventions": conventions(unit, "elements"),
                 "models": [

@@ -90,6 +90,22 @@ class TracedModel:
         return [n for n in self.graph.nodes if n.op.startswith("call_")]
 
 
+def _drop_nodes_after_output(graph: fx.Graph, *per_node: dict[str, Any]) -> None:
+    """Erase nodes that follow the output node: no run of the graph ever reaches them. They appear when
+    a forward stores a traced value on the module (``self.count += 1`` on a buffer) and a later run of the
+    graph reads it back and records onto the graph."""
+    after = False
+    dead: list[fx.Node] = []
+    for node in graph.nodes:
+        if after:
+            dead.append(node)
+        after = after or node.op == "output"
+    for node in reversed(dead):
+        graph.erase_node(node)
+        for table in per_node:
+            table.pop(node.name, None)
+
+
 @contextlib.contextmanager
 def eval_mode_preserved(model: nn.Module) -> Iterator[None]:
     """Put every module in eval mode, then restore each module's own training flag on exit."""
@@ -432,6 +448,7 @@ def trace_model(
                 prop.run(*values)
         except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
             raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__
+        _drop_nodes_after_output(graph, prop.node_calls, prop.node_outcomes)
     return TracedModel(
         model=model,
         root=root,

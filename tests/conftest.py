@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,18 @@ from costmodel.zoo import ZOO
 
 TESTS = Path(__file__).parent
 MODELS = TESTS / "models"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_calibration_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Calibrations measured by the tests go to a temporary directory, never the user's ~/.cache."""
+    saved = os.environ.get("COSTMODEL_CACHE_DIR")
+    os.environ["COSTMODEL_CACHE_DIR"] = str(tmp_path_factory.mktemp("calibration-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("COSTMODEL_CACHE_DIR", None)
+    else:
+        os.environ["COSTMODEL_CACHE_DIR"] = saved
 
 
 @functools.cache

@@ -364,3 +364,42 @@ def test_every_analysing_command_takes_a_dtype(capsys: pytest.CaptureFixture[str
     }
     if command in found:
         assert found[command]() == "float16"
+
+
+def test_an_interrupt_is_exit_130_with_one_line(tmp_path: Path) -> None:
+    raising = _model_file(
+        tmp_path,
+        """
+        from torch import nn
+        class Stops(nn.Module):
+            def forward(self, x):
+                raise KeyboardInterrupt
+        def build():
+            return Stops()
+        """,
+    )
+    result = run_cli("report", raising, "--input", "1,4")
+    assert result.returncode == 130
+    assert result.stderr.strip() == "interrupted" and result.stdout == ""
+
+
+def test_sigint_during_start_up_is_exit_130_without_a_traceback() -> None:
+    import signal
+    import time
+
+    process = subprocess.Popen([COSTMODEL, "zoo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # in the imports (torch takes seconds) or in the analysis: either way an interrupt
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.strip() == "interrupted" and out == ""
+
+
+def test_json_is_strict_even_for_non_finite_numbers() -> None:
+    from costmodel.render import strict_json
+
+    text = strict_json({"rate": float("inf"), "error": [float("nan"), 0.5]})
+    assert json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard token {token}")) == {
+        "rate": None,
+        "error": [None, 0.5],
+    }

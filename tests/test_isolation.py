@@ -148,3 +148,32 @@ def test_a_hugging_face_model_analyses_the_same_after_a_real_forward() -> None:
     assert _state(model) == before
     assert again.totals == fresh.totals
     assert [r.name for r in again.layers] == [r.name for r in fresh.layers]
+
+
+class CountsCalls(nn.Module):
+    """A forward that updates a buffer in place and draws from the global RNGs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.conv(x) * float(np.random.rand())
+
+
+def test_bench_times_a_copy_and_leaves_model_and_rngs_alone() -> None:
+    from costmodel.bench import bench
+
+    model = CountsCalls()
+    before = _state(model)
+    torch.manual_seed(3)
+    np.random.seed(3)
+    expected = (torch.rand(1).item(), float(np.random.rand()))
+    torch.manual_seed(3)
+    np.random.seed(3)
+    result = bench(model, (1, 3, 8, 8), repeats=2, warmup=1)
+    assert {r.name for r in result.rows} >= {"conv"}
+    assert (torch.rand(1).item(), float(np.random.rand())) == expected
+    assert _state(model) == before and float(model.calls) == 0.0
