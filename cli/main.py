@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import decimal
 import functools
+import io
 import logging
 import os
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,18 +54,68 @@ def emit(text: str) -> None:
 
 
 def _user_output_to_stderr(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command body with ``print`` going to stderr; results go out through ``emit``."""
+    """Run a command body with everything the model's code writes going to stderr (``print``, and on the
+    real stdout also file descriptor 1: ``os.write(1, …)``, C extensions); results go out through
+    ``emit``. With stderr closed, the model's output is discarded instead."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _RESULT_STREAM.append(sys.stdout)
-        try:
-            with contextlib.redirect_stdout(sys.stderr):
-                return func(*args, **kwargs)
-        finally:
-            _RESULT_STREAM.pop()
+        with _results_stream() as results:
+            _RESULT_STREAM.append(results)
+            try:
+                with contextlib.redirect_stdout(sys.stderr if sys.stderr is not None else io.StringIO()):
+                    return func(*args, **kwargs)
+            finally:
+                _RESULT_STREAM.pop()
 
     return wrapper
+
+
+def _high_dup(fd: int) -> int:
+    """A duplicate of ``fd`` numbered 10 or above (never 0–2, which the model's code may write to)."""
+    try:
+        import fcntl
+
+        return int(fcntl.fcntl(fd, fcntl.F_DUPFD, 10))
+    except (ImportError, OSError):
+        return os.dup(fd)
+
+
+@contextlib.contextmanager
+def _results_stream() -> Iterator[Any]:
+    """The stream results are written to. On the process's real stdout (fd 1), fd 1 itself is pointed at
+    stderr (or /dev/null when stderr is closed) meanwhile and results go to a duplicate of the original,
+    so nothing the model writes at the descriptor level can reach a --format json result."""
+    stdout = sys.stdout
+    try:
+        at_fd_1 = stdout is not None and stdout is sys.__stdout__ and stdout.fileno() == 1  # type: ignore[union-attr]
+    except (OSError, ValueError, AttributeError):
+        at_fd_1 = False
+    if not at_fd_1:
+        yield stdout
+        return
+    stdout.flush()
+    try:
+        os.fstat(2)
+        stderr_open = True
+    except OSError:
+        stderr_open = False
+    saved = _high_dup(1)  # above 2: with stderr closed, a plain dup would take descriptor 2
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    sink = _high_dup(devnull)
+    os.close(devnull)
+    try:
+        os.dup2(2 if stderr_open else sink, 1)
+        results = open(saved, "w", encoding=stdout.encoding, errors=stdout.errors, closefd=False)  # noqa: SIM115
+        try:
+            yield results
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                results.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(sink)
 
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -75,8 +128,13 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     folder = path.parent
     if not folder.is_dir():
         raise click.BadParameter(f"'{value}': the directory '{folder}' does not exist")
-    if not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"'{value}': the directory '{folder}' is not writable")
+    if path.is_dir():
+        raise click.BadParameter(f"'{value}' is a directory")
+    try:  # a real write test: os.access says yes to root everywhere, /proc included
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"'{value}': cannot write in '{folder}' ({exc.strerror or exc})") from None
     return value
 
 
@@ -89,11 +147,13 @@ def parse_count(text: str) -> int:
     suffix = body[-1] if body and body[-1] in _SUFFIXES else ""
     number = body[: len(body) - len(suffix)]
     try:
-        value = float(number) * _SUFFIXES[suffix]
-    except ValueError:
+        value = decimal.Decimal(number) * _SUFFIXES[suffix]  # exact: 2.5G is 2,500,000,000, not a float near it
+    except (decimal.InvalidOperation, ValueError):
         raise click.BadParameter(f"'{text}' is not a count like 300M, 2.5G or 150000000") from None
-    if not 0 < value < float("inf"):  # also refuses NaN
-        raise click.BadParameter(f"'{text}' must be a positive count")
+    if not value.is_finite() or value < 1:  # also refuses NaN
+        raise click.BadParameter(f"'{text}' must be a count of at least 1")
+    if value != value.to_integral_value():
+        raise click.BadParameter(f"'{text}' is not a whole count ({value} of them)")
     return int(value)
 
 

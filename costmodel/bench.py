@@ -20,6 +20,7 @@ from costmodel.calibrate import Calibration, CalibrationSource, calibrate
 from costmodel.errors import CostModelError, TraceFailure
 from costmodel.fake import process_state_preserved
 from costmodel.measure import Measurement, measure, measure_modules, private_copy, random_input, require_device
+from costmodel.model_errors import check_model
 from costmodel.predict import PREDICTORS, Prediction, mape, model_seconds, pearson, predict, spearman
 from costmodel.report import Report
 from costmodel.trace import trace_model
@@ -146,6 +147,7 @@ def bench(
     copy of the model is timed, and the process's RNGs, environment and flags are restored: the caller's
     model and state are unchanged.
     """
+    check_model(model)
     with process_state_preserved():
         return _bench(model, input_shape, name, device, dtype, threads, repeats, warmup, recalibrate, progress)
 

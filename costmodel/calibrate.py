@@ -27,6 +27,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -131,17 +132,36 @@ def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[st
             line: Any = table.get(name) if isinstance(table, dict) else None
             if not isinstance(line, (tuple, list)) or len(line) != size or not all(_is_number(v) for v in line):
                 found.append(f"line '{name}' is not {size} numbers: {line!r}")
-            elif not (all(math.isfinite(v) and v >= 0 for v in line) and line[1] > 0):
-                found.append(f"line '{name}' = {tuple(line)} needs finite costs ≥ 0 and a positive rate")
+            elif not (all(math.isfinite(v) and 0 <= v <= _MAX_SECONDS for v in line) and line[1] >= sys.float_info.min):
+                bounds = f"finite costs in [0, {_MAX_SECONDS:g}] s and a normal positive rate"
+                found.append(f"line '{name}' = {tuple(line)} needs {bounds}")
     for name in OVERHEADS:
         value: Any = cal.overhead_s.get(name) if isinstance(cal.overhead_s, dict) else None
         if not _is_number(value) or not math.isfinite(value) or value < 0:
             found.append(f"overhead '{name}' = {value!r} is not a finite time ≥ 0")
     if not (_is_number(cal.reference_s) and math.isfinite(cal.reference_s) and cal.reference_s > 0):
         found.append(f"reference time {cal.reference_s!r} is not a positive number of seconds")
+    if _created_at(cal.created) is None:
+        found.append(f"creation time {cal.created!r} is not an ISO 8601 time with a time zone")
     if cal.version != CALIBRATION_VERSION:
         found.insert(0, f"calibration format {cal.version}, not {CALIBRATION_VERSION}")
     return found
+
+
+#: No fitted cost or slope of a calibration line may exceed this many seconds (a corrupt file otherwise
+#: turns predictions into infinities).
+_MAX_SECONDS = 1e3
+
+
+def _created_at(created: object) -> datetime.datetime | None:
+    """The creation time as an aware datetime, or None if it is not an ISO 8601 string with a zone."""
+    if not isinstance(created, str):
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def _is_number(value: object) -> bool:
@@ -657,25 +677,46 @@ def calibrate(
         cal, note = _load(path, name, threads, dtype_name)
         if cal is not None:
             return cal, CalibrationSource("cache", path)
-    unwritable = _unwritable(path.parent)
-    if unwritable is not None:
-        memo = _IN_MEMORY.get(key)
-        if memo is None or redo:
-            _announce(name, threads, dtype_name)
-            memo = _IN_MEMORY[key] = run_calibration(device, threads, dtype)
-        reason = f"cannot write the calibration cache in {path.parent} ({unwritable}): using an in-memory calibration"
-        return memo, CalibrationSource("memory", None, reason if note is None else f"{note}; {reason}")
-    with _locked(path.with_suffix(".lock")):
-        if not redo:  # another process may have calibrated while this one waited for the lock
-            cal, _ = _load(path, name, threads, dtype_name)
-            if cal is not None:
-                return cal, CalibrationSource("cache", path, note)
+    unwritable = _unwritable(path.parent) or _not_a_file(path) or _not_a_file(path.with_suffix(".lock"))
+    measured: Calibration | None = None
+    if unwritable is None:
+        try:
+            with _locked(path.with_suffix(".lock")):
+                if not redo:  # another process may have calibrated while this one waited for the lock
+                    cal, _ = _load(path, name, threads, dtype_name)
+                    if cal is not None:
+                        return cal, CalibrationSource("cache", path, note)
+                _announce(name, threads, dtype_name)
+                measured = run_calibration(device, threads, dtype)
+                _write_atomically(path, json.dumps(measured.to_dict(), indent=2))
+            return measured, CalibrationSource("measured", path, note)
+        except OSError as exc:  # a read-only lock, a full disk: keep what was measured, in memory
+            unwritable = exc.strerror or type(exc).__name__
+            if measured is not None:
+                _IN_MEMORY[key] = measured
+    memo = _IN_MEMORY.get(key)
+    if memo is None or (redo and measured is None):
         _announce(name, threads, dtype_name)
-        cal = run_calibration(device, threads, dtype)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(cal.to_dict(), indent=2))
+        memo = _IN_MEMORY[key] = run_calibration(device, threads, dtype)
+    reason = f"cannot write the calibration cache in {path.parent} ({unwritable}): using an in-memory calibration"
+    return memo, CalibrationSource("memory", None, reason if note is None else f"{note}; {reason}")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be the cache's file (it exists and is a directory or another non-file)."""
+    return f"{path.name} is not a regular file" if path.exists() and not path.is_file() else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
         os.replace(temporary, path)
-    return cal, CalibrationSource("measured", path, note)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def _announce(device: str, threads: int, dtype: str) -> None:
@@ -730,10 +771,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _age(created: str) -> str:
-    """'3 h', '5 min', '2 d' since an ISO timestamp ('?' if unparsable)."""
-    try:
-        then = datetime.datetime.fromisoformat(created)
-    except ValueError:
+    """'3 h', '5 min', '2 d' since an ISO timestamp ('?' if unparsable or without a zone)."""
+    then = _created_at(created)
+    if then is None:
         return "?"
     seconds = (datetime.datetime.now(datetime.UTC) - then).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):

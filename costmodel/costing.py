@@ -21,6 +21,7 @@ class CostedCall:
     family: str
     cost: OpCost | None
     reason: str | None = None
+    real: OpCost | None = None  # the kernel's own work where the convention costs it otherwise (a bias add)
 
 
 def cost_call(call: AtenCall) -> CostedCall:
@@ -37,6 +38,40 @@ def cost_call(call: AtenCall) -> CostedCall:
     if not call.outputs:
         return CostedCall(call, "views", OpCost(0, 0), NO_TENSOR_REASON)
     return CostedCall(call, "uncounted", None)
+
+
+_PRODUCTS = frozenset({"mm", "bmm", "matmul"})
+_ADDS = frozenset({"add", "add_"})
+
+
+def _bias_adds_as_addmm(costed: list[CostedCall]) -> list[CostedCall]:
+    """One convention for a linear layer's bias whatever the dispatch: where, inside one ``F.linear``
+    call, a matrix product (``mm``, ``bmm``) is followed, views aside, by the ``add`` of a bias vector
+    (PyTorch's ``linear`` on a non-contiguous input of rank > 2), the add costs as the bias costs inside
+    ``addmm``: 0 FLOPs and MAC = the bias read (the product's output is not read and written again).
+    ``real`` keeps the add kernel's own work, for the runtime model."""
+    out: list[CostedCall] = []
+    product_numel: int | None = None
+    group = last = 0
+    for item in costed:
+        call, cost = item.call, item.cost
+        if not call.group:
+            product_numel = None
+        elif call.short in _PRODUCTS and call.outputs:
+            product_numel, group = call.output.numel, call.group
+            last = call.output.shape[-1] if call.output.shape else 0
+        elif product_numel is not None and call.short in _ADDS and call.group == group and cost and len(call.inputs) == 2:
+            sizes = sorted(t.numel for t in call.inputs)
+            bias = min(call.inputs, key=lambda t: t.numel)
+            if sizes[1] == product_numel and call.output.numel == product_numel and len(bias.shape) == 1 and bias.numel == last:
+                out.append(CostedCall(call, "linear", OpCost(0, bias.numel, 0.0, cost.kind), None, real=cost))
+                product_numel = None
+                continue
+            product_numel = None
+        elif cost is not None and (cost.flops or cost.mac):
+            product_numel = None  # another op in between: not a bias add
+        out.append(item)
+    return out
 
 
 @dataclass(frozen=True)
@@ -69,11 +104,21 @@ class NodeCost:
     work: list[OpWork] = field(default_factory=list)
 
 
+def cost_calls(calls: list[AtenCall]) -> list[CostedCall]:
+    """Every call costed by its rule, in order, with a linear layer's bias add costed as inside addmm."""
+    return _bias_adds_as_addmm([cost_call(c) for c in calls])
+
+
 def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
-    """Sum the costs of one node's ops (see NodeCost). The row's bound is the sum of its ops' bounds,
+    """Sum the costs of one node's ops (see :func:`sum_costs`)."""
+    return sum_costs(cost_calls(calls), output_is_tensor)
+
+
+def sum_costs(costed: list[CostedCall], output_is_tensor: bool) -> NodeCost:
+    """Sum costed ops into one node (see NodeCost). The row's bound is the sum of its ops' bounds,
     valid because every op with MAC > 0 has one (else None); a node with no op gets a zero-cost reason."""
     node = NodeCost()
-    costed = [cost_call(c) for c in calls]
+    calls = [c.call for c in costed]
     bound: float | None = 0.0
     heaviest: tuple[int, int] | None = None
     unfused = 0
@@ -87,7 +132,8 @@ def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:
         cost = item.cost
         free = cost.flops == 0 and cost.mac == 0
         kind = "view" if free else (cost.kind or item.family)
-        node.work.append(OpWork(kind, item.family, cost.flops, cost.mac, len(item.call.inputs)))
+        work = item.real or cost
+        node.work.append(OpWork(work.kind or kind, item.family, work.flops, work.mac, len(item.call.inputs)))
         node.flops += cost.flops
         node.mac += cost.mac
         if cost.mac_unfused is not None:

@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
 from costmodel.analyze import _finish, check_mac_unit, layer_row
-from costmodel.costing import cost_node
+from costmodel.costing import cost_calls, sum_costs
 from costmodel.errors import ShapeMismatch
 from costmodel.fake import (
+    dispatch_as_eager,
     fake_errors_unlogged,
     fake_tensor_map,
     new_fake_mode,
@@ -31,11 +31,13 @@ from costmodel.fake import (
 )
 from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
 from costmodel.model_copy import copy_model
+from costmodel.model_errors import model_error, needs_values
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules.base import RULES, AtenCall
-from costmodel.trace import first_line
 
-_VALUE_ERRORS = (DataDependentOutputException, DynamicOutputShapeException)
+
+class _NeedsValues(Exception):
+    """An op of the fake run needed tensor values: run again on real tensors."""
 
 
 def _run(
@@ -46,6 +48,7 @@ def _run(
     mode = new_fake_mode() if fake else None
     tensor_map = fake_tensor_map(mode, dtype) if mode is not None else real_tensor_map(dtype)
     copied = copy_model(model, tensor_map)
+    dispatch_as_eager(copied)
     names = {id(m): n for n, m in copied.named_modules(remove_duplicate=False)}
     originals = dict(model.named_parameters(remove_duplicate=False))
     by_storage: dict[int, nn.Parameter] = {}
@@ -80,15 +83,15 @@ def _run(
             module.register_forward_hook(leave, with_kwargs=True)
         try:
             copied(*args, **kwargs)
-        except _VALUE_ERRORS:
-            raise
         except Exception as exc:
+            if needs_values(exc):
+                raise _NeedsValues from exc
             where = (
                 f"module '{stack[-1]}' ({type(copied.get_submodule(stack[-1])).__name__})"
                 if stack and stack[-1]
                 else type(model).__name__
             )
-            raise ShapeMismatch(f"inputs {spec.describe(dtype)} do not fit {where}: {first_line(exc)}") from exc
+            raise model_error(exc, spec.describe(dtype), where) from exc
     return recorder.calls, recorder.owners, by_storage
 
 
@@ -112,7 +115,7 @@ def dispatch_walk(
     with process_state_preserved(), fake_errors_unlogged():
         try:
             calls, owners, by_storage = _run(model, spec, dtype, fake=True)
-        except _VALUE_ERRORS:
+        except _NeedsValues:
             real = True
             try:
                 calls, owners, by_storage = _run(model, spec, dtype, fake=False)
@@ -123,12 +126,13 @@ def dispatch_walk(
     counts: dict[str, int] = {}
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
-    for call, owner in zip(calls, owners):
+    for costed, owner in zip(cost_calls(calls), owners):
+        call = costed.call
         op = call.short
         base = f"{owner}.{op}" if owner else op
         counts[base] = counts.get(base, 0) + 1
         row_name = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
-        cost = cost_node([call], bool(call.outputs))
+        cost = sum_costs([costed], bool(call.outputs))
         uncounted.extend(UncountedOp(row_name, u) for u in cost.uncounted)
         params = 0
         if cost.family != "views":  # a parameter belongs to the first computing op that reads it

@@ -10,6 +10,8 @@ torch's own shape-only machinery, so no real compute happens and nothing is allo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gc
 import logging
 import os
@@ -153,6 +155,8 @@ def process_state_preserved() -> Iterator[None]:
     The cyclic garbage collector is paused meanwhile (analysis allocates many short-lived objects;
     full collections over torch's heap would otherwise cost a third of the time on large graphs)."""
     environment = dict(os.environ)
+    recursion = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(recursion, _RECURSION_LIMIT))  # deeply nested models run eagerly; tracing adds frames
     numpy_rng = _numpy_rng_state()
     torch_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -173,10 +177,15 @@ def process_state_preserved() -> Iterator[None]:
             for key in set(os.environ) - set(environment):
                 del os.environ[key]
             os.environ.update(environment)
+        sys.setrecursionlimit(recursion)
         torch.set_grad_enabled(grad)
         torch.set_default_dtype(default_dtype)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+#: Python's recursion limit during analysis (restored after): fx and the fake run add frames per module.
+_RECURSION_LIMIT = 6000
 
 
 def _numpy_rng_state() -> Any:
@@ -303,16 +312,24 @@ class OpRecorder(TorchDispatchMode):
         self.owners: list[str | None] = []
         self.muted = 0
         self.owner: str | None = None
+        self.group = 0  # the F.linear call running now (0: none), see CompositeRecorder
+        self.groups = 0
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
+        if _probing[0]:
+            if str(func._schema.name) not in _FUSED_KERNELS:
+                raise _SlowPath
+            _probing[0] = False
         out = func(*args, **kwargs)
         if not self.muted and func.namespace != "prim":
             self.add(to_call(str(func._schema.name), args, kwargs, out))
         return out
 
     def add(self, call: AtenCall) -> None:
-        """Append one call, owned by the current module."""
+        """Append one call, owned by the current module (and tagged with the ``F.linear`` call it runs in)."""
+        if self.group:
+            call = dataclasses.replace(call, group=self.group)
         self.calls.append(call)
         self.owners.append(self.owner)
 
@@ -353,6 +370,7 @@ def _is_alias(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 #: Functions recorded as one op, whatever backend or decomposition runs them underneath.
+_LINEAR = torch._C._nn.linear
 _COMPOSITES: dict[Any, str] = {torch._C._nn.scaled_dot_product_attention: "aten::scaled_dot_product_attention"}
 
 
@@ -366,6 +384,14 @@ class CompositeRecorder(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
+        if func is _LINEAR:  # tag its ops: a bias add it dispatches is costed as addmm's (costing)
+            outer = self.recorder.group
+            self.recorder.groups += 1
+            self.recorder.group = self.recorder.groups
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.recorder.group = outer
         name = _COMPOSITES.get(func)
         if name is None or self.recorder.muted:
             return func(*args, **kwargs)
@@ -376,6 +402,47 @@ class CompositeRecorder(TorchFunctionMode):
             self.recorder.muted -= 1
         self.recorder.add(to_call(name, args, kwargs, out))
         return out
+
+
+#: Modules whose forward takes a fused inference kernel only when no torch-function override is active
+#: (``torch.overrides.has_torch_function``): the recorder's own torch-function mode must not turn it off.
+_FAST_PATH_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
+
+
+def dispatch_as_eager(root: nn.Module) -> None:
+    """Let each fast-path module of ``root`` (a private copy) decide its kernel as eager inference does:
+    its forward runs with torch-function overrides disabled, so ``nn.MultiheadAttention`` in eval/no_grad
+    calls ``_native_multi_head_attention`` when PyTorch's own fast-path conditions hold (and its
+    decomposed path, whose ops are recorded as dispatched, when they do not)."""
+    for module in root.modules():
+        base = next((cls for cls in _FAST_PATH_MODULES if isinstance(module, cls)), None)
+        if base is not None and type(module).forward is base.forward:
+            module.forward = functools.partial(_without_torch_function, base.forward, module)
+
+
+class _SlowPath(Exception):
+    """The probe saw the module start on its decomposed path."""
+
+
+#: True while a fast-path module's forward is probed: the first op dispatched decides the path.
+_probing = [False]
+_FUSED_KERNELS = frozenset({"aten::_native_multi_head_attention"})
+
+
+def _without_torch_function(forward: Callable[..., Any], module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """Run ``forward`` as eager inference would decide it: with torch-function overrides disabled. If the
+    first op it dispatches is not the fused kernel (PyTorch's fast-path conditions do not hold), the
+    probe stops before anything is recorded and the forward runs again as usual, so the decomposed path
+    is recorded with the recorder's composites (attention as one op, a linear's bias with its product)."""
+    _probing[0] = True
+    try:
+        with torch._C.DisableTorchFunction():
+            return forward(module, *args, **kwargs)
+    except _SlowPath:
+        pass
+    finally:
+        _probing[0] = False
+    return forward(module, *args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,9 @@ notebook and nothing needs a display), which callers and tests can inspect; ``sa
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,18 @@ from costmodel.report import Report
 
 
 def save_png(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG (150 dpi)."""
+    """Write ``fig`` as a PNG (150 dpi), atomically: drawn into a temporary file beside ``path`` and
+    renamed over it, so an interrupt or a full disk never leaves a partial PNG."""
     out = Path(path)
-    fig.savefig(out, format="png", dpi=150, bbox_inches="tight")
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format="png", dpi=150, bbox_inches="tight")
+        os.replace(temporary, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return out
 
 

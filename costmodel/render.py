@@ -18,7 +18,7 @@ Format = Literal["table", "json", "csv", "markdown"]
 def strict_json(data: object, indent: int | None = 2) -> str:
     """JSON that every parser accepts: a non-finite float (NaN, ±Infinity) is written as null, never as
     the non-standard tokens Python's json module would emit."""
-    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+    return json.dumps(_finite(data), indent=indent, allow_nan=False, ensure_ascii=False)
 
 
 def _finite(value: object) -> object:

@@ -25,7 +25,6 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch import nn
-from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
 from costmodel.errors import ShapeMismatch, TraceFailure
 from costmodel.fake import (
@@ -33,6 +32,7 @@ from costmodel.fake import (
     FakeTwins,
     LazyFakeMode,
     OpRecorder,
+    dispatch_as_eager,
     fake_errors_unlogged,
     meta_tensor_map,
     pending_input,
@@ -41,6 +41,7 @@ from costmodel.fake import (
 )
 from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normalise_inputs
 from costmodel.model_copy import copy_model
+from costmodel.model_errors import model_error, needs_values
 from costmodel.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.shape_functions import direct_function
@@ -310,15 +311,15 @@ class _FakeProp(fx.Interpreter):
         start = len(self.recorder.calls)
         try:
             result = self._run(n)
-        except (DataDependentOutputException, DynamicOutputShapeException) as exc:
-            raise NeedsRealValues(f"layer '{n.name}' needs tensor values for its shapes ({first_line(exc)})") from exc
         except NeedsRealValues:
             raise
         except Exception as exc:
+            if needs_values(exc):
+                raise NeedsRealValues(f"layer '{n.name}' needs tensor values for its shapes ({first_line(exc)})") from exc
             layer = f"layer '{n.name}'"
             if n.op == "call_module":  # the module's path, as named_modules spells it
                 layer = f"layer '{n.target}' ({type(self.fetch_attr(str(n.target))).__name__})"
-            raise ShapeMismatch(f"inputs {self.describe} do not fit {layer}: {first_line(exc)}") from exc
+            raise model_error(exc, self.describe, layer) from exc
         n.meta["val"] = result
         if n.op.startswith("call_"):
             self.node_calls[n.name] = self.recorder.calls[start:]
@@ -433,6 +434,7 @@ def trace_model(
 
     with process_state_preserved():
         root = copy_model(model, meta_tensor_map(dtype, devices, keep))
+        dispatch_as_eager(root)
         if is_leaf(root):
             root = wrap_leaf(root)
         concrete = _unsupplied_defaults(root, spec)

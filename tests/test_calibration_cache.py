@@ -150,3 +150,56 @@ def test_a_calibration_run_is_announced_and_a_cache_hit_is_not(counted: list[int
         calibrate("cpu", 1)
     notes = [r.getMessage() for r in caplog.records if r.name == "costmodel"]
     assert len(notes) == 1 and "calibrating" in notes[0] and "about 20 s" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("naive time", "time zone"),
+        ("number time", "time zone"),
+        ("denormal rate", "normal positive rate"),
+        ("huge cost", "finite costs in"),
+    ],
+)
+def test_hostile_cache_contents_are_measured_again(tmp_path: Path, counted: list[int], how: str, reason: str) -> None:
+    calibrate("cpu", 1)
+    path = _cache_file(tmp_path)
+    data = json.loads(path.read_text())
+    if how == "naive time":
+        data["created"] = "2026-01-01T00:00:00"
+    elif how == "number time":
+        data["created"] = 12345
+    elif how == "denormal rate":
+        data["memory"]["copy"] = [0.0, 1e-320]
+    else:
+        data["memory"]["copy"] = [1e300, 1e-10]
+    path.write_text(json.dumps(data))
+    cal, source = calibrate("cpu", 1)
+    assert source.origin == "measured" and reason in (source.note or "")
+    assert counted == [1, 1] and not problems(cal, cal.device, 1, "float32")
+
+
+@pytest.mark.parametrize("what", ["cache file is a directory", "lock is a directory"])
+def test_a_directory_in_place_of_the_cache_or_lock_is_worked_around(
+    tmp_path: Path, counted: list[int], what: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("costmodel.calibrate._IN_MEMORY", {})  # measured in this process before: start afresh
+    path = _cache_file(tmp_path)
+    target = path if what == "cache file is a directory" else path.with_suffix(".lock")
+    target.mkdir(parents=True)
+    cal, source = calibrate("cpu", 1)
+    assert source.origin == "memory" and "not a regular file" in (source.note or "")
+    assert target.is_dir() and counted == [1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_lock_keeps_the_calibration_in_memory(
+    tmp_path: Path, counted: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("costmodel.calibrate._IN_MEMORY", {})
+    lock = _cache_file(tmp_path).with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    lock.chmod(0o444)
+    cal, source = calibrate("cpu", 1)
+    assert source.origin == "memory" and counted == [1]

@@ -36,6 +36,7 @@ class AtenCall:
     aliases: bool = False
     module: nn.Module | None = None
     storages: tuple[int, ...] = field(default=(), repr=False, compare=False)  # input storages (parameter attribution)
+    group: int = field(default=0, repr=False, compare=False)  # > 0: recorded inside one ``F.linear`` call
 
     @property
     def short(self) -> str:

@@ -10,18 +10,19 @@ import math
 from typing import Any
 
 from costmodel.rules.base import AtenCall, OpCost, rule
+from costmodel.tensors import TensorMeta
 
 COPIES = (
     "clone", "_to_copy", "cat", "stack", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d",
     "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d", "circular_pad1d",
     "circular_pad2d", "_pad_circular", "roll", "flip", "repeat", "repeat_interleave", "tile", "pixel_shuffle",
-    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "gather", "scatter", "scatter_add",
-    "index_select", "embedding", "index", "_unsafe_index", "index_put", "_index_put_impl", "index_add",
-    "index_copy", "masked_select", "take", "take_along_dim", "tril", "triu", "expand_copy", "narrow_copy",
+    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "scatter", "scatter_add",
+    "index_put", "_index_put_impl", "index_add",
+    "index_copy", "masked_select", "tril", "triu", "expand_copy", "narrow_copy",
     "slice_copy", "select_copy", "permute_copy", "transpose_copy", "view_copy", "im2col", "col2im",
     "_unsafe_view", "diag_embed", "diagonal_scatter", "slice_scatter", "select_scatter", "as_strided_scatter",
     "nonzero", "unique", "_unique2", "unique_consecutive", "bucketize", "searchsorted", "one_hot",
-    "contiguous", "reshape", "_reshape_alias", "resize_", "_embedding_bag", "embedding_bag", "grid_sampler_2d_copy",
+    "contiguous", "reshape", "_reshape_alias", "resize_", "grid_sampler_2d_copy",
     "unfold_copy", "alias_copy", "_foreach_copy", "lift_fresh_copy", "detach_copy",
 )  # fmt: skip
 
@@ -47,6 +48,37 @@ def copy(call: AtenCall) -> OpCost:
     else:
         kind = "copy"
     return OpCost(0, call.io_elements(), kind=kind)
+
+
+def _index_tensors(call: AtenCall) -> list[TensorMeta]:
+    """The index tensors of a gather: ``indices`` for embedding, ``index`` for index_select/gather/
+    take_along_dim, each non-None entry of the index list for ``index``, the flat index for ``take``."""
+    if call.short in ("embedding", "index_select", "gather", "take_along_dim", "take"):
+        position = {"embedding": 1, "index_select": 2, "gather": 2, "take_along_dim": 1, "take": 1}[call.short]
+        found = call.arg(position, "indices")
+        return [found] if isinstance(found, TensorMeta) else []
+    found = call.arg(1, "indices")
+    return [t for t in (found or ()) if isinstance(t, TensorMeta)]
+
+
+@rule("gather", "index_select", "embedding", "index", "_unsafe_index", "take", "take_along_dim", family="copy")
+def gather_rows(call: AtenCall) -> OpCost:
+    """A gather reads what it gathers: FLOPs = 0; MAC = the selected elements read (as many as the
+    output holds) + the index tensors + the output written. The table it selects from is not read
+    whole (an embedding of 128 tokens reads 128 rows, not the vocabulary)."""
+    indices = sum(t.numel for t in _index_tensors(call))
+    return OpCost(0, 2 * call.output.numel + indices, kind="copy")
+
+
+@rule("_embedding_bag", "embedding_bag", family="copy")
+def embedding_bag(call: AtenCall) -> OpCost:
+    """A bag of embeddings (weight: V×D, indices: n): FLOPs = n·D (sum or mean of the rows: one add
+    each); MAC = the n rows read (n·D) + the indices and offsets + the output written."""
+    weight, indices = call.args[0], call.args[1]
+    offsets = call.arg(2, "offsets")
+    rows = indices.numel * weight.shape[-1]
+    extra = offsets.numel if isinstance(offsets, TensorMeta) else 0
+    return OpCost(rows, rows + indices.numel + extra + call.output.numel, kind="copy")
 
 
 @rule("copy_", family="copy")

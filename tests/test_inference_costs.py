@@ -1,0 +1,149 @@
+"""Costs of what eval/no_grad inference really runs: nn.MultiheadAttention's fused kernel when its
+fast-path conditions hold (the decomposed path when they do not), gathers that read only the rows they
+gather, and one convention for a linear layer's bias whatever PyTorch dispatches. Every figure is a
+closed form written here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from costmodel import analyze
+from costmodel.inputs import TensorSpec
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, e: int, heads: int, need_weights: bool = False) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(e, heads, batch_first=True)
+        self.need_weights = need_weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=self.need_weights)[0]
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, e: int, heads: int) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(e, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, y, y, need_weights=False)[0]
+
+
+SIZES = [(2, 10, 32, 4, False), (1, 7, 16, 2, True), (3, 5, 24, 4, False)]
+
+
+@pytest.mark.parametrize(("b", "length", "e", "heads", "need_weights"), SIZES)
+def test_self_attention_in_eval_is_the_fused_kernel(b: int, length: int, e: int, heads: int, need_weights: bool) -> None:
+    row = analyze(SelfAttention(e, heads, need_weights).eval(), (b, length, e)).layers[0]
+    assert [a["op"] for a in row.aten] == ["_native_multi_head_attention"]
+    # in-projection B·L·3E², two attention products 2·B·L²·E, out-projection B·L·E²
+    assert row.flops == b * length * 3 * e * e + 2 * b * length * length * e + b * length * e * e
+    x, weights = b * length * e, 3 * e * e + 3 * e + e * e + e
+    averaged = b * length * length if need_weights else 0  # the kernel's second output: head-averaged weights
+    projected, attended = 2 * b * 3 * length * e, 2 * b * length * e  # q, k, v and the attention out written + read
+    assert row.mac == x + weights + x + averaged + projected + attended
+
+
+def test_cross_attention_takes_the_decomposed_path_as_pytorch_does() -> None:
+    row = analyze(CrossAttention(32, 4).eval(), [(2, 10, 32), (2, 7, 32)]).layers[0]
+    ops = [a["op"] for a in row.aten]
+    assert "_native_multi_head_attention" not in ops  # key is not query: PyTorch's fast path does not apply
+    assert "_scaled_dot_product_flash_attention_for_cpu" in ops or "scaled_dot_product_attention" in ops
+    # q, k, v projections, attention, out-projection: B·L·E² + 2·B·S·E² + B·L·S·2E + B·L·E², and the two
+    # in-projection bias adds PyTorch runs apart (B·L·E + B·S·2E): inside F.multi_head_attention_forward the
+    # recorder cannot see F.linear, so they stay element-wise adds (docs/CONVENTIONS.md says so)
+    products = 2 * 10 * 32 * 32 + 2 * 2 * 7 * 32 * 32 + 2 * 10 * 7 * 2 * 32 + 2 * 10 * 32 * 32
+    assert row.flops == products + 2 * 10 * 32 + 2 * 7 * 64
+
+
+def test_an_odd_head_count_takes_the_decomposed_path_as_pytorch_does() -> None:
+    row = analyze(SelfAttention(24, 3).eval(), (3, 5, 24)).layers[0]
+    assert "_native_multi_head_attention" not in [a["op"] for a in row.aten]
+
+
+def test_an_embedding_reads_the_rows_it_gathers_not_the_table() -> None:
+    row = analyze(nn.Embedding(30522, 768), TensorSpec((1, 128), torch.int64)).layers[0]
+    assert (row.flops, row.mac) == (0, 128 + 2 * 128 * 768)  # indices + rows read + output written
+
+
+class Gathers(nn.Module):
+    def forward(self, x: torch.Tensor, i: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch.gather(x, 1, i), x.index_select(0, i[0]), x[i[:, :2]]
+
+
+def test_gather_index_select_and_index_read_what_they_select() -> None:
+    rows = {r.op: r for r in analyze(Gathers(), [TensorSpec((4, 10)), TensorSpec((4, 3), torch.int64)]).layers}
+    assert rows["gather"].mac == 2 * 4 * 3 + 4 * 3
+    assert rows["index_select"].mac == 2 * 3 * 10 + 3
+    index = next(r for r in rows.values() if any(a["op"] == "index" for a in r.aten))
+    assert index.mac == 2 * 4 * 2 * 10 + 4 * 2
+
+
+def test_a_bert_word_embedding_row_is_its_lookups() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=2, intermediate_size=128)
+    report = analyze(transformers.BertModel(config).eval(), {"input_ids": TensorSpec((1, 128), torch.int64)})
+    word = [r for r in report.layers if "word_embeddings" in (r.module or r.name) and r.mac > 0]
+    assert word and sum(r.mac for r in word) == 128 + 2 * 128 * 64
+
+
+class LinearOnTransposed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(32, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.transpose(0, 1))  # non-contiguous 3-D: PyTorch runs mm + add, not addmm
+
+
+def test_a_linear_bias_costs_the_same_under_mm_plus_add_as_under_addmm() -> None:
+    contiguous = analyze(nn.Linear(32, 16), (2, 3, 32)).layers[0]
+    assert "addmm" in [a["op"] for a in contiguous.aten]
+    strided = next(r for r in analyze(LinearOnTransposed(), (3, 2, 32)).layers if r.name == "fc")
+    ops = [a["op"] for a in strided.aten]
+    assert "mm" in ops and "add" in ops and "addmm" not in ops
+    m, k, n = 6, 32, 16
+    assert contiguous.flops == strided.flops == m * n * k  # the bias add is not a FLOP under either
+    assert contiguous.mac == m * k + k * n + n + m * n
+    copy = m * k * 2  # the transposed input made contiguous first (a real copy)
+    assert strided.mac == contiguous.mac + copy
+
+
+def test_an_explicit_bias_add_outside_linear_is_still_an_add() -> None:
+    class MatmulPlusBias(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(32, 16))
+            self.b = nn.Parameter(torch.randn(16))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x @ self.w + self.b
+
+    report = analyze(MatmulPlusBias(), (6, 32))
+    add = next(r for r in report.layers if r.op == "add")
+    assert (add.flops, add.mac) == (6 * 16, 2 * 6 * 16 + 16)
+
+
+def _flop_counter_total(fn) -> int:  # type: ignore[no-untyped-def]
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def test_where_flop_counter_counts_zero_on_cpu_and_we_do_not() -> None:
+    """The documented differences (docs/CONVENTIONS.md): FlopCounterMode has no formula for these CPU
+    kernels and counts 0; ours are the closed forms. If torch gains a formula, this test says so."""
+    attention = SelfAttention(32, 4).eval()
+    x = torch.randn(2, 10, 32)
+    assert _flop_counter_total(lambda: attention(x)) == 0
+    assert analyze(attention, (2, 10, 32)).totals["flops"] == 2 * 10 * 3 * 32 * 32 + 2 * 2 * 10 * 10 * 32 + 2 * 10 * 32 * 32
+    q = torch.randn(2, 4, 10, 8)
+    assert _flop_counter_total(lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q)) == 0
+    lstm = nn.LSTM(8, 16).eval()
+    assert _flop_counter_total(lambda: lstm(torch.randn(5, 2, 8))) == 0
+    assert _flop_counter_total(lambda: torch.mv(torch.randn(4, 5), torch.randn(5))) == 0
