@@ -4,7 +4,8 @@ Every module reachable from the model — through the module tree, and through p
 tuples, sets, bound methods, ``functools.partial`` objects and ordinary attributes — is copied once
 (shared modules stay shared), its parameters, buffers and tensor values replaced through a tensor map
 (fake, meta or cloned real tensors), its Python state (containers, attributes, configuration objects)
-copied deeply, its hook tables emptied and its hook-installed flags reset, eval mode set. A forward that
+copied deeply, its hook tables emptied and its hook-installed flags reset, eval mode set; a
+``torch.compile`` wrapper is replaced by (the copy of) the module it wraps. A forward that
 writes ``self.cache[k] = …``, appends to a list, creates attributes or buffers, or updates batch-norm
 statistics writes the copy only.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import enum
 import functools
+import sys
 import types
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
@@ -71,6 +73,11 @@ class _Copier:
         """A new module object of the same class (as torch's ``replicate`` does: no reduce protocol)."""
         if id(module) in self.memo:
             return self.memo[id(module)]  # type: ignore[no-any-return]
+        original = _compiled_original(module)
+        if original is not None:  # torch.compile's wrapper: its forward closes over the user's module
+            unwrapped = self.module(original)
+            self.remember(module, unwrapped)
+            return unwrapped
         clone = type(module).__new__(type(module))
         self.remember(module, clone)
         state = module.__dict__
@@ -164,6 +171,17 @@ class _Copier:
             return value
         self.originals.append(value)
         return clone
+
+
+def _compiled_original(module: nn.Module) -> nn.Module | None:
+    """The module a ``torch.compile`` wrapper (dynamo's ``OptimizedModule``) wraps, or None. The copy
+    analyses the original: compilation changes how the model runs, not what it computes."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # no wrapper can exist before dynamo is imported
+    wrapper = getattr(eval_frame, "OptimizedModule", None)
+    if wrapper is None or not isinstance(module, wrapper):
+        return None
+    original = getattr(module, "_orig_mod", None)
+    return original if isinstance(original, nn.Module) else None
 
 
 def copy_model(model: nn.Module, tensor_map: TensorMap) -> nn.Module:

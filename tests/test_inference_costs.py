@@ -147,3 +147,27 @@ def test_where_flop_counter_counts_zero_on_cpu_and_we_do_not() -> None:
     lstm = nn.LSTM(8, 16).eval()
     assert _flop_counter_total(lambda: lstm(torch.randn(5, 2, 8))) == 0
     assert _flop_counter_total(lambda: torch.mv(torch.randn(4, 5), torch.randn(5))) == 0
+
+
+@pytest.mark.parametrize(
+    ("c1", "c2", "k", "stride", "groups", "size"),
+    [(8, 4, 2, 2, 1, 7), (16, 16, 3, 1, 1, 5), (8, 8, 4, 2, 4, 6), (16, 4, 2, 2, 1, 7)],
+)
+def test_a_transposed_conv_carries_the_bound_of_its_adjoint_conv(
+    c1: int, c2: int, k: int, stride: int, groups: int, size: int
+) -> None:
+    import math
+
+    padding = 1 if k in (3, 4) else 0
+    conv = nn.ConvTranspose2d(c1, c2, k, stride=stride, padding=padding, groups=groups, bias=False)
+    row = next(r for r in analyze(conv, (1, c1, size, size)).layers if r.op == "ConvTranspose2d")
+    out = (size - 1) * stride - 2 * padding + k
+    a_in, a_out, taps = size * size, out * out, k * k
+    flops = a_in * c1 * (c2 // groups) * taps  # every input element meets a (c2/g)·k² patch
+    mac = a_in * c1 + a_out * c2 + c1 * (c2 // groups) * taps
+    bound = 2 * math.sqrt(groups * a_out * flops / taps) + flops / a_in  # the conv bound, roles exchanged
+    assert (row.flops, row.mac) == (flops, mac)
+    assert row.mac_lower_bound == pytest.approx(bound, rel=1e-12)
+    assert row.mac >= row.mac_lower_bound - 1e-9
+    if a_in * c1 == a_out * c2:  # the equality condition of the adjoint conv: on the bound
+        assert row.mac_lower_bound == row.mac

@@ -177,3 +177,13 @@ def test_bench_times_a_copy_and_leaves_model_and_rngs_alone() -> None:
     assert {r.name for r in result.rows} >= {"conv"}
     assert (torch.rand(1).item(), float(np.random.rand())) == expected
     assert _state(model) == before and float(model.calls) == 0.0
+
+
+def test_a_compiled_model_in_train_mode_is_costed_as_the_plain_model_and_left_alone() -> None:
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+    expected = analyze(plain.eval(), (2, 3, 16, 16)).totals
+    compiled = torch.compile(plain)
+    plain.train()
+    before = _state(plain)
+    assert analyze(compiled, (2, 3, 16, 16)).totals == expected
+    assert _state(plain) == before and plain.training  # running statistics and flags untouched

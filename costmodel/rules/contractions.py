@@ -36,20 +36,24 @@ def convolution(call: AtenCall) -> OpCost:
     """Conv: FLOPs = N·h'·w'·c2·(c1/g)·k_h·k_w; MAC = N·h·w·c1 + N·h'·w'·c2 + weights (+ bias);
     bound = 2·√(g·N·h·w·B/(k_h·k_w)) + B/(N·h'·w'), from ``formulas`` (proved in ``verify``).
     Transposed: every input element meets a (c2/g)·k_h·k_w patch, FLOPs = N·h·w·c1·(c2/g)·k_h·k_w
-    (as fvcore and flop_counter); MAC = in + out + weights (+ bias); no proved bound."""
+    (as fvcore and flop_counter); MAC = in + out + weights (+ bias); bound = 2·√(g·N·h'·w'·B/(k_h·k_w)) +
+    B/(N·h·w): a transposed conv is the adjoint of the conv from its output to its input (areas and
+    channels exchanged), whose FLOPs and bias-free MAC are identical, so the proved conv bound applies to
+    it with the roles exchanged (equality iff N·h·w·c1 = N·h'·w'·c2; a bias only adds)."""
     x, weight, bias = call.args[0], call.args[1], call.args[2]
     transposed = call.op.endswith("convolution") and bool(call.arg(6, "transposed", False))
     groups = int(call.arg(8, "groups", 1)) if call.op.endswith("convolution") else int(call.arg(6, "groups", 1))
     spatial = len(weight.shape) - 2
     n = x.shape[0] if len(x.shape) == spatial + 2 else 1
     out = call.output
-    if transposed:
-        flops = n * prod(x.shape[-spatial - 1 :]) * weight.shape[1] * prod(weight.shape[2:])
-        return OpCost(flops, call.io_elements(1), None, "transposed")
     c1, c2 = x.shape[-spatial - 1], out.shape[-spatial - 1]
     h, w = _fold(x.shape[-spatial:])
     ho, wo = _fold(out.shape[-spatial:])
     kh, kw = _fold(weight.shape[2:])
+    if transposed:
+        flops = n * prod(x.shape[-spatial - 1 :]) * weight.shape[1] * prod(weight.shape[2:])
+        adjoint = closed_forms.conv_cost(n, ho, wo, h, w, c2, c1, kh, kw, groups, False)  # output → input
+        return OpCost(flops, call.io_elements(1), adjoint.mac_lower_bound, "transposed")
     cost = closed_forms.conv_cost(n, h, w, ho, wo, c1, c2, kh, kw, groups, bias is not None)
     return OpCost(cost.flops, cost.mac, cost.mac_lower_bound, conv_kind(c1, groups, kh * kw))
 
