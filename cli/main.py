@@ -138,6 +138,16 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+def _write_plot(figure: Any, path: str) -> None:
+    """Save a figure atomically; a failed write (full disk, the folder gone) is one line, exit 2."""
+    from costmodel.plots import save_png
+
+    try:
+        save_png(figure, path)
+    except OSError as exc:
+        raise CostModelError(f"cannot write the plot to {path} ({exc.strerror or exc})") from None
+
+
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 
 
@@ -401,9 +411,9 @@ def report(
         )
     )
     if plot_path:
-        from costmodel.plots import plot_layers, save_png
+        from costmodel.plots import plot_layers
 
-        save_png(plot_layers(result), plot_path)
+        _write_plot(plot_layers(result), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
     check_budgets(model, result.totals, {"flops": max_flops, "mac": max_mac, "params": max_params}, mac_unit)
 
@@ -565,12 +575,12 @@ def bench(
         emit(render_bench(results[0], fmt, top))  # type: ignore[arg-type]
     if plot_path:
         from costmodel.compare import CompareRow
-        from costmodel.plots import plot_compare, plot_roofline, save_png
+        from costmodel.plots import plot_compare, plot_roofline
 
         if whole_zoo:
-            save_png(plot_compare([CompareRow.of_bench(r) for r in results]), plot_path)
+            _write_plot(plot_compare([CompareRow.of_bench(r) for r in results]), plot_path)
         else:
-            save_png(plot_roofline(results[0]), plot_path)
+            _write_plot(plot_roofline(results[0]), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
 
 
@@ -779,9 +789,9 @@ def compare(
         )
     emit(render_compare(rows, fmt))  # type: ignore[arg-type]
     if plot_path:
-        from costmodel.plots import plot_compare, save_png
+        from costmodel.plots import plot_compare
 
-        save_png(plot_compare(rows), plot_path)
+        _write_plot(plot_compare(rows), plot_path)
         click.echo(f"plot written to {plot_path}", err=True)
     limits = {"flops": max_flops, "mac": max_mac, "params": max_params}
     failures = []

@@ -11,7 +11,7 @@ from torch import nn
 from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.fake import gc_paused
-from costmodel.model_errors import check_model
+from costmodel.model_errors import check_dtype, check_model
 from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
 from costmodel.tensors import TensorMeta, tensors_in
@@ -210,6 +210,7 @@ def analyze(
     Raises TraceFailure, ShapeMismatch or (with ``strict``) UncountedOpsError, each one line.
     """
     check_model(model)
+    check_dtype(dtype)
     check_mac_unit(mac_unit)
     check_flops_unit(flops_unit)
     with gc_paused():

@@ -185,7 +185,7 @@ def process_state_preserved() -> Iterator[None]:
 
 
 #: Python's recursion limit during analysis (restored after): fx and the fake run add frames per module.
-_RECURSION_LIMIT = 6000
+_RECURSION_LIMIT = 2500
 
 
 def _numpy_rng_state() -> Any:

@@ -87,7 +87,13 @@ def shape_spec(shape: Sequence[Any], dtype: torch.dtype | None = None) -> Tensor
     sizes = list(shape)
     if not sizes or any(not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in sizes):
         raise ShapeMismatch(f"input shape {sizes} must be a non-empty list of positive integers")
+    if prod(sizes) > MAX_ELEMENTS:
+        raise ShapeMismatch(f"input shape {sizes} has {prod(sizes):.3g} elements, more than any device holds (2**48)")
     return TensorSpec(tuple(int(s) for s in sizes), dtype)
+
+
+#: The most elements one input may have: beyond it sizes overflow int64 in the ops' own arithmetic.
+MAX_ELEMENTS = 2**48
 
 
 def _leaf(value: Any) -> Any:
@@ -154,7 +160,7 @@ def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
         raise ValueError(f"'{text}' is not a comma-separated list of integers, e.g. 1,3,224,224") from None
     if not shape or any(s <= 0 for s in shape) or any(s > 2**40 for s in shape):
         raise ValueError(f"'{text}' must list positive sizes below 2**40, e.g. 1,3,224,224")
-    if prod(shape) > 2**48:
+    if prod(shape) > MAX_ELEMENTS:
         raise ValueError(f"'{text}' has {prod(shape):.3g} elements, more than any device holds (2**48)")
     return name, TensorSpec(tuple(shape), dtype)
 

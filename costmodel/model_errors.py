@@ -71,3 +71,12 @@ def check_model(model: object) -> None:
             raise BadModel(
                 f"'{name}' is uninitialised (a Lazy module): run one forward on a real input first, then analyse"
             )
+
+
+def check_dtype(dtype: object) -> None:
+    """The analysis dtype must be a floating-point torch dtype (parameters and float inputs are cast to it)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise BadModel(
+            f"analysis dtype {dtype} is not a floating-point dtype: use float32, float16, bfloat16 or float64 "
+            "(integer inputs such as token ids take TensorSpec(shape, torch.int64))"
+        )

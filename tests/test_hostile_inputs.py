@@ -159,3 +159,10 @@ def test_analyze_refuses_scripted_and_lazy_modules_in_one_line() -> None:
         analyze(torch.jit.script(nn.Linear(4, 4)), (2, 4))
     with pytest.raises(CostModelError, match="Lazy"):
         analyze(nn.LazyLinear(4), (2, 4))
+
+
+def test_an_integer_analysis_dtype_and_an_overflowing_shape_are_one_line_errors() -> None:
+    with pytest.raises(CostModelError, match="not a floating-point dtype"):
+        analyze(nn.Linear(4, 4), (2, 4), torch.int8)
+    with pytest.raises(CostModelError, match="more than any device holds"):
+        analyze(nn.Linear(4, 4), (2**40, 2**40))
