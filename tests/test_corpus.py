@@ -93,6 +93,12 @@ def _check(model: nn.Module, inputs: Any) -> None:
     assert (aten.totals, aten.contraction_flops) == (report.totals, report.contraction_flops)
     assert report.totals["flops"] >= report.contraction_flops > 0
     assert report.contraction_flops == oracle_contraction_flops(model, inputs)
+    # the oracle ran one real forward (Hugging Face models install hooks and flags on the first one):
+    # the analysis after it is the analysis before it, and leaves the model as the forward left it
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    after = analyze(model, inputs)
+    assert (after.totals, [r.name for r in after.layers]) == (report.totals, [r.name for r in report.layers])
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
 
 
 @pytest.mark.parametrize("name", sorted(OWN))
