@@ -23,6 +23,8 @@ _VALUE_MESSAGES = (
     "Cannot copy out of meta tensor",
     "Tensor.item() cannot be called on meta tensors",
 )
+#: Messages of fake (meta) kernels stricter than the real CPU kernel: the op runs on real tensors.
+_STRICTER_FAKE = re.compile(r"Expected (inputs|mat\w*|tensors?) of (BF16|bfloat16)")
 _MISSING_OP = re.compile(r"'_OpNamespace' '(\w+)' object has no attribute '(\w+)'")
 
 
@@ -31,11 +33,13 @@ class BadModel(CostModelError):
 
 
 def needs_values(exc: BaseException) -> bool:
-    """Whether ``exc`` says an op needed real tensor values (fake tensors carry only shapes)."""
+    """Whether ``exc`` says an op needs real tensors: it needed values (fake tensors carry only shapes),
+    or its fake kernel refuses a dtype the real kernel takes (``_grouped_mm`` wants bf16 on fake tensors,
+    not on the CPU)."""
     if isinstance(exc, (DataDependentOutputException, DynamicOutputShapeException)):
         return True
     text = str(exc)
-    return any(m in text for m in _VALUE_MESSAGES)
+    return any(m in text for m in _VALUE_MESSAGES) or _STRICTER_FAKE.search(text) is not None
 
 
 def model_error(exc: Exception, inputs: str, where: str) -> CostModelError:

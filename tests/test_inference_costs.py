@@ -171,3 +171,28 @@ def test_a_transposed_conv_carries_the_bound_of_its_adjoint_conv(
     assert row.mac >= row.mac_lower_bound - 1e-9
     if a_in * c1 == a_out * c2:  # the equality condition of the adjoint conv: on the bound
         assert row.mac_lower_bound == row.mac
+
+
+def test_a_mixture_of_experts_layer_is_costed_completely() -> None:
+    """transformers' Mixtral experts run torch's grouped matrix product (whose fake kernel demands bf16,
+    the CPU kernel does not: the walk falls back to real tensors) and histc to count tokens per expert."""
+    transformers = pytest.importorskip("transformers")
+    tokens, hidden, inner, experts, top_k = 16, 32, 64, 4, 2
+    config = transformers.MixtralConfig(
+        vocab_size=100,
+        hidden_size=hidden,
+        intermediate_size=inner,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_local_experts=experts,
+        num_experts_per_tok=top_k,
+    )
+    report = analyze(transformers.MixtralModel(config).eval(), {"input_ids": TensorSpec((1, tokens), torch.int64)})
+    assert report.uncounted == []
+    grouped = sorted((r for r in report.layers if r.op == "_grouped_mm"), key=lambda r: r.name)
+    routed = tokens * top_k  # each token goes to top_k experts
+    assert [r.flops for r in grouped] == [routed * 2 * inner * hidden, routed * hidden * inner]  # gate+up, down
+    assert grouped[0].mac == routed * hidden + experts * hidden * 2 * inner + experts + routed * 2 * inner
+    histc = next(r for r in report.layers if r.op == "histc")
+    assert (histc.flops, histc.mac) == (routed, routed + experts)

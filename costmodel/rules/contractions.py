@@ -88,6 +88,20 @@ def bmm(call: AtenCall) -> OpCost:
     return OpCost(call.output.numel * a.shape[-1], call.io_elements(), None, "matmul")
 
 
+@rule("_grouped_mm", "grouped_mm", family="matmul")
+def grouped_mm(call: AtenCall) -> OpCost:
+    """Grouped matrix products (Mixture-of-Experts layers): each output element is one dot product over
+    the contraction size K, so FLOPs = output elements × K — for tokens (S×K) routed to expert weights
+    (E×K×N), S·N·K; for groups along K (M×K by K×N, G groups), M·N·K. MAC = inputs (every expert's
+    weights, as the kernel is given them; which experts receive tokens is data) + offsets + output."""
+    a, b = call.args[0], call.args[1]
+    if len(a.shape) == 2 and len(b.shape) == 2:  # groups split the contraction: out is G×M×N
+        flops = a.shape[0] * b.shape[1] * a.shape[1]
+    else:
+        flops = call.output.numel * a.shape[-1]
+    return OpCost(flops, call.io_elements(), None, "matmul")
+
+
 def attention_macs(q: TensorMeta, k: TensorMeta, v: TensorMeta, out_elements: int, extra: int) -> tuple[int, int, int]:
     """(FLOPs, fused MAC, unfused MAC) of softmax(q·kᵀ)·v with batch-and-heads B·H, L queries, S keys:
     FLOPs = B·H·L·S·(E + Ev); fused MAC = q + k + v + out + ``extra`` (mask); the unfused math path
