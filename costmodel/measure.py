@@ -152,6 +152,7 @@ def measure(
     """
     dev = require_device(device)
     root = private_copy(traced.real_root(), dev, dtype)
+    _add_trace_constants(root, traced, dev)
     x = random_input(traced.input_shape, dtype, dev)
     timer = _NodeTimer(root, traced.graph, dev)
     whole: list[float] = []
@@ -308,6 +309,33 @@ def time_model(
     x = random_input(input_shape, dtype, dev)
     with fixed_threads(threads), torch.no_grad():
         return Timing.of(_time_calls(lambda: copy_(x), repeats, warmup, dev))
+
+
+def _add_trace_constants(root: nn.Module, traced: TracedModel, device: torch.device) -> None:
+    """Give the timed copy the constants fx stored on the traced root (``_tensor_constant0``: a tensor the
+    forward built at trace time): real tensors made while tracing, so they can be timed with."""
+    for node in traced.graph.nodes:
+        if node.op != "get_attr" or _has_path(root, str(node.target)):
+            continue
+        value = traced.root
+        for part in str(node.target).split("."):
+            value = getattr(value, part)
+        if isinstance(value, torch.Tensor) and (value.is_meta or type(value) is not torch.Tensor):
+            raise CostModelError(f"'{node.target}' is a constant of the traced graph without real values: cannot time it")
+        *parents, leaf = str(node.target).split(".")
+        owner = root
+        for part in parents:
+            owner = getattr(owner, part)
+        setattr(owner, leaf, value.to(device) if isinstance(value, torch.Tensor) else value)
+
+
+def _has_path(module: nn.Module, path: str) -> bool:
+    value: Any = module
+    for part in path.split("."):
+        if not hasattr(value, part):
+            return False
+        value = getattr(value, part)
+    return True
 
 
 def private_copy(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:

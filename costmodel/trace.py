@@ -15,6 +15,7 @@ import inspect
 import linecache
 import math
 import os
+import re
 import sys
 import traceback
 import types
@@ -89,6 +90,24 @@ class TracedModel:
     def call_nodes(self) -> list[fx.Node]:
         """The nodes that compute something: call_module, call_function and call_method."""
         return [n for n in self.graph.nodes if n.op.startswith("call_")]
+
+
+def _keep_unicode_names(graph: fx.Graph) -> None:
+    """Name each call of a module whose path is not ASCII after the path itself (``свёртка``, ``卷积_0``):
+    fx replaces every non-ASCII character by ``_``, which loses the name. Dots become ``_`` as fx does;
+    names stay unique."""
+    used = {node.name for node in graph.nodes}
+    for node in graph.nodes:
+        if node.op != "call_module" or str(node.target).isascii():
+            continue
+        base = re.sub(r"\W", "_", str(node.target))
+        candidate, suffix = base, 0
+        while candidate in used:
+            suffix += 1
+            candidate = f"{base}_{suffix}"
+        used.discard(node.name)
+        used.add(candidate)
+        node.name = candidate
 
 
 def _drop_nodes_after_output(graph: fx.Graph, *per_node: dict[str, Any]) -> None:
@@ -439,6 +458,7 @@ def trace_model(
             root = wrap_leaf(root)
         concrete = _unsupplied_defaults(root, spec)
         graph = symbolic_trace(root, name, concrete)
+        _keep_unicode_names(graph)
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
         defaults = [n.args[0] if n.args else concrete.get(str(n.target).lstrip("*")) for n in placeholders]
         fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))

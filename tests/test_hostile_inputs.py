@@ -125,6 +125,8 @@ def test_unicode_module_names_stay_unicode_in_json(models: Path) -> None:
     result = _run("report", f"{models}:unicode", "--input", "2,4", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert "свёртка" in result.stdout and "\\u" not in result.stdout
+    table = _run("report", f"{models}:unicode", "--input", "2,4")
+    assert table.returncode == 0 and "свёртка " in table.stdout  # the row is named after the module, not "_"
 
 
 def test_a_fractional_budget_and_an_unwritable_plot_are_refused_before_any_work() -> None:
