@@ -383,13 +383,14 @@ def test_an_interrupt_is_exit_130_with_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip() == "interrupted" and result.stdout == ""
 
 
-def test_sigint_during_start_up_is_exit_130_without_a_traceback() -> None:
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_start_up_is_exit_130_without_a_traceback(signal_name: str) -> None:
     import signal
     import time
 
     process = subprocess.Popen([COSTMODEL, "zoo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)  # in the imports (torch takes seconds) or in the analysis: either way an interrupt
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in err and err.strip() == "interrupted" and out == ""
@@ -403,3 +404,20 @@ def test_json_is_strict_even_for_non_finite_numbers() -> None:
         "rate": None,
         "error": [None, 0.5],
     }
+
+
+def test_an_interrupt_while_plotting_leaves_no_partial_png(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    from costmodel.plots import save_png
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        stream = args[1]  # (figure, stream)
+        stream.write(b"\x89PNG partial")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", interrupted)
+    target = tmp_path / "plot.png"
+    with pytest.raises(KeyboardInterrupt):
+        save_png(Figure(), target)
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the temporary file
