@@ -317,6 +317,68 @@ def _denominators_nonzero(expr: sp.Expr, variables: Sequence[sp.Symbol], at_leas
     return True, steps
 
 
+def _rational_sign(expr: sp.Expr, variables: Sequence[sp.Symbol], at_least_one: bool) -> tuple[SignInfo | None, list[str]]:
+    """Sign of a rational function of positive variables: its numerator's over its denominator's."""
+    top, bottom = sp.fraction(sp.cancel(sp.together(expr)))
+    try:
+        top_sign, top_steps = _polynomial_sign(sp.expand(top), variables, at_least_one)
+        bottom_sign, _ = _polynomial_sign(sp.expand(bottom), variables, at_least_one)
+    except (sp.PolynomialError, sp.polys.polyerrors.PolificationFailed, sp.polys.polyerrors.GeneratorsError):
+        return None, [f"{_s(expr)}: not a ratio of polynomials"]
+    if top_sign is None or bottom_sign is None or bottom_sign[0] == 0 or not bottom_sign[1]:
+        return None, top_steps
+    return (top_sign[0] * bottom_sign[0], top_sign[1]), top_steps
+
+
+def _prove_with_one_square_root(
+    target: sp.Expr, variables: Sequence[sp.Symbol], strict: bool, at_least_one: bool
+) -> tuple[bool, list[str]]:
+    """Prove ``target ≥ 0`` (> 0 if ``strict``) where one square root √P of a non-monomial remains:
+    write target = (A + B·√P) / D with A, B, D free of it, and decide by signs — both terms of one sign
+    settle it; otherwise square the side that is ≥ 0 (monotone on ≥ 0): B ≥ 0 ≥ A needs B²·P − A² ≥ 0,
+    A ≥ 0 ≥ B needs A² − B²·P ≥ 0 (> 0 for a strict claim). Every sign is certified or it is no proof."""
+    roots = {p for p in target.atoms(sp.Pow) if p.exp == sp.Rational(1, 2)}
+    if len(roots) != 1 or radical_degree(target.xreplace({next(iter(roots)): sp.Integer(1)})) > 1:
+        return False, ["more than one square root (or another radical) remains: no proof of this kind"]
+    root = next(iter(roots))
+    radicand = root.base
+    t = sp.Dummy("t", positive=True)
+    numerator, denominator = sp.fraction(sp.together(target.xreplace({root: t})))
+    numerator = sp.expand(numerator)
+    if denominator.has(t) or sp.degree(numerator, t) > 1:
+        return False, [f"√({_s(radicand)}) is not a linear term of the difference: no proof of this kind"]
+    a, b = numerator.coeff(t, 0), numerator.coeff(t, 1)
+    steps = [f"with R = √({_s(radicand)}): difference = ({_s(a)} + ({_s(b)})·R) / ({_s(denominator)})"]
+    p_sign, _ = _rational_sign(radicand, variables, at_least_one)
+    d_sign, _ = _rational_sign(denominator, variables, at_least_one)
+    a_sign, _ = _rational_sign(a, variables, at_least_one) if a != 0 else ((0, True), [])
+    b_sign, _ = _rational_sign(b, variables, at_least_one) if b != 0 else ((0, True), [])
+    if p_sign is None or p_sign[0] < 0 or d_sign is None or d_sign[0] == 0 or not d_sign[1] or a_sign is None or b_sign is None:
+        return False, [*steps, "a sign among the radicand, the denominator, A and B is not certified: no proof"]
+    want = d_sign[0]  # the numerator must have the denominator's sign
+    a_s, b_s = a_sign[0] * want, b_sign[0] * want  # signs of A and B relative to the wanted one
+    root_strict = p_sign[0] > 0 and p_sign[1]
+    if a_s >= 0 and b_s >= 0:
+        strict_sum = (a_s > 0 and a_sign[1]) or (b_s > 0 and b_sign[1] and root_strict)
+        proved = strict_sum or not strict
+        return proved, [*steps, f"A and B·R both have the denominator's sign{'' if proved else ', but not strictly'}"]
+    if a_s <= 0 <= b_s:
+        squared = b**2 * radicand - a**2
+        label = "B²·P − A²"
+    elif b_s <= 0 <= a_s:
+        squared = a**2 - b**2 * radicand
+        label = "A² − B²·P"
+    else:
+        return False, [*steps, "A and B·R both have the wrong sign: no proof"]
+    sign, sign_steps = _rational_sign(squared, variables, at_least_one)
+    proved = sign is not None and ((sign[0] > 0 and sign[1]) if strict else sign[0] >= 0)
+    relation = "> 0" if strict else "≥ 0"
+    verdict = f"{label} {relation}, and squaring is monotone on non-negative sides"
+    if not proved:
+        verdict = f"{label} is not shown {relation}"
+    return proved, [*steps, *(f"{label}: " + s for s in sign_steps), verdict]
+
+
 def prove_sign(difference: sp.Expr, relation: Relation, domain: Domain) -> tuple[bool, list[str]]:
     """Prove ``difference rel 0`` on the domain (positive variables; ≥ 1 on the integer domain), each
     binary symbol by cases. Returns (proved, steps)."""
@@ -346,8 +408,9 @@ def prove_sign(difference: sp.Expr, relation: Relation, domain: Domain) -> tuple
         steps.append("LHS − RHS simplifies to 0" + verdict)
         return zero, steps
     if radical_degree(target) > 1:
-        steps.append(f"radicals remain after the substitution: {_s(target)}")
-        return False, steps
+        squared, square_steps = _prove_with_one_square_root(target, variables, relation in (">", "<"), domain.integers)
+        steps += [f"radicals remain after the substitution: {_s(target)}", *square_steps]
+        return squared, steps
     sign_wanted = 1 if relation in (">=", ">") else -1
     numerator, denominator = sp.fraction(sp.cancel(sp.together(target)))
     side = "LHS − RHS" if sign_wanted > 0 else "RHS − LHS"

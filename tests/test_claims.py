@@ -237,7 +237,8 @@ def test_theorem_statements_parse_back_to_the_proved_expressions() -> None:
     [
         ("c1^k >= 1", "not a ratio of polynomials"),  # true, but a symbolic power has no certificate here
         ("max(c1, c2) >= c1", "not a ratio of polynomials"),
-        ("sqrt(c1 + c2) >= sqrt(c1)", "radicals remain"),  # true; √(c1 + c2) survives the substitution
+        # true; two square roots of sums survive the substitution (one alone is isolated and squared)
+        ("sqrt(c1 + c2) + sqrt(c2 + h) >= sqrt(c1 + h)", "more than one square root"),
     ],
 )
 def test_true_claims_without_a_certificate_are_unknown_never_proved(claim: str, reason: str) -> None:

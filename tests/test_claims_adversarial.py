@@ -50,10 +50,26 @@ def test_decimal_constants_are_the_rationals_they_spell(claim: str, where: str |
     "claim",
     ["sqrt(10^400 + c1) > 10^200", "sqrt(10^400*MAC^2 + 1) > 10^200*MAC", "sqrt(10^600 + c2) >= 10^300"],
 )
-def test_true_claims_with_cancellation_are_never_refuted(claim: str) -> None:
-    # true: x² + 1 > x² for x = 10^200·MAC ≥ 0, so the square root exceeds x; 50 digits cannot see it
+def test_true_claims_with_cancellation_are_proved_not_refuted(claim: str) -> None:
+    # true: x² + 1 > x² for x = 10^200·MAC ≥ 0, so the square root exceeds x; 50 digits cannot see it.
+    # Proved by isolating the root and squaring the non-negative sides.
     result = check_claim(claim, None)
-    assert result.verdict != "refuted", result.steps
+    assert result.verdict == "proved", result.steps
+    assert any("squaring is monotone" in step for step in result.steps)
+
+
+@pytest.mark.parametrize(
+    ("claim", "verdict"),
+    [
+        ("sqrt(c1^2 + c2^2) <= c1 + c2", "proved"),
+        ("sqrt(c1^2 + 1) > c1", "proved"),
+        ("sqrt(c1^2 + c2^2) >= c1 + c2", "refuted"),  # equality only if one is 0: false at all ones
+        ("sqrt(c1*c2 + 1) >= 2", "refuted"),  # √2 < 2 at all ones
+        ("sqrt(c1^2 + 1) > c1 + 1", "refuted"),
+    ],
+)
+def test_one_square_root_is_isolated_and_squared_soundly(claim: str, verdict: str) -> None:
+    assert check_claim(claim, None).verdict == verdict
 
 
 def test_certified_signs_where_fifty_digits_are_wrong() -> None:
@@ -176,12 +192,13 @@ _monomials = st.tuples(st.integers(-6, 6), _symbol, st.integers(0, 3), _symbol, 
     point=st.tuples(*(st.integers(1, 40) for _ in _SYMBOLS)),
     gap=st.integers(0, 40),
     relation=st.sampled_from([">=", "<=", ">", "<", "=="]),
-    radical=st.booleans(),
+    radical=st.sampled_from(["", " + sqrt(c1)", " + sqrt(c1 + c2)", " - sqrt(c1^2 + h)", " + 3*sqrt(c2*h + 1)"]),
 )
 def test_no_false_claim_is_ever_proved(terms, point, gap, relation, radical) -> None:
-    """A polynomial E (plus √c1 sometimes) and the exact value v it takes at a random point: each claim
-    below is false at that point by construction, so it may be refuted or unknown, never proved."""
-    text = " + ".join(f"({a})*{x}^{i}*{y}^{j}" for a, x, i, y, j in terms) + (" + sqrt(c1)" if radical else "")
+    """A polynomial E (sometimes plus a square root, of a monomial or of a sum) and the exact value v it
+    takes at a random point: each claim below is false at that point by construction, so it may be
+    refuted or unknown, never proved."""
+    text = " + ".join(f"({a})*{x}^{i}*{y}^{j}" for a, x, i, y, j in terms) + radical
     env = dict(zip(_SYMBOLS, point))
     value = sp.sympify(text.replace("^", "**"), locals={s: sp.Integer(v) for s, v in env.items()})
     tiny = sp.Rational(1, 10**gap)
