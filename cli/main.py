@@ -21,7 +21,7 @@ from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
 from costmodel.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, CheckFailed
 from costmodel.inputs import DTYPES, ModelInputs, parse_input_option
-from costmodel.measure import require_device
+from costmodel.measure import check_threads, require_device
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
@@ -135,6 +135,15 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
             pass
     except OSError as exc:
         raise click.BadParameter(f"'{value}': cannot write in '{folder}' ({exc.strerror or exc})") from None
+    return value
+
+
+def _threads_checked(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """--threads within 1 … the cores available, checked before any work."""
+    try:
+        check_threads(value)
+    except CostModelError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
     return value
 
 
@@ -295,7 +304,8 @@ def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..
             type=click.IntRange(min=1),
             default=1,
             show_default=True,
-            help="CPU threads, fixed for the whole run (restored afterwards).",
+            callback=_threads_checked,
+            help="CPU threads, fixed for the whole run (restored afterwards); at most the cores available.",
         )(func)
         return click.option(
             "--device",
@@ -670,7 +680,12 @@ def guidelines(
 @click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module depth of a block.")
 @click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="CPU threads for --measure, fixed for the run."
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    callback=_threads_checked,
+    help="CPU threads for --measure, fixed for the run; at most the cores available.",
 )
 @click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
 @click.option(

@@ -19,7 +19,7 @@ from costmodel.analyze import analyze, cost_traced
 from costmodel.calibrate import Calibration, CalibrationSource, calibrate
 from costmodel.errors import CostModelError, TraceFailure
 from costmodel.fake import process_state_preserved
-from costmodel.measure import Measurement, measure, measure_modules, private_copy, random_input, require_device
+from costmodel.measure import Measurement, check_threads, measure, measure_modules, private_copy, random_input, require_device
 from costmodel.model_errors import check_model
 from costmodel.predict import PREDICTORS, Prediction, mape, model_seconds, pearson, predict, spearman
 from costmodel.report import Report
@@ -148,6 +148,7 @@ def bench(
     model and state are unchanged.
     """
     check_model(model)
+    check_threads(threads)
     with process_state_preserved():
         return _bench(model, input_shape, name, device, dtype, threads, repeats, warmup, recalibrate, progress)
 

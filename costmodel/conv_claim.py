@@ -83,6 +83,7 @@ def _check_claim(claim: str, where: str | None, random_points: int) -> ClaimResu
         substitutions[bias] = sp.Integer(0)
     if substitutions.get(bias, 0) not in (0, 1):
         raise ClaimError(f"--where bias must be 0 or 1, not {substitutions[bias]}")
+    _check_no_cycle(fixed)
     for name, value in fixed.items():
         if name != "bias" and value.is_number and not (value.is_Integer and value >= 1):
             raise ClaimError(f"--where {name}={sp.sstr(value)} is outside the domain: every size is an integer ≥ 1")
@@ -124,6 +125,21 @@ def _check_claim(claim: str, where: str | None, random_points: int) -> ClaimResu
             f"at {at}: LHS = {result.sides['lhs']}, RHS = {result.sides['rhs']}, so LHS {relation} RHS is false. REFUTED"
         )
     return result
+
+
+def _check_no_cycle(fixed: dict[str, sp.Expr]) -> None:
+    """--where values may name each other (c2=2*c1, c1=8), but not in a circle (c1=c2, c2=c1): a symbol
+    defined through itself has no value."""
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        for used in sorted(str(x) for x in fixed[name].free_symbols if str(x) in fixed):
+            if used in path:
+                circle = " → ".join((*path[path.index(used) :], used))
+                raise ClaimError(f"--where defines {used} through itself ({circle})")
+            visit(used, (*path, used))
+
+    for name in fixed:
+        visit(name, (name,))
 
 
 def _value(value: sp.Expr) -> str:

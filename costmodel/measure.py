@@ -9,6 +9,7 @@ node. The model's parameters, buffers and training flags are left exactly as the
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -69,9 +70,27 @@ class Measurement:
         return 100.0 * (max(rounds) - min(rounds)) / statistics.median(rounds)
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int) -> None:
+    """A thread count must be 1 … the cores available: more times contention, not the model (and an
+    absurd count crashes the OpenMP runtime)."""
+    cores = available_cores()
+    if not 1 <= threads <= cores:
+        raise CostModelError(f"--threads {threads}: give 1 to {cores} (the CPU cores available here)")
+
+
 @contextlib.contextmanager
 def fixed_threads(threads: int) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(threads)``, restoring the previous count afterwards."""
+    """Run with ``torch.set_num_threads(threads)`` (checked: 1 … the cores available), restoring the
+    previous count afterwards."""
+    check_threads(threads)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

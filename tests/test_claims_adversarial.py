@@ -93,6 +93,8 @@ def test_certified_signs_where_fifty_digits_are_wrong() -> None:
         ("c1 >= 1", "h=1/2", "outside the domain"),
         ("c1 >= 1", "g=3,c1=4", "no valid size"),  # g must divide c1
         ("MAC >= 1", "bias=2", "bias must be 0 or 1"),
+        ("c1 >= 1", "c1=c2,c2=c1", "defines c1 through itself"),  # a circle has no value
+        ("c1 >= 1", "c1=c1+1", "defines c1 through itself"),
     ],
 )
 def test_where_outside_the_domain_is_a_one_line_error(claim: str, where: str, message: str) -> None:

@@ -168,3 +168,8 @@ def test_an_integer_analysis_dtype_and_an_overflowing_shape_are_one_line_errors(
         analyze(nn.Linear(4, 4), (2, 4), torch.int8)
     with pytest.raises(CostModelError, match="more than any device holds"):
         analyze(nn.Linear(4, 4), (2**40, 2**40))
+
+
+def test_a_thread_count_beyond_the_cores_is_refused_before_any_work() -> None:
+    result = _run("bench", "shufflenet_v2_x0_5", "--threads", "100000")
+    assert result.returncode == 2 and "--threads" in result.stderr and result.stdout == ""
