@@ -130,6 +130,8 @@ def normalise_inputs(inputs: Any) -> ModelInputs:
     if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], (tuple, list)) and isinstance(inputs[1], dict):
         args = tuple(_leaf(a) for a in inputs[0])
         return ModelInputs(args, {str(k): _leaf(v) for k, v in inputs[1].items()})
+    if isinstance(inputs, (tuple, list)) and not inputs:
+        raise ShapeMismatch("no inputs given (an empty list): give the forward's inputs, e.g. (1, 3, 224, 224)")
     leaf = _leaf(inputs)
     if isinstance(leaf, TensorSpec):
         return ModelInputs((leaf,), {})

@@ -173,3 +173,8 @@ def test_an_integer_analysis_dtype_and_an_overflowing_shape_are_one_line_errors(
 def test_a_thread_count_beyond_the_cores_is_refused_before_any_work() -> None:
     result = _run("bench", "shufflenet_v2_x0_5", "--threads", "100000")
     assert result.returncode == 2 and "--threads" in result.stderr and result.stdout == ""
+
+
+def test_an_empty_input_list_is_named_as_such() -> None:
+    with pytest.raises(CostModelError, match="no inputs given"):
+        analyze(nn.Linear(4, 4), [])
