@@ -147,6 +147,18 @@ def _threads_checked(ctx: click.Context, param: click.Parameter, value: int) -> 
     return value
 
 
+def _threads_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--threads``: 1 … the cores available, checked before any work."""
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        callback=_threads_checked,
+        help=f"{what}; at most the cores available.",
+    )
+
+
 def _write_plot(figure: Any, path: str) -> None:
     """Save a figure atomically; a failed write (full disk, the folder gone) is one line, exit 2."""
     from costmodel.plots import save_png
@@ -299,14 +311,7 @@ def _runtime_options(repeats: int) -> Callable[[Callable[..., Any]], Callable[..
             show_default=True,
             help="Timed runs per measurement; figures are medians (the spread is shown beside them).",
         )(func)
-        func = click.option(
-            "--threads",
-            type=click.IntRange(min=1),
-            default=1,
-            show_default=True,
-            callback=_threads_checked,
-            help="CPU threads, fixed for the whole run (restored afterwards); at most the cores available.",
-        )(func)
+        func = _threads_option("CPU threads, fixed for the whole run (restored afterwards)")(func)
         return click.option(
             "--device",
             type=click.Choice(["cpu", "cuda"]),
@@ -679,14 +684,7 @@ def guidelines(
 )
 @click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module depth of a block.")
 @click.option("--measure", is_flag=True, help="Also time the model and report the element-wise share of time.")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    callback=_threads_checked,
-    help="CPU threads for --measure, fixed for the run; at most the cores available.",
-)
+@_threads_option("CPU threads for --measure, fixed for the run")
 @click.option("--all", "show_all", is_flag=True, help="List every finding (tables show 5 per guideline).")
 @click.option(
     "--repeats",
