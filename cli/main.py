@@ -32,7 +32,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 2 bad input (model spec, shape, option, path; a model fx and the aten walk "
     "cannot run; the model's own code calling sys.exit or raising; an unreadable --claim); 3 a check you asked "
     "for failed (a MAC bound that does not hold, a --claim refuted or unproved, --max-flops/--max-mac/"
-    "--max-params exceeded, lint --fail-on findings); "
+    "--max-params exceeded, lint --fail-on findings, uncounted ops under --strict); "
     "130 interrupted (Ctrl-C); 1 a bug in costmodel."
 )
 
@@ -328,6 +328,7 @@ def _debug_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.version_option(package_name="costmodel", message="%(prog)s %(version)s")
 @_debug_option
 def cli(debug: bool) -> None:
     """What a CNN really costs, layer by layer: FLOPs (multiply-adds), params and memory access cost."""

@@ -19,13 +19,13 @@ class ShapeMismatch(CostModelError):
     """The input shape does not fit a layer; the message names the layer."""
 
 
-class UncountedOpsError(CostModelError):
-    """Raised in strict mode when some op could not be costed."""
-
-
 class CheckFailed(CostModelError):
     """A check the user asked for failed: a bound that does not hold, a budget exceeded, lint findings
     under ``--fail-on``. The CLI exits 3."""
+
+
+class UncountedOpsError(CheckFailed):
+    """Raised in strict mode when some op could not be costed: a check the user asked for (exit 3)."""
 
 
 #: The CLI's exit codes (README and ``costmodel --help`` print this table).

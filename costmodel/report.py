@@ -133,6 +133,33 @@ class Report:
         """True when every op was costed (no uncounted op): the totals are the whole model's."""
         return not self.uncounted
 
+    def table(self, fmt: str = "table", **options: Any) -> str:
+        """The report as the CLI prints it (``fmt``: table, markdown, csv or json; ``options`` as
+        ``costmodel.render.render_report`` takes them: group_by, sort, top, depth, show_free, expand)."""
+        from costmodel.render import render_report  # the renderers sit above the results they draw
+
+        return render_report(self, fmt, **options)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        """The table ``costmodel report`` prints: rows, totals, conventions, uncounted ops."""
+        return self.table()
+
+    def __repr__(self) -> str:
+        """One line: model, inputs, totals, and whether they are complete."""
+        totals = self.totals
+        state = "complete" if self.complete else f"{len(self.uncounted)} uncounted op(s)"
+        return (
+            f"<Report {self.model} · {self.inputs or 'x'.join(map(str, self.input_shape))} · {self.dtype} · "
+            f"{len(self.layers)} rows · FLOPs {totals['flops']:,} ({self.flops_unit}) · params {totals['params']:,} · "
+            f"MAC {totals['mac']:,} {self.mac_unit} · {state}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the printed table (headers, totals, conventions) in a <pre> block, escaped."""
+        import html
+
+        return f"<pre>{html.escape(self.table())}</pre>"
+
     @property
     def contraction_flops(self) -> int:
         """FLOPs of the contractions (conv, linear, matmul, attention, recurrent): the figure papers

@@ -284,3 +284,18 @@ def test_fallback_costs_an_untraceable_model() -> None:
     assert report.flops_of("linear") == 2 * 8 * 4
     assert any("real tensors" in note for note in report.notes)  # the branch needs a value: real run
     assert model.training  # flags restored
+
+
+def test_a_report_prints_as_the_cli_does_and_reprs_in_one_line() -> None:
+    import html
+    import subprocess
+
+    from costmodel.zoo import ZOO
+    from tests.test_cli import COSTMODEL
+
+    report = analyze(ZOO["shufflenet_v2_x0_5"]().eval(), (1, 3, 224, 224), name="shufflenet_v2_x0_5")
+    printed = subprocess.run([COSTMODEL, "report", "shufflenet_v2_x0_5"], capture_output=True, text=True, timeout=300)
+    assert str(report).strip() == printed.stdout.strip()
+    line = repr(report)
+    assert "\n" not in line and "shufflenet_v2_x0_5" in line and "44,073,440" in line and "complete" in line
+    assert html.unescape(report._repr_html_()) == f"<pre>{report}</pre>"

@@ -93,7 +93,7 @@ def test_uncounted_listed_by_every_command(capsys: pytest.CaptureFixture[str], c
 
 def test_strict_fails_on_uncounted(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "report", f"{MODELS / 'custom.py'}:upsample_net", "--input", "1,3,4,4", "--strict")
-    assert code == 2 and "mystery_default (costmodel_test::mystery)" in err and len(err.strip().splitlines()) == 1
+    assert code == 3 and "mystery_default (costmodel_test::mystery)" in err and len(err.strip().splitlines()) == 1
 
 
 def test_package_module_spec(capsys: pytest.CaptureFixture[str]) -> None:

@@ -421,3 +421,10 @@ def test_an_interrupt_while_plotting_leaves_no_partial_png(tmp_path: Path, monke
     with pytest.raises(KeyboardInterrupt):
         save_png(Figure(), target)
     assert list(tmp_path.iterdir()) == []  # neither the target nor the temporary file
+
+
+def test_version_is_printed_and_exits_0() -> None:
+    from importlib.metadata import version
+
+    result = subprocess.run([COSTMODEL, "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"costmodel {version('costmodel')}"
