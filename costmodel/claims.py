@@ -472,5 +472,27 @@ def check_relation(
     )
     proved, proof_steps = prove_sign(difference, relation, domain)
     steps += proof_steps
+    if not proved:
+        multiples = _multiples(domain)
+        if multiples:
+            shown = ", ".join(f"{n} = {d}·{q}" for n, (d, q) in multiples.items())
+            quotients = tuple(q for _, q in multiples.values())
+            plain = Domain(symbols=(*domain.symbols, *quotients), binary=domain.binary, integers=True)
+            substituted = difference.xreplace({n: d * q for n, (d, q) in multiples.items()})
+            proved, again = prove_sign(substituted, relation, plain)
+            steps += [f"with the divisibility of the domain, {shown} (quotients integers ≥ 1):", *again]
     steps.append("PROVED" if proved else "UNKNOWN: no counterexample found, no proof found")
     return ("proved" if proved else "unknown"), None, steps
+
+
+def _multiples(domain: Domain) -> dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]]:
+    """For each divisibility ``d | n`` between two plain symbols of an integer domain, n = d·q with a
+    new integer q ≥ 1 (every valid point has one), so that c1/g or h/s become polynomials a proof can sign."""
+    if not domain.integers:
+        return {}
+    found: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = {}
+    for numerator, divisor in domain.divides:
+        plain = isinstance(numerator, sp.Symbol) and isinstance(divisor, sp.Symbol) and numerator != divisor
+        if plain and numerator not in found and divisor not in found:
+            found[numerator] = (divisor, sp.Symbol(f"{numerator}_over_{divisor}", positive=True))
+    return {n: pair for n, pair in found.items() if not any(n == d for d, _ in found.values())}

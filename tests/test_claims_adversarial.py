@@ -213,3 +213,20 @@ def test_no_false_claim_is_ever_proved(terms, point, gap, relation, radical) -> 
     }
     result = check_claim(claims[relation].replace("**", "^"), None, random_points=60)
     assert result.verdict != "proved", (claims[relation], result.steps)
+
+
+@pytest.mark.parametrize(
+    ("claim", "verdict"),
+    [
+        ("c1/g >= 1", "proved"),  # g divides c1: c1 = g·q with q ≥ 1
+        ("h/s >= 1", "proved"),
+        ("B >= c1", "proved"),  # B = n·(h/s)(w/s)·c2·(c1/g)·k² and every quotient is ≥ 1
+        ("c1/g >= 2", "refuted"),  # g = c1
+        ("h/s >= w", "refuted"),
+    ],
+)
+def test_divisibility_of_the_domain_is_used_in_proofs_soundly(claim: str, verdict: str) -> None:
+    result = check_claim(claim, None)
+    assert result.verdict == verdict, result.steps
+    if verdict == "proved":
+        assert any("with the divisibility of the domain" in step for step in result.steps)
