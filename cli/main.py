@@ -26,8 +26,6 @@ from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
 
-EXIT_USER_ERROR = EXIT_BAD_INPUT
-EXIT_INTERNAL_ERROR = EXIT_BUG
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 2 bad input (model spec, shape, option, path; a model fx and the aten walk "
     "cannot run; the model's own code calling sys.exit or raising; an unreadable --claim); 3 a check you asked "
@@ -856,17 +854,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
-        return EXIT_USER_ERROR
+        return EXIT_BAD_INPUT
     except SystemExit as exc:  # click exits through click.exceptions.Exit: this came from the model's code
         if debug:
             traceback.print_exc()
         click.echo(f"error: the model's code called sys.exit({exc.code!r}) during loading or analysis", err=True)
-        return EXIT_USER_ERROR
+        return EXIT_BAD_INPUT
     except Exception as exc:  # a bug in costmodel or an unexpected model: still one line by default
         if debug:
             traceback.print_exc()
         click.echo(f"error: {type(exc).__name__}: {exc} (internal error; rerun with --debug)", err=True)
-        return EXIT_INTERNAL_ERROR
+        return EXIT_BUG
     return 0
 
 

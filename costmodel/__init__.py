@@ -1,6 +1,6 @@
 """costmodel: what a convolutional network really costs, layer by layer (FLOPs, params, MAC).
 
-Conventions (../shared/CONVENTIONS.md): FLOPs are multiply-adds; MAC is memory access cost in tensor
+Conventions (docs/CONVENTIONS.md): FLOPs are multiply-adds; MAC is memory access cost in tensor
 elements read plus written per op; params are learnable parameters, shared ones counted once.
 """
 
@@ -24,7 +24,7 @@ from costmodel.render import (
     render_verification,
 )
 from costmodel.report import LayerCost, Report, UncountedOp
-from costmodel.rules import AtenCall, OpCost, register, unregister
+from costmodel.rules import AtenCall, OpCost, register, rules_overlay, unregister
 from costmodel.zoo import ZOO
 
 __version__ = "0.1.0"
@@ -57,6 +57,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "analyze",
     "register",
+    "rules_overlay",
     "unregister",
     "AtenCall",
     "OpCost",

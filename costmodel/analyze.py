@@ -15,7 +15,7 @@ from costmodel.model_errors import check_dtype, check_model
 from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
 from costmodel.tensors import TensorMeta, tensors_in
-from costmodel.trace import TracedModel, is_leaf, trace_model
+from costmodel.trace import TracedModel, trace_model
 
 MacUnit = Literal["elements", "bytes"]
 MAC_UNITS = ("elements", "bytes")
@@ -37,11 +37,6 @@ def _owner(node: fx.Node) -> str | None:
     if stack:
         return str(next(reversed(stack.values()))[0]) or None
     return None
-
-
-def is_costed_leaf(module: nn.Module) -> bool:
-    """Kept whole while tracing (see ``trace.is_leaf``)."""
-    return is_leaf(module)
 
 
 def check_mac_unit(mac_unit: str) -> None:

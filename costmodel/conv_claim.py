@@ -1,6 +1,6 @@
 """User claims about one convolution's cost, read and checked (``costmodel verify --claim``).
 
-Vocabulary (../shared/CONVENTIONS.md): batch ``n``, input ``h``×``w``, channels ``c1`` → ``c2``,
+Vocabulary (docs/CONVENTIONS.md): batch ``n``, input ``h``×``w``, channels ``c1`` → ``c2``,
 groups ``g``, kernel ``k``×``k`` (or ``kh``×``kw``), stride ``s`` with output (h/s)×(w/s) ('same'
 padding), ``bias`` 0 or 1 (0, the paper's setting, unless ``--where bias=1``); ``B`` is the conv's FLOPs
 (multiply-adds) and ``MAC`` its memory access cost in elements, both the closed forms of

@@ -5,7 +5,7 @@ channels ``c1`` in, ``c2`` out; kernel ``kh``×``kw``; groups ``g``; ``bias`` is
 A linear layer is the 1x1 case on a 1×1 map with ``N`` = number of rows. Convolutions with one or three
 spatial dims fold into the same forms (1-D: ``w`` = ``wo`` = ``kw`` = 1; 3-D: depth folds into ``h``).
 
-The bound is the paper's Eq. (1) generalised (see ../shared/CONVENTIONS.md): with A_in = N·h·w,
+The bound is the paper's Eq. (1) generalised (see docs/CONVENTIONS.md): with A_in = N·h·w,
 A_out = N·ho·wo and K = kh·kw, the activation traffic A_in·c1 + A_out·c2 ≥ 2·√(A_in·A_out·c1·c2) by
 AM-GM and the weight traffic is B/A_out, so MAC ≥ 2·√(g·A_in·B/K) + B/A_out, equal iff A_in·c1 = A_out·c2.
 ``costmodel.verify`` proves these statements with sympy from the expressions below.

@@ -114,7 +114,7 @@ def conventions(flops_unit: str, mac_unit: str) -> dict[str, str]:
 
 @dataclass
 class Report:
-    """Per-layer costs of one model at one input shape, by ../shared/CONVENTIONS.md."""
+    """Per-layer costs of one model at one input shape, by docs/CONVENTIONS.md."""
 
     model: str
     input_shape: list[int]

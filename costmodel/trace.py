@@ -19,7 +19,7 @@ import re
 import sys
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +172,6 @@ def is_leaf(module: nn.Module) -> bool:
     return False
 
 
-LeafPredicate = Callable[[nn.Module], bool]
 _ATOMS = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout})
 
 
@@ -429,7 +428,6 @@ def trace_model(
     inputs: Any = (1, 3, 224, 224),
     dtype: torch.dtype = torch.float32,
     name: str = "the model",
-    extra_leaf: LeafPredicate | None = None,
     *,
     shortcuts: bool = True,
 ) -> TracedModel:
@@ -439,9 +437,9 @@ def trace_model(
     model (parameters, buffers, attributes, training flags, hooks) and the process state are exactly
     as they were. A model that is itself a leaf (a bare ``nn.Conv2d``) is wrapped so that it appears
     as one call node named after its class. Raises TraceFailure (NeedsRealValues when shapes depend
-    on values) or ShapeMismatch. ``extra_leaf`` is accepted for compatibility and ignored: leaves
-    are decided by ``is_leaf``. ``shortcuts=False`` runs every node under FakeTensorMode, without
-    closed-form shape rules or the node memo (the reference the tests hold the shortcuts to).
+    on values) or ShapeMismatch. Leaves are decided by ``is_leaf``. ``shortcuts=False`` runs every node
+    under FakeTensorMode, without closed-form shape rules or the node memo (the reference the tests hold
+    the shortcuts to).
     """
     spec = normalise_inputs(inputs)
     mode = LazyFakeMode()

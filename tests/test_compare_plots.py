@@ -111,6 +111,7 @@ def test_public_api_is_pinned() -> None:
         [
             "analyze",
             "register",
+            "rules_overlay",
             "unregister",
             "AtenCall",
             "OpCost",

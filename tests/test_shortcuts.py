@@ -191,7 +191,9 @@ def test_a_changed_rule_is_not_served_from_a_memoised_cost() -> None:
 
     model = nn.Sequential(nn.Linear(8, 8), nn.GELU())
     base = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
-    register("aten::gelu", lambda call: OpCost(100, 7))
+    with pytest.raises(ValueError, match="already has a cost rule"):
+        register("aten::gelu", lambda call: OpCost(100, 7))  # replacing a built-in rule is said, never silent
+    register("aten::gelu", lambda call: OpCost(100, 7), override=True)
     try:
         custom_row = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
     finally:
@@ -231,3 +233,24 @@ def test_a_shape_error_is_one_line_without_torchs_traceback_log(capfd: pytest.Ca
         assert len(str(raised.value).splitlines()) == 1
     assert "failed while attempting to run meta" not in capfd.readouterr().err  # torch's own handler writes stderr
     assert not logging.getLogger("torch._subclasses.fake_tensor").disabled
+
+
+def test_a_rules_overlay_is_scoped_to_its_block() -> None:
+    from costmodel import OpCost, rules_overlay
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.GELU())
+    base = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    with rules_overlay({"aten::gelu": lambda call: OpCost(100, 7)}):
+        inside = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    after = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    assert (inside.flops, inside.mac) == (100, 7)
+    assert (after.flops, after.mac) == (base.flops, base.mac) == (2 * 8, 2 * 2 * 8)
+
+
+def test_the_built_in_table_has_one_rule_per_operator() -> None:
+    from costmodel.rules.base import RuleTable
+
+    table = RuleTable()
+    table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match="aten::relu already has a cost rule"):
+        table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]

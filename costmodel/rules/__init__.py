@@ -3,6 +3,6 @@ the project's rules, and ``register`` adds a user's own."""
 
 from costmodel.rules import contractions, free, movement, pointwise  # noqa: F401
 from costmodel.rules.base import RULES, AtenCall, OpCost, Rule, RuleEntry, RuleTable
-from costmodel.rules.register import register, unregister
+from costmodel.rules.register import register, rules_overlay, unregister
 
-__all__ = ["RULES", "AtenCall", "OpCost", "Rule", "RuleEntry", "RuleTable", "register", "unregister"]
+__all__ = ["RULES", "AtenCall", "OpCost", "Rule", "RuleEntry", "RuleTable", "register", "rules_overlay", "unregister"]

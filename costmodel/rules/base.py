@@ -97,10 +97,15 @@ class RuleTable:
 
     def add(self, names: Iterable[str], family: str, rule: Rule, free_reason: str | None = None) -> None:
         """Register ``rule`` for operator names (``relu`` means ``aten::relu``; in-place ``relu_`` is
-        derived from ``relu`` on lookup)."""
+        derived from ``relu`` on lookup). An operator that already has a rule is an error: one rule per
+        operator, whatever the import order (``register(..., override=True)`` replaces one on purpose)."""
         entry = RuleEntry(family, rule, free_reason)
-        for name in names:
-            self.ops[name if "::" in name else f"aten::{name}"] = entry
+        keys = [name if "::" in name else f"aten::{name}" for name in names]
+        taken = [k for k in keys if k in self.ops] + [k for i, k in enumerate(keys) if k in keys[:i]]
+        if taken:
+            raise ValueError(f"{', '.join(sorted(set(taken)))} already has a cost rule ({family} rule {rule.__name__})")
+        for key in keys:
+            self.ops[key] = entry
         self.version += 1
 
     def for_op(self, op: str) -> RuleEntry | None:

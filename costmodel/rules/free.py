@@ -10,9 +10,9 @@ ASSERT_REASON = "assert / shape check: no tensor work"
 SCALAR_REASON = "reads one scalar to Python: no tensor work"
 
 VIEWS = (
-    "view", "_unsafe_view", "t", "transpose", "permute", "expand", "slice", "select", "unsqueeze", "squeeze",
+    "view", "t", "transpose", "permute", "expand", "slice", "select", "unsqueeze", "squeeze",
     "as_strided", "alias", "detach", "split", "split_with_sizes", "chunk", "unbind", "unfold", "diagonal", "narrow",
-    "view_as_real", "view_as_complex", "lift_fresh", "movedim", "_reshape_alias", "expand_as", "view_as",
+    "view_as_real", "view_as_complex", "lift_fresh", "movedim", "expand_as", "view_as",
     "unflatten", "flatten", "numpy_T", "mT", "mH", "adjoint", "swapaxes", "swapdims", "real", "imag",
     "_conj", "conj", "resolve_conj", "resolve_neg", "positive", "_neg_view", "indices", "values",
 )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch import nn
@@ -25,7 +27,7 @@ def op_key(target: Any) -> str:
     )
 
 
-def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -> Any:
+def register(target: Any, rule: Rule | None = None, *, family: str = "custom", override: bool = False) -> Any:
     """Register ``rule`` (a function ``AtenCall -> OpCost``) as the cost of ``target``.
 
     ``target`` is an operator (``torch.ops.mylib.fused``, ``"mylib::fused"``, an aten op to override)
@@ -33,12 +35,18 @@ def register(target: Any, rule: Rule | None = None, *, family: str = "custom") -
     row costed by ``rule``, whose ``AtenCall`` carries the module (``call.module``), its input tensors
     and its outputs; the ops it runs inside are not costed again. Use as ``register(op, fn)`` or as
     a decorator ``@register(op)``. Returns the rule. Contract: the rule is a pure function of shapes.
+    A target that already has a rule (a built-in one, or yours) raises ValueError unless ``override``:
+    replacing a rule is said, never silent. ``unregister`` restores the rule replaced; ``rules_overlay``
+    scopes rules to one block.
     """
 
     def add(fn: Rule) -> Rule:
         entry = RuleEntry(family, fn)
         table: dict[Any, RuleEntry] = RULES.modules if _is_module_class(target) else RULES.ops
         key = target if _is_module_class(target) else op_key(target)
+        if key in table and not override:
+            name = key.__name__ if isinstance(key, type) else key
+            raise ValueError(f"{name} already has a cost rule ({table[key].family}); pass override=True to replace it")
         _replaced.setdefault((id(table), key), []).append(table.get(key))
         table[key] = entry
         RULES.version += 1
@@ -61,6 +69,21 @@ def unregister(target: Any) -> None:
     else:
         table[key] = previous
     RULES.version += 1
+
+
+@contextlib.contextmanager
+def rules_overlay(rules: Mapping[Any, Rule], *, family: str = "custom") -> Iterator[None]:
+    """Within the block, each target (operator or module class) is costed by its rule here, replacing
+    any rule it had; on exit every replaced rule applies again (the overlay is scoped, not global)."""
+    added: list[Any] = []
+    try:
+        for target, rule in rules.items():
+            register(target, rule, family=family, override=True)
+            added.append(target)
+        yield
+    finally:
+        for target in reversed(added):
+            unregister(target)
 
 
 #: (table, key) → the entries each ``register`` replaced, so that ``unregister`` restores them
