@@ -8,6 +8,7 @@ its run-to-run spread is reported beside every predictor's error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,6 +129,18 @@ def summarise(
     }
 
 
+def _process_guarded(function: Callable[..., BenchReport]) -> Callable[..., BenchReport]:
+    """Run ``function`` with the process's RNGs, environment, grad mode, dtype and threads restored after."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> BenchReport:
+        with process_state_preserved():
+            return function(*args, **kwargs)
+
+    return guarded
+
+
+@_process_guarded
 def bench(
     model: nn.Module,
     input_shape: Sequence[int] = (1, 3, 224, 224),
@@ -149,23 +162,6 @@ def bench(
     """
     check_model(model)
     check_threads(threads)
-    with process_state_preserved():
-        return _bench(model, input_shape, name, device, dtype, threads, repeats, warmup, recalibrate, progress)
-
-
-def _bench(
-    model: nn.Module,
-    input_shape: Sequence[int],
-    name: str | None,
-    device: str,
-    dtype: torch.dtype,
-    threads: int,
-    repeats: int,
-    warmup: int,
-    recalibrate: bool,
-    progress: Callable[[int], None] | None,
-) -> BenchReport:
-    """:func:`bench` without the process guard."""
     require_device(device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
     try:
