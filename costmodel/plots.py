@@ -20,6 +20,13 @@ from costmodel.predict import spearman
 from costmodel.report import Report
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as a PNG (150 dpi), atomically: drawn into a temporary file beside ``path`` and
     renamed over it, so an interrupt or a full disk never leaves a partial PNG."""
@@ -28,6 +35,7 @@ def save_png(fig: Figure, path: str | Path) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             fig.savefig(stream, format="png", dpi=150, bbox_inches="tight")
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; a plot gets the usual mode
         os.replace(temporary, out)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -428,3 +428,16 @@ def test_version_is_printed_and_exits_0() -> None:
 
     result = subprocess.run([COSTMODEL, "--version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == f"costmodel {version('costmodel')}"
+
+
+def test_a_plot_gets_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    from matplotlib.figure import Figure
+
+    from costmodel.plots import save_png
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    target = save_png(Figure(), tmp_path / "plot.png")
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
