@@ -21,7 +21,7 @@ from costmodel import CostModelError, analyze, load_model
 from costmodel.analyze import MacUnit
 from costmodel.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, CheckFailed
 from costmodel.inputs import DTYPES, ModelInputs, parse_input_option
-from costmodel.measure import check_threads, require_device
+from costmodel.measure import require_device, threads_problem
 from costmodel.render import Format, human, render_report, render_verification
 from costmodel.report import GroupBy, SortKey
 from costmodel.zoo import ZOO
@@ -31,7 +31,7 @@ EXIT_CODES_HELP = (
     "cannot run; the model's own code calling sys.exit or raising; an unreadable --claim); 3 a check you asked "
     "for failed (a MAC bound that does not hold, a --claim refuted or unproved, --max-flops/--max-mac/"
     "--max-params exceeded, lint --fail-on findings, uncounted ops under --strict); "
-    "130 interrupted (Ctrl-C); 1 a bug in costmodel."
+    "130 interrupted (Ctrl-C or SIGTERM); 1 a bug in costmodel."
 )
 
 #: The real standard output while a command runs (its body writes user code's prints to stderr).
@@ -138,10 +138,9 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 def _threads_checked(ctx: click.Context, param: click.Parameter, value: int) -> int:
     """--threads within 1 … the cores available, checked before any work."""
-    try:
-        check_threads(value)
-    except CostModelError as exc:
-        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+    problem = threads_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
     return value
 
 

@@ -163,16 +163,14 @@ def too_large(expr: sp.Basic) -> str | None:
     for node in sp.preorder_traversal(expr):
         if not (isinstance(node, sp.Pow) and node.exp.is_number):
             continue
-        exponent_bits = _magnitude_bits(node.exp)
-        if exponent_bits is None or exponent_bits > 64:
-            return f"the exponent of {_short(node)} is too large for exact arithmetic"
-        exponent = abs(float(node.exp.doit()))
         if node.base.is_number:
-            base_bits = _magnitude_bits(node.base) or 0.0
-            if exponent * max(base_bits, 1.0) > MAX_BITS:
+            bits = _magnitude_bits(node)
+            if bits is None or bits > MAX_BITS:
                 return f"{_short(node)} has over {MAX_BITS:,} bits: too large for exact arithmetic"
-        elif exponent > 10_000:
-            return f"the power {_short(node)} has an exponent over 10,000: too large for exact arithmetic"
+        else:
+            exponent_bits = _magnitude_bits(node.exp)
+            if exponent_bits is None or exponent_bits > 64 or abs(float(node.exp.doit())) > 10_000:
+                return f"the power {_short(node)} has an exponent over 10,000: too large for exact arithmetic"
     return None
 
 

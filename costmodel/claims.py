@@ -167,22 +167,6 @@ def parse_where(text: str | None, names: Mapping[str, sp.Expr]) -> dict[str, sp.
     return fixed
 
 
-# --- exact evaluation ------------------------------------------------------------------------------
-
-
-def exact_sign(value: sp.Expr) -> int:
-    """The certified sign (−1, 0, 1) of a closed-form real number (:func:`costmodel.certified.certified_sign`).
-
-    Raises ClaimError where the value is undefined or not real, and where its sign cannot be certified."""
-    try:
-        return certified_sign(value)
-    except (Undefined, NotReal, Uncertain) as err:
-        raise ClaimError(f"{_s(value)[:80]}: {err}") from None
-
-
-# --- proof -----------------------------------------------------------------------------------------
-
-
 def _certified_or_none(value: sp.Expr) -> int | None:
     """The certified sign of a constant, or None where it cannot be certified (never a guess)."""
     try:

@@ -78,12 +78,18 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def check_threads(threads: int) -> None:
-    """A thread count must be 1 … the cores available: more times contention, not the model (and an
-    absurd count crashes the OpenMP runtime)."""
+def threads_problem(threads: int) -> str | None:
+    """Why ``threads`` cannot be used, or None. A thread count must be 1 … the cores available: more
+    times contention, not the model (and an absurd count crashes the OpenMP runtime)."""
     cores = available_cores()
-    if not 1 <= threads <= cores:
-        raise CostModelError(f"--threads {threads}: give 1 to {cores} (the CPU cores available here)")
+    return None if 1 <= threads <= cores else f"give 1 to {cores} (the CPU cores available here)"
+
+
+def check_threads(threads: int) -> None:
+    """Raise a one-line CostModelError for a thread count :func:`threads_problem` refuses."""
+    problem = threads_problem(threads)
+    if problem is not None:
+        raise CostModelError(f"--threads {threads}: {problem}")
 
 
 @contextlib.contextmanager
@@ -165,9 +171,8 @@ def measure(
     The work is split into ``rounds`` (≥ 2 when repeats allow) that alternate node-by-node and
     whole-model timing, so the whole model is measured several times apart and its run-to-run spread
     is known (``Measurement.model_spread_pct``). A private copy of the model is timed (see
-    :func:`private_copy`) on an input from a private generator: the caller's model and RNGs are
-    unchanged. ``progress`` is called with 1
-    after each node-by-node repeat (for a progress bar).
+    :func:`private_copy`, in eval mode) on an input from a private generator: the caller's model and
+    RNGs are unchanged. ``progress`` is called with 1 after each node-by-node repeat (for a progress bar).
     """
     dev = require_device(device)
     root = private_copy(traced.real_root(), dev, dtype)
@@ -176,7 +181,7 @@ def measure(
     timer = _NodeTimer(root, traced.graph, dev)
     whole: list[float] = []
     round_medians: list[float] = []
-    with fixed_threads(threads), torch.no_grad(), eval_mode_preserved(root):
+    with fixed_threads(threads), torch.no_grad():
         for _ in range(warmup):
             timer.run(x)
         timer.seconds.clear()

@@ -10,7 +10,8 @@ import pytest
 import sympy as sp
 
 from cli.main import main
-from costmodel.claims import ClaimError, Domain, check_relation, exact_sign
+from costmodel.certified import certified_sign
+from costmodel.claims import ClaimError, Domain, check_relation
 from costmodel.conv_claim import check_claim
 
 PAPER = "n=1,g=1,k=1,s=1"
@@ -112,9 +113,9 @@ def test_a_true_claim_beyond_the_prover_is_unknown_not_proved() -> None:
 
 
 def test_the_counterexample_search_is_exact_where_floats_are_not() -> None:
-    assert exact_sign(sp.sqrt(10**80 + 1) - 10**40) == 1  # ≈ 5e-41 > 0: minimal polynomial + 500 digits
-    assert exact_sign((1 + sp.sqrt(2)) ** 2 - 3 - 2 * sp.sqrt(2)) == 0
-    assert exact_sign(sp.Rational(1, 3) - sp.Rational(333333333333333333, 10**18)) == 1
+    assert certified_sign(sp.sqrt(10**80 + 1) - 10**40) == 1  # ≈ 5e-41 > 0: minimal polynomial + 500 digits
+    assert certified_sign((1 + sp.sqrt(2)) ** 2 - 3 - 2 * sp.sqrt(2)) == 0
+    assert certified_sign(sp.Rational(1, 3) - sp.Rational(333333333333333333, 10**18)) == 1
     x = sp.Symbol("x", positive=True)
     # false everywhere, by 1e-30: a double at x ≥ 1 cannot see the difference, exact arithmetic does
     verdict, point, _ = check_relation(x + sp.Rational(1, 10**30), "<=", x, Domain((x,)))
