@@ -39,8 +39,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze, load_model  # noqa: E402
-from costmodel.node_cache import forget  # noqa: E402
-from costmodel.trace import trace_model  # noqa: E402
+from costmodel.trace.fx_trace import trace_model
+from costmodel.trace.node_cache import forget
 from costmodel.zoo import ZOO  # noqa: E402
 
 Timer = Callable[[], object]
@@ -243,7 +243,7 @@ def graph_sweep(repeats: int, verdicts: Verdicts) -> None:
 
 
 def corpus_table(repeats: int, verdicts: Verdicts) -> None:
-    from tests.test_corpus import HF_CONFIGS, OWN, _hf
+    from tests.oracles.test_corpus import HF_CONFIGS, OWN, hf_model
 
     print("\n## test corpus: own models and Hugging Face models (default configs, their own image sizes)")
     print(f"{'model':26} {'walk':>5} {'ours ms':>8} {'fvcore ms':>10} {'ours/fvcore':>12}")
@@ -251,7 +251,7 @@ def corpus_table(repeats: int, verdicts: Verdicts) -> None:
     cases: list[tuple[str, Callable[[], tuple[nn.Module, Any]]]] = [
         (name, lambda name=name: (OWN[name][0]().eval(), OWN[name][1])) for name in sorted(OWN)
     ]
-    cases += [(cfg.removesuffix("Config"), lambda cfg=cfg: _hf(cfg, native_size=True)) for cfg in HF_CONFIGS]
+    cases += [(cfg.removesuffix("Config"), lambda cfg=cfg: hf_model(cfg, native_size=True)) for cfg in HF_CONFIGS]
     for label, build in cases:
         model, inputs = build()
         if not (isinstance(inputs, tuple) and all(isinstance(s, int) for s in inputs)):
@@ -278,7 +278,7 @@ def cli_start(verdicts: Verdicts) -> None:
         return statistics.median(runs)
 
     torch_s = wall([sys.executable, "-c", "import torch"])
-    report_s = wall([sys.executable, "-m", "cli.main", "report", "shufflenet_v2_x1_0"])
+    report_s = wall([sys.executable, "-m", "costmodel_cli.main", "report", "shufflenet_v2_x1_0"])
     print("\n## whole process")
     print(f"python -c 'import torch'               {torch_s:6.2f} s")
     print(f"costmodel report shufflenet_v2_x1_0    {report_s:6.2f} s   ({report_s / torch_s:.2f}x)")

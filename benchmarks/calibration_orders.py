@@ -23,8 +23,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze  # noqa: E402
-from costmodel.calibrate import calibrate  # noqa: E402
-from costmodel.predict import op_seconds  # noqa: E402
+from costmodel.runtime.calibrate import calibrate
+from costmodel.runtime.predict import op_seconds
 
 
 def _per_multiply_add(cal: object, conv: nn.Conv2d, shape: tuple[int, ...]) -> float:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from unseen_models import OWN, hugging_face  # noqa: E402
 
 from costmodel import load_model  # noqa: E402
-from costmodel.bench import bench  # noqa: E402
+from costmodel.runtime.bench import bench
 from costmodel.zoo import ZOO  # noqa: E402
 
 

@@ -6,26 +6,19 @@ elements read plus written per op; params are learnable parameters, shared ones 
 
 from typing import Any
 
-from costmodel.analyze import analyze
-from costmodel.bench import BenchReport, bench
-from costmodel.compare import CompareRow, compare
+from costmodel.analyze import Analysis, analyze, run_analysis
 from costmodel.errors import CostModelError, ModelSpecError, ShapeMismatch, TraceFailure, UncountedOpsError
-from costmodel.guidelines import run_table as run_guideline_table
+from costmodel.guidelines.compare import CompareRow, compare
+from costmodel.guidelines.experiments import run_table as run_guideline_table
+from costmodel.guidelines.lint import LintResult, LintThresholds, lint
 from costmodel.inputs import ModelInputs, TensorSpec
-from costmodel.lint import LintResult, LintThresholds, lint
-from costmodel.loader import load_model
-from costmodel.render import (
-    render_bench,
-    render_bench_zoo,
-    render_compare,
-    render_guidelines,
-    render_lint,
-    render_report,
-    render_verification,
-)
+from costmodel.render.printing import render
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules import AtenCall, OpCost, register, rules_overlay, unregister
+from costmodel.runtime.bench import BenchReport, bench
+from costmodel.runtime.settings import RunSettings
 from costmodel.zoo import ZOO
+from costmodel.zoo.loader import load_model
 
 __version__ = "0.1.0"
 
@@ -40,15 +33,15 @@ def __getattr__(name: str) -> Any:
     """Plot functions load matplotlib, and the proofs sympy, on first use, keeping ``import costmodel``
     (and every command that does not plot or prove) light."""
     if name in _PLOTS:
-        from costmodel import plots
+        from costmodel.render import plots
 
         return getattr(plots, name)
     if name in _VERIFY:
-        from costmodel import verify
+        from costmodel.proofs import verify
 
         return getattr(verify, name)
     if name in _CLAIMS:
-        from costmodel import conv_claim
+        from costmodel.proofs import conv_claim
 
         return getattr(conv_claim, name)
     raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
@@ -56,6 +49,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "analyze",
+    "run_analysis",
+    "Analysis",
     "register",
     "rules_overlay",
     "unregister",
@@ -79,13 +74,8 @@ __all__ = [
     "LintResult",
     "LintThresholds",
     "ZOO",
-    "render_report",
-    "render_compare",
-    "render_bench",
-    "render_bench_zoo",
-    "render_guidelines",
-    "render_lint",
-    "render_verification",
+    "render",
+    "RunSettings",
     "plot_compare",
     "plot_layers",
     "plot_roofline",

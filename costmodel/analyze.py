@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 import torch.fx as fx
 from torch import nn
 
-from costmodel.costing import NodeCost, cost_node
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
-from costmodel.fake import gc_paused
-from costmodel.model_errors import check_dtype, check_model
 from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
-from costmodel.tensors import TensorMeta, tensors_in
-from costmodel.trace import TracedModel, trace_model
+from costmodel.rules.costing import NodeCost, cost_calls, cost_node, sum_costs
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.aten_walk import AtenWalk, aten_walk
+from costmodel.trace.fx_trace import TracedModel, trace_model
+from costmodel.trace.guards import gc_paused
+from costmodel.trace.model_errors import check_dtype, check_model
+from costmodel.trace.pending import tensors_in
 
 MacUnit = Literal["elements", "bytes"]
 MAC_UNITS = ("elements", "bytes")
@@ -168,6 +171,49 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     )
 
 
+def cost_aten_walk(
+    walk: AtenWalk, model: nn.Module, dtype: torch.dtype, model_name: str, *, strict: bool = False, mac_unit: MacUnit = "elements"
+) -> Report:
+    """Cost a recorded aten walk op by op with the same rules as ``cost_traced``: one row per aten op,
+    named ``<module path>.<op>`` (``_1``, ``_2``… for repeats); a parameter belongs to the first
+    computing (non-view) op that reads it."""
+    check_mac_unit(mac_unit)
+    scale = torch.empty((), dtype=dtype).element_size() if mac_unit == "bytes" else 1
+    seen: set[int] = set()
+    counts: dict[str, int] = {}
+    layers: list[LayerCost] = []
+    uncounted: list[UncountedOp] = []
+    for costed, owner in zip(cost_calls(walk.calls), walk.owners):
+        call = costed.call
+        op = call.short
+        base = f"{owner}.{op}" if owner else op
+        counts[base] = counts.get(base, 0) + 1
+        row_name = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
+        cost = sum_costs([costed], bool(call.outputs))
+        uncounted.extend(UncountedOp(row_name, u) for u in cost.uncounted)
+        params = 0
+        if cost.family != "views":
+            for p in walk.params_read(call):
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params += p.numel()
+        layers.append(layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale))
+    how = "one forward on real tensors (an op needed tensor values)" if walk.real else "one forward on fake tensors"
+    report = Report(
+        model=model_name,
+        input_shape=walk.inputs.first_shape,
+        dtype=str(dtype).removeprefix("torch."),
+        layers=layers,
+        uncounted=uncounted,
+        model_params=sum(p.numel() for p in model.parameters()),
+        mac_unit=mac_unit,
+        notes=[f"aten-level walk: {how}; rows are aten ops named by their module"],
+        inputs=walk.inputs.describe(dtype),
+        walk="aten",
+    )
+    return _finish(report, strict)
+
+
 def _finish(report: Report, strict: bool) -> Report:
     """Add the unread-parameters note; under ``strict`` raise if any op is uncounted."""
     if strict and report.uncounted:
@@ -177,6 +223,22 @@ def _finish(report: Report, strict: bool) -> Report:
     if unread:
         report.notes.append(f"{unread} parameters are not read by any counted op (unused, or read by an uncounted op)")
     return report
+
+
+@dataclass
+class Analysis:
+    """What the engine returns to every command: the report, the traced fx graph when the fx walk costed
+    the model (None after the aten-level walk), and the dataflow between rows — ``reads[row]`` names the
+    rows whose outputs ``row`` reads (from the graph's edges, or from tensor storages in the aten walk)."""
+
+    report: Report
+    traced: TracedModel | None
+    reads: dict[str, tuple[str, ...]]
+
+    @property
+    def walk(self) -> str:
+        """ "fx" (module-level rows) or "aten" (per-op rows of the fallback walk)."""
+        return self.report.walk
 
 
 def analyze(
@@ -190,7 +252,25 @@ def analyze(
     fallback: bool | None = None,
     flops_unit: str = "multiply-adds",
 ) -> Report:
-    """Per-layer FLOPs, params and MAC of ``model`` on ``inputs``, by docs/CONVENTIONS.md.
+    """Per-layer FLOPs, params and MAC of ``model`` on ``inputs``, by docs/CONVENTIONS.md: the report of
+    ``run_analysis`` (which see for the arguments)."""
+    return run_analysis(
+        model, inputs, dtype, name=name, strict=strict, mac_unit=mac_unit, fallback=fallback, flops_unit=flops_unit
+    ).report
+
+
+def run_analysis(
+    model: nn.Module,
+    inputs: Any = (1, 3, 224, 224),
+    dtype: torch.dtype = torch.float32,
+    *,
+    name: str | None = None,
+    strict: bool = False,
+    mac_unit: MacUnit = "elements",
+    fallback: bool | None = None,
+    flops_unit: str = "multiply-adds",
+) -> Analysis:
+    """The one engine every command reads: trace ``model`` once and cost every node (see ``Analysis``).
 
     ``inputs``: a shape, several shapes, tensors (real or fake), ``TensorSpec``s with dtypes, or an
     ``(args, kwargs)`` pair (see ``inputs.normalise_inputs``). The model is analysed at ``dtype``
@@ -198,7 +278,7 @@ def analyze(
 
     Traces with torch.fx and runs the graph on fake tensors (no real compute); every row is the sum of
     the aten rules of the ops it ran. Where fx fails (untraceable Python, or an fx graph that does not
-    run), the aten-level walk (``dispatch_walk``) costs one fake forward instead — on real tensors
+    run), the aten-level walk (``trace.aten_walk``) costs one fake forward instead — on real tensors
     only when an op needs values — with the same rules, and the report's notes say so.
     ``fallback``: None (default) = automatic; True = always the aten walk; False = fx only.
     ``flops_unit``: "multiply-adds" (default; one multiply-add = 1) or "flops" (= 2 × multiply-adds).
@@ -209,30 +289,53 @@ def analyze(
     check_mac_unit(mac_unit)
     check_flops_unit(flops_unit)
     with gc_paused():
-        report = _analyze(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
-    return report.in_flops_unit(flops_unit)
+        result = _run(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
+    result.report = result.report.in_flops_unit(flops_unit)
+    return result
 
 
-def _analyze(
+def _run(
     model: nn.Module, inputs: Any, dtype: torch.dtype, model_name: str, strict: bool, mac_unit: MacUnit, fallback: bool | None
-) -> Report:
-    if fallback is not True:
+) -> Analysis:
+    if fallback is True:
+        return _aten_analysis(model, inputs, dtype, model_name, strict, mac_unit)
+    try:
+        traced = trace_model(model, inputs, dtype, name=model_name)
+    except CostModelError as exc:
+        if fallback is False or isinstance(exc, UncountedOpsError):
+            raise
         try:
-            traced = trace_model(model, inputs, dtype, name=model_name)
-        except CostModelError as exc:
-            if fallback is False or isinstance(exc, UncountedOpsError):
-                raise
-            from costmodel.dispatch_walk import dispatch_walk
+            result = _aten_analysis(model, inputs, dtype, model_name, strict, mac_unit)
+        except ShapeMismatch:
+            if isinstance(exc, ShapeMismatch):  # wrong in both walks: fx's message names the layer
+                raise exc from None
+            raise
+        result.report.notes.insert(0, f"fx path failed ({exc}); costed by the aten-level walk instead")
+        return result
+    report = cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
+    calls = {node.name for node in traced.call_nodes()}
+    reads = {node.name: tuple(a.name for a in node.all_input_nodes if a.name in calls) for node in traced.call_nodes()}
+    return Analysis(report, traced, reads)
 
-            try:
-                report = dispatch_walk(model, inputs, dtype, name=model_name, strict=strict, mac_unit=mac_unit)
-            except ShapeMismatch:
-                if isinstance(exc, ShapeMismatch):  # wrong in both walks: fx's message names the layer
-                    raise exc from None
-                raise
-            report.notes.insert(0, f"fx path failed ({exc}); costed by the aten-level walk instead")
-            return report
-        return cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
-    from costmodel.dispatch_walk import dispatch_walk
 
-    return dispatch_walk(model, inputs, dtype, name=model_name, strict=strict, mac_unit=mac_unit)
+def _aten_analysis(
+    model: nn.Module, inputs: Any, dtype: torch.dtype, model_name: str, strict: bool, mac_unit: MacUnit
+) -> Analysis:
+    walk = aten_walk(model, inputs, dtype)
+    report = cost_aten_walk(walk, model, dtype, model_name, strict=strict, mac_unit=mac_unit)
+    return Analysis(report, None, aten_reads(walk, [row.name for row in report.layers]))
+
+
+def aten_reads(walk: AtenWalk, names: list[str]) -> dict[str, tuple[str, ...]]:
+    """The dataflow of an aten walk: each op reads the op that last wrote the storage of each of its
+    inputs (a view writes nothing new; the inputs and parameters were written by no op)."""
+    writer: dict[int, str] = {}
+    reads: dict[str, tuple[str, ...]] = {}
+    for name, call in zip(names, walk.calls):
+        found = [writer[k] for k in call.storages if k in writer]
+        reads[name] = tuple(dict.fromkeys(found))
+        if not call.aliases:
+            for k in call.out_storages:
+                if k:
+                    writer[k] = name
+    return reads

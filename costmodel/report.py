@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -14,6 +15,37 @@ def module_prefix(module: str | None, depth: int) -> str:
     """The first ``depth`` parts of a module's qualified name ("stage2.0.branch2.5", 2 → "stage2.0");
     ops at the model's root go under "(root)"."""
     return ".".join(module.split(".")[:depth]) if module else "(root)"
+
+
+#: How each result type prints, registered by the renderers (a stage above the results): type → printer
+#: taking (result, fmt, **options). ``import costmodel`` registers them all.
+PRINTERS: dict[type, Callable[..., str]] = {}
+
+
+def register_printer(kind: type, printer: Callable[..., str]) -> None:
+    """Make ``printer(result, fmt, **options)`` the way results of type ``kind`` print."""
+    PRINTERS[kind] = printer
+
+
+class Printable:
+    """A result that prints as the CLI prints it: ``str()`` is the table, ``table(fmt, **options)`` any
+    format (table, markdown, csv, json) with the command's options, ``_repr_html_`` the table in Jupyter."""
+
+    def table(self, fmt: str = "table", **options: Any) -> str:
+        """This result in ``fmt`` (options as the command takes them, e.g. ``depth=2``, ``exact=True``)."""
+        for kind in type(self).__mro__:
+            if kind in PRINTERS:
+                return PRINTERS[kind](self, fmt, **options)
+        raise TypeError(f"no printer for {type(self).__name__}: import costmodel to register the renderers")
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the printed table in a <pre> block, escaped."""
+        import html
+
+        return f"<pre>{html.escape(self.table())}</pre>"
 
 
 @dataclass(frozen=True)
@@ -112,8 +144,8 @@ def conventions(flops_unit: str, mac_unit: str) -> dict[str, str]:
     }
 
 
-@dataclass
-class Report:
+@dataclass(repr=False)
+class Report(Printable):
     """Per-layer costs of one model at one input shape, by docs/CONVENTIONS.md."""
 
     model: str
@@ -133,17 +165,6 @@ class Report:
         """True when every op was costed (no uncounted op): the totals are the whole model's."""
         return not self.uncounted
 
-    def table(self, fmt: str = "table", **options: Any) -> str:
-        """The report as the CLI prints it (``fmt``: table, markdown, csv or json; ``options`` as
-        ``costmodel.render.render_report`` takes them: group_by, sort, top, depth, show_free, expand)."""
-        from costmodel.render import render_report  # the renderers sit above the results they draw
-
-        return render_report(self, fmt, **options)  # type: ignore[arg-type]
-
-    def __str__(self) -> str:
-        """The table ``costmodel report`` prints: rows, totals, conventions, uncounted ops."""
-        return self.table()
-
     def __repr__(self) -> str:
         """One line: model, inputs, totals, and whether they are complete."""
         totals = self.totals
@@ -153,12 +174,6 @@ class Report:
             f"{len(self.layers)} rows · FLOPs {totals['flops']:,} ({self.flops_unit}) · params {totals['params']:,} · "
             f"MAC {totals['mac']:,} {self.mac_unit} · {state}>"
         )
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: the printed table (headers, totals, conventions) in a <pre> block, escaped."""
-        import html
-
-        return f"<pre>{html.escape(self.table())}</pre>"
 
     @property
     def contraction_flops(self) -> int:

@@ -55,7 +55,7 @@ bound divided by the layer's MAC: 1.0 means every 1x1 conv has equal input and o
         """\
 names = list(costmodel.ZOO)
 rows = costmodel.compare([(n, costmodel.load_model(n)) for n in names])
-display(Markdown(costmodel.render_compare(rows, "markdown")))""",
+display(Markdown(rows.table("markdown")))""",
     ),
     (
         "markdown",
@@ -71,7 +71,7 @@ subset = ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v1_g3", "shuff
     if QUICK else names
 measured = costmodel.compare([(n, costmodel.load_model(n)) for n in subset], measure=True,
                              threads=THREADS, repeats=3 if QUICK else 20)
-display(Markdown(costmodel.render_compare(measured, "markdown")))
+display(Markdown(measured.table("markdown")))
 fig = costmodel.plot_compare(measured)
 fig""",
     ),
@@ -87,7 +87,7 @@ whole-model estimates from a device calibration (micro-benchmarks only, never th
     (
         "code",
         """\
-from costmodel.predict import spearman
+from costmodel.runtime.stats import spearman
 lat = [r.measured_ms for r in measured]
 for key in ("flops", "mac", "roofline"):
     pred = [r.predicted_ms[key] for r in measured]
@@ -109,7 +109,7 @@ residual add; V2 splits channels, keeps 1x1 convs ungrouped and square, and conc
         """\
 for name in ("shufflenet_v1_g3", "shufflenet_v2_x1_0"):
     result = costmodel.lint(costmodel.load_model(name), name=name)
-    display(Markdown(costmodel.render_lint(result, "markdown", per_guideline=2)))""",
+    display(Markdown(result.table("markdown", per_guideline=2)))""",
     ),
     (
         "markdown",
@@ -190,7 +190,7 @@ def speed_plot(result):
         ax.bar([x + 0.2 for x in xs], theirs, width=0.4, label="paper (ARM)")
         ax.set_xticks(list(xs), labels, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel("speed relative to first row")
-        ax.set_title(f"Table {result.table}, width ×{width}")
+        ax.set_title(f"Table {result.number}, width ×{width}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig''',
@@ -226,7 +226,7 @@ for table, text in (
             "code",
             f"""\
 result = costmodel.run_guideline_table({table}, threads=THREADS, repeats=REPEATS, widths=WIDTHS)
-display(Markdown(costmodel.render_guidelines([result], "markdown")))
+display(Markdown(result.table("markdown")))
 speed_plot(result)""",
         )
     )

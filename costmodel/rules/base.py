@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from costmodel.tensors import TensorMeta
+from costmodel.rules.tensor_meta import TensorMeta
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class AtenCall:
     aliases: bool = False
     module: nn.Module | None = None
     storages: tuple[int, ...] = field(default=(), repr=False, compare=False)  # input storages (parameter attribution)
+    out_storages: tuple[int, ...] = field(default=(), repr=False, compare=False)  # output storages (dataflow)
     group: int = field(default=0, repr=False, compare=False)  # > 0: recorded inside one ``F.linear`` call
 
     @property

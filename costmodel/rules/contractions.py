@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from math import prod
 
-from costmodel import closed_forms
+from costmodel.rules import closed_forms
 from costmodel.rules.base import AtenCall, OpCost, rule
-from costmodel.tensors import TensorMeta
+from costmodel.rules.tensor_meta import TensorMeta
 
 
 def _fold(sizes: tuple[int, ...]) -> tuple[int, int]:

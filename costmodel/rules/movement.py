@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from costmodel.rules.base import AtenCall, OpCost, rule
-from costmodel.tensors import TensorMeta
+from costmodel.rules.tensor_meta import TensorMeta
 
 COPIES = (
     "clone", "_to_copy", "cat", "stack", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d",
@@ -94,7 +94,8 @@ def factory(call: AtenCall) -> OpCost:
     return OpCost(0, sum(t.numel for t in call.outputs), kind="copy")
 
 
-def _ints(value: Any, dims: int, default: int) -> list[int]:
+def per_dimension(value: Any, dims: int, default: int) -> list[int]:
+    """An int-or-list argument (kernel, stride, padding) as one int per spatial dimension; ``default`` when absent."""
     if value is None or (isinstance(value, (list, tuple)) and not value):
         return [default] * dims
     if isinstance(value, (list, tuple)):
@@ -137,12 +138,12 @@ def window_pool(call: AtenCall) -> OpCost:
     backward are not counted)."""
     x, out = call.args[0], call.output
     dims = int(call.short.split("pool")[1][0])
-    kernel = _ints(call.arg(1, "kernel_size"), dims, 1)
-    stride = _ints(call.arg(2, "stride"), dims, 0)
+    kernel = per_dimension(call.arg(1, "kernel_size"), dims, 1)
+    stride = per_dimension(call.arg(2, "stride"), dims, 0)
     stride = [s or k for s, k in zip(stride, kernel)]  # an empty stride means stride = kernel
-    padding = _ints(call.arg(3, "padding"), dims, 0)
+    padding = per_dimension(call.arg(3, "padding"), dims, 0)
     is_max = call.short.startswith(("max", "mkldnn_max", "quantized_max"))
-    dilation = _ints(call.arg(4, "dilation"), dims, 1) if is_max else [1] * dims
+    dilation = per_dimension(call.arg(4, "dilation"), dims, 1) if is_max else [1] * dims
     outputs = list(out.shape[-dims:])
     channels = out.numel // max(1, math.prod(outputs))
     taps = clipped_taps(kernel, stride, list(x.shape[-dims:]), padding, dilation, outputs)

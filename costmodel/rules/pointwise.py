@@ -9,7 +9,7 @@ distinct input at its own (pre-broadcast) size plus every output.
 from __future__ import annotations
 
 from costmodel.rules.base import AtenCall, OpCost, rule
-from costmodel.tensors import TensorMeta
+from costmodel.rules.tensor_meta import TensorMeta
 
 #: Softmax and log-softmax: max, subtract, exp, sum, divide (or log) — 5 per element.
 SOFTMAX_FLOPS_PER_ELEMENT = 5

@@ -1,1 +1,0 @@
-"""Published figures the tool ships, each with its source."""

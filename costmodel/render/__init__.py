@@ -1,0 +1,1 @@
+"""Rendering: results as tables, JSON, CSV and Markdown (``text``), and plots (``plots``)."""

@@ -1,0 +1,49 @@
+"""What the cost rules know about a tensor: its shape, dtype and layout, never its values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class TensorMeta:
+    """Shape, dtype and memory layout of one (real or fake) tensor."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    contiguous: bool = True
+
+    @property
+    def numel(self) -> int:
+        """Number of elements, the product of the shape (1 for a scalar tensor)."""
+        total = 1
+        for size in self.shape:
+            total *= size
+        return total
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element of the dtype."""
+        return self.dtype.itemsize
+
+    @classmethod
+    def of(cls, tensor: Any) -> TensorMeta:
+        """Metadata of a (real or fake) tensor or a PendingTensor."""
+        return cls(tuple(int(s) for s in tensor.shape), tensor.dtype, tensor.is_contiguous())
+
+
+
+def is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """torch's row-major contiguity: each dimension of size > 1 has the stride of the ones after it."""
+    expected = 1
+    for size, step in zip(reversed(shape), reversed(stride)):
+        if size == 0:
+            return True
+        if size != 1:
+            if step != expected:
+                return False
+            expected *= size
+    return True

@@ -1,0 +1,115 @@
+"""The aten-level walk: one forward recorded op by op, for models torch.fx cannot trace.
+
+The model's forward runs once on a copy (``model_copy.copy_model``) under the same op recorder as the fx
+path, so every op is costed by the same rule table and the two walks agree wherever both run. It runs
+on fake tensors first (no real compute) and on real tensors (a private copy of the model) only when
+an op needs values (``.item()``, ``nonzero``). The engine (``analyze``) costs the calls; rows are aten
+ops named after the module that issued them (``layer1.0.conv1.convolution``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
+from costmodel.rules.base import RULES, AtenCall
+from costmodel.trace.fake_tensors import fake_tensor_map, new_fake_mode, real_tensor_map
+from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
+from costmodel.trace.model_copy import copy_model
+from costmodel.trace.model_errors import model_error, needs_values
+from costmodel.trace.recorders import dispatch_as_eager, recording, storage_key, to_call
+
+
+class _NeedsValues(Exception):
+    """An op of the fake run needed tensor values: run again on real tensors."""
+
+
+def _run(
+    model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool
+) -> tuple[list[AtenCall], list[str | None], dict[int, nn.Parameter]]:
+    """One forward of a copy of ``model``; returns the recorded ops, their owning module names, and
+    the copy's parameters keyed by storage (to attribute parameters to the op that reads them)."""
+    mode = new_fake_mode() if fake else None
+    tensor_map = fake_tensor_map(mode, dtype) if mode is not None else real_tensor_map(dtype)
+    copied = copy_model(model, tensor_map)
+    dispatch_as_eager(copied)
+    names = {id(m): n for n, m in copied.named_modules(remove_duplicate=False)}
+    originals = dict(model.named_parameters(remove_duplicate=False))
+    by_storage: dict[int, nn.Parameter] = {}
+    for pname, p in copied.named_parameters(remove_duplicate=False):
+        by_storage.setdefault(storage_key(p), originals[pname])
+    stack: list[str] = []
+
+    def make(s: Any) -> torch.Tensor:
+        return empty_tensor(s, dtype)
+
+    with mode if mode is not None else contextlib.nullcontext():
+        args = materialise(spec.args, make)
+        kwargs = materialise(spec.kwargs, make)
+    with recording(mode) as recorder:
+
+        def enter(module: nn.Module, args: Any, kwargs: Any) -> None:
+            stack.append(names.get(id(module), ""))
+            recorder.owner = stack[-1] or None
+            if RULES.for_module(module) is not None:
+                recorder.muted += 1
+
+        def leave(module: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
+            if RULES.for_module(module) is not None:
+                recorder.muted -= 1
+                if not recorder.muted:
+                    recorder.add(to_call(type(module).__name__, args, kwargs, out, module))
+            stack.pop()
+            recorder.owner = stack[-1] if stack and stack[-1] else None
+
+        for module in copied.modules():
+            module.register_forward_pre_hook(enter, with_kwargs=True)
+            module.register_forward_hook(leave, with_kwargs=True)
+        try:
+            copied(*args, **kwargs)
+        except Exception as exc:
+            if needs_values(exc):
+                raise _NeedsValues from exc
+            where = (
+                f"module '{stack[-1]}' ({type(copied.get_submodule(stack[-1])).__name__})"
+                if stack and stack[-1]
+                else type(model).__name__
+            )
+            raise model_error(exc, spec.describe(dtype), where) from exc
+    return recorder.calls, recorder.owners, by_storage
+
+
+@dataclass
+class AtenWalk:
+    """One forward recorded op by op: the aten calls, the module path that issued each (None at the top
+    level), the user's parameters keyed by the storage of their copies, whether it ran on real tensors
+    (an op needed values), and the inputs it ran on."""
+
+    calls: list[AtenCall]
+    owners: list[str | None]
+    params_by_storage: dict[int, nn.Parameter]
+    real: bool
+    inputs: ModelInputs
+
+    def params_read(self, call: AtenCall) -> list[nn.Parameter]:
+        """The user's parameters among the tensors ``call`` read (matched by storage, so through views)."""
+        return [self.params_by_storage[k] for k in call.storages if k in self.params_by_storage]
+
+
+def aten_walk(model: nn.Module, inputs: Any, dtype: torch.dtype = torch.float32) -> AtenWalk:
+    """Record one forward of ``model`` at the aten level (see the module docstring): fake tensors first,
+    real ones on a private copy only when an op needs values. Costs nothing: the engine costs the calls."""
+    spec = normalise_inputs(inputs)
+    real = False
+    with process_state_preserved(), fake_errors_unlogged():
+        try:
+            calls, owners, by_storage = _run(model, spec, dtype, fake=True)
+        except _NeedsValues:
+            real = True
+            calls, owners, by_storage = _run(model, spec, dtype, fake=False)
+    return AtenWalk(calls, owners, by_storage, real, spec)

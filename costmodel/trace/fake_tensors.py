@@ -1,0 +1,200 @@
+"""Fake tensors: torch's FakeTensorMode made lazily, fake twins of the user's parameters and buffers, and
+fake tensors built from metadata — shapes, dtypes and devices with no storage, so no real compute happens
+and nothing is allocated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+
+def new_fake_mode() -> FakeTensorMode:
+    """A FakeTensorMode that also accepts real tensors (constants created by the model), faking them."""
+    return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+class LazyFakeMode:
+    """A FakeTensorMode made on first use: constructing one imports torch._dynamo (about a second of
+    start-up), which a model costed entirely by closed-form shape rules never needs."""
+
+    def __init__(self) -> None:
+        self._mode: FakeTensorMode | None = None
+
+    def get(self) -> FakeTensorMode:
+        """The mode, created now if it does not exist yet."""
+        if self._mode is None:
+            self._mode = new_fake_mode()
+        return self._mode
+
+
+def meta_tensor_map(dtype: torch.dtype | None, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> TensorMap:
+    """Maps a real tensor to a meta tensor of the same geometry (memoised; floating-point tensors cast
+    to ``dtype``), recording the real device in ``devices`` by the meta tensor's id. Meta tensors cost
+    a microsecond and no mode: the shape rules read them; a node that must run turns them into fake
+    tensors of the recorded device (``FakeTwins``). ``keep`` holds every meta tensor, so that an id in
+    ``devices`` never comes to name another object once a module's tensors are swapped for fakes."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def meta(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key in memo:
+            return memo[key]
+        plain = type(t) in (torch.Tensor, nn.Parameter) and t.layout is torch.strided and not t.is_quantized
+        if not plain:  # a fake tensor already, or a layout the meta device lacks: kept as it is
+            m = nn.Parameter(t.detach(), requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else t.detach()
+        else:
+            cast = dtype is not None and t.is_floating_point() and t.dtype != dtype
+            stride = contiguous_strides(t.shape) if cast and t.is_contiguous() else t.stride()
+            offset = 0 if cast else int(t.storage_offset())
+            m = _meta_tensor(tuple(t.shape), stride, offset, dtype if cast and dtype is not None else t.dtype)
+            if isinstance(t, nn.Parameter):
+                m = nn.Parameter(m, requires_grad=t.requires_grad)
+            devices[id(m)] = t.device
+            keep.append(m)  # ids stay valid: the tensor lives as long as the trace
+        memo[key] = m
+        return m
+
+    return meta
+
+
+class FakeTwins:
+    """The fake twin of each meta tensor of the traced copy (one per tensor, so shared stays shared)."""
+
+    def __init__(self, mode: LazyFakeMode, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> None:
+        self.mode = mode
+        self.devices = devices
+        self.keep = keep
+        self._twins: dict[int, torch.Tensor] = {}
+
+    def owns(self, t: Any) -> bool:
+        """Whether ``t`` is one of the copy's meta tensors."""
+        return id(t) in self.devices
+
+    def of(self, t: torch.Tensor) -> torch.Tensor:
+        """The fake tensor standing for meta tensor ``t`` on its real device."""
+        twin = self._twins.get(id(t))
+        if twin is None:
+            geometry = (tuple(t.shape), t.stride(), int(t.storage_offset()), t.dtype)
+            twin = fake_from_meta(self.mode.get(), *geometry, self.devices[id(t)], t.requires_grad)
+            if isinstance(t, nn.Parameter):
+                twin._is_param = True  # type: ignore[attr-defined]
+            self._twins[id(t)] = twin
+        return twin
+
+    def swap_into(self, module: nn.Module) -> None:
+        """Replace the meta tensors of ``module`` and its sub-modules by their fake twins, in place
+        (the module is about to run under FakeTensorMode)."""
+        for sub in module.modules():
+            tables: tuple[dict[str, Any], ...] = (sub._parameters, sub._buffers)
+            for table in tables:
+                for name, t in table.items():
+                    if t is not None and self.owns(t):
+                        table[name] = self.of(t)
+            for name, value in list(sub.__dict__.items()):
+                if isinstance(value, torch.Tensor) and self.owns(value):
+                    sub.__dict__[name] = self.of(value)
+
+
+TensorMap = Callable[[torch.Tensor], torch.Tensor]
+
+
+def fake_like(mode: FakeTensorMode, t: torch.Tensor) -> torch.Tensor:
+    """A fake tensor with ``t``'s shape, strides, offset, dtype, device and requires_grad, built
+    directly on a meta tensor (about 10 µs, against 80 µs for ``mode.from_tensor``); tensors that are
+    not plain dense strided ones (sparse, quantized, subclasses) go through ``from_tensor``."""
+    if type(t) is not torch.Tensor and type(t) is not nn.Parameter or t.layout is not torch.strided or t.is_quantized:
+        return mode.from_tensor(t.detach())
+    return fake_from_meta(mode, tuple(t.shape), t.stride(), int(t.storage_offset()), t.dtype, t.device, t.requires_grad)
+
+
+def fake_from_meta(
+    mode: FakeTensorMode,
+    shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    requires_grad: bool = False,
+) -> torch.Tensor:
+    """A fake tensor of exactly this geometry (no data exists: the storage is a meta one)."""
+    if torch._C._len_torch_dispatch_stack() or torch._C._len_torch_function_stack():
+        # built beneath the active modes: the meta tensor is scaffolding, not an op of the model
+        with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEYS):
+            meta = _meta_tensor(shape, stride, offset, dtype)
+    else:
+        meta = _meta_tensor(shape, stride, offset, dtype)
+    if requires_grad:
+        meta.requires_grad_(True)
+    return FakeTensor(mode, meta, device)
+
+
+def _meta_tensor(shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype) -> torch.Tensor:
+    if offset:
+        span = 1 + sum((n - 1) * s for n, s in zip(shape, stride) if n > 0)
+        return torch.empty(offset + span, dtype=dtype, device="meta").as_strided(shape, stride, offset)
+    return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+
+
+_PYTHON_KEYS = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
+    torch._C.DispatchKey.PythonTLSSnapshot
+)
+
+
+def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None) -> TensorMap:
+    """Maps a real tensor to its fake twin (memoised, so shared tensors stay shared); floating-point
+    tensors are cast to ``dtype`` when given. Parameters stay parameters (``isinstance`` holds)."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def fake(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key in memo:
+            return memo[key]
+        if isinstance(t, FakeTensor):
+            f = t.detach()
+        elif dtype is not None and t.is_floating_point() and t.dtype != dtype and t.layout is torch.strided:
+            strides = contiguous_strides(t.shape) if t.is_contiguous() else t.stride()
+            f = fake_from_meta(mode, tuple(t.shape), strides, 0, dtype, t.device)
+        else:
+            f = fake_like(mode, t.detach())
+        if isinstance(t, nn.Parameter):
+            if not f.requires_grad and t.requires_grad:
+                f.requires_grad_(True)
+            f._is_param = True  # type: ignore[attr-defined]  # how torch marks a Parameter of a tensor subclass
+        memo[key] = f
+        return f
+
+    return fake
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    """Row-major strides of ``shape`` (what ``torch.empty(shape).stride()`` returns)."""
+    strides = []
+    step = 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
+    """Maps a real tensor to a private copy (memoised), cast to ``dtype`` when floating-point: the
+    fallback for models whose forward needs real values."""
+    memo: dict[int, torch.Tensor] = {}
+
+    def clone(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key not in memo:
+            with torch.no_grad():
+                c = t.detach().clone()
+                if dtype is not None and c.is_floating_point():
+                    c = c.to(dtype)
+            memo[key] = nn.Parameter(c, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else c
+        return memo[key]
+
+    return clone
+
+

@@ -1,0 +1,302 @@
+"""Closed-form shape rules for the torch functions and Tensor methods that glue networks together
+(views, transposes, chunks, concatenation, residual adds, global pooling, Python size arithmetic).
+
+Each rule returns the node's output (PendingTensors of the closed-form geometry) and the aten calls
+the node runs, exactly as FakeTensorMode records them — arguments normalised the way the dispatcher
+hands them over (lists for ``int[]`` arguments, trailing defaults dropped). A network made only of
+ruled ops is analysed without constructing a FakeTensorMode at all (which imports torch._dynamo:
+a second of start-up). Any case a rule is not sure of returns None and runs under FakeTensorMode;
+tests hold every rule to that reference, call for call.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch._subclasses.fake_tensor import FakeTensor
+
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
+from costmodel.trace.pending import PendingTensor
+
+Result = tuple[Any, list[AtenCall]]
+_TENSORS = (FakeTensor, PendingTensor)
+_PYTHON_OPERATORS = frozenset(
+    {operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv, operator.mod, operator.neg}
+)
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value) is FakeTensor or type(value) is PendingTensor
+
+
+def _holds_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor) or type(value) is PendingTensor:
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_holds_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_tensor(v) for v in value.values())
+    return False
+
+
+def _dim(d: int, rank: int) -> int | None:
+    """A dimension index made non-negative, or None when out of range."""
+    d = d + rank if d < 0 else d
+    return d if 0 <= d < rank else None
+
+
+def pending_like(
+    like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
+) -> PendingTensor:
+    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given."""
+    return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
+
+
+def _call(
+    op: str, args: tuple[Any, ...], inputs: list[Any], outputs: list[Any], *, aliases: bool = False, **kwargs: Any
+) -> AtenCall:
+    unique: list[Any] = []
+    for t in inputs:
+        if not any(t is u for u in unique):
+            unique.append(t)
+    return AtenCall(op, args, kwargs, tuple(TensorMeta.of(t) for t in unique), tuple(TensorMeta.of(t) for t in outputs), aliases)
+
+
+def per_dimension(values: Any) -> list[int] | None:
+    """A size or dim list given as ints, a list/tuple of ints or a torch.Size; None otherwise."""
+    if len(values) == 1 and isinstance(values[0], (list, tuple)):
+        values = values[0]
+    if all(type(v) is int for v in values):
+        return list(values)
+    return None
+
+
+def _view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
+    """x.view(sizes): aten::view with the sizes as given (-1 inferred for the output)."""
+    if not x.is_contiguous() or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        return None
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    numel = 1
+    for s in x.shape:
+        numel *= s
+    if -1 in sizes:
+        if known == 0 or numel % known:
+            return None
+        shape = tuple(numel // known if s == -1 else s for s in sizes)
+    else:
+        shape = tuple(sizes)
+    if _numel(shape) != numel:
+        return None
+    out = pending_like(x, shape, mode, offset=x.storage_offset())
+    return out, [_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    total = 1
+    for s in shape:
+        total *= s
+    return total
+
+
+def _method_view(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    sizes = per_dimension(args) if args and not kwargs else None
+    return None if sizes is None else _view(x, sizes, mode)
+
+
+def _flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    params = dict(zip(("start_dim", "end_dim"), args), **kwargs)
+    if set(params) - {"start_dim", "end_dim"} or not x.is_contiguous() or x.dim() == 0:
+        return None
+    start, end = _dim(params.get("start_dim", 0), x.dim()), _dim(params.get("end_dim", -1), x.dim())
+    if start is None or end is None or start >= end:
+        return None  # nothing to flatten returns the input itself: left to FakeTensorMode
+    shape = list(x.shape[:start]) + [_numel(tuple(x.shape[start : end + 1]))] + list(x.shape[end + 1 :])
+    return _view(x, shape, mode)
+
+
+def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    if kwargs or len(args) != 2 or not all(type(a) is int for a in args):
+        return None
+    d0, d1 = _dim(args[0], x.dim()), _dim(args[1], x.dim())
+    if d0 is None or d1 is None:
+        return None
+    shape, stride = list(x.shape), list(x.stride())
+    shape[d0], shape[d1] = shape[d1], shape[d0]
+    stride[d0], stride[d1] = stride[d1], stride[d0]
+    out = pending_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
+    return out, [_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
+
+
+def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    if args or kwargs:
+        return None
+    if x.is_contiguous():
+        return x, []  # returns itself: no kernel runs
+    out = pending_like(x, tuple(x.shape), mode)
+    return out, [_call("aten::clone", (TensorMeta.of(x),), [x], [out], memory_format=torch.contiguous_format)]
+
+
+def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    params = dict(zip(("chunks", "dim"), args), **kwargs)
+    chunks, given_dim = params.get("chunks"), params.get("dim", 0)
+    if set(params) - {"chunks", "dim"} or type(chunks) is not int or chunks <= 0 or type(given_dim) is not int:
+        return None
+    dim = _dim(given_dim, x.dim())
+    if dim is None or x.shape[dim] == 0:
+        return None
+    size = x.shape[dim]
+    split = (size + chunks - 1) // chunks
+    pieces = []
+    for start in range(0, size, split):
+        shape = list(x.shape)
+        shape[dim] = min(split, size - start)
+        pieces.append(pending_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
+    call = _call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
+    return tuple(pieces), [call]
+
+
+def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    params = dict(zip(("tensors", "dim"), args), **kwargs)
+    tensors, given_dim = params.get("tensors"), params.get("dim", 0)
+    if set(params) - {"tensors", "dim"} or not isinstance(tensors, (list, tuple)) or not tensors or type(given_dim) is not int:
+        return None
+    first = tensors[0]
+    if not all(_is_tensor(t) and t.is_contiguous() and t.dim() == first.dim() > 0 for t in tensors):
+        return None
+    if any(t.dtype != first.dtype or t.device != first.device or _numel(tuple(t.shape)) == 0 for t in tensors):
+        return None
+    dim = _dim(given_dim, first.dim())
+    if dim is None or any(t.shape[:dim] != first.shape[:dim] or t.shape[dim + 1 :] != first.shape[dim + 1 :] for t in tensors):
+        return None
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    out = pending_like(first, tuple(shape), mode)
+    call_args: tuple[Any, ...] = ([TensorMeta.of(t) for t in tensors],) + ((given_dim,) if given_dim != 0 else ())
+    return out, [_call("aten::cat", call_args, list(tensors), [out])]
+
+
+def _add(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """a + b of two contiguous tensors of one shape and dtype (broadcasting and scalars run faked)."""
+    if kwargs or len(args) != 2 or not all(_is_tensor(t) for t in args):
+        return None
+    a, b = args
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or not a.is_contiguous() or not b.is_contiguous():
+        return None
+    out = pending_like(a, tuple(a.shape), mode)
+    return out, [_call("aten::add", (TensorMeta.of(a), TensorMeta.of(b)), [a, b], [out])]
+
+
+def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """x.mean(dim, keepdim) over given dims of a contiguous floating tensor."""
+    params = dict(zip(("dim", "keepdim"), args), **kwargs)
+    dims, keepdim = params.get("dim"), params.get("keepdim", False)
+    if set(params) - {"dim", "keepdim"} or type(keepdim) is not bool or not x.dtype.is_floating_point or not x.is_contiguous():
+        return None
+    given = [dims] if type(dims) is int else list(dims) if isinstance(dims, (list, tuple)) else None
+    if not given or not all(type(d) is int for d in given):
+        return None
+    resolved = [_dim(d, x.dim()) for d in given]
+    if any(d is None for d in resolved) or len(set(resolved)) != len(resolved):
+        return None
+    out = _reduced(x, {d for d in resolved if d is not None}, keepdim, mode)
+    call_args: tuple[Any, ...] = (TensorMeta.of(x), given) + ((True,) if keepdim else ())
+    return out, [_call("aten::mean", call_args, [x], [out])]
+
+
+def _reduced(x: Any, dims: set[int], keepdim: bool, mode: LazyFakeMode) -> PendingTensor:
+    if keepdim:
+        shape = [1 if i in dims else s for i, s in enumerate(x.shape)]
+    else:
+        shape = [s for i, s in enumerate(x.shape) if i not in dims]
+    return pending_like(x, tuple(shape), mode)
+
+
+def global_average(x: Any, output_size: Any, mode: LazyFakeMode) -> Result | None:
+    """adaptive_avg_pool2d to 1×1 of a contiguous floating (N, C, H, W) or (C, H, W) tensor: aten
+    runs it as mean over the last two dims, keeping them."""
+    if output_size not in (1, (1, 1), [1, 1]) or x.dim() not in (3, 4) or not x.dtype.is_floating_point or not x.is_contiguous():
+        return None
+    out = _reduced(x, {x.dim() - 1, x.dim() - 2}, True, mode)
+    return out, [_call("aten::mean", (TensorMeta.of(x), [-1, -2], True), [x], [out])]
+
+
+def _adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    params = dict(zip(("input", "output_size"), args), **kwargs)
+    if set(params) != {"input", "output_size"} or not _is_tensor(params["input"]):
+        return None
+    return global_average(params["input"], params["output_size"], mode)
+
+
+_METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    "view": _method_view,
+    "flatten": _flatten,
+    "transpose": _transpose,
+    "contiguous": _contiguous,
+    "chunk": _chunk,
+    "mean": _mean,
+}
+_FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    torch.flatten: _flatten,
+    torch.transpose: _transpose,
+    torch.chunk: _chunk,
+    torch.mean: _mean,
+}
+_FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    torch.cat: _cat,
+    torch.concat: _cat,
+    operator.add: _add,
+    torch.add: _add,
+    F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
+}
+
+
+def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """(output, aten calls) of a call_function/call_method node by closed form, or None (run faked).
+
+    Python arithmetic and indexing on sizes and tuples run as they are (no aten op); ``size``/``dim``
+    read the geometry; the rules above cover views, transposes, chunks, concatenation, residual adds,
+    means and global average pooling.
+    """
+    if op == "call_method":
+        if not args or not _is_tensor(args[0]):
+            return None
+        x, rest = args[0], args[1:]
+        if target == "size" and not kwargs and len(rest) <= 1:
+            return x.size(*rest), []
+        if target == "dim" and not rest and not kwargs:
+            return x.dim(), []
+        if target == "add" and len(rest) == 1:
+            return _add(args, kwargs, mode)
+        method = _METHODS.get(str(target))
+        return None if method is None else method(x, rest, kwargs, mode)
+    try:
+        on_tensor = _FUNCTIONS_ON_TENSOR.get(target)
+        function = _FUNCTIONS.get(target)
+    except TypeError:  # an unhashable target
+        return None
+    if on_tensor is not None:
+        return on_tensor(args[0], args[1:], kwargs, mode) if args and _is_tensor(args[0]) else None
+    if function is not None:
+        result = function(args, kwargs, mode)
+        if result is not None:
+            return result
+    if target in _PYTHON_OPERATORS and len(args) == 2 or target is operator.neg:
+        if target is operator.getitem and isinstance(args[0], (tuple, list)) and type(args[0]) is not torch.Size:
+            if type(args[1]) in (int, slice) and not kwargs:
+                return args[0][args[1]], []  # an element of a tuple (chunk's pieces): Python indexing
+            return None
+        if not _holds_tensor((args, kwargs)):
+            return target(*args, **kwargs), []  # arithmetic on sizes: Python ints
+        return None
+    if target is getattr and len(args) == 2 and _is_tensor(args[0]) and args[1] in ("shape", "ndim", "dtype", "device"):
+        x = args[0]
+        return {"shape": lambda: x.shape, "ndim": x.dim, "dtype": lambda: x.dtype, "device": lambda: x.device}[args[1]](), []
+    return None

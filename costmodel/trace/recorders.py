@@ -1,0 +1,196 @@
+"""The aten-op recorder: every op a node (or the aten-level walk) runs, as an AtenCall the rules cost;
+the function-level recorder that groups the ops of one ``F.linear``; eager dispatch of fused module paths."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.pending import as_meta, tensors_in
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records every aten op that runs, as an ``AtenCall`` (shapes only), into ``calls``.
+
+    ``muted`` > 0 stops recording (inside a composite already recorded as a whole). ``owner`` names
+    the module running now (the fallback walk sets it through hooks).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[AtenCall] = []
+        self.owners: list[str | None] = []
+        self.muted = 0
+        self.owner: str | None = None
+        self.group = 0  # the F.linear call running now (0: none), see CompositeRecorder
+        self.groups = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        if _probing[0]:
+            if str(func._schema.name) not in _FUSED_KERNELS:
+                raise _SlowPath
+            _probing[0] = False
+        out = func(*args, **kwargs)
+        if not self.muted and func.namespace != "prim":
+            self.add(to_call(str(func._schema.name), args, kwargs, out))
+        return out
+
+    def add(self, call: AtenCall) -> None:
+        """Append one call, owned by the current module (and tagged with the ``F.linear`` call it runs in)."""
+        if self.group:
+            call = dataclasses.replace(call, group=self.group)
+        self.calls.append(call)
+        self.owners.append(self.owner)
+
+
+
+def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, module: nn.Module | None = None) -> AtenCall:
+    """The AtenCall of one op run: distinct input tensors (by identity), outputs, and whether every
+    output aliases an input."""
+    seen: set[int] = set()
+    inputs = []
+    for t in tensors_in((args, kwargs)):
+        if id(t) not in seen:
+            seen.add(id(t))
+            inputs.append(t)
+    outputs = tensors_in(out)
+    aliases = bool(outputs) and all(any(_is_alias(o, i) for i in inputs) for o in outputs)
+    return AtenCall(
+        op=op,
+        args=as_meta(tuple(args)),
+        kwargs=as_meta(dict(kwargs)),
+        inputs=tuple(TensorMeta.of(t) for t in inputs),
+        outputs=tuple(TensorMeta.of(t) for t in outputs),
+        aliases=aliases,
+        module=module,
+        storages=tuple(storage_key(t) for t in inputs),
+        out_storages=tuple(storage_key(t) for t in outputs),
+    )
+
+
+
+def storage_key(t: torch.Tensor) -> int:
+    """Identity of a tensor's storage (shared by its views), 0 when it has none."""
+    try:
+        return int(t.untyped_storage()._cdata)
+    except (RuntimeError, NotImplementedError, AttributeError):  # no storage (sparse, nested, pending)
+        return 0
+
+
+
+def _is_alias(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(torch._C._is_alias_of(a, b))  # type: ignore[attr-defined]
+
+
+
+#: Functions recorded as one op, whatever backend or decomposition runs them underneath.
+_LINEAR = torch._C._nn.linear
+
+
+
+class CompositeRecorder(TorchFunctionMode):
+    """Records calls of the functions in ``_COMPOSITES`` (scaled_dot_product_attention) as one op, so
+    that a row's cost does not depend on which fused or math kernel the backend picks."""
+
+    def __init__(self, recorder: OpRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func is _LINEAR:  # tag its ops: a bias add it dispatches is costed as addmm's (costing)
+            outer = self.recorder.group
+            self.recorder.groups += 1
+            self.recorder.group = self.recorder.groups
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.recorder.group = outer
+        name = _COMPOSITES.get(func)
+        if name is None or self.recorder.muted:
+            return func(*args, **kwargs)
+        self.recorder.muted += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            self.recorder.muted -= 1
+        self.recorder.add(to_call(name, args, kwargs, out))
+        return out
+
+
+
+def dispatch_as_eager(root: nn.Module) -> None:
+    """Let each fast-path module of ``root`` (a private copy) decide its kernel as eager inference does:
+    its forward runs with torch-function overrides disabled, so ``nn.MultiheadAttention`` in eval/no_grad
+    calls ``_native_multi_head_attention`` when PyTorch's own fast-path conditions hold (and its
+    decomposed path, whose ops are recorded as dispatched, when they do not)."""
+    for module in root.modules():
+        base = next((cls for cls in _FAST_PATH_MODULES if isinstance(module, cls)), None)
+        if base is not None and type(module).forward is base.forward:
+            module.forward = functools.partial(_without_torch_function, base.forward, module)
+
+
+
+class _SlowPath(Exception):
+    """The probe saw the module start on its decomposed path."""
+
+
+
+_FUSED_KERNELS = frozenset({"aten::_native_multi_head_attention"})
+
+
+
+def _without_torch_function(forward: Callable[..., Any], module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """Run ``forward`` as eager inference would decide it: with torch-function overrides disabled. If the
+    first op it dispatches is not the fused kernel (PyTorch's fast-path conditions do not hold), the
+    probe stops before anything is recorded and the forward runs again as usual, so the decomposed path
+    is recorded with the recorder's composites (attention as one op, a linear's bias with its product)."""
+    _probing[0] = True
+    try:
+        with torch._C.DisableTorchFunction():
+            return forward(module, *args, **kwargs)
+    except _SlowPath:
+        pass
+    finally:
+        _probing[0] = False
+    return forward(module, *args, **kwargs)
+
+
+
+@contextlib.contextmanager
+def recording(mode: FakeTensorMode | None) -> Iterator[OpRecorder]:
+    """Run ops under ``mode`` (fake, or None for real tensors) with a fresh recorder; no_grad."""
+    recorder = OpRecorder()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        if mode is not None:
+            stack.enter_context(mode)
+        stack.enter_context(recorder)
+        stack.enter_context(CompositeRecorder(recorder))
+        yield recorder
+
+
+_COMPOSITES: dict[Any, str] = {torch._C._nn.scaled_dot_product_attention: "aten::scaled_dot_product_attention"}
+
+
+
+#: Modules whose forward takes a fused inference kernel only when no torch-function override is active
+#: (``torch.overrides.has_torch_function``): the recorder's own torch-function mode must not turn it off.
+_FAST_PATH_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
+
+
+
+#: True while a fast-path module's forward is probed: the first op dispatched decides the path.
+_probing = [False]

@@ -1,0 +1,256 @@
+"""The shape-propagation shortcuts (closed-form layer rules, the node memo, pending tensors) are
+held to the reference: every node run under FakeTensorMode. Same output geometry on every node,
+same aten calls, whether the memo is cold (first analysis) or warm (a repeat), and the memo never
+replays what could depend on more than metadata."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.fx
+from torch import nn
+
+from costmodel import analyze, load_model
+from costmodel.trace.fx_trace import TracedModel, trace_model
+from costmodel.trace.node_cache import forget
+from costmodel.trace.pending import tensors_in
+from costmodel.zoo import ZOO
+from tests.models import corpus as C
+from tests.models import custom
+
+
+class Aliasing(nn.Module):
+    """Identity and aliasing patterns a memo keyed on shapes alone would get wrong."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        a = x + x  # one tensor read twice
+        b = x + y  # two tensors of the same shape
+        v = b.view(1, 4, -1)
+        v.mul_(2)  # in place on a view: returns its input itself
+        p, q = torch.chunk(a, 2, dim=1)
+        r = torch.cat([p, q, p], dim=1)[:, :4]
+        return r + b + v.view_as(b) + y.transpose(2, 3).contiguous().transpose(2, 3)
+
+
+class Glue(nn.Module):
+    """The functions and methods the closed-form rules cover, in the variants models write them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_pool = nn.MaxPool2d(3, 2, 1)
+        self.max_pool_ceil = nn.MaxPool2d(2, ceil_mode=True)
+        self.avg_pool = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
+        self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n, c, h, w = x.size()
+        rows = x.view(n, -1)
+        flat = torch.flatten(x, 0, 1) + x.flatten(2).view(n * c, h, w)
+        pieces = x.chunk(3, dim=-1)
+        turned = torch.transpose(x, -1, 1).contiguous().transpose(1, 3)
+        joined = torch.cat([x, turned, x]) + torch.cat((x, x, x), dim=0)
+        means = x.mean([2, 3]) + x.mean(dim=(-1, -2)) + torch.mean(x, -1, keepdim=True).view(n, c, h).sum(-1)
+        pooled = self.max_pool(x) + self.avg_pool(x) + nn.functional.avg_pool2d(x, 3, 2, 1)
+        sizes = x.shape[1] * x.dim()
+        return rows, flat, pieces[2], joined, means, pooled, self.max_pool_ceil(x), self.global_pool(x), x.add(x), sizes
+
+
+FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
+    "vit": (C.TinyViT, (2, 3, 32, 32)),
+    "swin_window": (C.WindowAttention, (1, 10, 10, 16)),
+    "efficientnet_se_droppath": (C.TinyEfficientNet, (1, 3, 32, 32)),
+    "convnext_block": (C.ConvNeXtBlock, (1, 16, 14, 14)),
+    "stateful": (C.Stateful, (4, 8)),
+    "functional": (custom.FunctionalNet, (1, 3, 16, 16)),
+    "shared_conv": (custom.SharedConvNet, (1, 3, 16, 16)),
+    "subclass": (custom.SubclassNet, (1, 3, 16, 16)),
+    "aliasing": (Aliasing, (1, 4, 6, 6)),
+    "glue": (Glue, (2, 4, 7, 7)),
+    "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
+}
+
+
+def _nodes(traced: TracedModel) -> dict[str, tuple[list[tuple[Any, ...]], list[Any]]]:
+    """Per node: the geometry of each output tensor and the aten calls it ran."""
+    out = {}
+    for node in traced.graph.nodes:
+        geometry = [(tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.dtype) for t in tensors_in(node.meta.get("val"))]
+        out[node.name] = (geometry, traced.node_calls.get(node.name, []))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(FX_MODELS))
+def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
+    build, inputs = FX_MODELS[name]
+    model = build().eval()
+    reference = _nodes(trace_model(model, inputs, shortcuts=False))
+    forget()
+    cold = trace_model(model, inputs)
+    warm = trace_model(model, inputs)
+    assert cold.node_outcomes and warm.node_outcomes  # the memo did take part
+    for traced in (cold, warm):
+        nodes = _nodes(traced)
+        assert nodes.keys() == reference.keys()
+        for node_name, (geometry, calls) in reference.items():
+            assert nodes[node_name][0] == geometry, node_name
+            assert nodes[node_name][1] == calls, node_name
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.Conv2d(4, 6, 3, 2, 1, groups=2), (2, 4, 9, 9)),
+        (nn.Conv1d(4, 4, 5, padding="same"), (1, 4, 10)),
+        (nn.Conv1d(4, 4, 4, padding="same", dilation=1), (1, 4, 10)),
+        (nn.Conv3d(2, 3, (1, 3, 3), padding=(0, 1, 1), dilation=(1, 2, 2)), (1, 2, 3, 8, 8)),
+        (nn.Linear(5, 7), (3, 5)),
+        (nn.Linear(5, 7, bias=False), (3, 5)),
+        (nn.Linear(5, 7), (2, 3, 5)),
+        (nn.Linear(5, 7, bias=False), (2, 3, 5)),
+        (nn.Linear(5, 1), (4, 5)),
+        (nn.BatchNorm2d(4), (2, 4, 3, 3)),
+        (nn.BatchNorm2d(4, momentum=None), (2, 4, 3, 3)),
+        (nn.BatchNorm1d(4, affine=False), (2, 4)),
+        (nn.BatchNorm1d(4), (2, 4, 6)),
+        (nn.ReLU(inplace=True), (2, 3)),
+        (nn.ReLU6(), (2, 3)),
+        (nn.ReLU6(inplace=True), (2, 3)),
+        (nn.GELU(), (2, 3)),
+        (nn.GELU("tanh"), (2, 3)),
+        (nn.Hardswish(), (2, 3)),
+        (nn.SiLU(inplace=True), (2, 3)),
+        (nn.Dropout(0.3), (2, 3)),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module, shape: tuple[int, ...]) -> None:
+    model = nn.Sequential(layer).eval()
+    reference = _nodes(trace_model(model, shape, shortcuts=False))
+    forget()
+    assert _nodes(trace_model(model, shape)) == reference
+
+
+def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
+    """FakeTensorMode's constructor imports torch._dynamo (about a second): the zoo must not need it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, costmodel; from costmodel.zoo import ZOO\n"
+        "for name in ZOO: costmodel.analyze(costmodel.load_model(name))\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_repeated_blocks_replay_from_the_memo() -> None:
+    traced = trace_model(load_model("shufflenet_v2_x1_0"), (1, 3, 64, 64))
+    distinct = {id(o) for o in traced.node_outcomes.values()}
+    assert len(traced.node_outcomes) > 3 * len(distinct)  # 16 units, a handful of distinct signatures
+
+
+WIDTH = 3
+
+
+@torch.fx.wrap
+def _keep_first(x: torch.Tensor) -> torch.Tensor:
+    return x[:, :WIDTH]  # reads a global: its outcome is not a function of its inputs' metadata
+
+
+class ReadsAGlobal(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _keep_first(x) * 2
+
+
+def test_a_users_function_is_never_replayed() -> None:
+    global WIDTH
+    model = ReadsAGlobal()
+    before = analyze(model, (1, 8)).layers
+    WIDTH = 5
+    try:
+        after = analyze(model, (1, 8)).layers
+    finally:
+        WIDTH = 3
+    assert [r.output_shape for r in before] == [[1, 3], [1, 3]]
+    assert [r.output_shape for r in after] == [[1, 5], [1, 5]]
+
+
+def test_a_changed_rule_is_not_served_from_a_memoised_cost() -> None:
+    from costmodel import OpCost, register, unregister
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.GELU())
+    base = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    with pytest.raises(ValueError, match="already has a cost rule"):
+        register("aten::gelu", lambda call: OpCost(100, 7))  # replacing a built-in rule is said, never silent
+    register("aten::gelu", lambda call: OpCost(100, 7), override=True)
+    try:
+        custom_row = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    finally:
+        unregister("aten::gelu")
+    again = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    assert (custom_row.flops, custom_row.mac) == (100, 7)
+    elements = 2 * 8
+    assert (base.flops, base.mac) == (elements, 2 * elements)  # conventions: 1 per output, in + out
+    assert (again.flops, again.mac) == (base.flops, base.mac)
+
+
+class MathOnSizes(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import math
+
+        return x / math.sqrt(x.size(-1))
+
+
+def test_math_on_a_traced_size_still_traces_with_fx() -> None:
+    """The first trace skips fx's patching of ``math`` (costly on every trace); a model that calls
+    math on a proxy is traced again with it, not sent to the aten walk."""
+    report = analyze(MathOnSizes(), (2, 9))
+    assert report.walk == "fx" and [r.op for r in report.layers] == ["size", "sqrt", "truediv"]
+    assert report.totals["flops"] == 2 * 9  # one division per element
+
+
+def test_a_shape_error_is_one_line_without_torchs_traceback_log(capfd: pytest.CaptureFixture[str]) -> None:
+    from costmodel.errors import ShapeMismatch
+
+    class Mismatch(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x @ torch.ones(5, 3)  # a matmul no closed-form rule takes: it runs under FakeTensorMode
+
+    for fallback in (None, True):
+        with pytest.raises(ShapeMismatch) as raised:
+            analyze(Mismatch(), (2, 4), fallback=fallback)
+        assert len(str(raised.value).splitlines()) == 1
+    assert "failed while attempting to run meta" not in capfd.readouterr().err  # torch's own handler writes stderr
+    assert not logging.getLogger("torch._subclasses.fake_tensor").disabled
+
+
+def test_a_rules_overlay_is_scoped_to_its_block() -> None:
+    from costmodel import OpCost, rules_overlay
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.GELU())
+    base = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    with rules_overlay({"aten::gelu": lambda call: OpCost(100, 7)}):
+        inside = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    after = next(r for r in analyze(model, (2, 8)).layers if r.op == "GELU")
+    assert (inside.flops, inside.mac) == (100, 7)
+    assert (after.flops, after.mac) == (base.flops, base.mac) == (2 * 8, 2 * 2 * 8)
+
+
+def test_the_built_in_table_has_one_rule_per_operator() -> None:
+    from costmodel.rules.base import RuleTable
+
+    table = RuleTable()
+    table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match="aten::relu already has a cost rule"):
+        table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]
