@@ -50,14 +50,13 @@ def _plotted(figure: Any, path: str | None) -> None:
 @output_options
 @click.option(
     "--group-by",
-    type=click.Choice(["layer", "module", "op"]),
-    default="layer",
-    show_default=True,
-    help="One row per layer (fx node), per module prefix (see --depth) or per op type, with summed costs.",
+    type=click.Choice(["module", "layer", "op"]),
+    default=None,
+    help="The module tree to --depth (subtotals; each module's own ops beneath it), one row per layer, or per op "
+    "type. Default: the module tree in tables, one row per layer in CSV and JSON.",
 )
-@click.option(
-    "--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Module-name depth for --group-by module."
-)
+@click.option("--flat", is_flag=True, help="One row per layer (fx node, or aten op in the aten walk): --group-by layer.")
+@click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Depth of the module tree.")
 @click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
 @click.option(
     "--top", type=click.IntRange(min=1), default=None, help="Show only the N rows with the most FLOPs (or of the --sort key)."
@@ -88,7 +87,8 @@ def report(
     input_shape: Any,
     fmt: str,
     exact: bool,
-    group_by: str,
+    group_by: str | None,
+    flat: bool,
     depth: int,
     sort: str | None,
     top: int | None,
@@ -116,7 +116,7 @@ def report(
         fallback=True if fallback else None,
         flops_unit=flops_unit,
     )
-    options = dict(group_by=group_by, sort=sort, top=top, depth=depth, show_free=show_all, expand=expand)
+    options = dict(group_by="layer" if flat else group_by, sort=sort, top=top, depth=depth, show_free=show_all, expand=expand)
     emit(render(result, fmt, exact=exact, **options))
     if plot_path:
         from costmodel.render.plots import plot_layers

@@ -25,12 +25,14 @@ MAC_UNITS = ("elements", "bytes")
 
 
 def op_name(node: fx.Node, module: nn.Module | None) -> str:
-    """Short op name: the module class ("Conv2d"), function ("cat", "add") or method ("view")."""
+    """Short op name: the module class ("Conv2d"), function ("cat", "add"), method ("view") or operator
+    ("mystery" for ``torch.ops.ns.mystery.default``: the overload is not part of the name)."""
     if module is not None:
         return type(module).__name__
     if node.op == "call_method":
         return str(node.target)
-    return getattr(node.target, "__name__", str(node.target))
+    target = getattr(node.target, "overloadpacket", node.target)
+    return getattr(target, "__name__", str(target))
 
 
 def _owner(node: fx.Node) -> str | None:
@@ -40,6 +42,35 @@ def _owner(node: fx.Node) -> str | None:
     if stack:
         return str(next(reversed(stack.values()))[0]) or None
     return None
+
+
+def unique_name(base: str, used: set[str]) -> str:
+    """``base``, or ``base_1``, ``base_2``… (the first not in ``used``), recorded in ``used``."""
+    name, n = base, 0
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    used.add(name)
+    return name
+
+
+def row_names(traced: TracedModel) -> dict[str, str]:
+    """Each call node's row name, one scheme in both walks, joinable with ``named_modules`` and
+    ``state_dict`` keys: a module call is its module path as ``named_modules`` spells it
+    (``stage2.0.branch1.0``); a function or method is ``<owning module path>.<op>`` (``layer1.0.add``), or
+    the op alone in the model's own forward; a repeat gets ``_1``, ``_2``… ."""
+    used: set[str] = set()
+    names: dict[str, str] = {}
+    for node in traced.call_nodes():
+        if node.op == "call_module" and not traced.is_wrapped_leaf:
+            base = str(node.target)
+        elif node.op == "call_module":
+            base = type(traced.model).__name__
+        else:
+            owner = _owner(node)
+            base = f"{owner}.{op_name(node, None)}" if owner else op_name(node, None)
+        names[node.name] = unique_name(base, used)
+    return names
 
 
 def check_mac_unit(mac_unit: str) -> None:
@@ -89,6 +120,7 @@ def layer_row(
     params: int,
     scale: int,
     module_call: bool = False,
+    node: str = "",
 ) -> LayerCost:
     """One report row from a costed node (or op); ``scale`` turns MAC elements into the report's unit."""
     bound = None if cost.mac_lower_bound is None else cost.mac_lower_bound * scale
@@ -111,6 +143,7 @@ def layer_row(
         aten=cost.breakdown,
         work=tuple(cost.work),
         module_call=module_call,
+        node=node or name,
     )
 
 
@@ -129,6 +162,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     uncounted: list[UncountedOp] = []
     node_params, model_params = _params_by_node(traced)
     modules = dict(root.named_modules(remove_duplicate=False))
+    names = row_names(traced)
     metas: dict[fx.Node, list[TensorMeta]] = {}  # each node's outputs, described once for all its readers
 
     def described(node: fx.Node) -> list[TensorMeta]:
@@ -148,13 +182,16 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
             cost = cost_node(traced.node_calls.get(node.name, []), bool(outputs))
             if outcome is not None:
                 outcome.cost = (RULES.version, cost)
-        uncounted.extend(UncountedOp(node.name, op) for op in cost.uncounted)
+        uncounted.extend(UncountedOp(names[node.name], op) for op in cost.uncounted)
         params = 0
         for p in node_params.get(node.name, []):
             if id(p) not in seen:
                 seen.add(id(p))
                 params += p.numel()
-        row = layer_row(node.name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale, module is not None)
+        name = names[node.name]
+        row = layer_row(
+            name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale, module is not None, node.name
+        )
         layers.append(row)
     return _finish(
         Report(
@@ -180,15 +217,17 @@ def cost_aten_walk(
     check_mac_unit(mac_unit)
     scale = torch.empty((), dtype=dtype).element_size() if mac_unit == "bytes" else 1
     seen: set[int] = set()
-    counts: dict[str, int] = {}
+    used: set[str] = set()
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
-    for costed, owner in zip(cost_calls(walk.calls), walk.owners):
+    for index, (costed, owner) in enumerate(zip(cost_calls(walk.calls), walk.owners)):
         call = costed.call
         op = call.short
-        base = f"{owner}.{op}" if owner else op
-        counts[base] = counts.get(base, 0) + 1
-        row_name = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
+        if call.module is not None and owner:  # a module-level rule: the row is the module's call
+            base = owner
+        else:
+            base = f"{owner}.{op}" if owner else op
+        row_name = unique_name(base, used)
         cost = sum_costs([costed], bool(call.outputs))
         uncounted.extend(UncountedOp(row_name, u) for u in cost.uncounted)
         params = 0
@@ -197,7 +236,9 @@ def cost_aten_walk(
                 if id(p) not in seen:
                     seen.add(id(p))
                     params += p.numel()
-        layers.append(layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale))
+        layers.append(
+            layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale, node=f"op{index}")
+        )
     how = "one forward on real tensors (an op needed tensor values)" if walk.real else "one forward on fake tensors"
     report = Report(
         model=model_name,
@@ -229,7 +270,8 @@ def _finish(report: Report, strict: bool) -> Report:
 class Analysis:
     """What the engine returns to every command: the report, the traced fx graph when the fx walk costed
     the model (None after the aten-level walk), and the dataflow between rows — ``reads[row]`` names the
-    rows whose outputs ``row`` reads (from the graph's edges, or from tensor storages in the aten walk)."""
+    rows whose outputs ``row`` reads (from the graph's edges, or from tensor storages in the aten walk), by
+    row name."""
 
     report: Report
     traced: TracedModel | None
@@ -313,8 +355,10 @@ def _run(
         result.report.notes.insert(0, f"fx path failed ({exc}); costed by the aten-level walk instead")
         return result
     report = cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
-    calls = {node.name for node in traced.call_nodes()}
-    reads = {node.name: tuple(a.name for a in node.all_input_nodes if a.name in calls) for node in traced.call_nodes()}
+    names = {row.node: row.name for row in report.layers}
+    reads = {
+        names[node.name]: tuple(names[a.name] for a in node.all_input_nodes if a.name in names) for node in traced.call_nodes()
+    }
     return Analysis(report, traced, reads)
 
 

@@ -70,6 +70,7 @@ class LayerCost:
     aten: list[dict[str, Any]] = field(default_factory=list)  # the aten ops the row ran, with their costs
     work: tuple[Any, ...] = ()  # internal: each dispatched op's kind and work (costing.OpWork), for timing
     module_call: bool = False  # internal: the row is a call of an nn.Module (its __call__ costs time too)
+    node: str = ""  # internal: the fx node (or aten op) the row costs, the key its timings join on
 
     @property
     def is_elementwise(self) -> bool:
@@ -85,7 +86,7 @@ class LayerCost:
     def to_dict(self) -> dict[str, Any]:
         """The JSON row (schema in README): every field but the internal ``family`` and ``kind``."""
         row = asdict(self)
-        del row["family"], row["kind"], row["work"], row["module_call"]
+        del row["family"], row["kind"], row["work"], row["module_call"], row["node"]
         return row
 
 
@@ -248,14 +249,14 @@ class Report(Printable):
             rows.sort(key=lambda r: getattr(r, key), reverse=True)
         return rows[:top] if top is not None else rows
 
-    def grouped(self, by: GroupBy, depth: int = 2, sort: SortKey | None = None) -> list[GroupRow]:
+    def grouped(self, by: GroupBy, depth: int = 2, sort: SortKey | None = None, show_free: bool = True) -> list[GroupRow]:
         """Sum the layers by op type, by layer, or (``by="module"``) as a module tree: the whole model
         (level 0), then each module down to ``depth`` levels under its parent, with subtotals (a
         parent's figures are the sums of its children's plus its own direct ops). ``count`` counts
         costed rows only (shape-only nodes — views, size queries — are not layers). ``sort`` orders
         siblings (or op groups), largest first; graph order otherwise."""
         if by == "module":
-            return self._module_tree(depth, sort)
+            return self._module_tree(depth, sort, show_free)
         groups: dict[str, list[LayerCost]] = {}
         for row in self.layers:
             groups.setdefault(row.op if by == "op" else row.name, []).append(row)
@@ -264,27 +265,40 @@ class Report(Printable):
             out.sort(key=lambda g: getattr(g, sort), reverse=True)
         return out
 
-    def _module_tree(self, depth: int, sort: SortKey | None) -> list[GroupRow]:
+    def _module_tree(self, depth: int, sort: SortKey | None, show_free: bool = True) -> list[GroupRow]:
         children: dict[str, list[str]] = {"": []}
         members: dict[str, list[LayerCost]] = {"": []}
-        for row in self.layers:
-            parts = row.module.split(".") if row.module else ["(top level)"]
+        own: dict[str, list[LayerCost]] = {"": []}  # a module's own ops: functions in its forward
+        first: dict[str, int] = {}  # where each group and row first runs: siblings keep graph order
+        for index, row in enumerate(self.layers):
+            first.setdefault(row.name, index)
+            parts = row.module.split(".") if row.module else []
             members[""].append(row)
             for level in range(1, min(depth, len(parts)) + 1):
                 path, parent = ".".join(parts[:level]), ".".join(parts[: level - 1])
                 if path not in members:
-                    members[path], children[path] = [], []
+                    members[path], children[path], own[path] = [], [], []
                     children[parent].append(path)
+                    first.setdefault(path, index)
                 members[path].append(row)
+            if len(parts) < depth and not row.module_call:
+                own[".".join(parts)].append(row)
         out: list[GroupRow] = []
 
         def visit(path: str, level: int) -> None:
             out.append(_summed(path or "(model)", members[path], level))
-            kids = children[path]
+            kids = [_summed(k, members[k], level + 1) for k in children[path]]
+            kids += [_summed(r.name, [r], level + 1) for r in own[path] if path != r.module or children[path] or not path]
+            if not show_free:
+                kids = [k for k in kids if k.flops or k.mac or k.params]
+            kids.sort(key=lambda g: first.get(g.name, 0))
             if sort is not None:
-                kids = sorted(kids, key=lambda k: getattr(_summed(k, members[k]), sort), reverse=True)
+                kids.sort(key=lambda g: getattr(g, sort), reverse=True)
             for kid in kids:
-                visit(kid, level + 1)
+                if kid.name in children:
+                    visit(kid.name, level + 1)
+                else:
+                    out.append(kid)
 
         visit("", 0)
         return out

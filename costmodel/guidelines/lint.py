@@ -22,6 +22,9 @@ from costmodel.analyze import run_analysis
 from costmodel.report import LayerCost, Printable, Report, module_prefix
 from costmodel.runtime.settings import RunSettings, settings_of
 
+#: Where ops of the model's own forward land in ``module_prefix``: not a block, so never a G3/G4 finding.
+ROOT_BLOCK = module_prefix(None, 1)
+
 
 @dataclass(frozen=True)
 class LintThresholds:
@@ -136,6 +139,8 @@ def _g3(report: Report, reads: dict[str, tuple[str, ...]], t: LintThresholds) ->
     for block, s in stats.items():
         branches = max(s["levels"].values(), default=0)
         table[block] = {"convs": s["convs"], "parallel_branches": branches, "small_ops": s["small_ops"]}
+        if block == ROOT_BLOCK:  # glue in the model's own forward is not a block
+            continue
         if branches > t.g3_max_branches:
             out.append(
                 Finding(
@@ -175,6 +180,8 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
         per_block[module_prefix(row.module, t.block_depth)].append(row)
     out = []
     for block, rows in per_block.items():
+        if block == ROOT_BLOCK:
+            continue
         block_mac = sum(r.mac for r in rows)
         ew_rows = [r for r in rows if r.is_elementwise]
         share = sum(r.mac for r in ew_rows) / block_mac if block_mac else 0.0

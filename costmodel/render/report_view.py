@@ -159,23 +159,29 @@ def report_document(
     report: Report,
     fmt: Format = "table",
     *,
-    group_by: GroupBy = "layer",
+    group_by: GroupBy | None = None,
     sort: SortKey | None = None,
     top: int | None = None,
     depth: int = 2,
     show_free: bool = False,
     expand: bool = False,
 ) -> Document:
-    """The report as a Document. JSON is ``report.to_dict()`` (layers sorted/limited as asked, plus
-    ``groups`` when grouped); CSV has one row per layer or group, uncounted ops, and a TOTAL row. Tables
-    hide shape-only rows (0 FLOPs, 0 MAC, 0 params) unless ``show_free``, and say so; JSON and CSV carry
-    every node. ``top`` keeps the N largest rows by ``sort`` (FLOPs when not given)."""
+    """The report as a Document: by default (``group_by=None``) tables show the module tree to ``depth``
+    (each module with its subtotal, its submodules and its own ops — functions in its forward — beneath
+    it, so a parent is the sum of the rows under it) and CSV/JSON one row per layer; ``group_by="module"``
+    the tree in every format, ``"layer"`` one row per node, ``"op"`` one per op type. JSON is
+    ``report.to_dict()`` (layers sorted/limited as asked, plus ``groups`` when grouped); CSV has one row
+    per layer or group, uncounted ops, and a TOTAL row. Tables hide shape-only rows (0 FLOPs, 0 MAC,
+    0 params) unless ``show_free``, and say so; JSON and CSV carry every node. ``top`` keeps the N
+    largest rows by ``sort`` (FLOPs when not given)."""
     if top is not None and sort is None:
         sort = "flops"
+    if group_by is None:  # tables show the module tree; CSV and JSON one row per layer
+        group_by = "layer" if fmt in ("csv", "json") else "module"
     data = report.to_dict()
     data["layers"] = [r.to_dict() for r in report.sorted_layers(sort, top)]
     if group_by != "layer":
-        data["groups"] = [vars(g) for g in report.grouped(group_by, depth, sort)]
+        data["groups"] = [vars(g) for g in report.grouped(group_by, depth, sort, show_free=True)]
     footer = summary_lines(report)
     if group_by == "layer":
         rows = report.sorted_layers(sort)
@@ -187,6 +193,6 @@ def report_document(
         if hidden:
             footer.append(f"{hidden} shape-only nodes (view, getitem, size…: 0 FLOPs, 0 MAC) not shown; --all shows them")
     else:
-        groups = report.grouped(group_by, depth, sort)
+        groups = report.grouped(group_by, depth, sort, show_free=show_free or fmt == "csv")
         table = group_table(report, groups[:top] if top is not None else groups, group_by, fmt)
     return Document([header_line(report)], [table], footer, data)

@@ -205,9 +205,9 @@ def bench(
     predictions = predict(report, cal, itemsize)
     rows = []
     for row, pred in zip(report.layers, predictions):
-        if row.name not in meas.nodes:
-            raise CostModelError(f"node '{row.name}' was costed but never timed: the graphs differ")
-        rows.append(_row(row.name, row.op, row.flops, row.mac, meas, row.name, pred, row.module))
+        if row.node not in meas.nodes:
+            raise CostModelError(f"node '{row.node}' (row {row.name}) was costed but never timed: the graphs differ")
+        rows.append(_row(row.name, row.op, row.flops, row.mac, meas, row.node, pred, row.module))
     whole = model_seconds(predictions, cal, list(model.modules()))
     result = BenchReport(model_name, meas, cal, source, rows, report)
     result.summary = summarise(rows, meas.model.median_ms, whole * 1e3, meas.model_spread_pct)

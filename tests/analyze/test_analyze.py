@@ -164,10 +164,10 @@ def test_conv_subclass_resolves_through_class_hierarchy() -> None:
 
 def test_uncounted_op_is_listed_and_strict_fails() -> None:
     report = analyze(UpsampleNet(), (1, 3, 4, 4))
-    assert [(u.name, u.op) for u in report.uncounted] == [("mystery_default", "costmodel_test::mystery")]
-    assert report.to_dict()["uncounted"] == [{"name": "mystery_default", "op": "costmodel_test::mystery"}]
+    assert [(u.name, u.op) for u in report.uncounted] == [("mystery", "costmodel_test::mystery")]
+    assert report.to_dict()["uncounted"] == [{"name": "mystery", "op": "costmodel_test::mystery"}]
     assert not report.complete and report.to_dict()["complete"] is False
-    with pytest.raises(UncountedOpsError, match="mystery_default \\(costmodel_test::mystery\\)"):
+    with pytest.raises(UncountedOpsError, match="mystery \\(costmodel_test::mystery\\)"):
         analyze(UpsampleNet(), (1, 3, 4, 4), strict=True)
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from costmodel_cli.options import parse_count
 
+from costmodel.zoo import ZOO
 from tests.cli.test_cli import COSTMODEL, run_cli, run_main
-from tests.conftest import zoo_report
+from tests.conftest import zoo_model, zoo_report
 
 SHUFFLE = zoo_report("shufflenet_v2_x1_0").totals  # 151,023,976 FLOPs, 2,278,604 params
 
@@ -303,30 +304,27 @@ def test_top_means_the_largest_rows_everywhere(capsys: pytest.CaptureFixture[str
     assert [r["mac"] for r in json.loads(out)["layers"]] == [r.mac for r in by_mac]
 
 
-def test_group_by_module_is_a_tree_of_subtotals() -> None:
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_group_by_module_is_a_tree_that_adds_up(name: str) -> None:
+    from tests.oracles.test_corpus import assert_rows_name_the_model
+
+    report = zoo_report(name)
+    assert_rows_name_the_model(report, zoo_model(name))
+    tree = report.grouped("module", depth=3)
+    assert (tree[0].name, tree[0].level) == ("(model)", 0)
+    assert tree[0].count == sum(1 for r in report.layers if r.flops or r.mac or r.params)  # costed rows only
+    names = [g.name for g in tree]
+    assert "(top level)" not in names  # no pseudo rows: a module's own ops are its rows, by name
+    if name == "shufflenet_v2_x1_0":
+        by_name = {g.name: g for g in tree}
+        assert by_name["stage2"].level == 1 and by_name["stage2.0"].level == 2 and by_name["stage2.0.branch1"].level == 3
+        assert by_name["stage2.0.cat"].level == 3  # the unit's own concatenation, beneath it
+
+
+def test_unicode_module_names_group_in_both_walks() -> None:
     from torch import nn
 
     from costmodel import analyze
-
-    report = zoo_report("shufflenet_v2_x1_0")
-    tree = report.grouped("module", depth=3)
-    root = tree[0]
-    assert (root.name, root.level) == ("(model)", 0)
-    assert (root.flops, root.mac, root.params) == (report.totals["flops"], report.totals["mac"], report.totals["params"])
-    assert root.count == sum(1 for r in report.layers if r.flops or r.mac or r.params)  # costed rows only
-    by_name = {g.name: g for g in tree}
-    for group in tree[1:]:  # every subtotal is the sum of the rows under that module path
-        if group.name == "(top level)":  # ops of the model's own forward, outside any sub-module
-            rows = [r for r in report.layers if not r.module]
-        else:
-            rows = [r for r in report.layers if r.module and (r.module == group.name or r.module.startswith(group.name + "."))]
-        sums = (sum(r.flops for r in rows), sum(r.mac for r in rows), sum(r.params for r in rows))
-        assert (group.flops, group.mac, group.params) == sums, group.name
-    for group in tree:  # children sum to their parent where the parent has no ops of its own
-        kids = [g for g in tree if g.level == group.level + 1 and g.name.rsplit(".", 1)[0] == group.name]
-        if kids and not any(r.module == group.name for r in report.layers):
-            assert sum(k.flops for k in kids) == group.flops
-    assert by_name["stage2"].level == 1 and by_name["stage2.0"].level == 2 and by_name["stage2.0.branch1"].level == 3
 
     unicode = nn.Sequential()
     unicode.add_module("卷积", nn.Conv2d(3, 4, 3))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -34,15 +36,25 @@ class SharedConvNet(nn.Module):
         return self.conv(self.conv(x))
 
 
-@torch.library.custom_op("costmodel_test::mystery", mutates_args=())
-def mystery(x: torch.Tensor) -> torch.Tensor:
-    """A custom operator no cost rule knows (until a test registers one)."""
-    return x * 2
+def _define_mystery() -> Any:
+    """A custom operator no cost rule knows (until a test registers one). Defined once per process: this
+    file is also loaded by path (``custom.py:always_branch_net``) as a second module, and a second
+    definition would leave the first one's registrations to be freed with that module (a crash later)."""
+    if hasattr(torch.ops.costmodel_test, "mystery"):
+        return torch.ops.costmodel_test.mystery
+
+    @torch.library.custom_op("costmodel_test::mystery", mutates_args=())
+    def mystery(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    @mystery.register_fake
+    def _(x: torch.Tensor) -> torch.Tensor:
+        return torch.empty_like(x)
+
+    return mystery
 
 
-@mystery.register_fake
-def _(x: torch.Tensor) -> torch.Tensor:
-    return torch.empty_like(x)
+mystery = _define_mystery()
 
 
 class UpsampleNet(nn.Module):

@@ -16,6 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from costmodel import analyze
 from costmodel.inputs import TensorSpec, materialise, normalise_inputs
+from costmodel.report import Report
 from tests.models import corpus as C
 
 OWN: dict[str, tuple[Callable[[], nn.Module], Any]] = {
@@ -80,6 +81,34 @@ def oracle_contraction_flops(model: nn.Module, inputs: Any) -> float:
     return counter.get_total_flops() / 2
 
 
+def assert_rows_name_the_model(report: Report, model: nn.Module) -> None:
+    """Rows are named by module path (joinable with ``named_modules``), unique, and every module tree
+    (depth 1 to 4) adds up: each parent is exactly the sum of the rows shown directly beneath it."""
+    paths = {name for name, _ in model.named_modules()}
+    names = [r.name for r in report.layers]
+    assert len(set(names)) == len(names)
+    for row in report.layers:
+        assert row.module is None or row.module in paths, row.module
+        assert row.module is None or row.name.startswith(row.module), (row.name, row.module)
+    for depth in range(1, 5):
+        tree = report.grouped("module", depth)
+        assert (tree[0].flops, tree[0].mac, tree[0].params) == (
+            report.totals["flops"],
+            report.totals["mac"],
+            sum(r.params for r in report.layers),
+        )
+        for i, group in enumerate(tree):
+            kids = []
+            for later in tree[i + 1 :]:
+                if later.level <= group.level:
+                    break
+                if later.level == group.level + 1:
+                    kids.append(later)
+            if kids:
+                for key in ("flops", "mac", "params", "count"):
+                    assert getattr(group, key) == sum(getattr(k, key) for k in kids), (depth, group.name, key)
+
+
 def _check(model: nn.Module, inputs: Any) -> None:
     state = {k: v.clone() for k, v in model.state_dict().items()}
     attrs = dict(vars(model))
@@ -93,6 +122,8 @@ def _check(model: nn.Module, inputs: Any) -> None:
     assert (aten.totals, aten.contraction_flops) == (report.totals, report.contraction_flops)
     assert report.totals["flops"] >= report.contraction_flops > 0
     assert report.contraction_flops == oracle_contraction_flops(model, inputs)
+    assert_rows_name_the_model(report, model)
+    assert_rows_name_the_model(aten, model)
     # the oracle ran one real forward (Hugging Face models install hooks and flags on the first one):
     # the analysis after it is the analysis before it, and leaves the model as the forward left it
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -215,7 +246,7 @@ def test_register_a_rule_for_a_custom_op_and_a_module() -> None:
     try:
         report = analyze(UpsampleNet(), (1, 3, 4, 4))
         assert report.uncounted == []
-        row = next(r for r in report.layers if r.name == "mystery_default")
+        row = next(r for r in report.layers if r.name == "mystery")
         assert (row.flops, row.mac) == (4 * 16, 2 * 4 * 16)
         model = nn.Sequential(nn.Conv2d(3, 4, 1), Gate())
         for fallback in (None, True):

@@ -73,8 +73,9 @@ def test_csv_cells_and_column_names_agree_across_commands(capsys: pytest.Capture
 def test_tables_write_human_units_unless_exact() -> None:
     report = zoo_report("resnet18")
     first = next(r for r in report.layers if r.flops)
-    assert f"{first.flops:,}" not in report.table(top=1) and "118.0M" in report.table(top=1)
-    assert f"{first.flops:,}" in report.table(top=1, exact=True)
+    flat = {"top": 1, "group_by": "layer"}
+    assert f"{first.flops:,}" not in report.table(**flat) and "118.0M" in report.table(**flat)
+    assert f"{first.flops:,}" in report.table(**flat, exact=True)
     count, flag = Column("n", "n", "count"), Column("ok", "ok", "bool")
     assert cell_text(1_234_567, count) == "1.23M" and cell_text(1_234_567, count, exact=True) == "1,234,567"
     assert (cell_text(True, flag), cell_csv(True), cell_csv(False), cell_csv(None), cell_csv(float("nan"))) == (

@@ -75,7 +75,7 @@ def test_bench_joins_every_counted_node_with_real_timings() -> None:
         assert all(v >= 0 and math.isfinite(v) for v in row.predicted_ms.values())
         assert row.bound in ("compute", "memory", "overhead")
     nodes = {n.name for n in trace_model(model, (1, 3, 64, 64)).call_nodes()}
-    assert {r.name for r in result.rows} == nodes
+    assert {layer.node for layer in result.report.layers} == nodes == set(result.measurement.nodes)  # joined by node
     s = result.summary
     assert s["model_measured_ms"] > 0 and set(s["predictors"]) == {"flops", "mac", "roofline"}
     assert s["sum_of_layers_ms"] == pytest.approx(sum(r.measured_ms for r in result.rows))
