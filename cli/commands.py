@@ -17,7 +17,6 @@ from costmodel_cli.options import (
     plot_option,
     repeats_option,
     runtime_options,
-    single_shape,
     stacked,
     threads_option,
     threshold_options,
@@ -242,10 +241,9 @@ def bench(
     if whole_zoo == (model is not None):
         raise click.UsageError("give either MODEL or --zoo")
     names = list(ZOO) if whole_zoo else [str(model)]
-    shape = single_shape(input_shape, "bench")
     with progress_bar(repeats * len(names), "timing") as bar:
         settings = RunSettings(device, DTYPES[dtype_name], threads, repeats, warmup, bar.update, recalibrate)
-        suite = bench_suite([(name, load_model(name)) for name in names], shape, settings=settings)
+        suite = bench_suite([(name, load_model(name)) for name in names], input_shape, settings=settings)
     for note in sorted({r.calibration_source.note for r in suite.results if r.calibration_source.note}):
         click.echo(f"warning: {note}", err=True)
     emit(render(suite, fmt, exact=exact) if whole_zoo else render(suite.results[0], fmt, exact=exact, top=top))
@@ -341,8 +339,6 @@ def lint(
     from costmodel.guidelines.lint import lint as run_lint
 
     thresholds = LintThresholds(g1_min_efficiency, g2_max_groups, g3_max_branches, g3_max_small_ops, g4_max_share, depth)
-    if measure:
-        input_shape = single_shape(input_shape, "lint --measure")
     with progress_bar(repeats, "timing", active=measure) as bar:
         settings = RunSettings(dtype=DTYPES[dtype_name], threads=threads, repeats=repeats, progress=bar.update)
         result = run_lint(load_model(model), input_shape, name=model, thresholds=thresholds, measure=measure, settings=settings)
@@ -387,8 +383,6 @@ def compare(
     require_device(device)
     loaded = [(name, load_model(name)) for name in models]
     measuring = measure or plot_path is not None
-    if measuring:
-        input_shape = single_shape(input_shape, "compare --measure")
     with progress_bar(repeats * len(loaded), "timing", active=measuring) as bar:
         settings = RunSettings(device, DTYPES[dtype_name], threads, repeats, progress=bar.update)
         result = run_compare(loaded, input_shape, measure=measuring, flops_unit=flops_unit, settings=settings)

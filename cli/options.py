@@ -60,9 +60,11 @@ def parse_guidelines(text: str) -> tuple[str, ...]:
 
 def parse_inputs(values: tuple[str, ...]) -> Any:
     """Repeatable ``--input``: each '1,3,224,224', '1,77:int64' or 'name=1,77:int64'. One plain shape
-    stays a shape tuple; otherwise ModelInputs (unnamed ones positional, in order; named ones keywords)."""
+    stays a shape tuple; otherwise ModelInputs (unnamed ones positional, in order; named ones keywords).
+    None without any: the library takes an image batch where the first layer is a Conv2d, else says
+    which input the first layer takes."""
     if not values:
-        return (1, 3, 224, 224)
+        return None
     try:
         parsed = [parse_input_option(v) for v in values]
     except ValueError as exc:
@@ -72,13 +74,6 @@ def parse_inputs(values: tuple[str, ...]) -> Any:
     args = tuple(spec for name, spec in parsed if name is None)
     kwargs = {name: spec for name, spec in parsed if name is not None}
     return ModelInputs(args, kwargs)
-
-
-def single_shape(value: Any, command: str) -> tuple[int, ...]:
-    """The one plain shape a measuring command takes."""
-    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
-        return value
-    raise click.BadParameter(f"{command} measures real runs and takes one plain input shape, e.g. --input 1,3,224,224")
 
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -141,8 +136,9 @@ input_option = click.option(
     "input_shape",
     multiple=True,
     callback=lambda ctx, param, value: parse_inputs(value),
-    help="An input tensor: shape '1,3,224,224' (default), with a dtype '1,77:int64', or a keyword input "
-    "'mask=1,77:bool'. Repeat for several inputs (unnamed ones are positional, in order).",
+    help="An input tensor: shape '1,3,224,224', with a dtype '1,77:int64', or a keyword input 'mask=1,77:bool'. "
+    "Repeat for several inputs (unnamed ones are positional, in order). Default: 1,C,224,224 where the first "
+    "layer is a Conv2d on C channels.",
 )
 dtype_option = click.option(
     "--dtype",

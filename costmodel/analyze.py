@@ -10,6 +10,7 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
+from costmodel.inputs import default_inputs
 from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
 from costmodel.rules.costing import NodeCost, cost_calls, cost_node, sum_costs
@@ -285,7 +286,7 @@ class Analysis:
 
 def analyze(
     model: nn.Module,
-    inputs: Any = (1, 3, 224, 224),
+    inputs: Any = None,
     dtype: torch.dtype = torch.float32,
     *,
     name: str | None = None,
@@ -303,7 +304,7 @@ def analyze(
 
 def run_analysis(
     model: nn.Module,
-    inputs: Any = (1, 3, 224, 224),
+    inputs: Any = None,
     dtype: torch.dtype = torch.float32,
     *,
     name: str | None = None,
@@ -315,7 +316,8 @@ def run_analysis(
     """The one engine every command reads: trace ``model`` once and cost every node (see ``Analysis``).
 
     ``inputs``: a shape, several shapes, tensors (real or fake), ``TensorSpec``s with dtypes, or an
-    ``(args, kwargs)`` pair (see ``inputs.normalise_inputs``). The model is analysed at ``dtype``
+    ``(args, kwargs)`` pair (see ``inputs.normalise_inputs``); None: an image batch when the first layer
+    is a Conv2d, else a one-line error naming the input it takes (``inputs.default_inputs``). The model is analysed at ``dtype``
     (floating parameters and inputs cast on a fake copy; the user's model is never converted).
 
     Traces with torch.fx and runs the graph on fake tensors (no real compute); every row is the sum of
@@ -330,6 +332,8 @@ def run_analysis(
     check_dtype(dtype)
     check_mac_unit(mac_unit)
     check_flops_unit(flops_unit)
+    if inputs is None:
+        inputs = default_inputs(model)
     with gc_paused():
         result = _run(model, inputs, dtype, name or type(model).__name__, strict, mac_unit, fallback)
     result.report = result.report.in_flops_unit(flops_unit)

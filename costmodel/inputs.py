@@ -199,3 +199,43 @@ def bind_placeholders(model: nn.Module, names: list[str], inputs: ModelInputs, d
         key = name.lstrip("*")
         values.append(bound[key] if key in bound else default)
     return values
+
+
+#: The image batch assumed when no inputs are given and the model's first layer is a 2-D convolution.
+IMAGE_SIZE = 224
+
+
+def _first_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """The first module (in registration order) that holds parameters of its own: the layer the input meets."""
+    for path, module in model.named_modules():
+        if any(True for _ in module.parameters(recurse=False)):
+            return path or type(model).__name__, module
+    return type(model).__name__, model
+
+
+def _hint(module: nn.Module) -> str:
+    """The input a layer takes, as ``--input`` spells it."""
+    if isinstance(module, nn.Linear):
+        return f"1,{module.in_features}"
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+        return "1,128:int64 (token ids)"
+    if isinstance(module, nn.RNNBase):
+        return f"1,128,{module.input_size}" if module.batch_first else f"128,1,{module.input_size}"
+    if isinstance(module, nn.Conv1d):
+        return f"1,{module.in_channels},1024"
+    if isinstance(module, nn.Conv3d):
+        return f"1,{module.in_channels},16,112,112"
+    return "its shape, e.g. 1,3,224,224"
+
+
+def default_inputs(model: nn.Module) -> tuple[int, ...]:
+    """Inputs for a model analysed without any: an image batch ``1 × c × 224 × 224`` when its first layer
+    is a 2-D convolution on c channels (every header prints the input used); otherwise ShapeMismatch
+    naming the first layer and the input it takes (never a guess that then fails inside the model)."""
+    path, layer = _first_layer(model)
+    if isinstance(layer, nn.Conv2d):
+        return (1, layer.in_channels, IMAGE_SIZE, IMAGE_SIZE)
+    raise ShapeMismatch(
+        f"no inputs given, and the first layer '{path}' ({type(layer).__name__}) does not take an image: "
+        f"give them, e.g. --input {_hint(layer)} (analyze(model, inputs) from Python)"
+    )

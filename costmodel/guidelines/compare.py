@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from costmodel.analyze import analyze
+from costmodel.inputs import default_inputs, normalise_inputs
 from costmodel.report import Printable, Report, conventions
 from costmodel.runtime.bench import BenchReport, bench
 from costmodel.runtime.settings import RunSettings, settings_of
@@ -104,7 +105,7 @@ class Comparison(Printable):
 
 def compare(
     models: Sequence[tuple[str, nn.Module]],
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    input_shape: Any = None,
     *,
     measure: bool = False,
     flops_unit: str = "multiply-adds",
@@ -115,13 +116,16 @@ def compare(
     ``measure``, the eager latency (median) and the FLOPs, MAC and roofline predictions (``bench``, run
     with ``settings`` or its fields as keywords). FLOPs in ``flops_unit`` ("multiply-adds" or "flops")."""
     s = settings_of(settings, changes)
-    rows = []
+    rows, described = [], set()
     for name, model in models:
+        inputs = default_inputs(model) if input_shape is None else input_shape
+        described.add(normalise_inputs(inputs).describe(s.dtype))
         if measure:
-            result = bench(model, input_shape, name=name, settings=s)
+            result = bench(model, inputs, name=name, settings=s)
             result.report = result.report.in_flops_unit(flops_unit)
             row = CompareRow.of_bench(result)
         else:
-            row = CompareRow.of(analyze(model, input_shape, s.dtype, name=name, flops_unit=flops_unit))
+            row = CompareRow.of(analyze(model, inputs, s.dtype, name=name, flops_unit=flops_unit))
         rows.append(row)
-    return Comparison(rows, "x".join(str(d) for d in input_shape), str(s.dtype).removeprefix("torch."))
+    text = described.pop() if len(described) == 1 else "each model's default"
+    return Comparison(rows, text, str(s.dtype).removeprefix("torch."))

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from costmodel.analyze import run_analysis
+from costmodel.inputs import default_inputs
 from costmodel.report import LayerCost, Printable, Report, module_prefix
 from costmodel.runtime.settings import RunSettings, settings_of
 
@@ -202,7 +203,7 @@ def _g4(report: Report, t: LintThresholds, measured_ms: dict[str, float] | None)
 
 def lint(
     model: nn.Module,
-    input_shape: Any = (1, 3, 224, 224),
+    input_shape: Any = None,
     *,
     name: str | None = None,
     thresholds: LintThresholds | None = None,
@@ -222,6 +223,8 @@ def lint(
     dtype = s.dtype
     thresholds = thresholds or LintThresholds()
     model_name = name or type(model).__name__
+    if input_shape is None:
+        input_shape = default_inputs(model)
     if measure:
         from costmodel.runtime.bench import bench
 

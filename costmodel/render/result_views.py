@@ -51,7 +51,7 @@ def bench_document(result: BenchReport, fmt: Format = "table", *, top: int | Non
         score_columns, scores, title=f"Per-layer scores over {s['layers_scored']} nodes that move data or compute:"
     )
     heading = [
-        f"{result.model} · {dev['name']} · {dev['dtype']} · input {shape_text(dev['input_shape'])} · "
+        f"{result.model} · {dev['name']} · {dev['dtype']} · input {result.report.inputs or shape_text(dev['input_shape'])} · "
         f"{dev['threads']} thread{'s' if dev['threads'] != 1 else ''} · torch {dev['torch']} · median of {dev['repeats']}"
         f" · {dev['calibration_source']['summary']}",
         "MAC = memory access cost (bytes read + written); FLOPs = multiply-adds; predictions: FLOPs ÷ dense-conv rate,"

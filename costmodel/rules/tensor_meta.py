@@ -35,7 +35,6 @@ class TensorMeta:
         return cls(tuple(int(s) for s in tensor.shape), tensor.dtype, tensor.is_contiguous())
 
 
-
 def is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
     """torch's row-major contiguity: each dimension of size > 1 has the stride of the ones after it."""
     expected = 1

@@ -18,6 +18,7 @@ from torch import nn
 
 from costmodel.analyze import run_analysis
 from costmodel.errors import CostModelError
+from costmodel.inputs import default_inputs
 from costmodel.report import Printable, Report
 from costmodel.runtime.calibrate import calibrate
 from costmodel.runtime.calibration import Calibration, CalibrationSource
@@ -27,7 +28,7 @@ from costmodel.runtime.measure import (
     measure,
     measure_modules,
     private_copy,
-    random_input,
+    real_inputs,
     require_device,
 )
 from costmodel.runtime.predict import PREDICTORS, Prediction, model_seconds, predict
@@ -174,7 +175,7 @@ def _process_guarded(function: Callable[..., BenchReport]) -> Callable[..., Benc
 @_process_guarded
 def bench(
     model: nn.Module,
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    inputs: Any = None,
     *,
     name: str | None = None,
     settings: RunSettings | None = None,
@@ -189,13 +190,15 @@ def bench(
     """
     s = settings_of(settings, changes)
     check_model(model)
+    if inputs is None:
+        inputs = default_inputs(model)
     check_threads(s.threads)
     require_device(s.device)  # before tracing and calibrating, so a missing GPU fails fast
     model_name = name or type(model).__name__
-    analysis = run_analysis(model, tuple(input_shape), s.dtype, name=model_name)
+    analysis = run_analysis(model, inputs, s.dtype, name=model_name)
     traced, report = analysis.traced, analysis.report
     if traced is None:  # the aten-level walk costed it: time leaf modules by hooks
-        return _bench_modules(model, report, input_shape, s)
+        return _bench_modules(model, report, inputs, s)
     cal, source = calibrate(s.device, s.threads, s.dtype, redo=s.recalibrate)
     meas = measure(
         traced, device=s.device, dtype=s.dtype, threads=s.threads, repeats=s.repeats, warmup=s.warmup, progress=s.progress
@@ -217,7 +220,7 @@ def bench(
 
 def bench_suite(
     models: Sequence[tuple[str, nn.Module]],
-    input_shape: Sequence[int] = (1, 3, 224, 224),
+    inputs: Any = None,
     *,
     settings: RunSettings | None = None,
     **changes: Any,
@@ -225,7 +228,7 @@ def bench_suite(
     """``bench`` every (name, model) with one settings object (recalibrating, if asked, once)."""
     s = settings_of(settings, changes)
     results = [
-        bench(model, input_shape, name=name, settings=s.but(recalibrate=s.recalibrate and i == 0))
+        bench(model, inputs, name=name, settings=s.but(recalibrate=s.recalibrate and i == 0))
         for i, (name, model) in enumerate(models)
     ]
     return BenchSuite(results)
@@ -258,16 +261,16 @@ def machine_drift(device: str, dtype: torch.dtype, threads: int, cal: Calibratio
     return reference_seconds(device, dtype, threads) / cal.reference_s
 
 
-def _bench_modules(model: nn.Module, report: Report, input_shape: Sequence[int], s: RunSettings) -> BenchReport:
+def _bench_modules(model: nn.Module, report: Report, inputs: Any, s: RunSettings) -> BenchReport:
     """A model fx cannot trace: the aten-level walk's rows summed per leaf module, each leaf timed by
     hooks; the whole model's prediction is every op plus every module's ``__call__``."""
     model_name = report.model
     cal, source = calibrate(s.device, s.threads, s.dtype, redo=s.recalibrate)
     dev = torch.device(s.device)
     real = private_copy(model, dev, s.dtype)
-    x = random_input(input_shape, s.dtype, dev)
+    args, kwargs = real_inputs(inputs, s.dtype, dev)
     meas = measure_modules(
-        real, (x,), {}, device=s.device, threads=s.threads, repeats=s.repeats, warmup=s.warmup, progress=s.progress
+        real, args, kwargs, device=s.device, threads=s.threads, repeats=s.repeats, warmup=s.warmup, progress=s.progress
     )
     drift = machine_drift(s.device, s.dtype, s.threads, cal)
     itemsize = torch.empty((), dtype=s.dtype).element_size()

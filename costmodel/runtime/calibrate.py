@@ -146,5 +146,3 @@ def _announce(device: str, threads: int, dtype: str) -> None:
 
 #: The library's log: the CLI prints its INFO records on a terminal (``cli.main``), nowhere else.
 LOG = logging.getLogger("costmodel")
-
-

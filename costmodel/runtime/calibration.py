@@ -17,14 +17,12 @@ import torch
 COMPUTE_KINDS = ("dense", "grouped", "pointwise", "grouped_pointwise", "depthwise", "matmul", "attention", "max_pool", "avg_pool")
 
 
-
 #: Memory kinds: lines in seconds per byte moved (MAC × element size).
 MEMORY_KINDS = (
     "copy", "strided_copy", "cat", "elementwise", "broadcast", "batch_norm", "layer_norm", "group_norm",
     "softmax", "reduce", "adaptive_pool", "resample", "gemv",
     "relu", "hardtanh", "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu", "tanh",
 )  # fmt: skip
-
 
 
 #: Fixed costs of calls, in seconds.
@@ -40,10 +38,8 @@ OVERHEADS = (
 )
 
 
-
 #: Bumped whenever the calibration's content changes meaning: older cache files are measured again.
 CALIBRATION_VERSION = 8
-
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,6 @@ class Calibration:
         return asdict(self)
 
 
-
 def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[str]:
     """Why ``cal`` cannot be trusted for this device/threads/dtype on this host and torch (empty: it can):
     every line present with finite numbers, a positive slope and a non-negative fixed cost; every
@@ -117,11 +112,9 @@ def problems(cal: Calibration, device: str, threads: int, dtype: str) -> list[st
     return found
 
 
-
 #: No fitted cost or slope of a calibration line may exceed this many seconds (a corrupt file otherwise
 #: turns predictions into infinities).
 _MAX_SECONDS = 1e3
-
 
 
 def created_at(created: object) -> datetime.datetime | None:
@@ -135,10 +128,8 @@ def created_at(created: object) -> datetime.datetime | None:
     return when if when.tzinfo is not None else None
 
 
-
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
 
 
 @dataclass(frozen=True)
@@ -159,7 +150,6 @@ class CalibrationSource:
         if self.origin == "memory":
             return "calibration measured now, kept in memory (cache not writable)"
         return f"calibration measured now{where}"
-
 
 
 def _age(created: str) -> str:

@@ -24,18 +24,15 @@ def cache_dir() -> Path:
     return Path(base) / "costmodel"
 
 
-
 def cache_key(device: str, threads: int, dtype: str) -> str:
     """A file-safe key from what invalidates a calibration: host, device, threads, dtype, torch version."""
     raw = f"{platform.node()}|{device}|{threads}|{dtype}|{torch.__version__}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-
 def not_a_file(path: Path) -> str | None:
     """Why ``path`` cannot be the cache's file (it exists and is a directory or another non-file)."""
     return f"{path.name} is not a regular file" if path.exists() and not path.is_file() else None
-
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -48,7 +45,6 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
-
 
 
 def load_cached(path: Path, device: str, threads: int, dtype: str) -> tuple[Calibration | None, str | None]:
@@ -68,7 +64,6 @@ def load_cached(path: Path, device: str, threads: int, dtype: str) -> tuple[Cali
     return cal, None
 
 
-
 def unwritable_reason(folder: Path) -> str | None:
     """Why files cannot be written in ``folder`` (created if missing), or None."""
     try:
@@ -76,7 +71,6 @@ def unwritable_reason(folder: Path) -> str | None:
     except OSError as exc:
         return exc.strerror or type(exc).__name__
     return None if os.access(folder, os.W_OK) else "permission denied"
-
 
 
 @contextlib.contextmanager

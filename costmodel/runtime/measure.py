@@ -22,6 +22,7 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.errors import CostModelError
+from costmodel.inputs import ModelInputs, TensorSpec, bind_placeholders, materialise, normalise_inputs
 from costmodel.trace.fake_tensors import real_tensor_map
 from costmodel.trace.fx_trace import TracedModel, eval_mode_preserved
 from costmodel.trace.model_copy import copy_model
@@ -177,20 +178,21 @@ def measure(
     dev = require_device(device)
     root = private_copy(traced.real_root(), dev, dtype)
     _add_trace_constants(root, traced, dev)
-    x = random_input(traced.input_shape, dtype, dev)
+    args, kwargs = real_inputs(traced.inputs, dtype, dev)
+    placeholders = graph_inputs(traced, root, args, kwargs)
     timer = NodeTimer(root, traced.graph, dev)
     whole: list[float] = []
     round_medians: list[float] = []
     with fixed_threads(threads), torch.no_grad():
         for _ in range(warmup):
-            timer.run(x)
+            timer.run(*placeholders)
         timer.seconds.clear()
         for share in _shares(repeats, rounds):
             for _ in range(share):
-                timer.run(x)
+                timer.run(*placeholders)
                 if progress is not None:
                     progress(1)
-            samples = _time_calls(lambda: root(x), max(share, 3), warmup, dev)
+            samples = _time_calls(lambda: root(*args, **kwargs), max(share, 3), warmup, dev)
             whole += samples
             round_medians.append(statistics.median(samples) * 1e3)
     return Measurement(
@@ -367,6 +369,31 @@ def private_copy(model: nn.Module, device: torch.device, dtype: torch.dtype) -> 
     ``device``, in eval mode, sharing no Python state with it: timing it changes nothing of the user's
     (a forward that updates buffers or caches writes the copy)."""
     return copy_model(model, real_tensor_map(dtype)).to(device=device)
+
+
+def real_inputs(inputs: Any, dtype: torch.dtype, device: torch.device) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Real tensors for every input spec (a shape, several, ``TensorSpec``s with dtypes, an ``(args,
+    kwargs)`` pair): floating ones standard-normal from a private generator (seed 0: the global RNG is not
+    advanced), integer and boolean ones all ones (token id 1 exists in every vocabulary; a mask of ones
+    attends everywhere)."""
+    spec = normalise_inputs(inputs)
+    generator = torch.Generator(device=device).manual_seed(0)
+
+    def make(s: TensorSpec) -> torch.Tensor:
+        dt = s.dtype or dtype
+        if dt.is_floating_point:
+            return torch.randn(s.shape, dtype=dt, device=device, generator=generator)
+        return torch.ones(s.shape, dtype=dt, device=device)
+
+    return tuple(materialise(spec.args, make)), dict(materialise(spec.kwargs, make))
+
+
+def graph_inputs(traced: TracedModel, root: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """The traced graph's placeholder values, in order, for real ``args`` and ``kwargs``."""
+    placeholders = [n for n in traced.graph.nodes if n.op == "placeholder"]
+    defaults = [n.args[0] if n.args else None for n in placeholders]
+    module = traced.model if traced.is_wrapped_leaf else root
+    return bind_placeholders(module, [str(n.target) for n in placeholders], ModelInputs(args, kwargs), defaults)
 
 
 def random_input(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -37,7 +37,6 @@ def median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, mi
     return statistics.median(samples)
 
 
-
 def fit_plane(flops: Sequence[float], moved: Sequence[float], ts: Sequence[float]) -> tuple[float, float, float]:
     """Least squares t = a + b·flops + c·bytes minimising relative error (as ``fit_line``), with every
     coefficient ≥ 0 and b > 0: the full model if its fit is feasible, else the best feasible one
@@ -63,7 +62,6 @@ def fit_plane(flops: Sequence[float], moved: Sequence[float], ts: Sequence[float
     return best[1]
 
 
-
 def fit_line(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
     """Weighted least squares t = a + b·x minimising Σ((a + b·x − t)/t)², i.e. relative error, so the
     small ops (dominated by a) count as much as the large ones (dominated by b). Falls back to a line
@@ -82,10 +80,8 @@ def fit_line(xs: Sequence[float], ts: Sequence[float]) -> tuple[float, float]:
     return a, b
 
 
-
 # Activation-sized tensors (channels, map size): from a late 7×7 stage to an early 112×112 one.
 _MAPS = [(16, 14), (464, 7), (116, 28), (24, 112), (64, 112)]
-
 
 
 class _Op(nn.Module):
@@ -97,7 +93,6 @@ class _Op(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         return self.fn(*xs)
-
 
 
 class _TinyChain(nn.Module):
@@ -116,7 +111,6 @@ class _TinyChain(nn.Module):
         return x
 
 
-
 def _work(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor], kind: str) -> tuple[float, float]:
     """The work the cost rules assign to the ops of ``kind`` in ``fn(*inputs)``: (multiply-adds,
     bytes moved = MAC × element size)."""
@@ -129,7 +123,6 @@ def _work(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor], kind:
         raise RuntimeError(f"calibration op for '{kind}' ran no op of that kind (ran {found})")
     itemsize = inputs[0].element_size()
     return float(sum(w.flops for w in items)), float(sum(w.mac for w in items) * itemsize)
-
 
 
 def _timings(
@@ -167,11 +160,9 @@ def _timings(
     return flops, moved, ts
 
 
-
 def _fit_compute(dev: torch.device, repeats: int, kind: str, cases: Sequence[Any]) -> tuple[float, float, float]:
     """A contraction kind's (fixed s, s per multiply-add, s per byte), from its micro-benchmarks."""
     return fit_plane(*_timings(dev, repeats, kind, cases))
-
 
 
 def _fit_memory(dev: torch.device, repeats: int, kind: str, cases: Sequence[Any]) -> tuple[float, float]:
@@ -180,15 +171,12 @@ def _fit_memory(dev: torch.device, repeats: int, kind: str, cases: Sequence[Any]
     return fit_line(moved, ts)
 
 
-
 _COLD_BYTES = 16 * 1024 * 1024
-
 
 
 #: How many earlier outputs stay alive while an op runs: in a network an op's output outlives it, so
 #: the allocator cannot hand the same block straight back (fresh pages cost time to touch).
 _ALIVE = 8
-
 
 
 def _maps(
@@ -209,7 +197,6 @@ def _maps(
     return cases
 
 
-
 def _conv_cases(dev: torch.device, dtype: torch.dtype, shapes: Sequence[tuple[int, int, int, int, int, int]]) -> list[Any]:
     """Conv micro-benchmarks: (c_in, c_out, map size, kernel, stride, groups) each."""
     cases = []
@@ -224,7 +211,6 @@ def _conv_cases(dev: torch.device, dtype: torch.dtype, shapes: Sequence[tuple[in
 
         cases.append((run, make))
     return cases
-
 
 
 def compute_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, tuple[float, float, float]]:
@@ -260,7 +246,6 @@ def compute_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[s
         "max_pool": _fit_compute(dev, repeats, "max_pool", max_pool),
         "avg_pool": _fit_compute(dev, repeats, "avg_pool", avg_pool),
     }
-
 
 
 def memory_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, tuple[float, float]]:
@@ -331,7 +316,6 @@ def memory_lines(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[st
     return lines
 
 
-
 def call_overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, float]:
     """Fixed costs of calls on tiny tensors: a view; an nn.Module's __call__ beyond its function; each
     cat input past two; and the node timer's own cost per node (timed minus eager)."""
@@ -367,7 +351,6 @@ def call_overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[
         "node_timer": max(0.0, (per_node - eager) / len(timer.seconds)),
         "cat_per_input": max(0.0, (ten - two) / 8),
     }
-
 
 
 class ContextNet(nn.Module):
@@ -407,9 +390,7 @@ class ContextNet(nn.Module):
         return x
 
 
-
 CONTEXT_SHAPE = (1, 24, 56, 56)
-
 
 
 def reference_seconds(device: str, dtype: torch.dtype, threads: int, repeats: int = 5) -> float:

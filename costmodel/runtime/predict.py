@@ -169,5 +169,3 @@ def model_seconds(predictions: Sequence[Prediction], cal: Calibration, modules: 
     runs (``modules``: the model's modules, containers and modules inlined by tracing included)."""
     calls = sum(module_call_seconds(module_family(m), cal) for m in modules)
     return sum(p.roofline_eager_s for p in predictions) + calls
-
-

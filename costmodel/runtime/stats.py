@@ -20,7 +20,6 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-
 def pearson(x: list[float], y: list[float]) -> float:
     """Pearson's r = cov(x, y) / (σx·σy); NaN when either side is constant or n < 2."""
     a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -29,11 +28,9 @@ def pearson(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-
 def spearman(x: list[float], y: list[float]) -> float:
     """Spearman's ρ: Pearson's r of the ranks (ties get average ranks)."""
     return pearson(list(ranks(np.asarray(x, float))), list(ranks(np.asarray(y, float))))
-
 
 
 def mape(predicted: list[float], measured: list[float]) -> float:

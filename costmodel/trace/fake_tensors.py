@@ -196,5 +196,3 @@ def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
         return memo[key]
 
     return clone
-
-

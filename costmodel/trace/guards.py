@@ -28,7 +28,6 @@ def fake_errors_unlogged() -> Iterator[None]:
         logger.disabled = was
 
 
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector, restoring its state on exit."""
@@ -39,7 +38,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
-
 
 
 @contextlib.contextmanager
@@ -78,17 +76,14 @@ def process_state_preserved() -> Iterator[None]:
             torch.set_num_threads(threads)
 
 
-
 #: Python's recursion limit during analysis (restored after): fx and the fake run add frames per module.
 _RECURSION_LIMIT = 2500
-
 
 
 def _numpy_rng_state() -> Any:
     """numpy's global RNG state, if numpy is already imported (it is never imported for this)."""
     numpy = sys.modules.get("numpy")
     return None if numpy is None else numpy.random.get_state()
-
 
 
 def _restore_numpy_rng(state: Any) -> None:

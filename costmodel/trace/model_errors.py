@@ -72,9 +72,7 @@ def check_model(model: object) -> None:
         raise BadModel(f"expected an nn.Module, got {type(model).__name__}{hint}")
     for name, tensor in (*model.named_parameters(), *model.named_buffers()):
         if nn.parameter.is_lazy(tensor):
-            raise BadModel(
-                f"'{name}' is uninitialised (a Lazy module): run one forward on a real input first, then analyse"
-            )
+            raise BadModel(f"'{name}' is uninitialised (a Lazy module): run one forward on a real input first, then analyse")
 
 
 def check_dtype(dtype: object) -> None:

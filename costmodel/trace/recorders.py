@@ -55,7 +55,6 @@ class OpRecorder(TorchDispatchMode):
         self.owners.append(self.owner)
 
 
-
 def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, module: nn.Module | None = None) -> AtenCall:
     """The AtenCall of one op run: distinct input tensors (by identity), outputs, and whether every
     output aliases an input."""
@@ -80,7 +79,6 @@ def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, mo
     )
 
 
-
 def storage_key(t: torch.Tensor) -> int:
     """Identity of a tensor's storage (shared by its views), 0 when it has none."""
     try:
@@ -89,15 +87,12 @@ def storage_key(t: torch.Tensor) -> int:
         return 0
 
 
-
 def _is_alias(a: torch.Tensor, b: torch.Tensor) -> bool:
     return bool(torch._C._is_alias_of(a, b))  # type: ignore[attr-defined]
 
 
-
 #: Functions recorded as one op, whatever backend or decomposition runs them underneath.
 _LINEAR = torch._C._nn.linear
-
 
 
 class CompositeRecorder(TorchFunctionMode):
@@ -130,7 +125,6 @@ class CompositeRecorder(TorchFunctionMode):
         return out
 
 
-
 def dispatch_as_eager(root: nn.Module) -> None:
     """Let each fast-path module of ``root`` (a private copy) decide its kernel as eager inference does:
     its forward runs with torch-function overrides disabled, so ``nn.MultiheadAttention`` in eval/no_grad
@@ -142,14 +136,11 @@ def dispatch_as_eager(root: nn.Module) -> None:
             module.forward = functools.partial(_without_torch_function, base.forward, module)
 
 
-
 class _SlowPath(Exception):
     """The probe saw the module start on its decomposed path."""
 
 
-
 _FUSED_KERNELS = frozenset({"aten::_native_multi_head_attention"})
-
 
 
 def _without_torch_function(forward: Callable[..., Any], module: nn.Module, *args: Any, **kwargs: Any) -> Any:
@@ -168,7 +159,6 @@ def _without_torch_function(forward: Callable[..., Any], module: nn.Module, *arg
     return forward(module, *args, **kwargs)
 
 
-
 @contextlib.contextmanager
 def recording(mode: FakeTensorMode | None) -> Iterator[OpRecorder]:
     """Run ops under ``mode`` (fake, or None for real tensors) with a fresh recorder; no_grad."""
@@ -185,11 +175,9 @@ def recording(mode: FakeTensorMode | None) -> Iterator[OpRecorder]:
 _COMPOSITES: dict[Any, str] = {torch._C._nn.scaled_dot_product_attention: "aten::scaled_dot_product_attention"}
 
 
-
 #: Modules whose forward takes a fused inference kernel only when no torch-function override is active
 #: (``torch.overrides.has_torch_function``): the recorder's own torch-function mode must not turn it off.
 _FAST_PATH_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
-
 
 
 #: True while a fast-path module's forward is probed: the first op dispatched decides the path.

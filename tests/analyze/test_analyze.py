@@ -297,3 +297,22 @@ def test_a_report_prints_as_the_cli_does_and_reprs_in_one_line() -> None:
     line = repr(report)
     assert "\n" not in line and "shufflenet_v2_x0_5" in line and "44,073,440" in line and "complete" in line
     assert html.unescape(report._repr_html_()) == f"<pre>{report}</pre>"
+
+
+def test_no_inputs_means_an_image_only_where_the_first_layer_takes_one() -> None:
+    from costmodel.errors import ShapeMismatch
+
+    report = analyze(nn.Sequential(nn.Conv2d(4, 8, 3), nn.ReLU()))
+    assert report.input_shape == [1, 4, 224, 224]
+    cases = [
+        (nn.Linear(10, 5), "'Linear' (Linear) does not take an image: give them, e.g. --input 1,10 "),
+        (
+            nn.Sequential(nn.Embedding(100, 8), nn.Linear(8, 2)),
+            "'0' (Embedding) does not take an image: give them, e.g. --input 1,128:int64",
+        ),
+        (nn.LSTM(8, 16, batch_first=True), "e.g. --input 1,128,8 "),
+    ]
+    for model, message in cases:
+        with pytest.raises(ShapeMismatch, match="no inputs given") as caught:
+            analyze(model)
+        assert message in str(caught.value) and "\n" not in str(caught.value)

@@ -440,3 +440,18 @@ def test_a_plot_gets_the_usual_file_mode(tmp_path: Path) -> None:
     os.umask(mask)
     target = save_png(Figure(), tmp_path / "plot.png")
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_help_answers_without_importing_torch() -> None:
+    code = "import sys; from costmodel_cli.main import main; main(['--help']); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Commands:" in out and out.strip().endswith("False")
+    from costmodel_cli import commands
+    from costmodel_cli.main import COMMAND_HELP, INTERRUPTED
+
+    from costmodel.errors import EXIT_INTERRUPTED
+
+    assert INTERRUPTED == EXIT_INTERRUPTED
+    assert [c.name for c in commands.COMMANDS] == list(COMMAND_HELP)
+    for command in commands.COMMANDS:  # the group's one-line help is the command's own first line
+        assert (command.help or "").startswith(COMMAND_HELP[str(command.name)]), command.name

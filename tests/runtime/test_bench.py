@@ -178,3 +178,43 @@ def test_the_drift_probe_and_calibration_leave_the_callers_rng_alone() -> None:
     before = torch.get_rng_state()
     reference_seconds("cpu", torch.float32, 1, repeats=1)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_measuring_commands_take_several_keyword_and_integer_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    from costmodel_cli.options import parse_inputs
+
+    from costmodel import analyze, load_model
+    from tests.conftest import MODELS
+
+    corpus = MODELS / "corpus.py"
+    two = [f"{corpus}:TwoInputs", "--input", "1,3,8,8", "--input", "1,3,8,8", "--input", "mask=1,8,8,8:bool"]
+    tokens = [f"{corpus}:LSTMTagger", "--input", "2,7:int64"]
+    quick = ["--repeats", "1", "--format", "json"]
+    for command in (["bench", *two, "--warmup", "0"], ["bench", *tokens, "--warmup", "0"]):
+        assert main([*command, *quick]) == 0
+        data = json.loads(capsys.readouterr().out)
+        given = tuple(value for flag, value in zip(command, command[1:]) if flag == "--input")
+        analysed = analyze(load_model(command[1]), parse_inputs(given))
+        assert [r["name"] for r in data["layers"]] == [r.name for r in analysed.layers]  # every row timed
+        assert all(r["measured_ms"] > 0 for r in data["layers"])
+    assert main(["compare", *tokens, "--measure", *quick]) == 0
+    row = json.loads(capsys.readouterr().out)["models"][0]
+    assert row["measured_ms"] > 0 and json.loads(json.dumps(row))["flops"] > 0
+    assert main(["lint", *two, "--measure", *quick]) == 0
+    assert "elementwise_time_share" in json.loads(capsys.readouterr().out)["summary"]["G4"]
+
+
+def test_bench_builds_real_inputs_from_the_specs() -> None:
+    from costmodel.inputs import TensorSpec
+    from costmodel.runtime.measure import real_inputs
+
+    args, kwargs = real_inputs(
+        ((TensorSpec((2, 3)), TensorSpec((2, 5), torch.int64)), {"mask": TensorSpec((2, 5), torch.bool)}),
+        torch.float16,
+        torch.device("cpu"),
+    )
+    assert args[0].dtype == torch.float16 and args[0].shape == (2, 3) and args[0].std() > 0
+    assert torch.equal(args[1], torch.ones(2, 5, dtype=torch.int64)) and bool(kwargs["mask"].all())
+    state = torch.random.get_rng_state()
+    real_inputs((4, 4), torch.float32, torch.device("cpu"))
+    assert torch.equal(state, torch.random.get_rng_state())  # a private generator: the global RNG is not advanced
