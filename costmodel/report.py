@@ -41,6 +41,19 @@ class Printable:
     def __str__(self) -> str:
         return self.table()
 
+    def to_dataframe(self, **options: Any) -> Any:
+        """The rows as a pandas DataFrame: exactly the CSV's columns (units in their names) and values,
+        for the same ``options``. pandas is optional: a one-line error says to install it."""
+        import io
+
+        try:
+            import pandas
+        except ImportError:
+            from costmodel.errors import CostModelError
+
+            raise CostModelError("to_dataframe needs pandas: pip install pandas") from None
+        return pandas.read_csv(io.StringIO(self.table("csv", **options)), keep_default_na=False, na_values=[""])
+
     def _repr_html_(self) -> str:
         """Jupyter's view: the printed table in a <pre> block, escaped."""
         import html

@@ -58,7 +58,8 @@ class CompareRow:
         """The analytical columns plus the measured latency and each predictor's whole-model estimate."""
         row = cls.of(result.report)
         m = result.measurement
-        row.setup = f"{m.device} · {m.threads} threads · {m.dtype} · input {'x'.join(map(str, m.input_shape))}"
+        threads = f"{m.threads} thread{'s' if m.threads != 1 else ''}"
+        row.setup = f"{m.device} · {threads} · {m.dtype} · input {result.report.inputs}"
         row.measured_ms = result.summary["model_measured_ms"]
         row.predicted_ms = dict(result.summary["model_predicted_ms"])
         return row

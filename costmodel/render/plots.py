@@ -13,11 +13,56 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from costmodel.report import Report
 from costmodel.runtime.stats import spearman
+from costmodel.units import human
+
+#: Offsets (points) tried, in order, for a label beside its point.
+_OFFSETS = ((4, 4), (4, -11), (-4, 4), (-4, -11), (4, 14), (4, -21), (-4, 14), (-4, -21), (10, 0), (-10, 0))
+
+
+def human_axis(ax: Axes, axis: str = "y") -> None:
+    """Ticks in the tool's units (10M, 2.5G), never a ``1e7`` offset; log axes keep only labelled decades
+    and their 2× and 5× steps so that labels do not collide."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda value, _: human(value)))
+    scale = ax.get_yscale() if axis == "y" else ax.get_xscale()
+    if scale == "log":
+        target.set_minor_formatter(NullFormatter())
+
+
+def place_labels(ax: Axes, points: list[tuple[float, float, str]], limit: int | None = None) -> list[str]:
+    """Label points (x, y, text), most important first, where a label overlaps no label already placed
+    and stays inside the axes (a greedy placement pass over ``_OFFSETS``). Returns the texts that found
+    no free place (and the ones past ``limit``), for the caller to list beside the plot."""
+    canvas = FigureCanvasAgg(ax.figure)  # type: ignore[arg-type]
+    renderer = canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed: list[Any] = []
+    left_out: list[str] = []
+    for rank, (x, y, text) in enumerate(points):
+        if limit is not None and rank >= limit:
+            left_out.append(text)
+            continue
+        for dx, dy in _OFFSETS:
+            label = ax.annotate(
+                text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=7,
+                ha="left" if dx >= 0 else "right",
+            )  # fmt: skip
+            box = label.get_window_extent(renderer).expanded(1.05, 1.15)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            label.remove()
+        else:
+            left_out.append(text)
+    return left_out
 
 
 def _umask() -> int:
@@ -59,44 +104,59 @@ def plot_compare(models: Iterable[Any]) -> Figure:
     flops_label = "FLOPs (multiply-adds)" if unit == "multiply-adds" else "FLOPs (2 × multiply-adds)"
     for ax, attr, label in ((axes[0], "flops", flops_label), (axes[1], "mac", "MAC (memory access, elements)")):
         xs = [getattr(r, attr) for r in rows]
-        ax.scatter(xs, measured, label=label)
-        for r, x, y in zip(rows, xs, measured):
-            ax.annotate(r.model, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.scatter(xs, measured, s=14)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("measured latency (ms)")
-        ax.set_title(f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f} (n = {len(rows)})")
+        ax.set_title(
+            f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f} (n = {len(rows)})", fontsize=10
+        )
         if getattr(rows[0], "setup", None):
             fig.suptitle(rows[0].setup, fontsize=9)
-        ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 20, 40 ms, not 2×10¹
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        human_axis(ax, "x")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 5, 10, 20, 50 ms
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.margins(x=0.25, y=0.15)  # room for the model names at the edges
-        ax.grid(alpha=0.3)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    for ax, attr in ((axes[0], "flops"), (axes[1], "mac")):
+        left_out = place_labels(ax, [(getattr(r, attr), m, r.model) for r, m in zip(rows, measured)])
+        if left_out:
+            ax.text(0.01, 0.99, "not labelled (crowded): " + ", ".join(left_out), transform=ax.transAxes,
+                    fontsize=6, va="top", wrap=True)  # fmt: skip
     fig.tight_layout()
     return fig
 
 
-def plot_layers(report: Report) -> Figure:
+def plot_layers(report: Report, labelled: int = 6) -> Figure:
     """Per-layer FLOPs (top) and MAC with its proved lower bound (bottom) along the network's depth,
-    over the layers that do tensor work."""
+    over the layers that do tensor work; the ``labelled`` heaviest layers of each panel carry their
+    names (where a label fits without overlapping another)."""
     rows = [r for r in report.layers if r.flops or r.mac]
     idx = list(range(len(rows)))
-    fig = Figure(figsize=(12, 6))
+    fig = Figure(figsize=(12, 6.5))
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.bar(idx, [r.flops for r in rows], color="tab:blue", label="FLOPs")
     top.set_ylabel("FLOPs (multiply-adds)" if report.flops_unit == "multiply-adds" else "FLOPs (2 × multiply-adds)")
     top.set_title(f"{report.model} · input {report.inputs} · {report.dtype}: per-layer cost along depth (n = {len(rows)} layers)")
-    top.legend()
     bottom.plot(idx, [r.mac for r in rows], color="tab:orange", label="MAC")
     bound_x = [i for i, r in zip(idx, rows) if r.mac_lower_bound is not None]
     bottom.scatter(bound_x, [rows[i].mac_lower_bound for i in bound_x], s=8, color="tab:green", label="MAC lower bound (proved)")
     bottom.set_ylabel(f"MAC (memory access, {report.mac_unit})")
     bottom.set_xlabel("layer (graph order)")
-    bottom.legend()
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
+        human_axis(ax)
+        ax.margins(y=0.25)  # headroom for the names of the heaviest layers
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)  # outside the data
     fig.tight_layout()
+    for ax, key in ((top, "flops"), (bottom, "mac")):
+        heaviest = sorted(idx, key=lambda i: getattr(rows[i], key), reverse=True)[:labelled]
+        place_labels(ax, [(i, getattr(rows[i], key), rows[i].name) for i in heaviest])
     return fig
 
 
@@ -130,7 +190,7 @@ def plot_roofline(result: Any, itemsize: int = 4) -> Figure:
         intensity = bench_row.flops / (bench_row.mac * itemsize)
         achieved = bench_row.flops / (bench_row.measured_ms / 1e3)
         points.append((intensity / (peak / bandwidth), achieved / peak))
-    fig = Figure(figsize=(7, 5))
+    fig = Figure(figsize=(9.5, 5))
     ax = fig.subplots()
     for label, color, chosen in (
         ("compute-bound (right of its ridge)", "tab:red", [p for p in points if p[0] >= 1]),
@@ -150,8 +210,9 @@ def plot_roofline(result: Any, itemsize: int = 4) -> Figure:
     ax.set_xlabel("arithmetic intensity ÷ the layer's ridge (multiply-adds per byte, normalised)")
     ax.set_ylabel("achieved rate ÷ the layer's calibrated peak")
     m = result.measurement
-    ax.set_title(f"{result.model} · {m.device} · {m.threads} threads · {m.dtype} · n = {len(points)} layers", fontsize=10)
-    ax.legend(fontsize=8)
+    threads = f"{m.threads} thread{'s' if m.threads != 1 else ''}"
+    ax.set_title(f"{result.model} · {m.device} · {threads} · {m.dtype} · n = {len(points)} layers", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside the points
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig

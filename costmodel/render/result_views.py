@@ -230,7 +230,8 @@ def claim_document(result: ClaimResult, fmt: Format = "table") -> Document:
 
 def comparison_document(result: Comparison, fmt: Format = "table") -> Document:
     """One row per model: params, FLOPs, conv+linear FLOPs, MAC, element-wise MAC, mean 1x1 MAC
-    efficiency, complete; when measured, the latency and each predictor's estimate."""
+    efficiency, complete; when measured, the latency and the calibrated roofline's estimate and error
+    (the FLOPs-only and MAC-only estimates stay in the JSON: one rate for a whole model is no latency model)."""
     rows = result.rows
     unit = flops_column(result.flops_unit)
     measured = any(r.measured_ms is not None for r in rows)
@@ -241,15 +242,17 @@ def comparison_document(result: Comparison, fmt: Format = "table") -> Document:
         Column("1x1 MAC eff.", "pointwise_mac_efficiency", "real"),
     ]
     columns += [Column("complete", "complete", "bool"), Column("uncounted", "uncounted_ops", "int")]
-    if measured:
-        columns += [_ms("measured ms", "measured_ms", 2)] + [_ms(h, f"{k}_predicted_ms", 2) for k, h in _PREDICTORS]
+    if measured:  # the roofline's estimate: FLOPs or MAC over one rate is no latency model (JSON keeps them)
+        columns += [_ms("measured ms", "measured_ms", 2), _ms("roofline ms", "roofline_predicted_ms", 2)]
+        columns.append(Column("roofline error", "roofline_error_pct", "signed_percent"))
     body = []
     for r in rows:
         line = [r.model, r.params, r.flops, r.flops_conv_linear, r.mac, r.elementwise_mac, r.mean_pointwise_efficiency]
         line += [r.complete, len(r.uncounted or [])]
         if measured:
-            p = r.predicted_ms or {}
-            line += [r.measured_ms, *(p.get(k) for k, _ in _PREDICTORS)]
+            roofline = (r.predicted_ms or {}).get("roofline")
+            error = None if roofline is None or not r.measured_ms else 100 * (roofline - r.measured_ms) / r.measured_ms
+            line += [r.measured_ms, roofline, error]
         body.append(line)
     where = f"input {result.inputs} · {result.dtype} · " if result.inputs else ""
     heading = [f"{where}{flops_phrase(result.flops_unit)} · MAC = memory access, elements read + written"]

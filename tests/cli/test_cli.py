@@ -210,3 +210,50 @@ def test_fallback_through_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["uncounted"] == []
     assert [r["name"] for r in data["layers"] if r["op"] == "convolution"] == ["conv.convolution"]
     assert data["totals"]["params"] == 260 and any("aten-level walk" in n for n in data["notes"])
+
+
+_TYPES = {"int": int, "number": (int, float), "str": str, "bool": bool, "null": type(None)}
+
+
+def _matches(value: object, schema: object, where: str) -> None:
+    """``value`` has exactly the keys ``schema`` lists (``key?``: optional) and the types it names."""
+    if isinstance(schema, dict):
+        assert isinstance(value, dict), where
+        required = {k for k in schema if not k.endswith("?")}
+        known = {k.rstrip("?"): v for k, v in schema.items()}
+        assert required <= set(value) <= set(known), (where, sorted(set(value) ^ set(known)))
+        for key, item in value.items():
+            _matches(item, known[key], f"{where}.{key}")
+    elif isinstance(schema, list):
+        assert isinstance(value, list), where
+        for item in value:
+            _matches(item, schema[0], f"{where}[]")
+    else:
+        options = [part.strip() for part in str(schema).split("|")]
+        if all(option in _TYPES for option in options):
+            numeric_bool = isinstance(value, bool)  # a bool is an int to Python, not to JSON readers
+            ok = any(isinstance(value, _TYPES[o]) and not (o in ("int", "number") and numeric_bool) for o in options)
+            assert ok, (where, value)
+        else:  # an enumeration of literal values
+            assert value in options, (where, value)
+
+
+def test_readme_json_schema_is_every_key_the_tool_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    after = readme[readme.index("`report --format json` (and `Report.to_dict()`)") :]
+    schema = json.loads(after[after.index("```json") + 7 : after.index("```", after.index("```json") + 7)])
+    corpus = MODELS / "corpus.py"
+    runs = [
+        ["report", "shufflenet_v2_x0_5", "--group-by", "module"],
+        ["report", f"{MODELS / 'custom.py'}:UpsampleNet", "--input", "1,3,4,4"],  # an uncounted op
+        ["report", f"{corpus}:TinyViT", "--input", "2,3,32,32", "--group-by", "op"],  # attention: mac_unfused
+        ["report", f"{MODELS / 'custom.py'}:always_branch_net", "--input", "1,3,8,8"],  # the aten walk
+    ]
+    seen: set[str] = set()
+    for args in runs:
+        assert main([*args, "--format", "json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        _matches(data, schema, args[1])
+        seen |= set(data)
+        seen |= {f"layers.{k}" for row in data["layers"] for k, v in row.items() if v is not None}
+    assert {"groups", "layers.mac_unfused", "layers.reason"} <= seen  # the optional and nullable ones were exercised

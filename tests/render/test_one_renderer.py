@@ -133,3 +133,16 @@ def test_the_engine_returns_graph_report_and_dataflow() -> None:
         return max(depth.values())
 
     assert chain(fallback) == chain(analysis) == 17
+
+
+def test_every_result_becomes_a_dataframe_of_its_csv() -> None:
+    pandas = pytest.importorskip("pandas")
+    report = zoo_report("resnet18")
+    frame = report.to_dataframe()
+    layers = frame[frame["name"] != "TOTAL"]
+    assert list(layers["name"]) == [r.name for r in report.layers]
+    assert int(layers["flops_multiply_adds"].sum()) == report.totals["flops"]
+    assert set(layers["counted"]) == {True}  # CSV true/false read back as booleans
+    tree = report.to_dataframe(group_by="module", depth=1)
+    assert tree.iloc[0]["module"] == "(model)" and int(tree.iloc[0]["mac_elements"]) == report.totals["mac"]
+    assert isinstance(costmodel.compare([("r", zoo_model("resnet18"))], (1, 3, 32, 32)).to_dataframe(), pandas.DataFrame)
