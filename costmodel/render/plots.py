@@ -18,7 +18,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from costmodel.guidelines.compare import CompareRow
 from costmodel.report import Report
+from costmodel.runtime.bench import BenchReport
 from costmodel.runtime.stats import spearman
 from costmodel.units import human
 
@@ -89,15 +91,15 @@ def save_png(fig: Figure, path: str | Path) -> Path:
     return out
 
 
-def plot_compare(models: Iterable[Any]) -> Figure:
+def plot_compare(models: Iterable[CompareRow]) -> Figure:
     """Two log-log panels, FLOPs vs measured latency and MAC vs measured latency, one labelled point per model.
 
     Each panel's title carries Spearman ρ between its cost and the latency. Rows need ``measured_ms``.
     """
     rows = list(models)  # CompareRows, or a Comparison
-    measured = [r.measured_ms for r in rows]
-    if any(m is None for m in measured):
+    if any(r.measured_ms is None for r in rows):
         raise ValueError("plot_compare needs measured latency: compare(..., measure=True)")
+    measured = [float(r.measured_ms or 0.0) for r in rows]
     fig = Figure(figsize=(11, 4.5))
     axes = fig.subplots(1, 2)
     unit = getattr(rows[0], "flops_unit", "multiply-adds") if rows else "multiply-adds"
@@ -112,7 +114,7 @@ def plot_compare(models: Iterable[Any]) -> Figure:
         ax.set_title(
             f"{label.split(' ')[0]} vs latency: Spearman ρ = {spearman(xs, measured):.2f} (n = {len(rows)})", fontsize=10
         )
-        if getattr(rows[0], "setup", None):
+        if rows[0].setup:
             fig.suptitle(rows[0].setup, fontsize=9)
         human_axis(ax, "x")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -160,7 +162,7 @@ def plot_layers(report: Report, labelled: int = 6) -> Figure:
     return fig
 
 
-def plot_roofline(result: Any, itemsize: int = 4) -> Figure:
+def plot_roofline(result: BenchReport, itemsize: int = 4) -> Figure:
     """Normalised roofline of a ``bench`` result: every layer against its own calibrated roof.
 
     A layer of compute kind k (dense, 1x1, grouped 1x1 or depthwise conv, matmul, window pool) has a

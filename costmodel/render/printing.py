@@ -14,7 +14,7 @@ from costmodel.proofs.results import ClaimResult, Verification
 from costmodel.render import result_views as views
 from costmodel.render.report_view import report_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
-from costmodel.report import Report, register_printer
+from costmodel.report import Printable, Report, register_printer
 from costmodel.runtime.bench import BenchReport, BenchSuite
 
 #: One view per result type.
@@ -31,7 +31,7 @@ VIEWS: dict[type, Callable[..., Document]] = {
 }
 
 
-def document(result: object, fmt: Format = "table", **options: Any) -> Document:
+def document(result: Printable, fmt: Format = "table", **options: Any) -> Document:
     """The Document of ``result`` (options as its view takes them: ``group_by``, ``depth``, ``top``…)."""
     for kind in type(result).__mro__:
         if kind in VIEWS:
@@ -39,7 +39,7 @@ def document(result: object, fmt: Format = "table", **options: Any) -> Document:
     raise TypeError(f"costmodel cannot render a {type(result).__name__}")
 
 
-def render(result: object, fmt: str = "table", *, exact: bool = False, **options: Any) -> str:
+def render(result: Printable, fmt: str = "table", *, exact: bool = False, **options: Any) -> str:
     """``result`` (Report, BenchReport, BenchSuite, LintResult, Verification, ClaimResult, Comparison,
     GuidelineTables) as a terminal table, Markdown, CSV or JSON. Tables write counts in human units
     (``10.5M``) unless ``exact``; CSV and JSON are always exact."""

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from costmodel.analyze import analyze, run_analysis
 from costmodel.runtime.measure import NodeTimer, fixed_threads, sync_device
-from costmodel.trace.fx_trace import trace_model
 
 
 def median_seconds(fn: Callable[[], object], dev: torch.device, repeats: int, min_time: float = 0.02) -> float:
@@ -114,8 +114,6 @@ class _TinyChain(nn.Module):
 def _work(fn: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor], kind: str) -> tuple[float, float]:
     """The work the cost rules assign to the ops of ``kind`` in ``fn(*inputs)``: (multiply-adds,
     bytes moved = MAC × element size)."""
-    from costmodel.analyze import analyze
-
     report = analyze(_Op(fn), tuple(inputs), inputs[0].dtype, fallback=True)
     items = [w for row in report.layers for w in row.work if w.kind == kind]
     if not items:
@@ -336,7 +334,8 @@ def call_overheads(dev: torch.device, dtype: torch.dtype, repeats: int) -> dict[
     two = median_seconds(lambda: torch.cat([tiny, tiny], 1), dev, repeats)
     ten = median_seconds(lambda: torch.cat([tiny] * 10, 1), dev, repeats)
     chain = _TinyChain().to(dev, dtype).eval()
-    traced = trace_model(chain, tuple(tiny.shape), dtype)
+    traced = run_analysis(chain, tuple(tiny.shape), dtype, fallback=False).traced  # the engine's graph
+    assert traced is not None  # fallback=False: the fx walk or an error
     timer = NodeTimer(traced.real_root(), traced.graph, dev)
     for _ in range(20 * repeats):
         timer.run(tiny)

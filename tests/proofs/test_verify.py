@@ -331,3 +331,11 @@ def test_the_stride_note_is_computed() -> None:
 
     note = theorem_stride().note
     assert "3*sqrt(2)/4 ≈ 1.061" in note and note.startswith("Not part of the proof")
+
+
+def test_verify_prints_the_table_alone_without_proofs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "resnet18", "--top", "2", "--no-proofs"]) == 0
+    out = capsys.readouterr().out
+    assert "statement:" not in out and "[claim checker]" not in out
+    assert out.count("■ ") == len(all_theorems()) and "conv/linear layers obey their bound" in out
+    assert len(out.splitlines()) < 25
