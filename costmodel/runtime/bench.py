@@ -1,9 +1,10 @@
 """``bench``: measured vs predicted runtime, per layer and per model.
 
-Rows join by fx node name when torch.fx traces the model (every node timed by the node timer); a model
-fx cannot trace is costed by the aten-level walk and timed per leaf module with forward hooks, its rows
-being the leaf modules (the ops each ran, summed). The whole model is timed in interleaved rounds, and
-its run-to-run spread is reported beside every predictor's error.
+Rows join their timings by fx node (each row records the node it costs; every node is timed by the node
+timer) when torch.fx traces the model; a model fx cannot trace is costed by the aten-level walk and timed
+per leaf module with forward hooks, its rows being the leaf modules (the ops each ran, summed). The
+whole model is timed in interleaved rounds, and its run-to-run spread is reported beside every
+predictor's error.
 """
 
 from __future__ import annotations

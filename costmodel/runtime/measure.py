@@ -1,9 +1,10 @@
 """Measure real runtime: per node, by running the traced fx graph node by node, and for the whole model.
 
-Per-node times join the analytical rows by fx node name (the same traced graph). Every timing is a
-median over ``repeats`` after ``warmup`` runs, under ``torch.no_grad()``, in eval mode, with a fixed
-thread count, on real tensors of the requested shape and dtype. CUDA timings synchronise around each
-node. The model's parameters, buffers and training flags are left exactly as they were.
+Per-node times are keyed by fx node name and join the analytical rows through the node each row records
+(the same traced graph). Every timing is a median over ``repeats`` after ``warmup`` runs, under
+``torch.no_grad()``, in eval mode, with a fixed thread count, on real tensors built from the input specs
+(shapes and dtypes). CUDA timings synchronise around each node. The model's parameters, buffers and
+training flags are left exactly as they were.
 """
 
 from __future__ import annotations
