@@ -55,18 +55,22 @@ CORE: tuple[str, ...] = (
     "costmodel/analyze.py",
     "costmodel/runtime/predict.py",
 )
-#: Stages whose numbers the independent oracles (fvcore, FlopCounterMode, the corpus) also judge.
-ORACLE_JUDGED = ("rules", "trace", "analyze")
+#: Stages below the engine: their numbers are also judged by the engine's tests (closed forms written in
+#: the tests, op by op) and by the independent oracles (fvcore, FlopCounterMode, the corpus).
+BELOW_THE_ENGINE = ("rules", "trace")
 
 
 def tests_for(module: str) -> list[str]:
     """The tests of a module, from its path: ``costmodel/<stage>/x.py`` is judged by ``tests/<stage>/``,
-    a top-level ``costmodel/<stage>.py`` by ``tests/<stage>/``; the stages whose counts the oracles check
-    by ``tests/oracles/`` too (the tests mirror the packages, so a moved module keeps its tests)."""
+    a top-level ``costmodel/<stage>.py`` by ``tests/<stage>/``; the stages below the engine by the
+    engine's tests too, and they and the engine by ``tests/oracles/`` (the tests mirror the packages, so
+    a moved module keeps its tests)."""
     parts = Path(module).with_suffix("").parts
     stage = parts[1]
     tests = [f"tests/{stage}"]
-    if stage in ORACLE_JUDGED:
+    if stage in BELOW_THE_ENGINE:
+        tests.append("tests/analyze")
+    if stage in (*BELOW_THE_ENGINE, "analyze"):
         tests.append("tests/oracles")
     return [t for t in tests if (ROOT / t).is_dir()]
 
