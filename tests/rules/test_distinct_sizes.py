@@ -42,3 +42,30 @@ def test_pooling_reads_its_kernel_not_its_stride() -> None:
         assert row.output_shape == [1, 4, out, out]
         assert row.flops == 4 * _taps(h, k, s, p, out) * _taps(w, k, s, p, out), type(pool).__name__
         assert row.mac == 4 * h * w + 4 * out * out
+
+
+class _GroupNormWeightOnly(nn.Module):
+    """F.group_norm with a weight and no bias: the weight, not the bias, says the norm is affine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.group_norm(x, 2, self.weight, None)
+
+
+def test_group_norm_reads_its_weight_where_it_is() -> None:
+    x = (2, 6, 3, 3)  # 108 elements, 2 × 2 groups of statistics
+    row = next(r for r in analyze(_GroupNormWeightOnly(), x).layers if r.flops)
+    assert row.flops == 108 * 5  # affine: 5 per element (fvcore's count); 4 without a weight
+    assert row.mac == 108 + 108 + 6 + 2 * 2 * 2  # in, out, weight, mean and rstd per (batch, group)
+
+
+def test_embedding_bag_reads_the_rows_it_sums() -> None:
+    vocab, dim, n, bags = 50, 8, 10, 3
+    model = nn.EmbeddingBag(vocab, dim, mode="sum")
+    inputs = ((torch.zeros(n, dtype=torch.int64), torch.tensor([0, 4, 7])), {})
+    row = next(r for r in analyze(model, inputs).layers if r.op in ("EmbeddingBag", "_embedding_bag"))
+    assert row.flops == n * dim  # one add per row element summed
+    assert row.mac == n * dim + n + bags + bags * dim  # rows read, indices, offsets, output written
