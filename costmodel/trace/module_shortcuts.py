@@ -153,6 +153,8 @@ def direct_call(
                 return None
             pads = [t // 2 for t in totals]
         no_padding = [0] * len(conv.kernel_size)
+        if conv.padding == "valid":  # aten receives padding=[0], output_padding=[0], broadcast over the dims
+            pads, no_padding = [0], [0]
         call_args = (xm, weight, bias, list(conv.stride), pads, list(conv.dilation), False, no_padding, conv.groups)
         inputs = tuple(t for t in (xm, weight, bias) if t is not None)
         return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]

@@ -111,6 +111,7 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
     [
         (nn.Conv2d(4, 6, 3, 2, 1, groups=2), (2, 4, 9, 9)),
         (nn.Conv1d(4, 4, 5, padding="same"), (1, 4, 10)),
+        (nn.Conv2d(3, 5, (3, 5), padding="valid"), (1, 3, 7, 9)),
         (nn.Conv1d(4, 4, 4, padding="same", dilation=1), (1, 4, 10)),
         (nn.Conv3d(2, 3, (1, 3, 3), padding=(0, 1, 1), dilation=(1, 2, 2)), (1, 2, 3, 8, 8)),
         (nn.Linear(5, 7), (3, 5)),
