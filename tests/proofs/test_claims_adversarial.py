@@ -48,7 +48,14 @@ def test_decimal_constants_are_the_rationals_they_spell(claim: str, where: str |
 
 @pytest.mark.parametrize(
     "claim",
-    ["sqrt(10^400 + c1) > 10^200", "sqrt(10^400*MAC^2 + 1) > 10^200*MAC", "sqrt(10^600 + c2) >= 10^300"],
+    [
+        "sqrt(10^400 + c1) > 10^200",
+        "sqrt(10^400*MAC^2 + 1) > 10^200*MAC",
+        "sqrt(10^600 + c2) >= 10^300",
+        "10^200 + c1 > sqrt(10^400 + c1)",  # the root on the smaller side: A² − B²·P > 0 is what is certified
+        "c1 + 1 > sqrt(c1^2 + 1)",
+        "c1 + c2 >= sqrt(c1^2 + 2*c1*c2 + c2^2)",  # equality everywhere: A² − B²·P is exactly 0, and ≥ holds
+    ],
 )
 def test_true_claims_with_cancellation_are_proved_not_refuted(claim: str) -> None:
     # true: x² + 1 > x² for x = 10^200·MAC ≥ 0, so the square root exceeds x; 50 digits cannot see it.
