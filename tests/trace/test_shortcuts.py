@@ -255,3 +255,21 @@ def test_the_built_in_table_has_one_rule_per_operator() -> None:
     table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(ValueError, match="aten::relu already has a cost rule"):
         table.add(["relu"], "activation", lambda call: None)  # type: ignore[arg-type,return-value]
+
+
+class _AdaptivePools(nn.Module):
+    """Adaptive average pools the global-average shortcut must and must not take."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = nn.functional.adaptive_avg_pool2d(x, 1)  # the shortcut: a mean over H, W
+        b = nn.functional.adaptive_avg_pool2d(x, (2, 3))  # not global: no shortcut
+        c = nn.functional.adaptive_avg_pool2d(x.transpose(2, 3), 1)  # not contiguous: no shortcut
+        d = nn.functional.adaptive_avg_pool2d(x[0], 1)  # (C, H, W)
+        return a.sum() + b.sum() + c.sum() + d.sum()
+
+
+def test_the_global_average_shortcut_only_where_it_is_a_mean() -> None:
+    model = _AdaptivePools().eval()
+    reference = _nodes(trace_model(model, (2, 3, 6, 7), shortcuts=False))
+    forget()
+    assert _nodes(trace_model(model, (2, 3, 6, 7))) == reference
