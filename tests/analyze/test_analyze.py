@@ -316,3 +316,20 @@ def test_no_inputs_means_an_image_only_where_the_first_layer_takes_one() -> None
         with pytest.raises(ShapeMismatch, match="no inputs given") as caught:
             analyze(model)
         assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_shared_module_with_a_unicode_name_gets_one_node_per_call() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.add_module("卷积", nn.Conv2d(4, 4, 3, padding=1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            conv = getattr(self, "卷积")
+            return conv(conv(x))
+
+    report = analyze(Twice(), (1, 4, 8, 8))
+    convs = [r for r in report.layers if r.family == "conv"]
+    assert [r.name for r in convs] == ["卷积", "卷积_1"]  # one row per call, named by its module path
+    assert len({r.node for r in convs}) == 2  # and two graph nodes, so each call is costed and timed apart
+    assert [r.flops for r in convs] == [64 * 4 * 4 * 9] * 2 and sum(r.params for r in convs) == 4 * 4 * 9 + 4
