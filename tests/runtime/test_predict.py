@@ -50,6 +50,7 @@ def test_a_contraction_costs_fixed_plus_compute_plus_traffic() -> None:
     assert prediction.roofline_eager_s == pytest.approx(seconds)
     assert prediction.seconds["flops"] == pytest.approx(flops * CAL.compute["dense"][1])
     assert prediction.seconds["mac"] == pytest.approx(mac * 4 * CAL.memory["copy"][1])
+    assert prediction.bound == side  # the row's side is its heaviest op's, never "overhead" for a conv
 
 
 @pytest.mark.parametrize(
