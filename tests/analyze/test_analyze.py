@@ -325,7 +325,7 @@ def test_a_shared_module_with_a_unicode_name_gets_one_node_per_call() -> None:
             self.add_module("卷积", nn.Conv2d(4, 4, 3, padding=1))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            conv = getattr(self, "卷积")
+            conv = self.卷积
             return conv(conv(x))
 
     report = analyze(Twice(), (1, 4, 8, 8))
