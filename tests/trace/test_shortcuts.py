@@ -131,6 +131,10 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
         (nn.Hardswish(), (2, 3)),
         (nn.SiLU(inplace=True), (2, 3)),
         (nn.Dropout(0.3), (2, 3)),
+        (nn.AvgPool2d(2), (1, 3, 6, 6)),
+        (nn.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 3, 7, 7)),
+        (nn.MaxPool2d(3, 2, 1), (1, 3, 7, 7)),
+        (nn.MaxPool2d(2, ceil_mode=True), (1, 3, 7, 7)),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
