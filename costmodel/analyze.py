@@ -111,6 +111,17 @@ def _params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]],
     return out, total
 
 
+def first_reads(params: list[nn.Parameter], seen: set[int]) -> int:
+    """Elements of the parameters in ``params`` no earlier row read (recorded in ``seen``): a shared
+    parameter counts once, on the first row that reads it."""
+    total = 0
+    for p in params:
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
 def layer_row(
     name: str,
     op: str,
@@ -184,11 +195,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
             if outcome is not None:
                 outcome.cost = (RULES.version, cost)
         uncounted.extend(UncountedOp(names[node.name], op) for op in cost.uncounted)
-        params = 0
-        for p in node_params.get(node.name, []):
-            if id(p) not in seen:
-                seen.add(id(p))
-                params += p.numel()
+        params = first_reads(node_params.get(node.name, []), seen)
         name = names[node.name]
         row = layer_row(
             name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale, module is not None, node.name
@@ -231,12 +238,7 @@ def cost_aten_walk(
         row_name = unique_name(base, used)
         cost = sum_costs([costed], bool(call.outputs))
         uncounted.extend(UncountedOp(row_name, u) for u in cost.uncounted)
-        params = 0
-        if cost.family != "views":
-            for p in walk.params_read(call):
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    params += p.numel()
+        params = first_reads(walk.params_read(call), seen) if cost.family != "views" else 0
         layers.append(
             layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale, node=f"op{index}")
         )

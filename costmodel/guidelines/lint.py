@@ -220,7 +220,6 @@ def lint(
     element-wise share of measured time. Works on every model ``analyze`` works on (either walk).
     """
     s = settings_of(settings, changes, repeats=10)
-    dtype = s.dtype
     thresholds = thresholds or LintThresholds()
     model_name = name or type(model).__name__
     if input_shape is None:
@@ -230,7 +229,7 @@ def lint(
 
         timed = bench(model, input_shape, name=model_name, settings=s)
         measured_ms = {r.name: r.measured_ms for r in timed.rows}
-    analysis = run_analysis(model, input_shape, dtype, name=model_name)
+    analysis = run_analysis(model, input_shape, s.dtype, name=model_name)
     report = analysis.report
     g3, blocks = _g3(report, analysis.reads, thresholds)
     g4, g4_summary = _g4(report, thresholds, measured_ms)

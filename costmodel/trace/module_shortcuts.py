@@ -146,15 +146,16 @@ def direct_call(
         out = pending_like(x, shape, mode)
         weight, bias = TensorMeta.of(conv.weight), _meta(conv.bias)
         xm = TensorMeta.of(x)
-        pads = list(conv.padding) if not isinstance(conv.padding, str) else [0] * len(conv.kernel_size)
-        if conv.padding == "same":  # aten sees the explicit symmetric padding; odd totals take a pad op first
+        no_padding = [0] * len(conv.kernel_size)
+        if conv.padding == "valid":  # aten receives padding=[0], output_padding=[0], broadcast over the dims
+            pads, no_padding = [0], [0]
+        elif conv.padding == "same":  # aten sees the explicit symmetric padding; odd totals take a pad op first
             totals = [d * (k - 1) for k, d in zip(conv.kernel_size, conv.dilation)]
             if any(t % 2 for t in totals):
                 return None
             pads = [t // 2 for t in totals]
-        no_padding = [0] * len(conv.kernel_size)
-        if conv.padding == "valid":  # aten receives padding=[0], output_padding=[0], broadcast over the dims
-            pads, no_padding = [0], [0]
+        else:
+            pads = list(conv.padding)
         call_args = (xm, weight, bias, list(conv.stride), pads, list(conv.dilation), False, no_padding, conv.groups)
         inputs = tuple(t for t in (xm, weight, bias) if t is not None)
         return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
