@@ -36,7 +36,9 @@ def op_name(node: fx.Node, module: nn.Module | None) -> str:
     return getattr(target, "__name__", str(target))
 
 
-def _owner(node: fx.Node) -> str | None:
+def owner_of(node: fx.Node) -> str | None:
+    """The module path a node runs in: its own target for a module call, else the innermost module of
+    fx's ``nn_module_stack`` (None in the model's own forward)."""
     if node.op == "call_module":
         return str(node.target)
     stack = node.meta.get("nn_module_stack")
@@ -68,7 +70,7 @@ def row_names(traced: TracedModel) -> dict[str, str]:
         elif node.op == "call_module":
             base = type(traced.model).__name__
         else:
-            owner = _owner(node)
+            owner = owner_of(node)
             base = f"{owner}.{op_name(node, None)}" if owner else op_name(node, None)
         names[node.name] = unique_name(base, used)
     return names
@@ -80,8 +82,8 @@ def check_mac_unit(mac_unit: str) -> None:
         raise CostModelError(f"mac_unit must be 'elements' or 'bytes', not {mac_unit!r}")
 
 
-def _params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]], int]:
-    """The user's parameters each node reads (a module node its module's, a function node those it
+def params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]], int]:
+    """Contract: the user's parameters each node reads (a module node its module's, a function node those it
     fetches by get_attr), and the model's parameter count — from one walk over the user's model."""
     modules: dict[str, nn.Module] = {}
     params: dict[str, nn.Parameter] = {}
@@ -172,7 +174,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     seen: set[int] = set()
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
-    node_params, model_params = _params_by_node(traced)
+    node_params, model_params = params_by_node(traced)
     modules = dict(root.named_modules(remove_duplicate=False))
     names = row_names(traced)
     metas: dict[fx.Node, list[TensorMeta]] = {}  # each node's outputs, described once for all its readers
@@ -198,10 +200,10 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
         params = first_reads(node_params.get(node.name, []), seen)
         name = names[node.name]
         row = layer_row(
-            name, op_name(node, module), _owner(node), inputs, outputs, cost, params, scale, module is not None, node.name
+            name, op_name(node, module), owner_of(node), inputs, outputs, cost, params, scale, module is not None, node.name
         )
         layers.append(row)
-    return _finish(
+    return finish_report(
         Report(
             model=model_name,
             input_shape=list(traced.input_shape),
@@ -255,11 +257,11 @@ def cost_aten_walk(
         inputs=walk.inputs.describe(dtype),
         walk="aten",
     )
-    return _finish(report, strict)
+    return finish_report(report, strict)
 
 
-def _finish(report: Report, strict: bool) -> Report:
-    """Add the unread-parameters note; under ``strict`` raise if any op is uncounted."""
+def finish_report(report: Report, strict: bool) -> Report:
+    """The last step of every costing: add the unread-parameters note; under ``strict`` raise if any op is uncounted."""
     if strict and report.uncounted:
         names = ", ".join(f"{u.name} ({u.op})" for u in report.uncounted)
         raise UncountedOpsError(f"{len(report.uncounted)} op(s) cannot be costed (--strict): {names}")

@@ -7,6 +7,7 @@ spec's dtype None means the analysis dtype (float32 unless asked otherwise).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
@@ -140,8 +141,9 @@ def normalise_inputs(inputs: Any) -> ModelInputs:
     raise ShapeMismatch(f"cannot read the inputs {inputs!r}: give a shape, a tensor, a list of them, or (args, kwargs)")
 
 
-def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
-    """One CLI ``--input``: '1,3,224,224', '1x77:int64' or 'name=1,77:int64' → (name or None, spec)."""
+def split_input_option(text: str) -> tuple[str | None, list[str], torch.dtype | None]:
+    """One CLI ``--input`` taken apart: 'name=1,77:int64' → ('name', ['1', '77'], torch.int64); numbers may
+    be joined by 'x' ('1x3x224x224'). Raises ValueError naming a bad keyword or dtype."""
     name = None
     body = text.strip()
     if "=" in body:
@@ -155,7 +157,16 @@ def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
         dtype = DTYPES.get(dtype_text.strip().lower().removeprefix("torch."))
         if dtype is None:
             raise ValueError(f"'{text}': unknown dtype '{dtype_text}' (one of {', '.join(sorted(DTYPES))})")
-    parts = [p.strip() for p in shape_text.replace("x", ",").split(",") if p.strip()]
+    parts: list[str] = []
+    for part in (p.strip() for p in shape_text.split(",")):
+        # '1x3x224' is three sizes; a name that contains an x ('x', 'max_len') is one
+        parts += part.split("x") if re.fullmatch(r"\d+(x\d+)+", part) else [part] if part else []
+    return name, parts, dtype
+
+
+def parse_input_option(text: str) -> tuple[str | None, TensorSpec]:
+    """One CLI ``--input``: '1,3,224,224', '1x77:int64' or 'name=1,77:int64' → (name or None, spec)."""
+    name, parts, dtype = split_input_option(text)
     try:
         shape = [int(p) for p in parts]
     except ValueError:

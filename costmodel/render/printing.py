@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from costmodel.formula.result import Formula
+from costmodel.formula.sweep import FormulaSweep
 from costmodel.guidelines.compare import Comparison
 from costmodel.guidelines.experiments import GuidelineTables, TableResult
 from costmodel.guidelines.lint import LintResult
 from costmodel.proofs.results import ClaimResult, Verification
 from costmodel.render import result_views as views
+from costmodel.render.formula_views import formula_document, sweep_document
 from costmodel.render.report_view import report_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
 from costmodel.report import Printable, Report, register_printer
@@ -27,6 +30,8 @@ VIEWS: dict[type, Callable[..., Document]] = {
     ClaimResult: views.claim_document,
     Comparison: views.comparison_document,
     GuidelineTables: views.guidelines_document,
+    Formula: formula_document,
+    FormulaSweep: sweep_document,
     TableResult: lambda result, fmt="table", **options: views.guidelines_document(GuidelineTables([result]), fmt, **options),
 }
 

@@ -36,12 +36,33 @@ def _bound_weight_term(N: Any, h: Any, w: Any, ho: Any, wo: Any, c1: Any, c2: An
 
 
 class ConvCost(NamedTuple):
-    """Numbers for one convolution (or linear) layer, evaluated from the closed forms."""
+    """Numbers for one convolution (or linear) layer, evaluated from the closed forms: ints and a float
+    bound, or — for symbolic sizes — sympy expressions and a ``RootBound``."""
 
-    flops: int
-    params: int
-    mac: int
-    mac_lower_bound: float
+    flops: Any
+    params: Any
+    mac: Any
+    mac_lower_bound: Any
+
+
+class RootBound(NamedTuple):
+    """The bound 2·√radicand + weight term of a conv whose sizes are symbolic (sympy expressions), kept as
+    its two parts so that at any size it evaluates to the very float the concrete rule computes."""
+
+    radicand: Any
+    weight: Any
+
+    def at(self, values: dict[Any, Any]) -> float:
+        """The bound at ``values`` (symbol → int), as ``conv_cost`` computes it for those sizes."""
+        radicand = Fraction(int(self.radicand.xreplace(values)))
+        weight = self.weight.xreplace(values)
+        return float(_two_sqrt(radicand) + Fraction(int(weight.p), int(weight.q)))
+
+    def expr(self) -> Any:
+        """The bound as one sympy expression."""
+        import sympy
+
+        return 2 * sympy.sqrt(self.radicand) + self.weight
 
 
 def _two_sqrt(value: Fraction) -> Fraction | float:
@@ -79,6 +100,8 @@ def conv_cost(
     Evaluated from the sympy expressions with ``g`` as an exact fraction, so integer results are exact
     and the bound equals MAC exactly (not to within rounding) when the equality condition holds.
     """
+    if not all(type(v) is int for v in (n, h_in, w_in, h_out, w_out)):
+        return _symbolic_conv_cost(n, h_in, w_in, h_out, w_out, c_in, c_out, k_h, k_w, groups, has_bias)
     args = (n, h_in, w_in, h_out, w_out, c_in, c_out, k_h, k_w, Fraction(groups), int(has_bias))
     no_bias = args[:-1] + (0,)
     return ConvCost(
@@ -86,6 +109,26 @@ def conv_cost(
         params=_exact_int(_params(*args), "params"),
         mac=_exact_int(_mac(*args), "MAC"),
         mac_lower_bound=float(_two_sqrt(Fraction(_bound_radicand(*no_bias))) + Fraction(_bound_weight_term(*no_bias))),
+    )
+
+
+def _symbolic_conv_cost(*sizes: Any) -> ConvCost:
+    """``conv_cost`` over symbolic sizes (``torch.SymInt`` or sympy): the same generated expressions, in
+    exact sympy arithmetic (``c1/g`` stays rational), with the bound as a ``RootBound``."""
+    import sympy
+
+    def expr(value: Any) -> Any:
+        node = getattr(value, "node", None)  # a torch.SymInt carries its sympy expression
+        return node.expr if node is not None else sympy.sympify(value)
+
+    *dims, groups, has_bias = sizes
+    args = [expr(v) for v in dims] + [sympy.Integer(int(groups)), sympy.Integer(int(has_bias))]
+    no_bias = args[:-1] + [sympy.Integer(0)]
+    return ConvCost(
+        flops=_flops(*args),
+        params=_params(*args),
+        mac=_mac(*args),
+        mac_lower_bound=RootBound(_bound_radicand(*no_bias), _bound_weight_term(*no_bias)),
     )
 
 

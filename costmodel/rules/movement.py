@@ -114,6 +114,9 @@ def clipped_taps(
     taps = 1
     for k, s, size, pad, dil, n_out in zip(kernel, stride, sizes, padding, dilation, outputs):
         end = size + 2 * pad  # first position past the padded input
+        if (n_out - 1) * s + (k - 1) * dil <= end - 1:  # no window overhangs: every output reads k taps
+            taps *= n_out * k
+            continue
         taps *= sum(max(0, min(k, (end - 1 - o * s) // dil + 1)) for o in range(n_out))
     return taps
 

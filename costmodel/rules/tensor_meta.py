@@ -31,8 +31,14 @@ class TensorMeta:
 
     @classmethod
     def of(cls, tensor: Any) -> TensorMeta:
-        """Metadata of a (real or fake) tensor or a PendingTensor."""
-        return cls(tuple(int(s) for s in tensor.shape), tensor.dtype, tensor.is_contiguous())
+        """Metadata of a (real or fake) tensor or a PendingTensor; a symbolic size (``torch.SymInt``, under a
+        ``ShapeEnv``) is kept as it is, never turned into its hint."""
+        return cls(tuple(map(_size, tensor.shape)), tensor.dtype, tensor.is_contiguous())
+
+
+def _size(size: Any) -> Any:
+    """An int, or a ``torch.SymInt`` kept symbolic (``int()`` would fix it to its hint)."""
+    return size if type(size) is int or type(size) is torch.SymInt else int(size)
 
 
 def is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:

@@ -15,13 +15,14 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace.fake_tensors import fake_tensor_map, new_fake_mode, real_tensor_map
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.model_copy import copy_model
-from costmodel.trace.model_errors import model_error, needs_values
+from costmodel.trace.model_errors import NeedsRealValues, model_error, needs_values
 from costmodel.trace.recorders import dispatch_as_eager, recording, storage_key, to_call
 
 
@@ -30,11 +31,11 @@ class _NeedsValues(Exception):
 
 
 def _run(
-    model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool
+    model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool, fake_mode: FakeTensorMode | None = None
 ) -> tuple[list[AtenCall], list[str | None], dict[int, nn.Parameter]]:
     """One forward of a copy of ``model``; returns the recorded ops, their owning module names, and
     the copy's parameters keyed by storage (to attribute parameters to the op that reads them)."""
-    mode = new_fake_mode() if fake else None
+    mode = (fake_mode or new_fake_mode()) if fake else None
     tensor_map = fake_tensor_map(mode, dtype) if mode is not None else real_tensor_map(dtype)
     copied = copy_model(model, tensor_map)
     dispatch_as_eager(copied)
@@ -101,15 +102,21 @@ class AtenWalk:
         return [self.params_by_storage[k] for k in call.storages if k in self.params_by_storage]
 
 
-def aten_walk(model: nn.Module, inputs: Any, dtype: torch.dtype = torch.float32) -> AtenWalk:
+def aten_walk(
+    model: nn.Module, inputs: Any, dtype: torch.dtype = torch.float32, fake_mode: FakeTensorMode | None = None
+) -> AtenWalk:
     """Record one forward of ``model`` at the aten level (see the module docstring): fake tensors first,
-    real ones on a private copy only when an op needs values. Costs nothing: the engine costs the calls."""
+    real ones on a private copy only when an op needs values. Costs nothing: the engine costs the calls.
+    ``fake_mode``: the FakeTensorMode to run in (with a ``ShapeEnv``, inputs may have SymInt sizes); a
+    run in a given mode never falls back to real tensors (NeedsRealValues instead)."""
     spec = normalise_inputs(inputs)
     real = False
     with process_state_preserved(), fake_errors_unlogged():
         try:
-            calls, owners, by_storage = _run(model, spec, dtype, fake=True)
-        except _NeedsValues:
+            calls, owners, by_storage = _run(model, spec, dtype, True, fake_mode)
+        except _NeedsValues as exc:
+            if fake_mode is not None:
+                raise NeedsRealValues(f"{type(model).__name__}'s shapes depend on tensor values ({exc.__cause__})") from exc
             real = True
             calls, owners, by_storage = _run(model, spec, dtype, fake=False)
     return AtenWalk(calls, owners, by_storage, real, spec)

@@ -21,8 +21,14 @@ class LazyFakeMode:
     """A FakeTensorMode made on first use: constructing one imports torch._dynamo (about a second of
     start-up), which a model costed entirely by closed-form shape rules never needs."""
 
-    def __init__(self) -> None:
-        self._mode: FakeTensorMode | None = None
+    def __init__(self, mode: FakeTensorMode | None = None) -> None:
+        """``mode``: a mode made by the caller (one with a ``ShapeEnv`` for symbolic sizes), or None."""
+        self._mode: FakeTensorMode | None = mode
+
+    @property
+    def symbolic(self) -> bool:
+        """Whether the mode tracks symbolic sizes (one the caller made with a ``ShapeEnv``)."""
+        return self._mode is not None and self._mode.shape_env is not None
 
     def get(self) -> FakeTensorMode:
         """The mode, created now if it does not exist yet."""

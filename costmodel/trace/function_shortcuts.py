@@ -69,10 +69,11 @@ def _call(
 
 
 def per_dimension(values: Any) -> list[int] | None:
-    """A size or dim list given as ints, a list/tuple of ints or a torch.Size; None otherwise."""
+    """A size or dim list given as ints (or symbolic ``torch.SymInt`` sizes), a list/tuple of them or a
+    torch.Size; None otherwise."""
     if len(values) == 1 and isinstance(values[0], (list, tuple)):
         values = values[0]
-    if all(type(v) is int for v in values):
+    if all(type(v) is int or type(v) is torch.SymInt for v in values):
         return list(values)
     return None
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from costmodel.errors import ShapeMismatch, TraceFailure
 from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normalise_inputs
@@ -35,17 +36,13 @@ from costmodel.trace.fake_tensors import FakeTwins, LazyFakeMode, meta_tensor_ma
 from costmodel.trace.function_shortcuts import direct_function
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.model_copy import copy_model
-from costmodel.trace.model_errors import model_error, needs_values
+from costmodel.trace.model_errors import NeedsRealValues, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
 from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.trace.pending import materialised, pending_input, tensors_in
 from costmodel.trace.recorders import CompositeRecorder, OpRecorder, dispatch_as_eager, to_call
 
 __all__ = ["TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf"]
-
-
-class NeedsRealValues(TraceFailure):
-    """An op's output depends on tensor values (``.item()``, ``nonzero``): shapes need a real run."""
 
 
 @dataclass
@@ -316,6 +313,8 @@ class _FakeProp(fx.Interpreter):
         self.node_calls: dict[str, list[AtenCall]] = {}
         self.salt = process_salt()
         self.node_outcomes: dict[str, NodeOutcome] = {}
+        # symbolic sizes are keys only within this trace's ShapeEnv: such a trace memoises privately
+        self.memo: dict[Any, NodeOutcome] | None = {} if twins.mode.symbolic else None
 
     def run_node(self, n: fx.Node) -> Any:
         start = len(self.recorder.calls)
@@ -358,7 +357,7 @@ class _FakeProp(fx.Interpreter):
         args, kwargs = self.fetch_args_kwargs_from_env(n)
         keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices) if self.shortcuts else None
         if keyed is not None:
-            outcome = recall(keyed[0])
+            outcome = recall(keyed[0], self.memo)
             if outcome is not None:
                 self.recorder.calls.extend(outcome.calls)
                 self.recorder.owners.extend([self.recorder.owner] * len(outcome.calls))
@@ -369,7 +368,7 @@ class _FakeProp(fx.Interpreter):
         if keyed is not None:
             outcome = outcome_of(result, keyed[1], self.recorder.calls[start:])
             if outcome is not None:
-                remember(keyed[0], outcome)
+                remember(keyed[0], outcome, self.memo)
                 self.node_outcomes[n.name] = outcome
         return result
 
@@ -422,6 +421,7 @@ def trace_model(
     name: str = "the model",
     *,
     shortcuts: bool = True,
+    fake_mode: FakeTensorMode | None = None,
 ) -> TracedModel:
     """Trace ``model`` with torch.fx on a fake copy and run the graph on fake ``inputs``.
 
@@ -431,10 +431,12 @@ def trace_model(
     as one call node named after its class. Raises TraceFailure (NeedsRealValues when shapes depend
     on values) or ShapeMismatch. Leaves are decided by ``is_leaf``. ``shortcuts=False`` runs every node
     under FakeTensorMode, without closed-form shape rules or the node memo (the reference the tests hold
-    the shortcuts to).
+    the shortcuts to). ``fake_mode``: the FakeTensorMode to run in (one with a ``ShapeEnv`` and inputs whose
+    sizes are SymInts gives every shape as an expression; such a trace memoises nodes privately, keyed by
+    those expressions).
     """
     spec = normalise_inputs(inputs)
-    mode = LazyFakeMode()
+    mode = LazyFakeMode(fake_mode)
     devices: dict[int, torch.device] = {}
     keep: list[torch.Tensor] = []
 

@@ -14,7 +14,12 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
-from costmodel.errors import CostModelError
+from costmodel.errors import CostModelError, TraceFailure
+
+
+class NeedsRealValues(TraceFailure):
+    """An op's output depends on tensor values (``.item()``, ``nonzero``): shapes need a real run."""
+
 
 #: Messages torch raises when fake or meta tensors are asked for their values.
 _VALUE_MESSAGES = (

@@ -91,7 +91,7 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
     if kernel is None or stride is None or pad is None or dilation is None:
         return None
     sizes = [pool_size(x.shape[2 + i], kernel[i], pad[i], stride[i], dilation[i], module.ceil_mode) for i in range(2)]
-    if min(sizes) <= 0:
+    if any(size <= 0 for size in sizes):
         return None
     out = pending_like(x, (x.shape[0], x.shape[1], *sizes), mode)
     xm, om = TensorMeta.of(x), TensorMeta.of(out)

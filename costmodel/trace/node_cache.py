@@ -89,13 +89,16 @@ def process_salt() -> Hashable:
     )
 
 
-def recall(key: Hashable) -> NodeOutcome | None:
-    """The memoised outcome of a node signature, if any."""
-    return _MEMO.get(key)
+def recall(key: Hashable, memo: dict[Hashable, NodeOutcome] | None = None) -> NodeOutcome | None:
+    """The memoised outcome of a node signature, if any (in ``memo``, else the process's memo)."""
+    return (_MEMO if memo is None else memo).get(key)
 
 
-def remember(key: Hashable, outcome: NodeOutcome) -> None:
-    """Memoise ``outcome`` (the memo is emptied when it reaches its size limit)."""
+def remember(key: Hashable, outcome: NodeOutcome, memo: dict[Hashable, NodeOutcome] | None = None) -> None:
+    """Memoise ``outcome`` in ``memo``, else in the process's memo (emptied when it reaches its size limit)."""
+    if memo is not None:
+        memo[key] = outcome
+        return
     if len(_MEMO) >= _MEMO_LIMIT:
         _MEMO.clear()
     _MEMO[key] = outcome
@@ -132,7 +135,8 @@ class _Freezer:
             if fake and (value.constant is not None or value.layout is not torch.strided):
                 raise _Uncacheable
             device = value.device if fake else self.devices[id(value)]
-            geometry = (tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
+            sizes, strides = tuple(map(_size_key, value.shape)), tuple(map(_size_key, value.stride()))
+            geometry = (sizes, strides, _size_key(value.storage_offset()), value.dtype)
             return (FakeTensor, self._index(value), *geometry, device, value.requires_grad)
         if kind in _SEQUENCES:
             return (kind, tuple(self.freeze(v) for v in value))
@@ -142,7 +146,15 @@ class _Freezer:
             return (slice, self.freeze(value.start), self.freeze(value.stop), self.freeze(value.step))
         if kind is types.FunctionType or kind is types.BuiltinFunctionType:
             return (kind, id(value))  # an activation passed to a layer: the same function object
+        if kind is torch.SymInt:
+            return _size_key(value)
         raise _Uncacheable
+
+
+def _size_key(size: Any) -> Hashable:
+    """A size as a key: an int itself; a symbolic size (``torch.SymInt``) its sympy expression — valid
+    only within one ShapeEnv, which is why symbolic traces keep a memo of their own."""
+    return (torch.SymInt, size.node.expr) if type(size) is torch.SymInt else size
 
 
 #: What every nn.Module carries (hook tables, parameter and buffer dicts…): not a hyper-parameter.

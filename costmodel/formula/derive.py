@@ -1,0 +1,221 @@
+"""``formula``: one trace with symbolic input sizes (torch's ShapeEnv under FakeTensorMode), every op costed
+by the same rule table over those sizes — the model's cost as exact expressions, with the conditions
+(torch's guards) under which they hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from costmodel.analyze import MacUnit, check_mac_unit, first_reads, op_name, owner_of, params_by_node, row_names, unique_name
+from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
+from costmodel.formula.domain import domain_of
+from costmodel.formula.expressions import NotPlainExpression
+from costmodel.formula.result import Formula
+from costmodel.formula.rows import OpFormula, RowFormula, ShapeFormula
+from costmodel.formula.symbols import SizeSymbols, conv_layout_unguarded, symbolic_inputs, user_text
+from costmodel.report import UncountedOp
+from costmodel.rules.costing import cost_calls
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.aten_walk import aten_walk
+from costmodel.trace.fx_trace import TracedModel, trace_model
+from costmodel.trace.guards import gc_paused
+from costmodel.trace.model_errors import check_dtype, check_model
+from costmodel.trace.pending import tensors_in
+
+
+def formula(
+    model: nn.Module,
+    inputs: Any,
+    dtype: torch.dtype = torch.float32,
+    *,
+    hints: dict[str, int] | None = None,
+    name: str | None = None,
+    mac_unit: MacUnit = "elements",
+    fallback: bool | None = None,
+) -> Formula:
+    """The cost of ``model`` as exact expressions of its input sizes (see ``Formula``).
+
+    ``inputs``: as ``analyze`` takes them, with names in place of sizes: ``(1, 3, "H", "W")``,
+    ``{"input_ids": (("B", "L"), torch.int64)}``. ``hints``: the size each name takes while tracing (every
+    shape-dependent branch is decided there and recorded as a condition of the domain); defaults: 2 for
+    a batch dimension, 224 for an image side, 128 for a token count, 64 otherwise. The walk is
+    ``analyze``'s (fx, else the aten walk; ``fallback`` as there), so rows correspond one to one.
+    Where an op or the model's code cannot run on symbolic sizes at all, every size is specialised to its
+    hint (the domain says so, and a note names the cause). Raises ShapeMismatch / TraceFailure as
+    ``analyze`` does at the hints.
+    """
+    check_model(model)
+    check_dtype(dtype)
+    check_mac_unit(mac_unit)
+    model_name = name or type(model).__name__
+    with gc_paused():
+        try:
+            return _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, False)
+        except CostModelError as exc:
+            if isinstance(exc, UncountedOpsError):
+                raise
+            symbolic_failure = exc
+        try:
+            result = _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, True)
+        except CostModelError:
+            raise symbolic_failure from None  # fails at the hints too: the model's own error
+        result.specialise_all(f"symbolic sizes do not run through the model ({symbolic_failure})")
+        return result
+
+
+def _derive(
+    model: nn.Module,
+    inputs: Any,
+    dtype: torch.dtype,
+    hints: dict[str, int] | None,
+    model_name: str,
+    mac_unit: MacUnit,
+    fallback: bool | None,
+    specialise: bool,
+) -> Formula:
+    """One derivation through ``analyze``'s walks (fx first, the aten walk where fx fails)."""
+    if fallback is True:
+        return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [], specialise)
+    spec, symbols = symbolic_inputs(inputs, hints, specialise)
+    try:
+        with conv_layout_unguarded():
+            traced = trace_model(model, spec, dtype, name=model_name, fake_mode=symbols.mode)
+        rows, uncounted, total_params = _fx_rows(traced, symbols)
+    except CostModelError as exc:
+        if fallback is False or isinstance(exc, UncountedOpsError):
+            raise _named(exc, symbols) from exc
+        try:
+            return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [_fx_failed(exc, symbols)], specialise)
+        except ShapeMismatch:
+            if isinstance(exc, ShapeMismatch):
+                raise _named(exc, symbols) from None
+            raise
+    return Formula.build(model_name, spec, dtype, symbols, rows, uncounted, total_params, mac_unit, "fx", [], domain_of(symbols))
+
+
+def _fx_failed(exc: Exception, symbols: SizeSymbols) -> str:
+    return f"fx path failed ({user_text(str(exc), symbols)}); costed by the aten-level walk instead"
+
+
+def _named(exc: CostModelError, symbols: SizeSymbols) -> CostModelError:
+    """The same error with ShapeEnv symbol names replaced by the user's."""
+    return type(exc)(user_text(str(exc), symbols))
+
+
+def _fx_rows(traced: TracedModel, symbols: SizeSymbols) -> tuple[list[RowFormula], list[UncountedOp], int]:
+    """One RowFormula per call node, as ``analyze.cost_traced`` makes its rows."""
+    names = row_names(traced)
+    node_params, model_params = params_by_node(traced)
+    modules = dict(traced.root.named_modules(remove_duplicate=False))
+    seen: set[int] = set()
+    shapes: dict[str, list[ShapeFormula]] = {}
+    rows: list[RowFormula] = []
+    uncounted: list[UncountedOp] = []
+    costed_outcomes: dict[int, list[OpFormula]] = {}
+
+    def described(node: Any) -> list[ShapeFormula]:
+        if node.name not in shapes:
+            shapes[node.name] = [ShapeFormula.of(TensorMeta.of(t), symbols) for t in tensors_in(node.meta.get("val"))]
+        return shapes[node.name]
+
+    for node in traced.call_nodes():
+        module = modules[str(node.target)] if node.op == "call_module" else None
+        outputs = described(node)
+        inputs = [s for arg in node.all_input_nodes for s in described(arg)]
+        outcome = traced.node_outcomes.get(node.name)  # a replayed node: the same ops, the same formulas
+        ops = costed_outcomes.get(id(outcome)) if outcome is not None else None
+        if ops is None:
+            ops = _op_formulas(traced.node_calls.get(node.name, []), symbols)
+            if outcome is not None:
+                costed_outcomes[id(outcome)] = ops
+        row = RowFormula(
+            names[node.name],
+            op_name(node, module),
+            owner_of(node),
+            inputs,
+            outputs,
+            ops,
+            first_reads(node_params.get(node.name, []), seen),
+            bool(outputs),
+            module is not None,
+            node.name,
+        )
+        uncounted.extend(UncountedOp(row.name, op) for op in row.uncounted)
+        rows.append(row)
+    return rows, uncounted, model_params
+
+
+def _op_formulas(calls: list[Any], symbols: SizeSymbols) -> list[OpFormula]:
+    try:
+        return [OpFormula.of(c, symbols) for c in cost_calls(calls)]
+    except NotPlainExpression as exc:
+        raise CostModelError(f"a cost rule gave an expression with no plain form: {exc}") from exc
+
+
+def _full_slice(call: Any) -> bool:
+    """A slice that returns its whole input (start 0, step 1, same shape): eager indexing skips it when
+    the sizes are numbers, and records it only because a symbolic bound cannot be compared; left out so
+    that rows match ``analyze`` one to one."""
+    if call.op != "aten::slice" or len(call.inputs) != 1 or not call.outputs:
+        return False
+    start, step = call.arg(2, "start", 0), call.arg(4, "step", 1)
+    return (start in (0, None)) and step == 1 and tuple(map(str, call.inputs[0].shape)) == tuple(map(str, call.output.shape))
+
+
+def _aten_formula(
+    model: nn.Module,
+    inputs: Any,
+    dtype: torch.dtype,
+    hints: dict[str, int] | None,
+    model_name: str,
+    mac_unit: MacUnit,
+    notes: list[str],
+    specialise: bool,
+) -> Formula:
+    """The formula from the aten-level walk (a fresh ShapeEnv): one row per op, as ``cost_aten_walk``."""
+    spec, symbols = symbolic_inputs(inputs, hints, specialise)
+    try:
+        with conv_layout_unguarded():
+            walk = aten_walk(model, spec, dtype, fake_mode=symbols.mode)
+    except CostModelError as exc:
+        raise _named(exc, symbols) from exc
+    seen: set[int] = set()
+    used: set[str] = set()
+    rows: list[RowFormula] = []
+    uncounted: list[UncountedOp] = []
+    for index, (costed, owner) in enumerate(zip(cost_calls(walk.calls), walk.owners)):
+        call = costed.call
+        if _full_slice(call):
+            continue
+        op = call.short
+        base = owner if call.module is not None and owner else (f"{owner}.{op}" if owner else op)
+        row_name = unique_name(base, used)
+        try:
+            ops = [OpFormula.of(costed, symbols)]
+        except NotPlainExpression as exc:
+            raise CostModelError(f"a cost rule gave an expression with no plain form: {exc}") from exc
+        # as cost_aten_walk: the row's family is "views" for a view and for an uncounted op (no cost)
+        counted = costed.cost is not None and costed.family != "views"
+        params = first_reads(walk.params_read(call), seen) if counted else 0
+        row = RowFormula(
+            row_name,
+            op,
+            owner,
+            [ShapeFormula.of(t, symbols) for t in call.inputs],
+            [ShapeFormula.of(t, symbols) for t in call.outputs],
+            ops,
+            params,
+            bool(call.outputs),
+            False,
+            f"op{index}",
+        )
+        uncounted.extend(UncountedOp(row_name, u) for u in row.uncounted)
+        rows.append(row)
+    notes = notes + ["aten-level walk: one forward on fake tensors; rows are aten ops named by their module"]
+    model_params = sum(p.numel() for p in model.parameters())
+    return Formula.build(
+        model_name, spec, dtype, symbols, rows, uncounted, model_params, mac_unit, "aten", notes, domain_of(symbols)
+    )

@@ -1,0 +1,181 @@
+"""A row of a formula: the ops one layer ran, each costed by the rule table over symbolic sizes, kept as
+exact expressions; evaluated at a size it becomes the very row ``analyze`` reports there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+import torch
+
+from costmodel.analyze import layer_row
+from costmodel.formula.expressions import as_expr, evaluate
+from costmodel.formula.symbols import SizeSymbols
+from costmodel.report import LayerCost
+from costmodel.rules.base import AtenCall, OpCost
+from costmodel.rules.closed_forms import RootBound
+from costmodel.rules.costing import CostedCall, NodeCost, sum_costs
+from costmodel.rules.tensor_meta import TensorMeta
+
+Values = dict[sympy.Symbol, int]
+
+
+@dataclass(frozen=True)
+class CostFormula:
+    """An ``OpCost`` with every number an exact sympy expression of the sizes (the bound: None, a number,
+    or a ``RootBound``)."""
+
+    flops: Any
+    mac: Any
+    mac_lower_bound: Any
+    kind: str | None
+    mac_unfused: Any
+
+    @classmethod
+    def of(cls, cost: OpCost, symbols: SizeSymbols) -> CostFormula:
+        """The cost a rule computed on symbolic shapes, in plain sympy over the user's symbols."""
+        bound = cost.mac_lower_bound
+        if isinstance(bound, RootBound):
+            bound = RootBound(as_expr(bound.radicand, symbols), as_expr(bound.weight, symbols))
+        elif bound is not None:
+            bound = as_expr(bound, symbols)
+        unfused = None if cost.mac_unfused is None else as_expr(cost.mac_unfused, symbols)
+        return cls(as_expr(cost.flops, symbols), as_expr(cost.mac, symbols), bound, cost.kind, unfused)
+
+    def at(self, values: Values) -> OpCost:
+        """The OpCost at these sizes, exactly as the rule computes it there."""
+        bound = self.mac_lower_bound
+        if isinstance(bound, RootBound):
+            bound = bound.at(values)
+        elif bound is not None:
+            bound = float(bound.xreplace(values))
+        unfused = None if self.mac_unfused is None else evaluate(self.mac_unfused, values)
+        return OpCost(evaluate(self.flops, values), evaluate(self.mac, values), bound, self.kind, unfused)
+
+    def bound_expr(self) -> Any:
+        """The bound as one expression (None without one)."""
+        bound = self.mac_lower_bound
+        return bound.expr() if isinstance(bound, RootBound) else bound
+
+
+@dataclass(frozen=True)
+class OpFormula:
+    """One recorded op of a row: the call (for its name and arity), its family, its cost formula (None:
+    no rule knows it), the reason it is free, and a bias add's own kernel work (``CostedCall.real``)."""
+
+    call: AtenCall
+    family: str
+    cost: CostFormula | None
+    reason: str | None
+    real: CostFormula | None
+
+    @classmethod
+    def of(cls, costed: CostedCall, symbols: SizeSymbols) -> OpFormula:
+        """The formula of one costed op."""
+        cost = None if costed.cost is None else CostFormula.of(costed.cost, symbols)
+        real = None if costed.real is None else CostFormula.of(costed.real, symbols)
+        return cls(costed.call, costed.family, cost, costed.reason, real)
+
+    def at(self, values: Values) -> CostedCall:
+        """The costed op at these sizes."""
+        cost = None if self.cost is None else self.cost.at(values)
+        real = None if self.real is None else self.real.at(values)
+        return CostedCall(self.call, self.family, cost, self.reason, real)
+
+
+@dataclass(frozen=True)
+class ShapeFormula:
+    """A tensor's shape as expressions, its dtype and contiguity (decided at the hints)."""
+
+    shape: tuple[Any, ...]
+    dtype: torch.dtype
+    contiguous: bool
+
+    @classmethod
+    def of(cls, meta: TensorMeta, symbols: SizeSymbols) -> ShapeFormula:
+        """The shape of a tensor the trace described."""
+        return cls(tuple(as_expr(s, symbols) for s in meta.shape), meta.dtype, meta.contiguous)
+
+    def at(self, values: Values) -> TensorMeta:
+        """The TensorMeta at these sizes."""
+        return TensorMeta(tuple(evaluate(s, values) for s in self.shape), self.dtype, self.contiguous)
+
+    @property
+    def numel(self) -> Any:
+        """Elements, as an expression."""
+        return sympy.Mul(*self.shape) if self.shape else sympy.Integer(1)
+
+
+@dataclass
+class RowFormula:
+    """One report row as formulas: name and labels as ``analyze`` gives them, the ops it ran, its inputs
+    and outputs, and the parameters it reads first (a number: parameters do not depend on input sizes)."""
+
+    name: str
+    op: str
+    module: str | None
+    inputs: list[ShapeFormula]
+    outputs: list[ShapeFormula]
+    ops: list[OpFormula]
+    params: int
+    output_is_tensor: bool
+    module_call: bool = False
+    node: str = ""
+
+    @property
+    def flops(self) -> Any:
+        """FLOPs (multiply-adds) of the row: the sum of its ops'."""
+        return sympy.Add(*[sympy.factor_terms(o.cost.flops) for o in self.ops if o.cost is not None])
+
+    @property
+    def mac(self) -> Any:
+        """MAC in elements: the sum of its ops'."""
+        return sympy.Add(*[sympy.factor_terms(o.cost.mac) for o in self.ops if o.cost is not None])
+
+    @property
+    def output_elements(self) -> Any:
+        """Elements of the row's first output (what ``output_shape`` describes); 0 without one."""
+        return sympy.factor_terms(self.outputs[0].numel) if self.outputs else sympy.Integer(0)
+
+    @property
+    def mac_lower_bound(self) -> Any:
+        """The row's proved MAC bound (elements) as an expression: the sum of its ops' bounds when every
+        op that moves data has one, else None (as ``costing.sum_costs``)."""
+        total: Any = sympy.Integer(0)
+        for op in self.ops:
+            if op.cost is None:
+                return None
+            bound = op.cost.bound_expr()
+            if bound is None:
+                if op.cost.mac != 0:
+                    return None
+                continue
+            total += bound
+        return None if total == 0 else total
+
+    @property
+    def uncounted(self) -> list[str]:
+        """Names of the ops no rule knows."""
+        return [o.call.short for o in self.ops if o.cost is None]
+
+    def node_cost(self, values: Values) -> NodeCost:
+        """The row's NodeCost at these sizes (``sum_costs`` of its ops there)."""
+        return sum_costs([o.at(values) for o in self.ops], self.output_is_tensor)
+
+    def at(self, values: Values, scale: int) -> LayerCost:
+        """The report row at these sizes, built as ``analyze`` builds it."""
+        inputs = [s.at(values) for s in self.inputs]
+        outputs = [s.at(values) for s in self.outputs]
+        return layer_row(
+            self.name,
+            self.op,
+            self.module,
+            inputs,
+            outputs,
+            self.node_cost(values),
+            self.params,
+            scale,
+            self.module_call,
+            self.node,
+        )
