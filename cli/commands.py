@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import click
+from costmodel_cli.formula_command import formula  # noqa: F401  # the group looks every command up here
 from costmodel_cli.options import (
     budget_options,
     debug_option,
@@ -395,4 +396,4 @@ def compare(
     check_all_budgets(totals, {"flops": max_flops, "mac": max_mac, "params": max_params})
 
 
-COMMANDS = (report, zoo, verify, bench, guidelines, lint, compare)
+COMMANDS = (report, zoo, formula, verify, bench, guidelines, lint, compare)

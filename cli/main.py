@@ -28,7 +28,7 @@ EXIT_CODES_HELP = (
 COMMAND_HELP = {
     "report": "Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable).",
     "zoo": "List the built-in models: params, FLOPs and MAC at the input shape (224x224 by default).",
-    "formula": "MODEL's FLOPs, MAC, params and activations as exact formulas of its named input sizes;",
+    "formula": "MODEL's FLOPs, MAC, params and activations as exact formulas of its named input sizes",
     "verify": "Prove the paper's MAC bounds with sympy; with MODEL, check every conv/linear layer against them;",
     "bench": "Measure MODEL's real runtime per layer and whole, and score FLOPs, MAC and roofline predictions.",
     "guidelines": "Re-run the ShuffleNet V2 paper's guideline experiments (Tables 1-4) beside its published speeds.",

@@ -66,7 +66,8 @@ def formula_document(result: Formula, fmt: Format = "table", *, show_free: bool 
     ]
     footer += _growth_lines(data)
     if hidden:
-        footer.append(f"{hidden} rows of 0 FLOPs and 0 MAC (views, shape arithmetic) not shown; --all shows them")
+        rows = "rows" if hidden > 1 else "row"
+        footer.append(f"{hidden} {rows} of 0 FLOPs and 0 MAC (views, shape arithmetic) not shown; --all shows them")
     if result.uncounted:
         footer.append("uncounted: " + ", ".join(f"{u.name} ({u.op})" for u in result.uncounted))
     footer += result.notes
@@ -79,11 +80,11 @@ def sweep_document(result: FormulaSweep, fmt: Format = "table") -> Document:
     data = result.to_dict()
     changed = {v for v, _, _ in result.changes()}
     columns = [
-        Column(result.symbol, "value", "int"),
+        Column(result.symbol, result.symbol, "int"),
         Column("FLOPs", "flops", "count"),
         Column("MAC" if result.mac_unit == "elements" else "MAC (bytes)", "mac", "count"),
         Column("activations", "activations", "count"),
-        Column("most FLOPs in", "dominant"),
+        Column("most FLOPs in", "dominant_flops_family"),
     ]
     body = [
         [v, f, m, a, d + (" *" if v in changed and fmt in ("table", "markdown") else "")]
