@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import click
-from costmodel_cli.formula_command import formula  # noqa: F401  # the group looks every command up here
+from costmodel_cli.formula_command import formula, formula_of, symbolic_inputs
 from costmodel_cli.options import (
     budget_options,
     debug_option,
@@ -15,6 +15,7 @@ from costmodel_cli.options import (
     input_option,
     output_options,
     parse_guidelines,
+    parse_inputs,
     plot_option,
     repeats_option,
     runtime_options,
@@ -159,11 +160,19 @@ def zoo(input_shape: Any, fmt: str, exact: bool, flops_unit: str, dtype_name: st
     show_default=True,
     help="With --claim: seconds before the check stops and answers unknown.",
 )
-@model_options
+@click.option(
+    "--input",
+    "raw_inputs",
+    multiple=True,
+    help="MODEL's input: '1,3,224,224' checks every conv/linear layer at that size; names ('1,3,H,W') check them "
+    "for every size of the formula's domain. Default: 1,C,224,224 where the first layer is a Conv2d on C channels.",
+)
+@dtype_option
+@debug_option
 @user_output_to_stderr
 def verify(
     model: str | None,
-    input_shape: Any,
+    raw_inputs: tuple[str, ...],
     fmt: str,
     exact: bool,
     top: int | None,
@@ -194,6 +203,19 @@ def verify(
         raise click.UsageError("--where needs --claim")
     from costmodel.proofs.verify import verification
 
+    if symbolic_inputs(raw_inputs):
+        if model is None:
+            raise click.UsageError("sizes with names (--input 1,3,H,W) need a MODEL")
+        from costmodel.proofs.all_sizes import verification_over_sizes
+
+        derived = formula_of(model, raw_inputs, dtype_name)
+        result = verification_over_sizes(derived)
+        emit(render(result, fmt, exact=exact, top=top, proofs=proofs))
+        unknown = [c.name for c in result.all_sizes or [] if not c.holds]
+        if unknown:
+            raise CheckFailed(f"{len(unknown)} conv/linear layers not proved for every size: {', '.join(unknown)}")
+        return
+    input_shape = parse_inputs(raw_inputs)
     report = None if model is None else analyze(load_model(model), input_shape, DTYPES[dtype_name], name=model)
     result = verification(report)
     emit(render(result, fmt, exact=exact, top=top, proofs=proofs))

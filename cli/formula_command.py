@@ -24,6 +24,38 @@ def _sizes(values: tuple[str, ...], what: str) -> dict[str, int]:
     return out
 
 
+def symbolic_inputs(texts: tuple[str, ...]) -> bool:
+    """Whether any ``--input`` names a size (``1,3,H,W``) instead of giving only numbers."""
+    from costmodel.formula.symbols import SymbolicInputError, parse_symbolic_option
+
+    try:
+        return any(isinstance(size, str) for text in texts for size in parse_symbolic_option(text)[1])
+    except SymbolicInputError:
+        return False  # not readable with names either: the numeric parser names the problem
+
+
+def symbolic_model_inputs(texts: tuple[str, ...]) -> Any:
+    """The ``--input`` options as ``formula`` takes them: one shape, positional shapes, or (args, kwargs)."""
+    from costmodel.formula.symbols import SymbolicInputError, parse_symbolic_option
+
+    try:
+        parsed = [parse_symbolic_option(text) for text in texts]
+    except SymbolicInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--input") from None
+    args = [((sizes, dtype) if dtype else sizes) for name, sizes, dtype in parsed if name is None]
+    kwargs = {name: ((sizes, dtype) if dtype else sizes) for name, sizes, dtype in parsed if name is not None}
+    return (args, kwargs) if kwargs else (args[0] if len(args) == 1 else args)
+
+
+def formula_of(model: str, texts: tuple[str, ...], dtype_name: str, **options: Any) -> Any:
+    """``costmodel.formula.derive.formula`` of a loaded MODEL on the parsed ``--input`` options."""
+    from costmodel import load_model
+    from costmodel.formula.derive import formula as derive
+    from costmodel.inputs import DTYPES
+
+    return derive(load_model(model), symbolic_model_inputs(texts), DTYPES[dtype_name], name=model, **options)
+
+
 @click.command()
 @click.argument("model")
 @click.option(
@@ -78,31 +110,19 @@ def formula(
 ) -> None:
     """MODEL's FLOPs, MAC, params and activations as exact formulas of its named input sizes (per layer and
     in total), the domain they hold on and how each total grows."""
-    from costmodel import load_model
     from costmodel.analyze import MacUnit
-    from costmodel.formula.derive import formula as derive
     from costmodel.formula.sweep import parse_range, sweep
-    from costmodel.formula.symbols import SymbolicInputError, parse_symbolic_option
-    from costmodel.inputs import DTYPES
     from costmodel.render.printing import render
 
-    try:
-        parsed = [parse_symbolic_option(text) for text in input_texts]
-    except SymbolicInputError as exc:
-        raise click.BadParameter(str(exc), param_hint="--input") from None
-    args = [((sizes, dtype) if dtype else sizes) for name, sizes, dtype in parsed if name is None]
-    kwargs = {name: ((sizes, dtype) if dtype else sizes) for name, sizes, dtype in parsed if name is not None}
-    inputs: Any = (args, kwargs) if kwargs else (args[0] if len(args) == 1 else args)
     at = _sizes(at_texts, "--at")
     if plot_path and not sweep_text:
         raise click.BadParameter("--plot draws a sweep: give --sweep NAME=START:STOP[:STEP] too", param_hint="--plot")
     swept = parse_range(sweep_text) if sweep_text else None
-    result = derive(
-        load_model(model),
-        inputs,
-        DTYPES[dtype_name],
+    result = formula_of(
+        model,
+        input_texts,
+        dtype_name,
         hints=_sizes(hint_texts, "--hint"),
-        name=model,
         mac_unit=cast(MacUnit, mac_unit),
         fallback=True if fallback else None,
     )

@@ -45,6 +45,8 @@ class Formula(Printable):
     spec: ModelInputs | None = field(default=None, repr=False)
     torch_dtype: torch.dtype = field(default=torch.float32, repr=False)
     _families: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the ShapeEnv's symbols of the derivation (the recorded ops' sizes are in its terms)
+    size_symbols: SizeSymbols | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -87,6 +89,7 @@ class Formula(Printable):
             notes=notes,
             spec=user_spec,
             torch_dtype=dtype,
+            size_symbols=symbols,
         )
 
     def specialise_all(self, why: str) -> None:

@@ -3,7 +3,7 @@ exact expressions; evaluated at a size it becomes the very row ``analyze`` repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -13,7 +13,7 @@ from costmodel.analyze import layer_row
 from costmodel.formula.expressions import as_expr, evaluate
 from costmodel.formula.symbols import SizeSymbols
 from costmodel.report import LayerCost
-from costmodel.rules.base import AtenCall, OpCost
+from costmodel.rules.base import RULES, AtenCall, OpCost
 from costmodel.rules.closed_forms import RootBound
 from costmodel.rules.costing import CostedCall, NodeCost, sum_costs
 from costmodel.rules.tensor_meta import TensorMeta
@@ -72,8 +72,13 @@ class OpFormula:
 
     @classmethod
     def of(cls, costed: CostedCall, symbols: SizeSymbols) -> OpFormula:
-        """The formula of one costed op."""
+        """The formula of one costed op (a bound the rule gave as a float, on sizes that are all numbers,
+        is taken again in its exact two-part form, so that it can be certified)."""
         cost = None if costed.cost is None else CostFormula.of(costed.cost, symbols)
+        if cost is not None and isinstance(cost.mac_lower_bound, sympy.Float):
+            exact = _exact_bound(costed.call)
+            if exact is not None:
+                cost = CostFormula(cost.flops, cost.mac, exact, cost.kind, cost.mac_unfused)
         real = None if costed.real is None else CostFormula.of(costed.real, symbols)
         return cls(costed.call, costed.family, cost, costed.reason, real)
 
@@ -82,6 +87,32 @@ class OpFormula:
         cost = None if self.cost is None else self.cost.at(values)
         real = None if self.real is None else self.real.at(values)
         return CostedCall(self.call, self.family, cost, self.reason, real)
+
+
+def _exact_bound(call: AtenCall) -> RootBound | None:
+    """The rule's bound of ``call`` as a RootBound: the rule run again with every size a sympy Integer
+    (the closed forms then keep 2·√radicand + weight in two exact parts); None if it gives no such bound."""
+
+    def exact(value: Any) -> Any:
+        if isinstance(value, TensorMeta):
+            return TensorMeta(tuple(sympy.Integer(s) for s in value.shape), value.dtype, value.contiguous)
+        if isinstance(value, (tuple, list)):
+            return type(value)(exact(v) for v in value)
+        if isinstance(value, dict):
+            return {k: exact(v) for k, v in value.items()}
+        return value
+
+    entry = RULES.for_op(call.op) if call.module is None else None
+    if entry is None:
+        return None
+    again = replace(
+        call, args=exact(call.args), kwargs=exact(call.kwargs), inputs=exact(call.inputs), outputs=exact(call.outputs)
+    )
+    try:
+        bound = entry.rule(again).mac_lower_bound
+    except (TypeError, ValueError):
+        return None
+    return bound if isinstance(bound, RootBound) else None
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,16 @@ class Verification(Printable):
     theorems: list[Theorem]
     checks: list[LayerCheck] | None = None
     uncounted: list[str] = field(default_factory=list)
+    #: with symbolic inputs: every conv/linear row checked for all sizes of the domain (``all_sizes``)
+    all_sizes: list[Any] | None = None
+    domain: list[str] = field(default_factory=list)
+    inputs: str = ""
 
     def __repr__(self) -> str:
         proved = sum(t.proved for t in self.theorems)
         rows = "" if self.checks is None else f" · {sum(c.holds for c in self.checks)}/{len(self.checks)} rows on or above bound"
+        if self.all_sizes is not None:
+            rows += f" · {sum(c.holds for c in self.all_sizes)}/{len(self.all_sizes)} rows proved for all sizes"
         return f"<Verification {proved}/{len(self.theorems)} theorems proved{rows}>"
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
@@ -89,5 +95,10 @@ class Verification(Printable):
         data: dict[str, Any] = {"theorems": [t.to_dict() for t in self.theorems]}
         if self.checks is not None:
             data["layers"] = [c.to_dict() for c in (self.checks if top is None else self.checks[:top])]
+            data["uncounted"] = list(self.uncounted)
+        if self.all_sizes is not None:
+            data["inputs"] = self.inputs
+            data["domain"] = list(self.domain)
+            data["layers_all_sizes"] = [c.to_dict() for c in (self.all_sizes if top is None else self.all_sizes[:top])]
             data["uncounted"] = list(self.uncounted)
         return data

@@ -204,6 +204,22 @@ def verification_document(
         tables = [theorem_table, Table(columns, rows, title="layers")] if fmt == "csv" else [Table(columns, rows, title=note)]
         held = sum(c.holds for c in result.checks)
         footer = [f"{held}/{len(result.checks)} conv/linear layers obey their bound", uncounted_line(list(result.uncounted))]
+    if result.all_sizes is not None:
+        shown_rows = result.all_sizes if top is None else result.all_sizes[:top]
+        columns = [Column("name", "name"), Column("op", "op"), Column("verdict", "verdict"), Column("certificate", "certificate")]
+        columns += [Column("MAC", "mac", shown="csv"), Column("MAC bound", "mac_lower_bound", shown="csv")]
+        rows = [[c.name, c.op, c.verdict, c.certificate, c.mac, c.mac_lower_bound] for c in shown_rows]
+        title = (
+            f"Layers over every size of the domain (input {result.inputs}): MAC − bound written as (√a − √b)² + c, "
+            "a and b elements the op reads and writes (a·b = the bound's radicand, a polynomial identity), c ≥ 0:"
+        )
+        tables = [theorem_table, Table(columns, rows, title="layers")] if fmt == "csv" else [Table(columns, rows, title=title)]
+        proved_rows = sum(c.holds for c in result.all_sizes)
+        footer = [
+            f"{proved_rows}/{len(result.all_sizes)} conv/linear layers proved on or above their bound for every size where: "
+            + ("; ".join(result.domain) or "any size"),
+            uncounted_line(list(result.uncounted)),
+        ]
     return Document([], tables, footer, result.to_dict(top), prose=prose)
 
 
