@@ -28,8 +28,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import analyze  # noqa: E402
-from costmodel.formula.derive import formula  # noqa: E402
-from costmodel.formula.sweep import sweep  # noqa: E402
+from costmodel.symbolic.derive import formula  # noqa: E402
+from costmodel.symbolic.sweep import sweep  # noqa: E402
 from costmodel.trace.node_cache import forget  # noqa: E402
 from costmodel.zoo import ZOO  # noqa: E402
 

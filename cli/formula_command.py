@@ -26,7 +26,7 @@ def _sizes(values: tuple[str, ...], what: str) -> dict[str, int]:
 
 def symbolic_inputs(texts: tuple[str, ...]) -> bool:
     """Whether any ``--input`` names a size (``1,3,H,W``) instead of giving only numbers."""
-    from costmodel.formula.symbols import SymbolicInputError, parse_symbolic_option
+    from costmodel.symbolic.symbols import SymbolicInputError, parse_symbolic_option
 
     try:
         return any(isinstance(size, str) for text in texts for size in parse_symbolic_option(text)[1])
@@ -36,7 +36,7 @@ def symbolic_inputs(texts: tuple[str, ...]) -> bool:
 
 def symbolic_model_inputs(texts: tuple[str, ...]) -> Any:
     """The ``--input`` options as ``formula`` takes them: one shape, positional shapes, or (args, kwargs)."""
-    from costmodel.formula.symbols import SymbolicInputError, parse_symbolic_option
+    from costmodel.symbolic.symbols import SymbolicInputError, parse_symbolic_option
 
     try:
         parsed = [parse_symbolic_option(text) for text in texts]
@@ -48,10 +48,10 @@ def symbolic_model_inputs(texts: tuple[str, ...]) -> Any:
 
 
 def formula_of(model: str, texts: tuple[str, ...], dtype_name: str, **options: Any) -> Any:
-    """``costmodel.formula.derive.formula`` of a loaded MODEL on the parsed ``--input`` options."""
+    """``costmodel.symbolic.derive.formula`` of a loaded MODEL on the parsed ``--input`` options."""
     from costmodel import load_model
-    from costmodel.formula.derive import formula as derive
     from costmodel.inputs import DTYPES
+    from costmodel.symbolic.derive import formula as derive
 
     return derive(load_model(model), symbolic_model_inputs(texts), DTYPES[dtype_name], name=model, **options)
 
@@ -111,8 +111,8 @@ def formula(
     """MODEL's FLOPs, MAC, params and activations as exact formulas of its named input sizes (per layer and
     in total), the domain they hold on and how each total grows."""
     from costmodel.analyze import MacUnit
-    from costmodel.formula.sweep import parse_range, sweep
     from costmodel.render.printing import render
+    from costmodel.symbolic.sweep import parse_range, sweep
 
     at = _sizes(at_texts, "--at")
     if plot_path and not sweep_text:

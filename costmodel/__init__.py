@@ -27,10 +27,11 @@ _PLOTS = ("plot_compare", "plot_layers", "plot_roofline", "save_png")
 
 _VERIFY = ("all_theorems", "check_layers")
 _CLAIMS = ("check_claim",)
+_FORMULA = ("formula", "Formula")
 
 
 def __getattr__(name: str) -> Any:
-    """Plot functions load matplotlib, and the proofs sympy, on first use, keeping ``import costmodel``
+    """Plot functions load matplotlib, and the proofs and formulas sympy, on first use, keeping ``import costmodel``
     (and every command that does not plot or prove) light."""
     if name in _PLOTS:
         from costmodel.render import plots
@@ -44,11 +45,17 @@ def __getattr__(name: str) -> Any:
         from costmodel.proofs import conv_claim
 
         return getattr(conv_claim, name)
+    if name in _FORMULA:
+        from costmodel.symbolic import derive, result
+
+        return derive.formula if name == "formula" else result.Formula
     raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
 
 
 __all__ = [
     "analyze",
+    "formula",
+    "Formula",
     "run_analysis",
     "Analysis",
     "register",

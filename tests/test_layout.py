@@ -16,7 +16,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.rules", "costmodel.report"),
     ("costmodel.trace",),
     ("costmodel.analyze",),
-    ("costmodel.proofs", "costmodel.runtime", "costmodel.formula"),
+    ("costmodel.proofs", "costmodel.runtime", "costmodel.symbolic"),
     ("costmodel.guidelines", "costmodel.sweep"),
     ("costmodel.render",),
     ("costmodel",),  # the package's __init__: the public API

@@ -11,12 +11,12 @@ from typing import Any
 
 import sympy
 
-from costmodel.formula.printing import expr_text
-from costmodel.formula.result import Formula
-from costmodel.formula.rows import OpFormula, RowFormula, ShapeFormula
-from costmodel.formula.symbols import SizeSymbols
 from costmodel.proofs.results import Verification
 from costmodel.rules.closed_forms import RootBound
+from costmodel.symbolic.printing import expr_text
+from costmodel.symbolic.result import Formula
+from costmodel.symbolic.rows import OpFormula, RowFormula, ShapeFormula
+from costmodel.symbolic.symbols import SizeSymbols
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from costmodel.formula.sweep import FormulaSweep
 from costmodel.render.plots import human_axis
+from costmodel.symbolic.sweep import FormulaSweep
 
 
 def plot_sweep(result: FormulaSweep) -> Figure:

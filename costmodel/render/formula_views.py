@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from costmodel.formula.printing import expr_text
-from costmodel.formula.result import Formula
-from costmodel.formula.sweep import FormulaSweep
 from costmodel.render.table import Column, Document, Format, Table
+from costmodel.symbolic.printing import expr_text
+from costmodel.symbolic.result import Formula
+from costmodel.symbolic.sweep import FormulaSweep
 
 
 def _growth_lines(data: dict[str, Any]) -> list[str]:

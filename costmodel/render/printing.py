@@ -7,14 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from costmodel.formula.result import Formula
-from costmodel.formula.sweep import FormulaSweep
 from costmodel.guidelines.compare import Comparison
 from costmodel.guidelines.experiments import GuidelineTables, TableResult
 from costmodel.guidelines.lint import LintResult
 from costmodel.proofs.results import ClaimResult, Verification
 from costmodel.render import result_views as views
-from costmodel.render.formula_views import formula_document, sweep_document
 from costmodel.render.report_view import report_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
 from costmodel.report import Printable, Report, register_printer
@@ -30,9 +27,15 @@ VIEWS: dict[type, Callable[..., Document]] = {
     ClaimResult: views.claim_document,
     Comparison: views.comparison_document,
     GuidelineTables: views.guidelines_document,
-    Formula: formula_document,
-    FormulaSweep: sweep_document,
     TableResult: lambda result, fmt="table", **options: views.guidelines_document(GuidelineTables([result]), fmt, **options),
+}
+
+
+#: Views of results whose modules load sympy: imported when such a result is rendered, so that
+#: ``import costmodel`` stays free of sympy (keyed by the result type's module and name).
+LAZY_VIEWS = {
+    "costmodel.symbolic.result.Formula": "formula_document",
+    "costmodel.symbolic.sweep.FormulaSweep": "sweep_document",
 }
 
 
@@ -41,6 +44,12 @@ def document(result: Printable, fmt: Format = "table", **options: Any) -> Docume
     for kind in type(result).__mro__:
         if kind in VIEWS:
             return VIEWS[kind](result, fmt, **options)
+        lazy = LAZY_VIEWS.get(f"{kind.__module__}.{kind.__qualname__}")
+        if lazy is not None:
+            from costmodel.render import formula_views
+
+            view: Callable[..., Document] = getattr(formula_views, lazy)
+            return view(result, fmt, **options)
     raise TypeError(f"costmodel cannot render a {type(result).__name__}")
 
 
@@ -56,3 +65,4 @@ def render(result: Printable, fmt: str = "table", *, exact: bool = False, **opti
 
 for _kind in VIEWS:
     register_printer(_kind, render)
+register_printer(Printable, render)  # any other result (the lazily viewed ones) prints through ``document``

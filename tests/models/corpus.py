@@ -162,3 +162,19 @@ class BigAvgPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)
+
+
+class ConvThenGlobalAttention(nn.Module):
+    """A hybrid: a strided conv stem and a 3x3 conv, then attention over every position of the map
+    (no positional table, so it runs at any size): convs dominate small inputs, attention large ones."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+        self.qkv = nn.Linear(dim, 3 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(self.stem(x)).flatten(2).transpose(1, 2)
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        return F.scaled_dot_product_attention(q, k, v)

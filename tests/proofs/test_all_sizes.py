@@ -11,15 +11,15 @@ import sympy
 import torch
 
 from costmodel import analyze
-from costmodel.formula.derive import formula
 from costmodel.proofs.all_sizes import check_all_sizes, check_row
 from costmodel.proofs.verify import check_layers
 from costmodel.render.printing import render
 from costmodel.rules.closed_forms import RootBound
+from costmodel.symbolic.derive import formula
 from costmodel.zoo import ZOO
 from tests.cli.test_cli import run_main
-from tests.formula.sampling import sizes_inside
 from tests.models import corpus as C
+from tests.symbolic.sampling import sizes_inside
 
 
 @pytest.mark.parametrize(

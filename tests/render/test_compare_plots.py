@@ -110,6 +110,8 @@ def test_public_api_is_pinned() -> None:
     assert sorted(costmodel.__all__) == sorted(
         [
             "analyze",
+            "formula",
+            "Formula",
             "register",
             "rules_overlay",
             "unregister",
@@ -152,6 +154,7 @@ def test_public_api_is_pinned() -> None:
     # `import costmodel` does not load sympy or matplotlib until a proof or a plot is asked for
     homes = dict.fromkeys(("all_theorems", "check_layers"), "costmodel.proofs.verify")
     homes["check_claim"] = "costmodel.proofs.conv_claim"
+    homes["formula"], homes["Formula"] = "costmodel.symbolic.derive", "costmodel.symbolic.result"
     homes |= dict.fromkeys(("plot_compare", "plot_layers", "plot_roofline", "save_png"), "costmodel.render.plots")
     for name, module in homes.items():
         assert getattr(costmodel, name) is getattr(importlib.import_module(module), name)

@@ -9,10 +9,10 @@ from collections import defaultdict
 import pytest
 
 from costmodel import analyze
-from costmodel.formula.derive import formula
-from costmodel.formula.sweep import parse_range, sweep
+from costmodel.symbolic.derive import formula
+from costmodel.symbolic.sweep import parse_range, sweep
 from costmodel.zoo import ZOO
-from tests.formula.test_growth import ConvThenGlobalAttention
+from tests.models import corpus as C
 
 
 def _families(report) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def test_sweep_values_equal_analyze() -> None:
 
 
 def test_the_dominant_family_changes_where_analyze_says() -> None:
-    model = ConvThenGlobalAttention()
+    model = C.ConvThenGlobalAttention()
     result = formula(model, (1, 3, "R", "R"), hints={"R": 64})
     series = sweep(result, "R", list(range(16, 161, 4)))
     changes = series.changes()

@@ -7,8 +7,8 @@ import pytest
 import sympy
 from torch import nn
 
-from costmodel.formula.derive import formula
-from costmodel.formula.domain import Condition, OutsideDomain, implied_by_floors, merged_thresholds, threshold
+from costmodel.symbolic.derive import formula
+from costmodel.symbolic.domain import Condition, OutsideDomain, implied_by_floors, merged_thresholds, threshold
 
 H = sympy.Symbol("H", integer=True, positive=True)
 W = sympy.Symbol("W", integer=True, positive=True)

@@ -4,28 +4,10 @@ sizes)."""
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 from costmodel import analyze
-from costmodel.formula.derive import formula
+from costmodel.symbolic.derive import formula
 from costmodel.zoo import ZOO
 from tests.models import corpus as C
-
-
-class ConvThenGlobalAttention(nn.Module):
-    """A hybrid: a strided conv stem, then attention over every position of the map."""
-
-    def __init__(self, dim: int = 32) -> None:
-        super().__init__()
-        self.stem = nn.Conv2d(3, dim, 4, 4)
-        self.conv = nn.Conv2d(dim, dim, 3, padding=1)
-        self.qkv = nn.Linear(dim, 3 * dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(self.stem(x)).flatten(2).transpose(1, 2)
-        q, k, v = self.qkv(x).chunk(3, dim=-1)
-        return nn.functional.scaled_dot_product_attention(q, k, v)
 
 
 def test_convolutions_grow_like_the_area() -> None:
@@ -36,7 +18,7 @@ def test_convolutions_grow_like_the_area() -> None:
 
 
 def test_global_attention_grows_like_the_area_squared_and_dominates() -> None:
-    model = ConvThenGlobalAttention()
+    model = C.ConvThenGlobalAttention()
     result = formula(model, (1, 3, "H", "W"), hints={"H": 64, "W": 64})
     growth = result.growth("flops")
     assert growth.degrees == {"H": 2, "W": 2}

@@ -14,7 +14,7 @@ import sympy
 import torch
 import torch.utils._sympy.functions as tsf
 
-from costmodel.formula.symbols import SizeSymbols
+from costmodel.symbolic.symbols import SizeSymbols
 
 
 class NotPlainExpression(ValueError):
@@ -156,3 +156,17 @@ def integer_function(exprs: Iterable[Any], order: list[sympy.Symbol]) -> Callabl
 def leading_rational(value: Any) -> Fraction:
     """A sympy Rational as a Fraction."""
     return Fraction(int(value.p), int(value.q))
+
+
+def compact(expr: Any) -> Any:
+    """``expr`` with like terms gathered over the output sizes: every floor or ceiling f is written as
+    (f + 1) − 1, the sum expanded in those (f + 1) factors and folded back, so a network's total reads as
+    Σ c·(floor((H - 1)/s) + 1)·(floor((W - 1)/s) + 1) + … rather than a sum of its layers' forms. Equal
+    to ``expr`` for every size."""
+    expr = sympy.sympify(expr)
+    atoms = sorted(expr.atoms(sympy.floor, sympy.ceiling), key=str)
+    if not atoms:
+        return sympy.expand(expr)
+    shifted = {atom: sympy.Dummy(f"u{i}") for i, atom in enumerate(atoms)}
+    expanded = sympy.expand(expr.xreplace({atom: u - 1 for atom, u in shifted.items()}))
+    return expanded.xreplace({u: sympy.Add(atom, 1) for atom, u in shifted.items()})

@@ -10,13 +10,13 @@ import sympy
 import torch
 
 from costmodel.analyze import layer_row
-from costmodel.formula.expressions import as_expr, evaluate
-from costmodel.formula.symbols import SizeSymbols
 from costmodel.report import LayerCost
 from costmodel.rules.base import RULES, AtenCall, OpCost
 from costmodel.rules.closed_forms import RootBound
 from costmodel.rules.costing import CostedCall, NodeCost, sum_costs
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.symbolic.expressions import as_expr, evaluate
+from costmodel.symbolic.symbols import SizeSymbols
 
 Values = dict[sympy.Symbol, int]
 

@@ -10,13 +10,13 @@ import numpy as np
 import sympy
 import torch.utils._sympy.functions as tsf
 
-from costmodel.formula.derive import formula
-from costmodel.formula.expressions import evaluate, integer_function, plain
-from costmodel.formula.printing import expr_text
 from costmodel.render.printing import render
+from costmodel.symbolic.derive import formula
+from costmodel.symbolic.expressions import evaluate, integer_function, plain
+from costmodel.symbolic.printing import expr_text
 from costmodel.zoo import ZOO
-from tests.formula.sampling import sizes_inside
 from tests.models import corpus as C
+from tests.symbolic.sampling import sizes_inside
 
 H = sympy.Symbol("H", integer=True, positive=True)
 W = sympy.Symbol("W", integer=True, positive=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import sympy
 
-from costmodel.formula.result import Formula
+from costmodel.symbolic.result import Formula
 
 PRIMES = [37, 41, 53, 67, 97, 101, 127, 131, 157, 193, 227, 251, 257, 331, 401, 509, 613, 769, 1009]
 

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from costmodel import analyze
-from costmodel.formula.derive import formula
+from costmodel.symbolic.derive import formula
 from costmodel.zoo import ZOO
-from tests.formula.sampling import same_rows, sizes_inside
 from tests.models import corpus as C
+from tests.symbolic.sampling import same_rows, sizes_inside
 
 Case = tuple[Callable[[], nn.Module], Any, dict[str, int], Callable[[dict[str, int]], Any]]
 

@@ -11,8 +11,8 @@ import numpy as np
 import sympy
 
 from costmodel.errors import CostModelError
-from costmodel.formula.expressions import NotPlainExpression, integer_function, plain
-from costmodel.formula.symbols import SizeSymbols
+from costmodel.symbolic.expressions import NotPlainExpression, integer_function, plain
+from costmodel.symbolic.symbols import SizeSymbols
 
 
 class OutsideDomain(CostModelError):

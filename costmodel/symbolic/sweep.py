@@ -10,10 +10,10 @@ import numpy as np
 import sympy
 
 from costmodel.errors import CostModelError
-from costmodel.formula.expressions import NotPlainExpression, integer_function
-from costmodel.formula.printing import expr_text
-from costmodel.formula.result import Formula
 from costmodel.report import Printable
+from costmodel.symbolic.expressions import NotPlainExpression, integer_function
+from costmodel.symbolic.printing import expr_text
+from costmodel.symbolic.result import Formula
 
 _RELATIONS = {
     sympy.StrictGreaterThan: lambda d: d > 0,

@@ -11,14 +11,14 @@ from torch import nn
 
 from costmodel.analyze import MacUnit, check_mac_unit, first_reads, op_name, owner_of, params_by_node, row_names, unique_name
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
-from costmodel.formula.domain import domain_of
-from costmodel.formula.expressions import NotPlainExpression
-from costmodel.formula.result import Formula
-from costmodel.formula.rows import OpFormula, RowFormula, ShapeFormula
-from costmodel.formula.symbols import SizeSymbols, conv_layout_unguarded, symbolic_inputs, user_text
 from costmodel.report import UncountedOp
 from costmodel.rules.costing import cost_calls
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.symbolic.domain import domain_of
+from costmodel.symbolic.expressions import NotPlainExpression
+from costmodel.symbolic.result import Formula
+from costmodel.symbolic.rows import OpFormula, RowFormula, ShapeFormula
+from costmodel.symbolic.symbols import SizeSymbols, conv_layout_unguarded, symbolic_inputs, user_text
 from costmodel.trace.aten_walk import aten_walk
 from costmodel.trace.fx_trace import TracedModel, trace_model
 from costmodel.trace.guards import gc_paused

@@ -11,14 +11,14 @@ import torch
 
 from costmodel.analyze import finish_report
 from costmodel.errors import CostModelError
-from costmodel.formula.domain import Condition, Domain
-from costmodel.formula.expressions import as_expr, evaluate
-from costmodel.formula.growth import Growth, NotPolynomial, growth
-from costmodel.formula.printing import expr_text
-from costmodel.formula.rows import RowFormula
-from costmodel.formula.symbols import SizeSymbols, user_text
 from costmodel.inputs import ModelInputs, TensorSpec
 from costmodel.report import Printable, Report, UncountedOp
+from costmodel.symbolic.domain import Condition, Domain
+from costmodel.symbolic.expressions import as_expr, compact, evaluate
+from costmodel.symbolic.growth import Growth, NotPolynomial, growth
+from costmodel.symbolic.printing import expr_text
+from costmodel.symbolic.rows import RowFormula
+from costmodel.symbolic.symbols import SizeSymbols, user_text
 
 #: The totals a formula states, in the order tables show them.
 METRICS = ("flops", "mac", "params", "activations")
@@ -126,7 +126,7 @@ class Formula(Printable):
     def total(self, metric: str) -> Any:
         """The model's total of ``metric``: the sum over rows (params: the model's parameter count read
         by counted rows, as the report's total)."""
-        return sympy.Add(*[self.row_value(r, metric) for r in self.rows])
+        return compact(sympy.Add(*[self.row_value(r, metric) for r in self.rows]))
 
     def totals(self) -> dict[str, Any]:
         """Every total, by metric."""
