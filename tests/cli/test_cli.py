@@ -166,7 +166,7 @@ def test_table_hides_shape_only_rows_unless_all(capsys: pytest.CaptureFixture[st
     assert "getitem" in {line.split()[0].rsplit(".", 1)[-1] for line in out.splitlines() if line.strip()}
 
 
-def _assert_block_printed(readme: str, marker: str, printed: str) -> None:
+def assert_block_printed(readme: str, marker: str, printed: str) -> None:
     """The code block after ``marker`` in README: its lines ('...' aside) appear in ``printed`` in order."""
     after = readme[readme.index(marker) :]
     block = after[after.index("```") + 4 :]
@@ -184,15 +184,15 @@ def test_readme_samples_match_what_the_tool_prints(capsys: pytest.CaptureFixture
     """README.md's sample output must stay true: its report summary lines and zoo table are real output."""
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert main(["report", "shufflenet_v2_x1_0"]) == 0  # the module tree, printed whole in the README
-    _assert_block_printed(readme, "prints the module tree", capsys.readouterr().out)
+    assert_block_printed(readme, "prints the module tree", capsys.readouterr().out)
     assert main(["report", "shufflenet_v2_x1_0", "--flat"]) == 0  # an excerpt of the flat rows, in order
-    _assert_block_printed(readme, "`--flat` prints one row per layer", capsys.readouterr().out)
+    assert_block_printed(readme, "`--flat` prints one row per layer", capsys.readouterr().out)
     # verify: every line of the README's block is printed, in order ('...' stands for omitted lines)
     assert main(["verify", "shufflenet_v2_x1_0", "--top", "4"]) == 0
-    _assert_block_printed(readme, "`costmodel verify shufflenet_v2_x1_0 --top 4`", capsys.readouterr().out)
+    assert_block_printed(readme, "`costmodel verify shufflenet_v2_x1_0 --top 4`", capsys.readouterr().out)
     claim = ["verify", "--claim", "MAC >= 2*sqrt(h*w*B) + B/(h*w) + h*w*c1", "--where", "n=1,g=1,k=1,s=1"]
     assert main(claim) == 3
-    _assert_block_printed(readme, "is proved or refuted the same way", capsys.readouterr().out)
+    assert_block_printed(readme, "is proved or refuted the same way", capsys.readouterr().out)
     assert main(["zoo"]) == 0
     zoo_out = capsys.readouterr().out.splitlines()
     for name in ("shufflenet_v2_x1_0", "shufflenet_v1_g8", "resnet50"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sympy
 
-from tests.cli.test_cli import run_main
+from tests.cli.test_cli import assert_block_printed, run_main
 
 
 def test_table_states_totals_domain_and_growth(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,3 +74,14 @@ def test_json_formula_parses_back(capsys: pytest.CaptureFixture[str]) -> None:
     total = sympy.sympify(data["totals"]["flops"], locals=symbols)
     assert total.free_symbols == set(symbols.values())
     assert data["growth"]["flops"]["degrees"] == {"B": 1, "H": 1, "W": 1}
+
+
+def test_readme_formula_samples_are_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code, out, _ = run_main(capsys, "formula", "resnet18", "--input", "1,3,H,W", "--top", "2")
+    assert code == 0
+    assert_block_printed(readme, "`costmodel formula resnet18 --input 1,3,H,W --top 2`", out)
+    hybrid = "tests/models/corpus.py:ConvThenGlobalAttention"
+    code, out, _ = run_main(capsys, "formula", hybrid, "--input", "1,3,R,R", "--hint", "R=64", "--sweep", "R=32:256:32")
+    assert code == 0
+    assert_block_printed(readme, "--input 1,3,R,R --hint R=64 --sweep R=32:256:32`", out)
