@@ -18,7 +18,7 @@ from costmodel.symbolic.domain import domain_of
 from costmodel.symbolic.expressions import NotPlainExpression
 from costmodel.symbolic.result import Formula
 from costmodel.symbolic.rows import OpFormula, RowFormula, ShapeFormula
-from costmodel.symbolic.symbols import SizeSymbols, conv_layout_unguarded, symbolic_inputs, user_text
+from costmodel.symbolic.symbols import SizeSymbols, SymbolicInputError, conv_layout_unguarded, symbolic_inputs, user_text
 from costmodel.trace.aten_walk import aten_walk
 from costmodel.trace.fx_trace import TracedModel, trace_model
 from costmodel.trace.guards import gc_paused
@@ -55,9 +55,11 @@ def formula(
         try:
             return _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, False)
         except CostModelError as exc:
-            if isinstance(exc, UncountedOpsError):
+            if isinstance(exc, (UncountedOpsError, SymbolicInputError)):
                 raise
-            symbolic_failure = exc
+            symbolic_failure: Exception = exc
+        except Exception as exc:  # noqa: BLE001  # torch's symbolic machinery failed: fixed sizes, with the cause
+            symbolic_failure = CostModelError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         try:
             result = _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, True)
         except CostModelError:
@@ -85,7 +87,7 @@ def _derive(
             traced = trace_model(model, spec, dtype, name=model_name, fake_mode=symbols.mode)
         rows, uncounted, total_params = _fx_rows(traced, symbols)
     except CostModelError as exc:
-        if fallback is False or isinstance(exc, UncountedOpsError):
+        if fallback is False or isinstance(exc, (UncountedOpsError, SymbolicCostingError)):
             raise _named(exc, symbols) from exc
         try:
             return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [_fx_failed(exc, symbols)], specialise)
@@ -118,7 +120,10 @@ def _fx_rows(traced: TracedModel, symbols: SizeSymbols) -> tuple[list[RowFormula
 
     def described(node: Any) -> list[ShapeFormula]:
         if node.name not in shapes:
-            shapes[node.name] = [ShapeFormula.of(TensorMeta.of(t), symbols) for t in tensors_in(node.meta.get("val"))]
+            # shapes only: a row's contiguity is its ops' business (read from their recorded calls)
+            shapes[node.name] = [
+                ShapeFormula.of(TensorMeta(tuple(t.shape), t.dtype), symbols) for t in tensors_in(node.meta.get("val"))
+            ]
         return shapes[node.name]
 
     for node in traced.call_nodes():
@@ -148,11 +153,30 @@ def _fx_rows(traced: TracedModel, symbols: SizeSymbols) -> tuple[list[RowFormula
     return rows, uncounted, model_params
 
 
+class SymbolicCostingError(CostModelError):
+    """A cost rule could not take symbolic sizes (the derivation falls back to fixed sizes, with a note)."""
+
+
 def _op_formulas(calls: list[Any], symbols: SizeSymbols) -> list[OpFormula]:
+    """The ops of one row as formulas; a rule that fails on symbolic sizes is named in a one-line error."""
     try:
         return [OpFormula.of(c, symbols) for c in cost_calls(calls)]
     except NotPlainExpression as exc:
-        raise CostModelError(f"a cost rule gave an expression with no plain form: {exc}") from exc
+        raise SymbolicCostingError(f"a cost rule gave an expression with no plain form: {exc}") from exc
+    except CostModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001  # any rule, a user's own included, may not take a SymInt
+        ops = ", ".join(sorted({c.short for c in calls}))
+        raise SymbolicCostingError(f"the cost rule of {ops} cannot take symbolic sizes ({type(exc).__name__}: {exc})") from exc
+
+
+def _fails(call: Any) -> bool:
+    """Whether costing ``call`` alone raises."""
+    try:
+        cost_calls([call])
+    except Exception:  # noqa: BLE001
+        return True
+    return False
 
 
 def _full_slice(call: Any) -> bool:
@@ -186,7 +210,16 @@ def _aten_formula(
     used: set[str] = set()
     rows: list[RowFormula] = []
     uncounted: list[UncountedOp] = []
-    for index, (costed, owner) in enumerate(zip(cost_calls(walk.calls), walk.owners)):
+    try:
+        costed_calls = cost_calls(walk.calls)
+    except CostModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001  # a rule that cannot take a SymInt: fixed sizes instead
+        failing = next((c.short for c in walk.calls if _fails(c)), "an op")
+        raise SymbolicCostingError(
+            f"the cost rule of {failing} cannot take symbolic sizes ({type(exc).__name__}: {exc})"
+        ) from exc
+    for index, (costed, owner) in enumerate(zip(costed_calls, walk.owners)):
         call = costed.call
         if _full_slice(call):
             continue
@@ -196,7 +229,7 @@ def _aten_formula(
         try:
             ops = [OpFormula.of(costed, symbols)]
         except NotPlainExpression as exc:
-            raise CostModelError(f"a cost rule gave an expression with no plain form: {exc}") from exc
+            raise SymbolicCostingError(f"a cost rule gave an expression with no plain form: {exc}") from exc
         # as cost_aten_walk: the row's family is "views" for a view and for an uncounted op (no cost)
         counted = costed.cost is not None and costed.family != "views"
         params = first_reads(walk.params_read(call), seen) if counted else 0

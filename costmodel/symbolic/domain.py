@@ -127,11 +127,17 @@ def _non_decreasing(expr: Any, lowest: dict[sympy.Symbol, int]) -> bool:
             return False
         if atom.subs(symbol, lowest.get(symbol, 1)) < 0:
             return False
-    try:
-        poly = sympy.Poly(expr, *atoms)
-    except sympy.PolynomialError:
-        return False
-    return all(c >= 0 for m, c in poly.terms() if any(m))
+    for term in sympy.Add.make_args(sympy.expand(expr)):
+        coefficient, rest = term.as_coeff_Mul()
+        if rest == 1:
+            continue  # the constant term
+        if coefficient < 0:
+            return False
+        for factor in sympy.Mul.make_args(rest):  # a product of non-negative, non-decreasing atoms
+            base, exponent = factor.as_base_exp()
+            if not (exponent.is_Integer and exponent > 0 and base in atoms):
+                return False
+    return True
 
 
 def _first_true(holds: Any, lowest: int) -> int | None:
@@ -179,7 +185,16 @@ def _monotone_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: i
         relation = ">"
     elif not _non_decreasing(gap, {symbol: lowest}):
         return None
-    return _first_true(lambda n: _holds(gap, relation, {symbol: n}), lowest)
+    try:
+        (compiled,) = [integer_function([gap], [symbol])]
+    except NotPlainExpression:
+        return _first_true(lambda n: _holds(gap, relation, {symbol: n}), lowest)
+
+    def holds(n: int) -> bool:
+        (value,) = compiled(n)
+        return bool(value > 0) if relation == ">" else bool(value >= 0)
+
+    return _first_true(holds, lowest)
 
 
 def _periodic_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: int) -> int | None:

@@ -83,7 +83,10 @@ def as_expr(value: Any, symbols: SizeSymbols) -> Any:
         return sympy.Float(value) if value != int(value) else sympy.Integer(int(value))
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
         value = value.node.expr
-    return plain(symbols.env.replace(sympy.sympify(value)), symbols.user_of)
+    found = symbols.plain_forms.get(value)
+    if found is None:  # the same sizes recur through a network: each expression is converted once
+        found = symbols.plain_forms[value] = plain(symbols.env.replace(sympy.sympify(value)), symbols.user_of)
+    return found
 
 
 def evaluate(expr: Any, values: dict[sympy.Symbol, int]) -> int:

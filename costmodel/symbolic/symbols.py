@@ -40,6 +40,8 @@ class SizeSymbols:
     sizes: dict[str, torch.SymInt] = field(default_factory=dict)
     #: ShapeEnv symbol → the user's symbol
     user_of: dict[sympy.Symbol, sympy.Symbol] = field(default_factory=dict)
+    #: ShapeEnv expression → its plain form (``expressions.as_expr``), filled as the costing goes
+    plain_forms: dict[Any, Any] = field(default_factory=dict)
 
     def hint_values(self) -> dict[sympy.Symbol, int]:
         """Each user symbol at its hint."""

@@ -42,7 +42,9 @@ class OpRecorder(TorchDispatchMode):
             if str(func._schema.name) not in _FUSED_KERNELS:
                 raise _SlowPath
             _probing[0] = False
-        out = func(*args, **kwargs)
+        out = _shape_preserving(func, args, kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
         if not self.muted and func.namespace != "prim":
             self.add(to_call(str(func._schema.name), args, kwargs, out))
         return out
@@ -53,6 +55,57 @@ class OpRecorder(TorchDispatchMode):
             call = dataclasses.replace(call, group=self.group)
         self.calls.append(call)
         self.owners.append(self.owner)
+
+
+#: Element-wise ops of one tensor (and scalar options) whose output has the input's shape, dtype and
+#: layout: on symbolic sizes their fake kernels decompose into prims whose size arithmetic costs ~30 ms
+#: per distinct shape, so they are answered with ``empty_like`` (the same geometry: tested).
+_UNARY_SAME_GEOMETRY = frozenset(
+    {
+        "aten::relu", "aten::gelu", "aten::silu", "aten::sigmoid", "aten::tanh", "aten::hardswish",
+        "aten::hardsigmoid", "aten::hardtanh", "aten::leaky_relu", "aten::elu", "aten::mish", "aten::exp",
+        "aten::neg", "aten::rsqrt", "aten::sqrt", "aten::abs",
+    }
+)  # fmt: skip
+
+
+def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The output of a ``_UNARY_SAME_GEOMETRY`` op on a tensor with symbolic sizes, by ``empty_like``;
+    None for anything else (the op runs as usual)."""
+    name = str(func._schema.name)
+    inference = name != "aten::native_batch_norm" or (len(args) > 5 and args[5] is False)
+    if name in _NORM_NO_STATISTICS and inference and args and _symbolic(args[0]) and str(func._overloadname) == "default":
+        x = args[0]  # inference batch norm: the output like the input, and two empty statistics
+        return torch.empty_like(x), x.new_empty((0,)), x.new_empty((0,))
+    if name == "aten::convolution" and str(func._overloadname) == "default" and args and _symbolic(args[0]):
+        return _convolution_output(*args)
+    if not args or name not in _UNARY_SAME_GEOMETRY or name.endswith("_"):
+        return None
+    x = args[0]
+    if not isinstance(x, torch.Tensor) or any(isinstance(a, torch.Tensor) for a in (*args[1:], *kwargs.values())):
+        return None
+    if not _symbolic(x) or str(func._overloadname) != "default":
+        return None
+    return torch.empty_like(x)
+
+
+def _convolution_output(
+    x: Any, weight: Any, bias: Any, stride: Any, padding: Any, dilation: Any, transposed: Any, *rest: Any
+) -> Any:
+    """A 2-D, non-transposed convolution of a contiguous input with symbolic sizes: a contiguous output of
+    size ⌊(h + 2p − d·(k − 1) − 1)/s⌋ + 1 per side (torch's own formula), else None (the fake kernel runs)."""
+    if transposed or x.dim() != 4 or weight.dim() != 4 or not x.is_contiguous():
+        return None
+    sizes = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1) // stride[i] + 1 for i in range(2)]
+    return x.new_empty((x.shape[0], weight.shape[0], *sizes))
+
+
+def _symbolic(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and any(type(s) is torch.SymInt for s in x.shape)
+
+
+#: Inference batch norm, whose fake kernel decomposes on symbolic sizes (see ``_shape_preserving``).
+_NORM_NO_STATISTICS = frozenset({"aten::_native_batch_norm_legit_no_training", "aten::native_batch_norm"})
 
 
 def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, module: nn.Module | None = None) -> AtenCall:

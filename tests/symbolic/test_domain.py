@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 import sympy
+import torch
 from torch import nn
 
+from costmodel.rules import OpCost, rules_overlay
 from costmodel.symbolic.derive import formula
 from costmodel.symbolic.domain import Condition, OutsideDomain, implied_by_floors, merged_thresholds, threshold
 
@@ -98,3 +100,28 @@ def test_sizes_must_be_named_and_positive() -> None:
         result.at(H=40, W=0)
     with pytest.raises(Exception, match="Q is not a size"):
         result.at(H=40, W=40, Q=3)
+
+
+class Doubler(nn.Module):
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        return torch.ops.aten.mul(x, 2)
+
+
+def test_a_rule_that_cannot_take_symbolic_sizes_fixes_them_and_says_which() -> None:
+    def keyed_rule(call):  # type: ignore[no-untyped-def]
+        table = {call.output.shape[-1]: 1}  # a dict key must hash: a symbolic size does not
+        return OpCost(flops=sum(table) * 2, mac=call.io_elements())
+
+    def counting_rule(call):  # type: ignore[no-untyped-def]
+        return OpCost(flops=2 * len(range(call.output.shape[-1])), mac=call.io_elements())  # range() fixes the size
+
+    for rule in (keyed_rule, counting_rule):
+        with rules_overlay({"aten::mul": rule}):
+            result = formula(Doubler(), (2, "L"), hints={"L": 16})
+            assert result.domain.specialised == {"L": "16"}
+            assert result.at(L=16).totals["flops"] == 32
+            with pytest.raises(OutsideDomain):
+                result.at(L=17)
+    with rules_overlay({"aten::mul": keyed_rule}):
+        notes = formula(Doubler(), (2, "L"), hints={"L": 16}).notes
+        assert any("the cost rule of mul cannot take symbolic sizes (TypeError" in n for n in notes), notes
