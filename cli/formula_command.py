@@ -87,6 +87,13 @@ def formula_of(model: str, texts: tuple[str, ...], dtype_name: str, **options: A
 @click.option("--all", "show_all", is_flag=True, help="Also show rows of 0 FLOPs and 0 MAC in tables.")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N rows that dominate the FLOPs' growth.")
 @click.option("--fallback", is_flag=True, help="Use the aten-level walk (one op per row) even where torch.fx can trace MODEL.")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds the symbolic trace may take; past it every size is fixed at its hint (with a note).",
+)
 @plot_option("With --sweep: draw FLOPs, MAC and activations against the swept size to this PNG.")
 @output_options
 @dtype_option
@@ -102,6 +109,7 @@ def formula(
     show_all: bool,
     top: int | None,
     fallback: bool,
+    time_limit: float,
     plot_path: str | None,
     fmt: str,
     exact: bool,
@@ -125,6 +133,7 @@ def formula(
         hints=_sizes(hint_texts, "--hint"),
         mac_unit=cast(MacUnit, mac_unit),
         fallback=True if fallback else None,
+        time_limit=time_limit,
     )
     if swept is not None:
         series = sweep(result, swept[0], swept[1], at)

@@ -4,6 +4,7 @@ by the same rule table over those sizes — the model's cost as exact expression
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -22,7 +23,7 @@ from costmodel.symbolic.symbols import SizeSymbols, SymbolicInputError, conv_lay
 from costmodel.trace.aten_walk import aten_walk
 from costmodel.trace.fx_trace import TracedModel, trace_model
 from costmodel.trace.guards import gc_paused
-from costmodel.trace.model_errors import check_dtype, check_model
+from costmodel.trace.model_errors import OutOfTime, check_dtype, check_model
 from costmodel.trace.pending import tensors_in
 
 
@@ -35,6 +36,7 @@ def formula(
     name: str | None = None,
     mac_unit: MacUnit = "elements",
     fallback: bool | None = None,
+    time_limit: float | None = 30.0,
 ) -> Formula:
     """The cost of ``model`` as exact expressions of its input sizes (see ``Formula``).
 
@@ -44,24 +46,28 @@ def formula(
     a batch dimension, 224 for an image side, 128 for a token count, 64 otherwise. The walk is
     ``analyze``'s (fx, else the aten walk; ``fallback`` as there), so rows correspond one to one.
     Where an op or the model's code cannot run on symbolic sizes at all, every size is specialised to its
-    hint (the domain says so, and a note names the cause). Raises ShapeMismatch / TraceFailure as
-    ``analyze`` does at the hints.
+    hint (the domain says so, and a note names the cause); so is a symbolic trace still running after
+    ``time_limit`` seconds (window attention's padded, partitioned sizes can grow past what sympy
+    simplifies quickly). Raises ShapeMismatch / TraceFailure as ``analyze`` does at the hints.
     """
     check_model(model)
     check_dtype(dtype)
     check_mac_unit(mac_unit)
     model_name = name or type(model).__name__
     with gc_paused():
+        deadline = None if time_limit is None else time.monotonic() + time_limit
         try:
-            return _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, False)
+            return _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, False, deadline)
         except CostModelError as exc:
             if isinstance(exc, (UncountedOpsError, SymbolicInputError)):
                 raise
             symbolic_failure: Exception = exc
+            if isinstance(exc, OutOfTime):
+                symbolic_failure = CostModelError(f"the symbolic trace was still running after {time_limit:g} s")
         except Exception as exc:  # noqa: BLE001  # torch's symbolic machinery failed: fixed sizes, with the cause
             symbolic_failure = CostModelError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         try:
-            result = _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, True)
+            result = _derive(model, inputs, dtype, hints, model_name, mac_unit, fallback, True, None)
         except CostModelError:
             raise symbolic_failure from None  # fails at the hints too: the model's own error
         result.specialise_all(f"symbolic sizes do not run through the model ({symbolic_failure})")
@@ -77,20 +83,22 @@ def _derive(
     mac_unit: MacUnit,
     fallback: bool | None,
     specialise: bool,
+    deadline: float | None,
 ) -> Formula:
     """One derivation through ``analyze``'s walks (fx first, the aten walk where fx fails)."""
     if fallback is True:
-        return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [], specialise)
+        return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [], specialise, deadline)
     spec, symbols = symbolic_inputs(inputs, hints, specialise)
     try:
         with conv_layout_unguarded():
-            traced = trace_model(model, spec, dtype, name=model_name, fake_mode=symbols.mode)
-        rows, uncounted, total_params = _fx_rows(traced, symbols)
+            traced = trace_model(model, spec, dtype, name=model_name, fake_mode=symbols.mode, deadline=deadline)
+        rows, uncounted, total_params = _fx_rows(traced, symbols, deadline)
     except CostModelError as exc:
-        if fallback is False or isinstance(exc, (UncountedOpsError, SymbolicCostingError)):
+        if fallback is False or isinstance(exc, (UncountedOpsError, SymbolicCostingError, OutOfTime)):
             raise _named(exc, symbols) from exc
         try:
-            return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, [_fx_failed(exc, symbols)], specialise)
+            notes = [_fx_failed(exc, symbols)]
+            return _aten_formula(model, inputs, dtype, hints, model_name, mac_unit, notes, specialise, deadline)
         except ShapeMismatch:
             if isinstance(exc, ShapeMismatch):
                 raise _named(exc, symbols) from None
@@ -107,8 +115,10 @@ def _named(exc: CostModelError, symbols: SizeSymbols) -> CostModelError:
     return type(exc)(user_text(str(exc), symbols))
 
 
-def _fx_rows(traced: TracedModel, symbols: SizeSymbols) -> tuple[list[RowFormula], list[UncountedOp], int]:
-    """One RowFormula per call node, as ``analyze.cost_traced`` makes its rows."""
+def _fx_rows(
+    traced: TracedModel, symbols: SizeSymbols, deadline: float | None = None
+) -> tuple[list[RowFormula], list[UncountedOp], int]:
+    """One RowFormula per call node, as ``analyze.cost_traced`` makes its rows (OutOfTime past ``deadline``)."""
     names = row_names(traced)
     node_params, model_params = params_by_node(traced)
     modules = dict(traced.root.named_modules(remove_duplicate=False))
@@ -127,6 +137,8 @@ def _fx_rows(traced: TracedModel, symbols: SizeSymbols) -> tuple[list[RowFormula
         return shapes[node.name]
 
     for node in traced.call_nodes():
+        if deadline is not None and time.monotonic() > deadline:
+            raise OutOfTime("costing the symbolic trace passed its time limit")
         module = modules[str(node.target)] if node.op == "call_module" else None
         outputs = described(node)
         inputs = [s for arg in node.all_input_nodes for s in described(arg)]
@@ -198,12 +210,13 @@ def _aten_formula(
     mac_unit: MacUnit,
     notes: list[str],
     specialise: bool,
+    deadline: float | None = None,
 ) -> Formula:
     """The formula from the aten-level walk (a fresh ShapeEnv): one row per op, as ``cost_aten_walk``."""
     spec, symbols = symbolic_inputs(inputs, hints, specialise)
     try:
         with conv_layout_unguarded():
-            walk = aten_walk(model, spec, dtype, fake_mode=symbols.mode)
+            walk = aten_walk(model, spec, dtype, fake_mode=symbols.mode, deadline=deadline)
     except CostModelError as exc:
         raise _named(exc, symbols) from exc
     seen: set[int] = set()

@@ -22,7 +22,7 @@ from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace.fake_tensors import fake_tensor_map, new_fake_mode, real_tensor_map
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.model_copy import copy_model
-from costmodel.trace.model_errors import NeedsRealValues, model_error, needs_values
+from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.recorders import dispatch_as_eager, recording, storage_key, to_call
 
 
@@ -31,7 +31,12 @@ class _NeedsValues(Exception):
 
 
 def _run(
-    model: nn.Module, spec: ModelInputs, dtype: torch.dtype, fake: bool, fake_mode: FakeTensorMode | None = None
+    model: nn.Module,
+    spec: ModelInputs,
+    dtype: torch.dtype,
+    fake: bool,
+    fake_mode: FakeTensorMode | None = None,
+    deadline: float | None = None,
 ) -> tuple[list[AtenCall], list[str | None], dict[int, nn.Parameter]]:
     """One forward of a copy of ``model``; returns the recorded ops, their owning module names, and
     the copy's parameters keyed by storage (to attribute parameters to the op that reads them)."""
@@ -52,7 +57,7 @@ def _run(
     with mode if mode is not None else contextlib.nullcontext():
         args = materialise(spec.args, make)
         kwargs = materialise(spec.kwargs, make)
-    with recording(mode) as recorder:
+    with recording(mode, deadline) as recorder:
 
         def enter(module: nn.Module, args: Any, kwargs: Any) -> None:
             stack.append(names.get(id(module), ""))
@@ -73,6 +78,8 @@ def _run(
             module.register_forward_hook(leave, with_kwargs=True)
         try:
             copied(*args, **kwargs)
+        except OutOfTime:
+            raise
         except Exception as exc:
             if needs_values(exc):
                 raise _NeedsValues from exc
@@ -103,17 +110,22 @@ class AtenWalk:
 
 
 def aten_walk(
-    model: nn.Module, inputs: Any, dtype: torch.dtype = torch.float32, fake_mode: FakeTensorMode | None = None
+    model: nn.Module,
+    inputs: Any,
+    dtype: torch.dtype = torch.float32,
+    fake_mode: FakeTensorMode | None = None,
+    deadline: float | None = None,
 ) -> AtenWalk:
     """Record one forward of ``model`` at the aten level (see the module docstring): fake tensors first,
     real ones on a private copy only when an op needs values. Costs nothing: the engine costs the calls.
     ``fake_mode``: the FakeTensorMode to run in (with a ``ShapeEnv``, inputs may have SymInt sizes); a
-    run in a given mode never falls back to real tensors (NeedsRealValues instead)."""
+    run in a given mode never falls back to real tensors (NeedsRealValues instead). ``deadline``: a
+    ``time.monotonic()`` past which the next op raises OutOfTime."""
     spec = normalise_inputs(inputs)
     real = False
     with process_state_preserved(), fake_errors_unlogged():
         try:
-            calls, owners, by_storage = _run(model, spec, dtype, True, fake_mode)
+            calls, owners, by_storage = _run(model, spec, dtype, True, fake_mode, deadline)
         except _NeedsValues as exc:
             if fake_mode is not None:
                 raise NeedsRealValues(f"{type(model).__name__}'s shapes depend on tensor values ({exc.__cause__})") from exc

@@ -36,7 +36,7 @@ from costmodel.trace.fake_tensors import FakeTwins, LazyFakeMode, meta_tensor_ma
 from costmodel.trace.function_shortcuts import direct_function
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.model_copy import copy_model
-from costmodel.trace.model_errors import NeedsRealValues, model_error, needs_values
+from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
 from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.trace.pending import materialised, pending_input, tensors_in
@@ -320,7 +320,7 @@ class _FakeProp(fx.Interpreter):
         start = len(self.recorder.calls)
         try:
             result = self._run(n)
-        except NeedsRealValues:
+        except (NeedsRealValues, OutOfTime):
             raise
         except Exception as exc:
             if needs_values(exc):
@@ -422,6 +422,7 @@ def trace_model(
     *,
     shortcuts: bool = True,
     fake_mode: FakeTensorMode | None = None,
+    deadline: float | None = None,
 ) -> TracedModel:
     """Trace ``model`` with torch.fx on a fake copy and run the graph on fake ``inputs``.
 
@@ -433,7 +434,7 @@ def trace_model(
     under FakeTensorMode, without closed-form shape rules or the node memo (the reference the tests hold
     the shortcuts to). ``fake_mode``: the FakeTensorMode to run in (one with a ``ShapeEnv`` and inputs whose
     sizes are SymInts gives every shape as an expression; such a trace memoises nodes privately, keyed by
-    those expressions).
+    those expressions). ``deadline``: a ``time.monotonic()`` past which the next op raises OutOfTime.
     """
     spec = normalise_inputs(inputs)
     mode = LazyFakeMode(fake_mode)
@@ -456,6 +457,7 @@ def trace_model(
         fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
         values = bind_placeholders(root, [str(n.target) for n in placeholders], fake_args, defaults)
         recorder = OpRecorder()
+        recorder.deadline = deadline
         prop = _FakeProp(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep), shortcuts)
         try:
             with torch.no_grad(), fake_errors_unlogged():

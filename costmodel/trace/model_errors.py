@@ -21,6 +21,10 @@ class NeedsRealValues(TraceFailure):
     """An op's output depends on tensor values (``.item()``, ``nonzero``): shapes need a real run."""
 
 
+class OutOfTime(TraceFailure):
+    """A walk passed the deadline its caller set (a symbolic trace whose size arithmetic grows too large)."""
+
+
 #: Messages torch raises when fake or meta tensors are asked for their values.
 _VALUE_MESSAGES = (
     "is not supported for tensor subclasses",  # .numpy() on a fake tensor

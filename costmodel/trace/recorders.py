@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.model_errors import OutOfTime
 from costmodel.trace.pending import as_meta, tensors_in
 
 
@@ -35,9 +37,12 @@ class OpRecorder(TorchDispatchMode):
         self.owner: str | None = None
         self.group = 0  # the F.linear call running now (0: none), see CompositeRecorder
         self.groups = 0
+        self.deadline: float | None = None  # time.monotonic() past which the walk stops (OutOfTime)
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime("the walk passed its time limit")
         if _probing[0]:
             if str(func._schema.name) not in _FUSED_KERNELS:
                 raise _SlowPath
@@ -70,8 +75,9 @@ _UNARY_SAME_GEOMETRY = frozenset(
 
 
 def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The output of a ``_UNARY_SAME_GEOMETRY`` op on a tensor with symbolic sizes, by ``empty_like``;
-    None for anything else (the op runs as usual)."""
+    """The output of an op on a tensor with symbolic sizes computed from its geometry alone (a
+    ``_UNARY_SAME_GEOMETRY`` op by ``empty_like``, inference batch norm, a contiguous 2-D convolution, a
+    constant pad by torch's reference); None for anything else (the op runs as usual)."""
     name = str(func._schema.name)
     inference = name != "aten::native_batch_norm" or (len(args) > 5 and args[5] is False)
     if name in _NORM_NO_STATISTICS and inference and args and _symbolic(args[0]) and str(func._overloadname) == "default":
@@ -79,6 +85,9 @@ def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         return torch.empty_like(x), x.new_empty((0,)), x.new_empty((0,))
     if name == "aten::convolution" and str(func._overloadname) == "default" and args and _symbolic(args[0]):
         return _convolution_output(*args)
+    if name == "aten::constant_pad_nd" and args and _symbolic(args[0]) and any(type(p) is torch.SymInt for p in args[1]):
+        # the C++ kernel takes only numbers as pads; torch's Python reference computes the same padded tensor
+        return torch._refs.constant_pad_nd(*args, **kwargs)
     if not args or name not in _UNARY_SAME_GEOMETRY or name.endswith("_"):
         return None
     x = args[0]
@@ -213,9 +222,11 @@ def _without_torch_function(forward: Callable[..., Any], module: nn.Module, *arg
 
 
 @contextlib.contextmanager
-def recording(mode: FakeTensorMode | None) -> Iterator[OpRecorder]:
-    """Run ops under ``mode`` (fake, or None for real tensors) with a fresh recorder; no_grad."""
+def recording(mode: FakeTensorMode | None, deadline: float | None = None) -> Iterator[OpRecorder]:
+    """Run ops under ``mode`` (fake, or None for real tensors) with a fresh recorder; no_grad; past
+    ``deadline`` (``time.monotonic()``) the next op raises OutOfTime."""
     recorder = OpRecorder()
+    recorder.deadline = deadline
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.no_grad())
         if mode is not None:

@@ -125,3 +125,11 @@ def test_a_rule_that_cannot_take_symbolic_sizes_fixes_them_and_says_which() -> N
     with rules_overlay({"aten::mul": keyed_rule}):
         notes = formula(Doubler(), (2, "L"), hints={"L": 16}).notes
         assert any("the cost rule of mul cannot take symbolic sizes (TypeError" in n for n in notes), notes
+
+
+def test_a_trace_past_its_time_limit_fixes_the_sizes_and_says_so() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3))
+    result = formula(model, (1, 3, "H", "W"), time_limit=1e-9)
+    assert result.domain.specialised == {"H": "224", "W": "224"}
+    assert any("still running after" in note for note in result.notes), result.notes
+    assert formula(model, (1, 3, "H", "W")).domain.specialised == {}
