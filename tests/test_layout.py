@@ -154,3 +154,12 @@ def test_one_import_name_for_the_cli() -> None:
         if isinstance(node, ast.ImportFrom) and node.module and (node.module == "cli" or node.module.startswith("cli."))
     ]
     assert found == []
+
+
+def test_the_distribution_ships_every_package() -> None:
+    # an editable install finds any subpackage, a wheel only those pyproject lists: a missing one breaks `pip install .`
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {"costmodel"} | {f"costmodel.{p.parent.name}" for p in (ROOT / "costmodel").glob("*/__init__.py")}
+    assert packages - listed == set()

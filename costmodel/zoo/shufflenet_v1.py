@@ -19,6 +19,19 @@ STAGE2_CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
 PAPER_MFLOPS = {1: 143, 2: 140, 3: 137, 4: 133, 8: 137}
 
 
+def stage2_channels(groups: int, width: float = 1.0) -> int:
+    """Stage 2's output channels for ``groups`` at ``width`` × (the paper's "ShuffleNet s×" scales every
+    layer's filters by s): Table 1's number at 1×, otherwise rounded to a multiple of 4·g, the least
+    that keeps the bottleneck (a quarter) divisible by the groups."""
+    if not 0 < width <= 8:
+        raise ValueError(f"the width multiplier must lie in (0, 8], got {width}")
+    base = STAGE2_CHANNELS[groups]
+    if width == 1.0:
+        return base
+    step = 4 * groups
+    return max(step, step * round(base * width / step))
+
+
 class ShuffleUnit(nn.Module):
     """One ShuffleNet v1 unit (stride 1: residual add; stride 2: avg-pool shortcut, concat)."""
 
@@ -59,15 +72,19 @@ class ShuffleNetV1(nn.Module):
     stage3: nn.Sequential
     stage4: nn.Sequential
 
-    def __init__(self, groups: int, num_classes: int = 1000) -> None:
+    def __init__(
+        self, groups: int, num_classes: int = 1000, width: float = 1.0, depth: tuple[int, ...] | list[int] = (4, 8, 4)
+    ) -> None:
         super().__init__()
         if groups not in STAGE2_CHANNELS:
             raise ValueError(f"groups must be one of {sorted(STAGE2_CHANNELS)}, got {groups}")
-        widths = [STAGE2_CHANNELS[groups] * 2**i for i in range(3)]
+        if len(depth) != 3 or any(type(d) is not int or d < 1 for d in depth):
+            raise ValueError(f"expected three stages of at least one unit, got depths {list(depth)}")
+        widths = [stage2_channels(groups, width) * 2**i for i in range(3)]
         self.conv1 = nn.Sequential(nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True))
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         in_ch = 24
-        for index, (repeats, out_ch) in enumerate(zip((4, 8, 4), widths), 2):
+        for index, (repeats, out_ch) in enumerate(zip(depth, widths), 2):
             units = [ShuffleUnit(in_ch, out_ch, groups, 2, group_first=index != 2)]
             units += [ShuffleUnit(out_ch, out_ch, groups, 1, True) for _ in range(repeats - 1)]
             setattr(self, f"stage{index}", nn.Sequential(*units))
@@ -80,6 +97,14 @@ class ShuffleNetV1(nn.Module):
         x = self.stage4(self.stage3(self.stage2(x)))
         x = torch.flatten(self.avgpool(x), 1)
         return self.fc(x)
+
+
+def shufflenet_v1(
+    groups: int = 3, width: float = 1.0, depth: tuple[int, int, int] | list[int] = (4, 8, 4), num_classes: int = 1000
+) -> ShuffleNetV1:
+    """ShuffleNet v1 over the paper's design space: ``groups`` g ∈ {1, 2, 3, 4, 8}, ``width`` s
+    ("ShuffleNet s×", Table 2), ``depth`` = units per stage (4, 8, 4)."""
+    return ShuffleNetV1(int(groups), num_classes, float(width), tuple(depth))
 
 
 def shufflenet_v1_g1() -> ShuffleNetV1:
