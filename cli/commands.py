@@ -25,6 +25,7 @@ from costmodel_cli.options import (
     warmup_option,
 )
 from costmodel_cli.output import emit, progress_bar, user_output_to_stderr, write_plot
+from costmodel_cli.sweep_command import sweep
 
 from costmodel import analyze, load_model
 from costmodel.analyze import MacUnit
@@ -418,4 +419,4 @@ def compare(
     check_all_budgets(totals, {"flops": max_flops, "mac": max_mac, "params": max_params})
 
 
-COMMANDS = (report, zoo, formula, verify, bench, guidelines, lint, compare)
+COMMANDS = (report, zoo, formula, verify, bench, guidelines, lint, compare, sweep)

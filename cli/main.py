@@ -34,6 +34,7 @@ COMMAND_HELP = {
     "guidelines": "Re-run the ShuffleNet V2 paper's guideline experiments (Tables 1-4) beside its published speeds.",
     "lint": "Check MODEL against the four guidelines (G1 widths, G2 groups, G3 fragmentation, G4 element-wise).",
     "compare": "Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency).",
+    "sweep": "Cost every candidate of BUILDER's design space and mark their Pareto front.",
 }
 
 

@@ -230,8 +230,19 @@ def lint(
         timed = bench(model, input_shape, name=model_name, settings=s)
         measured_ms = {r.name: r.measured_ms for r in timed.rows}
     analysis = run_analysis(model, input_shape, s.dtype, name=model_name)
-    report = analysis.report
-    g3, blocks = _g3(report, analysis.reads, thresholds)
+    return lint_report(analysis.report, analysis.reads, thresholds, measured_ms)
+
+
+def lint_report(
+    report: Report,
+    reads: dict[str, tuple[str, ...]],
+    thresholds: LintThresholds | None = None,
+    measured_ms: dict[str, float] | None = None,
+) -> LintResult:
+    """``lint`` of a model already analysed: its report and the dataflow between its rows (``reads[row]``:
+    the rows whose outputs it reads, as ``Analysis.reads``)."""
+    thresholds = thresholds or LintThresholds()
+    g3, blocks = _g3(report, reads, thresholds)
     g4, g4_summary = _g4(report, thresholds, measured_ms)
     findings = _g1(report, thresholds) + _g2(report, thresholds) + g3 + g4
     summary = {
@@ -244,4 +255,4 @@ def lint(
         "G3": {"blocks": len(blocks), "max_parallel_branches": max((b["parallel_branches"] for b in blocks.values()), default=0)},
         "G4": g4_summary,
     }
-    return LintResult(model_name, findings, summary, [f"{u.name} ({u.op})" for u in report.uncounted])
+    return LintResult(report.model, findings, summary, [f"{u.name} ({u.op})" for u in report.uncounted])

@@ -13,9 +13,11 @@ from costmodel.guidelines.lint import LintResult
 from costmodel.proofs.results import ClaimResult, Verification
 from costmodel.render import result_views as views
 from costmodel.render.report_view import report_document
+from costmodel.render.sweep_views import sweep_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
 from costmodel.report import Printable, Report, register_printer
 from costmodel.runtime.bench import BenchReport, BenchSuite
+from costmodel.sweep.result import SweepResult
 
 #: One view per result type.
 VIEWS: dict[type, Callable[..., Document]] = {
@@ -26,6 +28,7 @@ VIEWS: dict[type, Callable[..., Document]] = {
     Verification: views.verification_document,
     ClaimResult: views.claim_document,
     Comparison: views.comparison_document,
+    SweepResult: sweep_document,
     GuidelineTables: views.guidelines_document,
     TableResult: lambda result, fmt="table", **options: views.guidelines_document(GuidelineTables([result]), fmt, **options),
 }

@@ -54,8 +54,14 @@ class RootBound(NamedTuple):
 
     def at(self, values: dict[Any, Any]) -> float:
         """The bound at ``values`` (symbol → int), as ``conv_cost`` computes it for those sizes."""
-        radicand = Fraction(int(self.radicand.xreplace(values)))
-        weight = self.weight.xreplace(values)
+        known = getattr(values, "known", None)  # a formula's memo of evaluated expressions (symbolic.SizeValues)
+        if known is not None and self.radicand in known:
+            radicand = Fraction(known[self.radicand])
+        else:
+            radicand = Fraction(int(self.radicand.xreplace(values)))
+            if known is not None:
+                known[self.radicand] = int(radicand)
+        weight = self.weight if not self.weight.free_symbols else self.weight.xreplace(values)
         return float(_two_sqrt(radicand) + Fraction(int(weight.p), int(weight.q)))
 
     def expr(self) -> Any:

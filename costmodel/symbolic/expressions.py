@@ -89,8 +89,29 @@ def as_expr(value: Any, symbols: SizeSymbols) -> Any:
     return found
 
 
+class SizeValues(dict):  # type: ignore[type-arg]
+    """Values of the size symbols that remember what was evaluated at them: a network's rows repeat the
+    same few expressions, each then substituted once per set of sizes."""
+
+    def __init__(self, values: dict[sympy.Symbol, int]) -> None:
+        super().__init__(values)
+        self.known: dict[Any, int] = {}
+
+
 def evaluate(expr: Any, values: dict[sympy.Symbol, int]) -> int:
     """The exact integer value of ``expr`` at ``values`` (every free symbol given)."""
+    if isinstance(expr, int):
+        return expr
+    known = values.known if isinstance(values, SizeValues) else None
+    if known is not None and expr in known:
+        return known[expr]
+    value = _substituted(expr, values)
+    if known is not None:
+        known[expr] = value
+    return value
+
+
+def _substituted(expr: Any, values: dict[sympy.Symbol, int]) -> int:
     result = expr.xreplace(values) if isinstance(expr, sympy.Basic) else expr
     if isinstance(result, sympy.Integer) or isinstance(result, int):
         return int(result)

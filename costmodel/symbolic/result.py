@@ -14,11 +14,12 @@ from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs, TensorSpec
 from costmodel.report import Printable, Report, UncountedOp
 from costmodel.symbolic.domain import Condition, Domain
-from costmodel.symbolic.expressions import as_expr, compact, evaluate
+from costmodel.symbolic.expressions import NotPlainExpression, SizeValues, as_expr, compact, evaluate, integer_function
 from costmodel.symbolic.growth import Growth, NotPolynomial, growth
 from costmodel.symbolic.printing import expr_text
 from costmodel.symbolic.rows import RowFormula
 from costmodel.symbolic.symbols import SizeSymbols, user_text
+from costmodel.trace.guards import gc_paused
 
 #: The totals a formula states, in the order tables show them.
 METRICS = ("flops", "mac", "params", "activations")
@@ -47,6 +48,8 @@ class Formula(Printable):
     _families: dict[str, str] = field(default_factory=dict, repr=False)
     #: the ShapeEnv's symbols of the derivation (the recorded ops' sizes are in its terms)
     size_symbols: SizeSymbols | None = field(default=None, repr=False)
+    #: (symbols, expressions, their compiled function): set by the first ``at``, speeding every later one
+    _compiled: tuple[list[Any], list[Any], Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -224,8 +227,15 @@ class Formula(Printable):
     def at(self, sizes: dict[str, int] | None = None, **more: int) -> Report:
         """The report at these sizes: every row and total exactly what ``analyze`` gives at them (the
         same rules evaluated on the same ops); OutsideDomain names the condition a size breaks."""
-        values = self.values(sizes, **more)
-        layers = [row.at(values, self.scale) for row in self.rows]
+        values = SizeValues(self.values(sizes, **more))  # each distinct expression substituted once
+        compiled = self._compiled
+        if compiled is not None and all(s in values for s in compiled[0]):  # every expression, one compiled call
+            order, exprs, function = compiled
+            values.known.update(zip(exprs, (int(v) for v in function(*(values[s] for s in order)))))
+        with gc_paused():  # as analyze: many small objects, no cycles worth collecting meanwhile
+            layers = [row.at(values, self.scale) for row in self.rows]
+        if compiled is None:
+            self._compile(list(values.known))
         spec = self._spec_at(values)
         report = Report(
             model=self.model,
@@ -240,6 +250,19 @@ class Formula(Printable):
             walk=self.walk,
         )
         return finish_report(report, False)
+
+    def _compile(self, exprs: list[Any]) -> None:
+        """After a first ``at``: the expressions it evaluated compiled into one exact integer function (kept
+        only when every one is plain integer arithmetic; else ``at`` keeps substituting)."""
+        exprs = [e for e in exprs if isinstance(e, sympy.Basic) and not e.is_Integer]
+        if not exprs:  # every figure is a number: nothing to compile, nothing to substitute
+            self._compiled = ([], [], lambda: ())
+            return
+        order = sorted(set().union(*(e.free_symbols for e in exprs)) if exprs else set(), key=str)
+        try:
+            self._compiled = (order, exprs, integer_function(exprs, order))
+        except (NotPlainExpression, TypeError, ValueError):
+            self._compiled = None
 
     def _spec_at(self, values: dict[sympy.Symbol, int]) -> ModelInputs:
         def at(value: Any) -> Any:

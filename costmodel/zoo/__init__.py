@@ -1,6 +1,7 @@
 """The model zoo: the project's own definitions of the architectures the paper compares.
 
-``ZOO`` maps a name to a zero-argument builder; ``DOCUMENTED_PARAMS`` holds the published parameter
+``ZOO`` maps a name to a zero-argument builder; ``DESIGN_SPACES`` a name to a builder taking the paper's
+knobs as keywords; ``DOCUMENTED_PARAMS`` holds the published parameter
 counts (torchvision's model docs) that the tests check our definitions against.
 """
 
@@ -13,6 +14,7 @@ from torch import nn
 from costmodel.zoo.mobilenet_v2 import mobilenet_v2
 from costmodel.zoo.resnet import resnet18, resnet50
 from costmodel.zoo.shufflenet_v1 import (
+    shufflenet_v1,
     shufflenet_v1_g1,
     shufflenet_v1_g2,
     shufflenet_v1_g3,
@@ -20,6 +22,7 @@ from costmodel.zoo.shufflenet_v1 import (
     shufflenet_v1_g8,
 )
 from costmodel.zoo.shufflenet_v2 import (
+    shufflenet_v2,
     shufflenet_v2_x0_5,
     shufflenet_v2_x1_0,
     shufflenet_v2_x1_5,
@@ -41,6 +44,12 @@ ZOO: dict[str, Callable[[], nn.Module]] = {
     "resnet50": resnet50,
 }
 
+#: Builders over the paper's design space, taking its knobs as keyword arguments (``costmodel sweep NAME``).
+DESIGN_SPACES: dict[str, Callable[..., nn.Module]] = {
+    "shufflenet_v2": shufflenet_v2,  # width, depth, split, num_classes
+    "shufflenet_v1": shufflenet_v1,  # groups, width, depth, num_classes
+}
+
 # Parameter counts published in torchvision's model documentation (``num_params``).
 DOCUMENTED_PARAMS: dict[str, int] = {
     "shufflenet_v2_x0_5": 1_366_792,
@@ -52,4 +61,4 @@ DOCUMENTED_PARAMS: dict[str, int] = {
     "resnet50": 25_557_032,
 }
 
-__all__ = ["ZOO", "DOCUMENTED_PARAMS"]
+__all__ = ["ZOO", "DESIGN_SPACES", "DOCUMENTED_PARAMS"]

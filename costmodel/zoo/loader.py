@@ -11,14 +11,15 @@ import difflib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
 from costmodel.errors import ModelSpecError
-from costmodel.zoo import ZOO
+from costmodel.zoo import DESIGN_SPACES, ZOO
 
 
 def _import_file(path: Path, spec: str) -> ModuleType:
@@ -73,6 +74,27 @@ def load_model(spec: str) -> nn.Module:
         close = difflib.get_close_matches(spec, list(ZOO), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else "; run `costmodel zoo` to list them"
         raise ModelSpecError(f"unknown model '{spec}': not in the zoo and not a 'module:callable' spec{hint}")
+    obj, attr = _resolve(spec)
+    return _build(obj, spec, attr)
+
+
+def load_builder(spec: str) -> Callable[..., Any]:
+    """The callable a builder spec names, not called: a design space of the zoo (``shufflenet_v2``),
+    ``file.py:function`` or ``package.module:function``. ModelSpecError (one line) when it is not callable."""
+    spec = spec.strip()
+    if ":" not in spec:
+        if spec in DESIGN_SPACES:
+            return DESIGN_SPACES[spec]
+        known = ", ".join(DESIGN_SPACES)
+        raise ModelSpecError(f"unknown builder '{spec}': give 'file.py:function' or 'package.module:function' (zoo: {known})")
+    obj, attr = _resolve(spec)
+    if isinstance(obj, nn.Module) or not callable(obj):
+        raise ModelSpecError(f"builder spec '{spec}': '{attr}' is not a function (got {type(obj).__name__})")
+    return cast(Callable[..., Any], obj)
+
+
+def _resolve(spec: str) -> tuple[Any, str]:
+    """(the object a ``location:attr`` spec names, attr)."""
     location, _, attr = spec.rpartition(":")
     if not location or not attr:
         raise ModelSpecError(f"model spec '{spec}' must look like 'file.py:callable' or 'package.module:callable'")
@@ -85,4 +107,4 @@ def load_model(spec: str) -> nn.Module:
         if not hasattr(obj, part):
             raise ModelSpecError(f"model spec '{spec}': '{location}' has no attribute '{attr}'")
         obj = getattr(obj, part)
-    return _build(obj, spec, attr)
+    return obj, attr
