@@ -100,8 +100,8 @@ def sweep(
     nn.Module), or a zoo design space: shufflenet_v2 (width, depth, split), shufflenet_v1 (groups, width, depth)."""
     from costmodel.inputs import DTYPES
     from costmodel.render.printing import render
-    from costmodel.sweep.run import sweep as run_sweep
-    from costmodel.sweep.space import SpaceError, space_of
+    from costmodel.sweeps.run import sweep as run_sweep
+    from costmodel.sweeps.space import SpaceError, space_of
 
     if save_path and resume_path:
         raise click.UsageError("give --save (a new stream) or --resume (continue one), not both")

@@ -28,6 +28,7 @@ _PLOTS = ("plot_compare", "plot_layers", "plot_roofline", "save_png")
 _VERIFY = ("all_theorems", "check_layers")
 _CLAIMS = ("check_claim",)
 _FORMULA = ("formula", "Formula")
+_SWEEP = ("sweep", "SweepResult")
 
 
 def __getattr__(name: str) -> Any:
@@ -49,6 +50,11 @@ def __getattr__(name: str) -> Any:
         from costmodel.symbolic import derive, result
 
         return derive.formula if name == "formula" else result.Formula
+    if name in _SWEEP:
+        from costmodel.sweeps import result as sweep_result
+        from costmodel.sweeps import run
+
+        return run.sweep if name == "sweep" else sweep_result.SweepResult
     raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
 
 
@@ -56,6 +62,8 @@ __all__ = [
     "analyze",
     "formula",
     "Formula",
+    "sweep",
+    "SweepResult",
     "run_analysis",
     "Analysis",
     "register",

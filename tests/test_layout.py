@@ -17,7 +17,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.trace",),
     ("costmodel.analyze",),
     ("costmodel.proofs", "costmodel.runtime", "costmodel.symbolic"),
-    ("costmodel.guidelines", "costmodel.sweep"),
+    ("costmodel.guidelines", "costmodel.sweeps"),
     ("costmodel.render",),
     ("costmodel",),  # the package's __init__: the public API
     ("costmodel_cli",),

@@ -17,7 +17,7 @@ from costmodel.render.sweep_views import sweep_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
 from costmodel.report import Printable, Report, register_printer
 from costmodel.runtime.bench import BenchReport, BenchSuite
-from costmodel.sweep.result import SweepResult
+from costmodel.sweeps.result import SweepResult
 
 #: One view per result type.
 VIEWS: dict[type, Callable[..., Document]] = {

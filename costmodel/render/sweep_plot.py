@@ -8,8 +8,8 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from costmodel.render.plots import human_axis
-from costmodel.sweep.evaluate import SweepRow
-from costmodel.sweep.result import OBJECTIVES, SweepResult, objective_name
+from costmodel.sweeps.evaluate import SweepRow
+from costmodel.sweeps.result import OBJECTIVES, SweepResult, objective_name
 
 LABELS = {
     "flops": "FLOPs (multiply-adds)",

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from costmodel.render.table import Column, Document, Format, Table
-from costmodel.sweep.evaluate import SweepRow
-from costmodel.sweep.result import SweepResult, objective_name, objective_values
+from costmodel.sweeps.evaluate import SweepRow
+from costmodel.sweeps.result import SweepResult, objective_name, objective_values
 
 
 def _knob_text(value: Any) -> Any:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cli.test_cli import run_main
 
-BUILDER = "tests.sweep.builders:grouped_net"
+BUILDER = "tests.sweeps.builders:grouped_net"
 
 
 def test_json_rows_equal_report_for_every_candidate(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,7 +40,7 @@ def _one_off(knobs: dict[str, object]) -> str:
     import sys
     import types
 
-    from tests.sweep.builders import grouped_net
+    from tests.sweeps.builders import grouped_net
 
     name = "sweep_cli_one_off_" + "_".join(f"{k}{v}" for k, v in knobs.items())
     module = types.ModuleType(name)

@@ -112,6 +112,8 @@ def test_public_api_is_pinned() -> None:
             "analyze",
             "formula",
             "Formula",
+            "sweep",
+            "SweepResult",
             "register",
             "rules_overlay",
             "unregister",
@@ -155,6 +157,7 @@ def test_public_api_is_pinned() -> None:
     homes = dict.fromkeys(("all_theorems", "check_layers"), "costmodel.proofs.verify")
     homes["check_claim"] = "costmodel.proofs.conv_claim"
     homes["formula"], homes["Formula"] = "costmodel.symbolic.derive", "costmodel.symbolic.result"
+    homes["sweep"], homes["SweepResult"] = "costmodel.sweeps.run", "costmodel.sweeps.result"
     homes |= dict.fromkeys(("plot_compare", "plot_layers", "plot_roofline", "save_png"), "costmodel.render.plots")
     for name, module in homes.items():
         assert getattr(costmodel, name) is getattr(importlib.import_module(module), name)

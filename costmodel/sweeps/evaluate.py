@@ -21,11 +21,13 @@ from costmodel.inputs import TensorSpec
 from costmodel.report import Report
 from costmodel.runtime.calibration import Calibration
 from costmodel.runtime.predict import model_seconds, predict
-from costmodel.sweep.space import candidate_key
+from costmodel.sweeps.space import candidate_key
 from costmodel.trace.guards import process_state_preserved
 
-#: An architecture swept over this many input sizes or more is analysed once and scaled by its formula.
-FORMULA_FROM = 3
+#: An architecture swept over this many input sizes or more is analysed once and scaled by its formula
+#: (deriving a formula costs ~10 warm analyses; evaluating it, a tenth to two thirds of one: on ShuffleNets,
+#: 8 sizes are faster analysed, 24 sizes twice as fast by formula — benchmarks/sweep_speed.py).
+FORMULA_FROM = 12
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from costmodel.errors import CostModelError
-from costmodel.sweep.evaluate import SweepRow
+from costmodel.sweeps.evaluate import SweepRow
 
 
 class StreamError(CostModelError):

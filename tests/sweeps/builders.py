@@ -1,4 +1,4 @@
-"""Builders the sweep tests call by spec (``tests.sweep.builders:NAME``): small networks whose knobs are
+"""Builders the sweep tests call by spec (``tests.sweeps.builders:NAME``): small networks whose knobs are
 widths, groups, depth and a flag, with knob combinations that fail to build or to run."""
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from costmodel.errors import CostModelError
-from costmodel.sweep.evaluate import Job, SweepRow, builder_of, evaluate_architecture, one_line
-from costmodel.sweep.result import SweepResult, check_objectives, objective_name
-from costmodel.sweep.space import Axis, SearchSpace, SpaceError, candidate_key, space_of
-from costmodel.sweep.stream import RowStream, read_stream
+from costmodel.sweeps.evaluate import Job, SweepRow, builder_of, evaluate_architecture, one_line
+from costmodel.sweeps.result import SweepResult, check_objectives, objective_name
+from costmodel.sweeps.space import Axis, SearchSpace, SpaceError, candidate_key, space_of
+from costmodel.sweeps.stream import RowStream, read_stream
 from costmodel.trace.model_errors import check_dtype
 
 Candidates = list[tuple[int, dict[str, Any]]]
@@ -173,7 +173,7 @@ def _calibration(dtype: torch.dtype, threads: int) -> Any:
 
 def _run(job: Job, groups: list[Candidates], workers: int, ray: str | None) -> Iterator[SweepRow]:
     if ray is not None:
-        from costmodel.sweep.on_ray import run_on_ray
+        from costmodel.sweeps.on_ray import run_on_ray
 
         yield from run_on_ray(job, groups, ray)
     elif workers == 1 or len(groups) <= 1:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from costmodel.sweep.space import SpaceError, candidate_key, parse_axis, space_of
+from costmodel.sweeps.space import SpaceError, candidate_key, parse_axis, space_of
 
 
 def test_axes_read_literals_lists_and_ranges() -> None:

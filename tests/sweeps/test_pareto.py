@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.sweep.evaluate import SweepRow
-from costmodel.sweep.pareto import pareto_front
-from costmodel.sweep.result import mark_front
+from costmodel.sweeps.evaluate import SweepRow
+from costmodel.sweeps.pareto import pareto_front
+from costmodel.sweeps.result import mark_front
 
 
 def brute_force_front(points: list[tuple[int, ...]]) -> list[bool]:

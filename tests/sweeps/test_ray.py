@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from costmodel.sweep.run import sweep
-from tests.sweep.test_sweep import figures
+from costmodel.sweeps.run import sweep
+from tests.sweeps.test_sweep import figures
 
 ray = pytest.importorskip("ray")
 
@@ -36,9 +36,9 @@ def local_ray() -> Iterator[None]:
 
 
 def test_ray_tasks_give_the_serial_and_pool_rows(local_ray: None) -> None:
-    serial = sweep("tests.sweep.builders:grouped_net", GRID, (1, 3, 16, 16), workers=1)
-    on_ray = sweep("tests.sweep.builders:grouped_net", GRID, (1, 3, 16, 16), ray="auto")
-    pooled = sweep("tests.sweep.builders:grouped_net", GRID, (1, 3, 16, 16), workers=2)
+    serial = sweep("tests.sweeps.builders:grouped_net", GRID, (1, 3, 16, 16), workers=1)
+    on_ray = sweep("tests.sweeps.builders:grouped_net", GRID, (1, 3, 16, 16), ray="auto")
+    pooled = sweep("tests.sweeps.builders:grouped_net", GRID, (1, 3, 16, 16), workers=2)
     assert figures(on_ray) == figures(serial) == figures(pooled)
     assert sum(r.ok for r in on_ray) > 0 and sum(not r.ok for r in on_ray) > 0  # failures travel back as rows
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costmodel.report import Printable, conventions
-from costmodel.sweep.evaluate import SweepRow
-from costmodel.sweep.pareto import pareto_front
-from costmodel.sweep.space import SpaceError
+from costmodel.sweeps.evaluate import SweepRow
+from costmodel.sweeps.pareto import pareto_front
+from costmodel.sweeps.space import SpaceError
 
 #: What each objective reads from a row. An objective is minimised; written ``max:NAME`` it is maximised
 #: (``max:flops``: FLOPs as capacity, the front then holds the least MAC or latency for the compute).

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from costmodel.errors import CostModelError
-from costmodel.sweep.evaluate import Job, SweepRow, evaluate_architecture
+from costmodel.sweeps.evaluate import Job, SweepRow, evaluate_architecture
 
 Candidates = list[tuple[int, dict[str, Any]]]
 

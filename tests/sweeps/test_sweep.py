@@ -13,13 +13,13 @@ import torch
 
 from costmodel import analyze, lint
 from costmodel.errors import CostModelError
-from costmodel.sweep.run import sweep
-from costmodel.sweep.space import SpaceError
-from costmodel.sweep.stream import StreamError
+from costmodel.sweeps.run import sweep
+from costmodel.sweeps.space import SpaceError
+from costmodel.sweeps.stream import StreamError
 from costmodel.zoo.shufflenet_v2 import shufflenet_v2
-from tests.sweep.builders import grouped_net
+from tests.sweeps.builders import grouped_net
 
-BUILDER = "tests.sweep.builders:grouped_net"
+BUILDER = "tests.sweeps.builders:grouped_net"
 GRID = ["width=16,24,30", "groups=1,2,4", "depth=0,1,2", "residual=True,False"]
 FIGURES = ("index", "values", "status", "error", "flops", "mac", "params", "contraction_flops", "elementwise_mac",
            "findings", "findings_by_guideline", "uncounted", "walk", "predicted_ms", "front")  # fmt: skip
@@ -80,8 +80,12 @@ def test_the_front_is_over_the_costed_candidates(serial: object) -> None:
     assert not any(r.front for r in serial if not r.ok)  # type: ignore[attr-defined]
 
 
-def test_resolution_axis_scaled_by_the_formula_equals_analysis_at_each_size() -> None:
+def test_resolution_axis_scaled_by_the_formula_equals_analysis_at_each_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import costmodel.sweeps.evaluate as evaluate
+
     sizes = [96, 113, 160, 224, 257]
+    assert len(sizes) < evaluate.FORMULA_FROM  # few sizes: analysed at each (cheaper than deriving a formula)
+    monkeypatch.setattr(evaluate, "FORMULA_FROM", 3)
     result = sweep("shufflenet_v2", ["width=0.5,1.0", f"R={','.join(map(str, sizes))}"], (1, 3, "R", "R"), workers=1)
     assert {r.via for r in result} == {"analysis", "formula"}
     for row in result:
@@ -93,7 +97,7 @@ def test_resolution_axis_scaled_by_the_formula_equals_analysis_at_each_size() ->
 
 
 def test_sizes_outside_a_models_range_are_failed_rows() -> None:
-    result = sweep("tests.sweep.builders:fixed_size_net", ["width=4,8", "S=32,48,64"], (1, 3, "S", "S"), workers=1)
+    result = sweep("tests.sweeps.builders:fixed_size_net", ["width=4,8", "S=32,48,64"], (1, 3, "S", "S"), workers=1)
     by_size = {(r.values["width"], r.values["S"]): r for r in result}
     for width in (4, 8):
         assert by_size[width, 32].ok
@@ -103,7 +107,7 @@ def test_sizes_outside_a_models_range_are_failed_rows() -> None:
 
 
 def FixedSize(width: int) -> torch.nn.Module:  # noqa: N802
-    from tests.sweep.builders import fixed_size_net
+    from tests.sweeps.builders import fixed_size_net
 
     return fixed_size_net(width)
 
@@ -166,7 +170,7 @@ def test_setup_errors_are_one_line() -> None:
         sweep(BUILDER, ["width=8"], (1, 3, 16, 16), objectives=("latency",))
     with pytest.raises(CostModelError, match="unknown builder"):
         sweep("no_such_space", ["width=8"], (1, 3, 16, 16))
-    result = sweep("tests.sweep.builders:not_a_module", ["width=8"], (1, 3, 16, 16))
+    result = sweep("tests.sweeps.builders:not_a_module", ["width=8"], (1, 3, 16, 16))
     assert result.rows[0].error == "building failed: the builder returned dict, not an nn.Module"
     result = sweep(BUILDER, ["colour=1"], (1, 3, 16, 16))
     assert result.rows[0].error == "building failed: the builder takes no argument 'colour'"
