@@ -172,7 +172,7 @@ def test_public_api_is_pinned() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", ["compare_architectures.ipynb", "guidelines.ipynb"])
+@pytest.mark.parametrize("notebook", ["compare_architectures.ipynb", "guidelines.ipynb", "design_space.ipynb"])
 def test_notebook_executes(notebook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -202,6 +202,11 @@ def test_notebook_executes(notebook: str, tmp_path: Path, monkeypatch: pytest.Mo
         pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(png)), format="png")
         assert pixels.shape[0] > 200 and pixels.shape[1] > 200 and pixels.std() > 0.01
     text = " ".join(str(o) for c in code_cells for o in c.outputs)
+    if notebook == "design_space.ipynb":  # the published networks, found in the sweep, cost what analyze says
+        for label, name in (("0.5x", "shufflenet_v2_x0_5"), ("1.0x", "shufflenet_v2_x1_0"), ("2.0x", "shufflenet_v2_x2_0")):
+            flops = costmodel.analyze(costmodel.ZOO[name](), (1, 3, 224, 224)).totals["flops"]
+            assert f"| {label} | {flops / 1e6:.0f}M |" in text, label
+        assert "Pareto front (most flops, least mac, least latency)" in text
     if notebook == "compare_architectures.ipynb":
         assert all(name in text for name in costmodel.ZOO), "the comparison table must list every zoo model"
         rhos = [float(x) for x in re.findall(r"Spearman ρ vs measured ([+-][\d.]+)", text)]
