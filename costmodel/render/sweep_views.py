@@ -27,7 +27,7 @@ def sweep_document(result: SweepResult, fmt: Format = "table", *, show_all: bool
     if predicted:
         columns.append(Column("pred. ms", "predicted_ms", "real", 2))
     columns += [Column("findings", "findings", "int"), Column("front", "front", "bool"), Column("via", "via", shown="csv")]
-    columns += [Column("status", "status", shown="csv"), Column("error", "error")]
+    columns += [Column("status", "status", shown="csv"), Column("error", "error", shown="all" if result.failed else "csv")]
     if fmt in ("csv", "json") or show_all:
         shown: list[SweepRow] = list(result.rows)
     else:

@@ -49,7 +49,7 @@ def size_names_of(inputs: Any) -> tuple[str, ...]:
 def describe_inputs(inputs: Any) -> str:
     """Inputs as the tables write them: '1x3xRxR'; several as '1x3xRxR, 1x10'; keywords 'ids=BxL:int64'."""
     if inputs is None:
-        return "default"
+        return "default (1xCx224x224)"
 
     def shape(value: Any) -> str:
         if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[1], torch.dtype):

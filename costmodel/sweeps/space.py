@@ -69,6 +69,8 @@ def parse_axis(text: str) -> Axis:
     if not sep or not name.isidentifier() or not body.strip():
         raise SpaceError(f"--grid '{text}': write NAME=V1,V2,… or NAME=START:STOP[:STEP], e.g. width=0.5,1.0")
     values = _integer_range(name, body.strip())
+    if values is None and ":" in body and "," not in body and "[" not in body:
+        raise SpaceError(f"--grid {name}={body}: a range is START:STOP[:STEP] of integers; list other values: {name}=0.5,1.0")
     if values is None:
         parts = _top_level_split(body)
         if any(not p for p in parts):

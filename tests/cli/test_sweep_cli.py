@@ -91,3 +91,14 @@ def test_bad_sweeps_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], args
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert message in err and len(lines) <= 3, err  # click's usage lines may precede a usage error
     assert "Traceback" not in err
+
+
+def test_readme_sweep_sample_is_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli.test_cli import assert_block_printed
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    args = ["sweep", "shufflenet_v2", "--grid", "width=0.5,1.0,2.0", "--grid", "split=0.5,0.75"]
+    args += ["--grid", "depth=[4,8,4],[2,4,2]"]
+    code, out, err = run_main(capsys, *args, "--input", "1,3,224,224", "--workers", "2")
+    assert code == 0, err
+    assert_block_printed(readme, '"depth=[4,8,4],[2,4,2]" --input 1,3,224,224`:', out)

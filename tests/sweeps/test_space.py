@@ -19,7 +19,7 @@ def test_axes_read_literals_lists_and_ranges() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["width", "=1,2", "width=", "width=1,,2", "width=1,1", "R=256:128", "R=1:9:0", "depth=[4,8", "2x=1"]
+    "text", ["width", "=1,2", "width=", "width=1,,2", "width=1,1", "R=256:128", "R=1:9:0", "depth=[4,8", "2x=1", "w=0.5:2:0.5"]
 )
 def test_bad_axes_are_one_line_errors_naming_them(text: str) -> None:
     with pytest.raises(SpaceError) as info:
