@@ -24,6 +24,8 @@ from costmodel.sweeps.stream import RowStream, read_stream
 from costmodel.trace.model_errors import check_dtype
 
 Candidates = list[tuple[int, dict[str, Any]]]
+#: The most candidates a whole grid may hold (each is a row in memory); larger spaces are sampled (--random).
+MAX_GRID = 10_000_000
 
 
 def size_names_of(inputs: Any) -> tuple[str, ...]:
@@ -133,6 +135,10 @@ def sweep(
     spec = _absolute_spec(builder) if isinstance(builder, str) else builder
     job = Job(spec, inputs, size_names, dtype, _calibration(dtype, threads) if predict else None)
     builder_of(job)  # a builder that cannot be loaded is the sweep's one-line error, before any work
+    if random is None and space.size > MAX_GRID:
+        raise SpaceError(f"the grid holds {space.size:,} candidates (more than {MAX_GRID:,}): sample it with --random N")
+    if random is not None and random > MAX_GRID:
+        raise SpaceError(f"--random {random:,} is more than {MAX_GRID:,} candidates")
     candidates = space.sample(random, seed) if random is not None else list(space.grid())
     config: dict[str, Any] = {
         "builder": _describe_builder(builder),

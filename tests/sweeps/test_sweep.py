@@ -170,6 +170,8 @@ def test_setup_errors_are_one_line() -> None:
         sweep(BUILDER, ["width=8"], (1, 3, 16, 16), objectives=("latency",))
     with pytest.raises(CostModelError, match="unknown builder"):
         sweep("no_such_space", ["width=8"], (1, 3, 16, 16))
+    with pytest.raises(SpaceError, match="sample it with --random"):
+        sweep(BUILDER, ["width=1:100000", "depth=1:100000"], (1, 3, 16, 16))
     result = sweep("tests.sweeps.builders:not_a_module", ["width=8"], (1, 3, 16, 16))
     assert result.rows[0].error == "building failed: the builder returned dict, not an nn.Module"
     result = sweep(BUILDER, ["colour=1"], (1, 3, 16, 16))
