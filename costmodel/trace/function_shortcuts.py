@@ -236,6 +236,45 @@ def _adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: La
     return global_average(params["input"], params["output_size"], mode)
 
 
+def _activation(op: str, option: str | None) -> Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
+    """The rule of a functional activation running the one element-wise aten ``op`` (as its nn module's
+    rule): ``option`` names its one optional argument — "inplace" (``op_`` in place, the input returned),
+    "approximate" (GELU's, passed on when not "none") or None. Floating contiguous input only (integer
+    input may promote; other layouts keep theirs): else None, and the call runs faked."""
+
+    def rule(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+        if len(args) > (option is not None) or set(kwargs) - {option}:
+            return None
+        value = args[0] if args else kwargs.get(str(option), False if option == "inplace" else "none")
+        if not x.dtype.is_floating_point or not x.is_contiguous():
+            return None
+        inplace = option == "inplace" and value is True
+        if option == "inplace" and value not in (True, False) or option == "approximate" and value not in ("none", "tanh"):
+            return None
+        out = x if inplace else pending_like(x, tuple(x.shape), mode)
+        xm = TensorMeta.of(x)
+        options = {"approximate": value} if option == "approximate" and value != "none" else {}
+        call = AtenCall(op + ("_" if inplace else ""), (xm,), options, (xm,), (TensorMeta.of(out),), aliases=inplace)
+        return out, [call]
+
+    return rule
+
+
+_ACTIVATIONS: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    F.relu: _activation("aten::relu", "inplace"),
+    torch.relu: _activation("aten::relu", None),
+    F.silu: _activation("aten::silu", "inplace"),
+    F.gelu: _activation("aten::gelu", "approximate"),
+    F.hardswish: _activation("aten::hardswish", "inplace"),
+    F.hardsigmoid: _activation("aten::hardsigmoid", "inplace"),
+    torch.sigmoid: _activation("aten::sigmoid", None),
+    F.sigmoid: _activation("aten::sigmoid", None),
+    torch.tanh: _activation("aten::tanh", None),
+    F.tanh: _activation("aten::tanh", None),
+}
+_METHOD_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
+
+
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     "view": _method_view,
     "flatten": _flatten,
@@ -243,12 +282,14 @@ _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode
     "contiguous": _contiguous,
     "chunk": _chunk,
     "mean": _mean,
+    **{method: _ACTIVATIONS[function] for method, function in _METHOD_ACTIVATIONS.items()},
 }
 _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.flatten: _flatten,
     torch.transpose: _transpose,
     torch.chunk: _chunk,
     torch.mean: _mean,
+    **_ACTIVATIONS,
 }
 _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.cat: _cat,

@@ -64,6 +64,21 @@ class Glue(nn.Module):
         return rows, flat, pieces[2], joined, means, pooled, self.max_pool_ceil(x), self.global_pool(x), x.add(x), sizes
 
 
+class FunctionalActivations(nn.Module):
+    """Activations called as functions and methods, in the variants models write them (in place, GELU's
+    approximation, a non-contiguous input, an integer tensor) — each held to FakeTensorMode call for call."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        nn.functional.relu(x * 1, inplace=True)
+        y = nn.functional.silu(x) + nn.functional.gelu(x) + nn.functional.gelu(x, approximate="tanh")
+        y = y + nn.functional.hardswish(x) + nn.functional.hardsigmoid(x) + torch.sigmoid(x) + torch.tanh(x)
+        y = y + torch.relu(x) + x.relu() + x.sigmoid() + x.tanh() + nn.functional.relu(x, False)
+        z = nn.functional.silu(x + 1, inplace=True) + nn.functional.hardswish(x * 2, True)
+        t = nn.functional.relu(x.transpose(2, 3))  # not contiguous: left to FakeTensorMode
+        k = torch.relu(x.long())  # integer input: left to FakeTensorMode
+        return y, z, t, k
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -76,6 +91,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "subclass": (custom.SubclassNet, (1, 3, 16, 16)),
     "aliasing": (Aliasing, (1, 4, 6, 6)),
     "glue": (Glue, (2, 4, 7, 7)),
+    "functional_activations": (FunctionalActivations, (2, 3, 5, 6)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
 }
 
@@ -277,3 +293,28 @@ def test_the_global_average_shortcut_only_where_it_is_a_mean() -> None:
     reference = _nodes(trace_model(model, (2, 3, 6, 7), shortcuts=False))
     forget()
     assert _nodes(trace_model(model, (2, 3, 6, 7))) == reference
+
+
+def test_functional_activations_need_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a conv net whose activations are functions and methods is costed by closed forms alone
+    class OnlyRuled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = nn.functional.relu(self.conv(x))
+            y = nn.functional.silu(y, inplace=True) + torch.sigmoid(y) + y.tanh()
+            return nn.functional.gelu(y, approximate="tanh") + nn.functional.hardswish(y)
+
+    import costmodel.trace.fake_tensors as fake_tensors
+
+    def refuse() -> None:
+        raise AssertionError("a FakeTensorMode was constructed: some node missed its closed-form rule")
+
+    forget()
+    monkeypatch.setattr(fake_tensors, "new_fake_mode", refuse)
+    report = analyze(OnlyRuled(), (1, 3, 8, 8))
+    assert report.walk == "fx" and report.complete
+    ops = [row.op for row in report.layers if row.flops]
+    assert sorted(ops) == sorted(["Conv2d", "relu", "silu", "sigmoid", "tanh", "add", "add", "gelu", "hardswish", "add"])
