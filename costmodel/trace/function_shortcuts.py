@@ -275,6 +275,50 @@ _ACTIVATIONS: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFake
 _METHOD_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
+_BATCH_NORM_PARAMETERS = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+_BATCH_NORM_DEFAULTS = {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5}
+
+
+def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.batch_norm`` at inference (``training=False``, running statistics given) on a float32/float64
+    CPU tensor: what ``nn.BatchNorm*`` runs — an empty reserve, then ``native_batch_norm`` with empty saved
+    statistics — from the closed form (the output has the input's shape). Anything else runs faked."""
+    if len(args) > len(_BATCH_NORM_PARAMETERS) or set(kwargs) - set(_BATCH_NORM_PARAMETERS):
+        return None
+    given = dict(zip(_BATCH_NORM_PARAMETERS, args))
+    if set(given) & set(kwargs):
+        return None
+    params: dict[str, Any] = {**_BATCH_NORM_DEFAULTS, **given, **kwargs}
+    x: Any = params.get("input")
+    mean, var, weight, bias = (params.get(k) for k in ("running_mean", "running_var", "weight", "bias"))
+    if not _is_tensor(x) or params["training"] is not False or x.dim() < 2:
+        return None
+    channels = (x.shape[1],)
+    state = (weight, bias, mean, var)
+    if mean is None or var is None or any(t is not None and (not _is_any_tensor(t) or tuple(t.shape) != channels) for t in state):
+        return None
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
+        return None  # other kernels, other layouts (the output keeps the input's): run faked
+    if any(t is not None and t.dtype != x.dtype for t in state):
+        return None
+    if type(params["momentum"]) not in (int, float) or type(params["eps"]) not in (int, float):
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    xm = TensorMeta.of(x)
+    metas = tuple(None if t is None else TensorMeta.of(t) for t in state)
+    norm_args = (xm, *metas, False, params["momentum"], params["eps"])
+    inputs = (xm,) + tuple(m for m in metas if m is not None)
+    reserve, saved = TensorMeta((0,), torch.uint8), TensorMeta((0,), x.dtype)
+    allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
+    empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
+    return out, [empty, AtenCall("aten::native_batch_norm", norm_args, {}, inputs, (TensorMeta.of(out), saved, saved))]
+
+
+def _is_any_tensor(value: Any) -> bool:
+    """A tensor of any kind (a module's meta buffer, a fake or pending tensor)."""
+    return isinstance(value, torch.Tensor) or type(value) is PendingTensor
+
+
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     "view": _method_view,
     "flatten": _flatten,
@@ -297,6 +341,7 @@ _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], 
     operator.add: _add,
     torch.add: _add,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
+    F.batch_norm: _batch_norm,
 }
 
 

@@ -79,6 +79,27 @@ class FunctionalActivations(nn.Module):
         return y, z, t, k
 
 
+class FunctionalNorm(nn.Module):
+    """A norm + activation layer calling ``F.batch_norm`` itself (as timm's BatchNormAct2d does), in the
+    argument spellings models use, and a training-mode call left to FakeTensorMode."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        f = nn.functional
+        a = f.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.1, 1e-5)
+        b = f.batch_norm(x, self.running_mean, self.running_var)
+        c = f.batch_norm(x, self.running_mean, self.running_var, weight=self.weight, momentum=0.0, eps=1e-3)
+        d = f.batch_norm(x.transpose(2, 3), self.running_mean, self.running_var, bias=self.bias, training=False)
+        e = f.batch_norm(x, self.running_mean.clone(), self.running_var.clone(), training=True)  # left to FakeTensorMode
+        return f.relu(a, inplace=True), b, c, d, e
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -92,6 +113,8 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "aliasing": (Aliasing, (1, 4, 6, 6)),
     "glue": (Glue, (2, 4, 7, 7)),
     "functional_activations": (FunctionalActivations, (2, 3, 5, 6)),
+    "functional_norm": (lambda: FunctionalNorm(4), (2, 4, 5, 6)),
+    "functional_norm_1d": (lambda: FunctionalNorm(4), (3, 4, 7, 2)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
 }
 
@@ -301,9 +324,11 @@ def test_functional_activations_need_no_fake_mode(monkeypatch: pytest.MonkeyPatc
         def __init__(self) -> None:
             super().__init__()
             self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.register_buffer("mean", torch.zeros(8))
+            self.register_buffer("var", torch.ones(8))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = nn.functional.relu(self.conv(x))
+            y = nn.functional.relu(nn.functional.batch_norm(self.conv(x), self.mean, self.var))
             y = nn.functional.silu(y, inplace=True) + torch.sigmoid(y) + y.tanh()
             return nn.functional.gelu(y, approximate="tanh") + nn.functional.hardswish(y)
 
@@ -317,4 +342,5 @@ def test_functional_activations_need_no_fake_mode(monkeypatch: pytest.MonkeyPatc
     report = analyze(OnlyRuled(), (1, 3, 8, 8))
     assert report.walk == "fx" and report.complete
     ops = [row.op for row in report.layers if row.flops]
-    assert sorted(ops) == sorted(["Conv2d", "relu", "silu", "sigmoid", "tanh", "add", "add", "gelu", "hardswish", "add"])
+    expected = ["Conv2d", "batch_norm", "relu", "silu", "sigmoid", "tanh", "add", "add", "gelu", "hardswish", "add"]
+    assert sorted(ops) == sorted(expected)
