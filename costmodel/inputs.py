@@ -117,6 +117,62 @@ def _leaf(value: Any) -> Any:
     return value
 
 
+def _is_named_shape(value: Any) -> bool:
+    """A non-empty list of sizes, each a positive-or-not int or a name (a string)."""
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all((isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str) for v in value)
+    )
+
+
+def _named_leaf(inputs: Any) -> Any:
+    """The user's inputs with every shape (numbers and names), alone or paired with a dtype, as a TensorSpec."""
+    if isinstance(inputs, TensorSpec):
+        return inputs
+    if _is_named_shape(inputs):
+        return TensorSpec(tuple(inputs))
+    typed = isinstance(inputs, (tuple, list)) and len(inputs) == 2 and isinstance(inputs[1], torch.dtype)
+    if typed and _is_named_shape(inputs[0]):
+        return TensorSpec(tuple(inputs[0]), inputs[1])
+    if isinstance(inputs, dict):
+        return {str(k): _named_leaf(v) for k, v in inputs.items()}
+    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], (tuple, list)) and isinstance(inputs[1], dict):
+        return (tuple(_named_leaf(a) for a in inputs[0]), _named_leaf(inputs[1]))
+    if isinstance(inputs, (tuple, list)):
+        return type(inputs)(_named_leaf(v) for v in inputs)
+    return inputs
+
+
+def named_model_inputs(inputs: Any) -> ModelInputs:
+    """Inputs whose sizes may be names (``(1, 3, "H", "W")``, ``{"ids": ((1, "L"), torch.int64)}``, a list
+    of shapes, ``(args, kwargs)``) as ModelInputs whose TensorSpecs keep the names as strings. Sizes are
+    not checked here: the caller gives the names values (a formula's symbols, a sweep's sizes)."""
+    if isinstance(inputs, ModelInputs):
+        return inputs
+    walked = _named_leaf(inputs)
+    if isinstance(walked, tuple) and len(walked) == 2 and isinstance(walked[0], tuple) and isinstance(walked[1], dict):
+        return ModelInputs(walked[0], walked[1])
+    if isinstance(walked, dict):
+        return ModelInputs((), walked)
+    if isinstance(walked, (tuple, list)):
+        return ModelInputs(tuple(walked), {})
+    return ModelInputs((walked,), {})
+
+
+def tensor_specs(value: Any) -> list[TensorSpec]:
+    """Every TensorSpec in ``value`` (ModelInputs, containers walked), in order."""
+    if isinstance(value, ModelInputs):
+        return tensor_specs((value.args, value.kwargs))
+    if isinstance(value, TensorSpec):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in tensor_specs(v)]
+    if isinstance(value, (tuple, list)):
+        return [s for v in value for s in tensor_specs(v)]
+    return []
+
+
 def normalise_inputs(inputs: Any) -> ModelInputs:
     """Turn what the user gave into ModelInputs.
 

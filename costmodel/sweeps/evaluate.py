@@ -17,7 +17,7 @@ from torch import nn
 from costmodel.analyze import run_analysis
 from costmodel.errors import CostModelError
 from costmodel.guidelines.lint import lint_report
-from costmodel.inputs import TensorSpec
+from costmodel.inputs import ModelInputs, TensorSpec, normalise_inputs
 from costmodel.report import Report
 from costmodel.runtime.calibration import Calibration
 from costmodel.runtime.predict import model_seconds, predict
@@ -81,11 +81,11 @@ class SweepRow:
 @dataclass(frozen=True)
 class Job:
     """What every candidate of a sweep shares: the builder (a spec string, or a picklable function), the
-    inputs with size names (``(1, 3, "R", "R")``), the axes that are sizes, the dtype, and the device
-    calibration when latency is predicted."""
+    inputs with their size names (``named_model_inputs``; None: the model's default), the axes that are
+    sizes, the dtype, and the device calibration when latency is predicted."""
 
     builder: str | Callable[..., Any]
-    inputs: Any
+    inputs: ModelInputs | None
     size_names: tuple[str, ...]
     dtype: torch.dtype = torch.float32
     calibration: Calibration | None = None
@@ -105,17 +105,23 @@ def builder_of(job: Job) -> Callable[..., Any]:
     return _BUILDERS[job.builder]
 
 
-def sized_inputs(inputs: Any, sizes: dict[str, int]) -> Any:
-    """``inputs`` with every size name replaced by its value (tuples, lists, dicts and TensorSpecs walked)."""
-    if isinstance(inputs, str):
-        return sizes[inputs] if inputs in sizes else inputs
-    if isinstance(inputs, TensorSpec):
-        return dataclasses.replace(inputs, shape=tuple(sized_inputs(s, sizes) for s in inputs.shape))
-    if isinstance(inputs, dict):
-        return {k: sized_inputs(v, sizes) for k, v in inputs.items()}
-    if isinstance(inputs, (tuple, list)):
-        return type(inputs)(sized_inputs(v, sizes) for v in inputs)
-    return inputs
+def sized_inputs(inputs: ModelInputs | None, sizes: dict[str, int]) -> ModelInputs | None:
+    """The inputs at these sizes: every named size of a TensorSpec given its value, then checked as any
+    input is (``normalise_inputs``: positive sizes, not beyond what a device holds). None stays None (the
+    model's default input)."""
+    if inputs is None:
+        return None
+
+    def at(value: Any) -> Any:
+        if isinstance(value, TensorSpec):
+            return dataclasses.replace(value, shape=tuple(sizes[s] if isinstance(s, str) else s for s in value.shape))
+        if isinstance(value, dict):
+            return {k: at(v) for k, v in value.items()}
+        if isinstance(value, (tuple, list)):
+            return type(value)(at(v) for v in value)
+        return value
+
+    return normalise_inputs((list(at(inputs.args)), at(inputs.kwargs)))
 
 
 def one_line(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from costmodel.errors import CostModelError
+from costmodel.inputs import ModelInputs, named_model_inputs, tensor_specs
 from costmodel.sweeps.evaluate import Job, SweepRow, builder_of, evaluate_architecture, one_line
 from costmodel.sweeps.result import SweepResult, check_objectives, objective_name
 from costmodel.sweeps.space import Axis, SearchSpace, SpaceError, candidate_key, space_of
@@ -28,43 +29,10 @@ Candidates = list[tuple[int, dict[str, Any]]]
 MAX_GRID = 10_000_000
 
 
-def size_names_of(inputs: Any) -> tuple[str, ...]:
-    """The size names used in ``inputs`` (every string leaf of its shapes), in order of appearance."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.append(value) if value not in found else None
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, (tuple, list)):
-            for v in value:
-                walk(v)
-        elif hasattr(value, "shape") and isinstance(value.shape, tuple):
-            walk(value.shape)
-
-    walk(inputs)
-    return tuple(found)
-
-
-def describe_inputs(inputs: Any) -> str:
-    """Inputs as the tables write them: '1x3xRxR'; several as '1x3xRxR, 1x10'; keywords 'ids=BxL:int64'."""
-    if inputs is None:
-        return "default (1xCx224x224)"
-
-    def shape(value: Any) -> str:
-        if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[1], torch.dtype):
-            return f"{shape(value[0])}:{str(value[1]).removeprefix('torch.')}"
-        if isinstance(value, (tuple, list)) and all(isinstance(v, (int, str)) for v in value):
-            return "x".join(map(str, value))
-        return repr(value)
-
-    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[1], dict):
-        return ", ".join([shape(a) for a in inputs[0]] + [f"{k}={shape(v)}" for k, v in inputs[1].items()])
-    if isinstance(inputs, list):
-        return ", ".join(shape(a) for a in inputs)
-    return shape(inputs)
+def size_names_of(inputs: ModelInputs | None) -> tuple[str, ...]:
+    """The size names of ``inputs``' shapes, in order of appearance."""
+    names = [str(s) for spec in tensor_specs(inputs) for s in spec.shape if not isinstance(s, int)]  # names are strings
+    return tuple(dict.fromkeys(names))
 
 
 def architectures(candidates: Candidates, size_names: Sequence[str]) -> list[Candidates]:
@@ -128,12 +96,13 @@ def sweep(
         raise SpaceError("the latency objective needs predicted latency: pass predict=True (--predict)")
     if workers < 1:
         raise SpaceError(f"workers must be at least 1, got {workers}")
-    size_names = size_names_of(inputs)
+    named = None if inputs is None else named_model_inputs(inputs)
+    size_names = size_names_of(named)
     missing = [n for n in size_names if n not in space.names]
     if missing:
         raise CostModelError(f"the input size '{missing[0]}' is not an axis of the sweep: add --grid {missing[0]}=…")
     spec = _absolute_spec(builder) if isinstance(builder, str) else builder
-    job = Job(spec, inputs, size_names, dtype, _calibration(dtype, threads) if predict else None)
+    job = Job(spec, named, size_names, dtype, _calibration(dtype, threads) if predict else None)
     builder_of(job)  # a builder that cannot be loaded is the sweep's one-line error, before any work
     if random is None and space.size > MAX_GRID:
         raise SpaceError(f"the grid holds {space.size:,} candidates (more than {MAX_GRID:,}): sample it with --random N")
@@ -142,7 +111,7 @@ def sweep(
     candidates = space.sample(random, seed) if random is not None else list(space.grid())
     config: dict[str, Any] = {
         "builder": _describe_builder(builder),
-        "inputs": describe_inputs(inputs),
+        "inputs": "default (1xCx224x224)" if named is None else named.describe(dtype),
         "dtype": str(dtype).removeprefix("torch."),
         "predict": predict,
         "threads": threads if predict else None,

@@ -16,7 +16,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
 
 from costmodel.errors import CostModelError
-from costmodel.inputs import MAX_ELEMENTS, ModelInputs, TensorSpec, split_input_option
+from costmodel.inputs import MAX_ELEMENTS, ModelInputs, TensorSpec, named_model_inputs, split_input_option, tensor_specs
 
 #: Hint (the size torch decides shape-dependent branches at) of a symbol by its place in an input:
 #: a batch dimension, an image side, a token count, anything else.
@@ -69,15 +69,6 @@ def new_symbols(order: list[str], hints: dict[str, int]) -> SizeSymbols:
     return symbols
 
 
-def _is_symbolic_shape(value: Any) -> bool:
-    return (
-        isinstance(value, (tuple, list))
-        and len(value) > 0
-        and all((isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, str) for v in value)
-        and any(isinstance(v, str) for v in value)
-    )
-
-
 def parse_symbolic_option(text: str) -> tuple[str | None, tuple[int | str, ...], torch.dtype | None]:
     """One ``--input`` with names allowed: '1,3,H,W', 'input_ids=B,L:int64' → (keyword, sizes, dtype)."""
     try:
@@ -118,38 +109,6 @@ def _default_hint(position: int, rank: int, dtype: torch.dtype | None) -> int:
     return OTHER_HINT
 
 
-def _walk_specs(inputs: Any) -> Any:
-    """The user's inputs with every shape (numbers and names) as a TensorSpec-like (sizes, dtype) pair."""
-    if isinstance(inputs, TensorSpec):
-        return inputs
-    if _is_symbolic_shape(inputs) or (isinstance(inputs, (tuple, list)) and inputs and all(isinstance(v, int) for v in inputs)):
-        return TensorSpec(tuple(inputs))
-    if (
-        isinstance(inputs, (tuple, list))
-        and len(inputs) == 2
-        and _is_symbolic_shape(inputs[0])
-        and isinstance(inputs[1], torch.dtype)
-    ):
-        return TensorSpec(tuple(inputs[0]), inputs[1])
-    if isinstance(inputs, dict):
-        return {str(k): _walk_specs(v) for k, v in inputs.items()}
-    if isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(inputs[0], (tuple, list)) and isinstance(inputs[1], dict):
-        return (tuple(_walk_specs(a) for a in inputs[0]), _walk_specs(inputs[1]))
-    if isinstance(inputs, (tuple, list)):
-        return type(inputs)(_walk_specs(v) for v in inputs)
-    return inputs
-
-
-def _specs_of(value: Any) -> list[TensorSpec]:
-    if isinstance(value, TensorSpec):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _specs_of(v)]
-    if isinstance(value, (tuple, list)):
-        return [s for v in value for s in _specs_of(v)]
-    return []
-
-
 def symbolic_inputs(
     inputs: Any, hints: dict[str, int] | None = None, specialise: bool = False
 ) -> tuple[ModelInputs, SizeSymbols]:
@@ -158,12 +117,10 @@ def symbolic_inputs(
     dimension, 224 for an image side, 128 for a token count, 64 otherwise. ``specialise``: every named
     size is its hint instead (the symbols still exist, for a formula that holds at the hints only)."""
     hints = dict(hints or {})
-    walked = _walk_specs(inputs)
-    if isinstance(walked, TensorSpec):
-        walked = (walked,)
+    named = named_model_inputs(inputs)
     order: list[str] = []
     chosen: dict[str, int] = {}
-    for spec in _specs_of(walked):
+    for spec in tensor_specs(named):
         for position, size in enumerate(spec.shape):
             if isinstance(size, str):
                 check_size_name(size)
@@ -194,12 +151,7 @@ def symbolic_inputs(
             return type(value)(to_symbolic(v) for v in value)
         return value
 
-    converted = to_symbolic(walked)
-    if isinstance(converted, tuple) and len(converted) == 2 and isinstance(converted[1], dict):
-        return ModelInputs(tuple(converted[0]), converted[1]), symbols
-    if isinstance(converted, dict):
-        return ModelInputs((), converted), symbols
-    return ModelInputs(tuple(converted), {}), symbols
+    return ModelInputs(tuple(to_symbolic(a) for a in named.args), to_symbolic(named.kwargs)), symbols
 
 
 def user_text(text: str, symbols: SizeSymbols) -> str:

@@ -114,3 +114,20 @@ def test_a_model_that_runs_at_one_size_says_it_specialised(
     other = dict(point, **{next(iter(point)): next(iter(point.values())) + 1})
     with pytest.raises(Exception, match="outside the formula's domain"):
         result.at(other)
+
+
+def test_a_fixed_typed_input_beside_named_sizes() -> None:
+    # a keyword input of fixed shape and its own dtype stays a tensor input (it was once passed as a tuple)
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.proj(x) * mask.float().sum()
+
+    result = formula(Masked(), ([(1, "L", 8)], {"mask": ((1, 77), torch.bool)}))
+    assert result.inputs == "0=1xLx8, mask=1x77:bool"
+    for length in (2, 5, 64):  # the domain: L >= 2 (a size of 1 broadcasts)
+        expected = analyze(Masked(), ([(1, length, 8)], {"mask": ((1, 77), torch.bool)})).totals
+        assert result.at(L=length).totals == expected
