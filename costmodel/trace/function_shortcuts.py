@@ -252,12 +252,19 @@ def _activation(op: str, option: str | None) -> Callable[[Any, tuple[Any, ...], 
         if option == "inplace" and value not in (True, False) or option == "approximate" and value not in ("none", "tanh"):
             return None
         out = x if inplace else pending_like(x, tuple(x.shape), mode)
-        xm = TensorMeta.of(x)
         options = {"approximate": value} if option == "approximate" and value != "none" else {}
-        call = AtenCall(op + ("_" if inplace else ""), (xm,), options, (xm,), (TensorMeta.of(out),), aliases=inplace)
-        return out, [call]
+        return out, [activation_call(op, x, out, inplace, options=options)]
 
     return rule
+
+
+def activation_call(
+    op: str, x: Any, out: Any, inplace: bool, extra: tuple[Any, ...] = (), options: dict[str, Any] | None = None
+) -> AtenCall:
+    """The one element-wise aten call of an activation: ``op`` (``op_`` in place, its output the input
+    itself), the scalars aten sees after the input (``extra``) and its keyword ``options``."""
+    xm = TensorMeta.of(x)
+    return AtenCall(op + ("_" if inplace else ""), (xm, *extra), options or {}, (xm,), (TensorMeta.of(out),), aliases=inplace)
 
 
 _ACTIVATIONS: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -304,14 +311,21 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     if type(params["momentum"]) not in (int, float) or type(params["eps"]) not in (int, float):
         return None
     out = pending_like(x, tuple(x.shape), mode)
+    return out, inference_batch_norm_calls(x, out, state, params["momentum"], params["eps"])
+
+
+def inference_batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], momentum: float, eps: float) -> list[AtenCall]:
+    """What eval-mode batch norm runs on CPU: an empty reserve, then ``native_batch_norm`` of ``x`` with
+    ``state`` = (weight, bias, running mean, running var) (weight and bias may be None), whose saved
+    mean and invstd outputs are empty."""
     xm = TensorMeta.of(x)
     metas = tuple(None if t is None else TensorMeta.of(t) for t in state)
-    norm_args = (xm, *metas, False, params["momentum"], params["eps"])
     inputs = (xm,) + tuple(m for m in metas if m is not None)
     reserve, saved = TensorMeta((0,), torch.uint8), TensorMeta((0,), x.dtype)
     allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
     empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
-    return out, [empty, AtenCall("aten::native_batch_norm", norm_args, {}, inputs, (TensorMeta.of(out), saved, saved))]
+    norm = AtenCall("aten::native_batch_norm", (xm, *metas, False, momentum, eps), {}, inputs, (TensorMeta.of(out), saved, saved))
+    return [empty, norm]
 
 
 def _is_any_tensor(value: Any) -> bool:

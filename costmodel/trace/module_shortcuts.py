@@ -20,7 +20,7 @@ from torch._subclasses.fake_tensor import FakeTensor
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode
-from costmodel.trace.function_shortcuts import global_average, pending_like
+from costmodel.trace.function_shortcuts import activation_call, global_average, inference_batch_norm_calls, pending_like
 from costmodel.trace.pending import PendingTensor
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -132,12 +132,10 @@ def direct_call(
         act: Any = module
         inplace = bool(getattr(act, "inplace", False))
         out = x if inplace else pending_like(x, tuple(x.shape), mode)
-        xm = TensorMeta.of(x)
         # the scalars aten sees: ReLU6 is hardtanh(0, 6); GELU passes a non-default approximation
         extra: tuple[Any, ...] = (float(act.min_val), float(act.max_val)) if cls is nn.ReLU6 else ()
         options = {"approximate": act.approximate} if cls is nn.GELU and act.approximate != "none" else {}
-        call = AtenCall(op + ("_" if inplace else ""), (xm, *extra), options, (xm,), (TensorMeta.of(out),), aliases=inplace)
-        return out, [call]
+        return out, [activation_call(op, x, out, inplace, extra, options)]
     if cls in _CONVS:
         conv: Any = module
         shape = _conv_out(conv, x)
@@ -201,16 +199,6 @@ def direct_call(
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
             return None  # other devices and dtypes take other kernels: run them under FakeTensorMode
         out = pending_like(x, tuple(x.shape), mode)
-        xm = TensorMeta.of(x)
-        state = (_meta(bn.weight), _meta(bn.bias), TensorMeta.of(bn.running_mean), TensorMeta.of(bn.running_var))
         momentum = 0.0 if bn.momentum is None else bn.momentum
-        bn_args: tuple[Any, ...] = (xm, *state, False, momentum, bn.eps)
-        inputs = (xm,) + tuple(t for t in state if t is not None)
-        # on CPU, eval-mode batch_norm allocates an empty reserve, then runs native_batch_norm, whose
-        # saved mean and invstd outputs are empty
-        reserve, saved = TensorMeta((0,), torch.uint8), TensorMeta((0,), x.dtype)
-        allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
-        empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
-        norm = AtenCall("aten::native_batch_norm", bn_args, {}, inputs, (TensorMeta.of(out), saved, saved))
-        return out, [empty, norm]
+        return out, inference_batch_norm_calls(x, out, (bn.weight, bn.bias, bn.running_mean, bn.running_var), momentum, bn.eps)
     return None
