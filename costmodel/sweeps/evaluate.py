@@ -171,6 +171,7 @@ def architecture_rows(job: Job, candidates: list[tuple[int, dict[str, Any]]]) ->
         return [SweepRow(i, v, "failed", error, build_s=time.perf_counter() - start) for i, v in candidates]
     build_s = time.perf_counter() - start
     formula: Any = None
+    formula_tried = False
     dataflow: dict[str, tuple[str, ...]] | None = None  # the rows' dataflow: the same at every size
     rows = []
     for position, (index, values) in enumerate(candidates):
@@ -178,8 +179,8 @@ def architecture_rows(job: Job, candidates: list[tuple[int, dict[str, Any]]]) ->
         start = time.perf_counter()
         row = SweepRow(index, values, build_s=build_s if position == 0 else 0.0)
         try:
-            if formula is None and dataflow is not None and len(candidates) >= FORMULA_FROM:
-                formula = _formula_or_none(model, job, first_values)
+            if not formula_tried and dataflow is not None and len(candidates) >= FORMULA_FROM:
+                formula, formula_tried = _formula_or_none(model, job, first_values), True
             report, reads, row.via = _report_at(model, job, sizes, formula, dataflow)
             dataflow = dataflow or reads
             _fill(row, report, reads, model, job)
@@ -194,8 +195,8 @@ def _report_at(
     model: nn.Module, job: Job, sizes: dict[str, int], formula: Any, dataflow: dict[str, tuple[str, ...]] | None
 ) -> tuple[Report, dict[str, tuple[str, ...]], str]:
     """(report, row dataflow, "formula" or "analysis"): the formula's report where it holds (the dataflow
-    known from an earlier analysis), else an analysis at these sizes."""
-    if formula is not None and formula is not False and dataflow is not None:
+    known from the analysis it was derived after), else an analysis at these sizes."""
+    if formula is not None and dataflow is not None:
         from costmodel.symbolic.domain import OutsideDomain
 
         try:
@@ -207,14 +208,14 @@ def _report_at(
 
 
 def _formula_or_none(model: nn.Module, job: Job, hint_values: dict[str, Any]) -> Any:
-    """The model's formula over the size names, traced at the first candidate's sizes (False when it
+    """The model's formula over the size names, traced at the first candidate's sizes (None when it
     cannot be derived: every size is then analysed)."""
     from costmodel.symbolic.derive import formula
 
     try:
         return formula(model, job.inputs, job.dtype, hints={k: hint_values[k] for k in job.size_names})
     except CostModelError:
-        return False  # tried: analyse every size
+        return None
 
 
 def _fill(row: SweepRow, report: Report, reads: dict[str, tuple[str, ...]], model: nn.Module, job: Job) -> None:
