@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import click
 from costmodel_cli.formula_command import formula, formula_of, symbolic_inputs
+from costmodel_cli.memory_command import memory, mode_option, optimizer_option
 from costmodel_cli.options import (
     budget_options,
     debug_option,
@@ -80,6 +81,11 @@ def _plotted(figure: Any, path: str | None) -> None:
     "without it that walk runs only where fx fails.",
 )
 @click.option("--expand", is_flag=True, help="Show the aten ops under each row (tables; JSON always has them).")
+@click.option(
+    "--memory", "with_memory", is_flag=True, help="Also model the forward's peak memory (a line in tables, a JSON block)."
+)
+@mode_option
+@optimizer_option
 @budget_options
 @flops_unit_option
 @model_options
@@ -100,6 +106,9 @@ def report(
     plot_path: str | None,
     fallback: bool,
     expand: bool,
+    with_memory: bool,
+    mode: str,
+    optimizer: str,
     max_params: int | None,
     max_mac: int | None,
     max_flops: int | None,
@@ -107,7 +116,14 @@ def report(
     dtype_name: str,
     debug: bool,
 ) -> None:
-    """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable)."""
+    """Per-layer FLOPs, params and MAC of MODEL (a zoo name, file.py:callable or package.module:callable).
+
+    With --mode train: each layer's forward and backward FLOPs and MAC over one training step, the bytes
+    autograd saves of it, and the step's peak memory."""
+    if mode == "train":
+        refused = {"--max-flops": max_flops, "--max-mac": max_mac, "--max-params": max_params, "--plot": plot_path}
+        _training_report(model, input_shape, optimizer, dtype_name, fmt, exact, show_all, {**refused, "--fallback": fallback})
+        return
     result = analyze(
         load_model(model),
         input_shape,
@@ -117,6 +133,7 @@ def report(
         mac_unit=cast(MacUnit, mac_unit),
         fallback=True if fallback else None,
         flops_unit=flops_unit,
+        memory=with_memory,
     )
     options = dict(group_by="layer" if flat else group_by, sort=sort, top=top, depth=depth, show_free=show_all, expand=expand)
     emit(render(result, fmt, exact=exact, **options))
@@ -125,6 +142,20 @@ def report(
 
         _plotted(plot_layers(result), plot_path)
     check_budgets(model, result.totals, {"flops": max_flops, "mac": max_mac, "params": max_params}, mac_unit)
+
+
+def _training_report(
+    model: str, input_shape: Any, optimizer: str, dtype_name: str, fmt: str, exact: bool, show_all: bool, refused: dict[str, Any]
+) -> None:
+    """``report --mode train``: the training step's per-layer forward/backward costs (``memory_report``)."""
+    from costmodel.memory.run import memory_report
+
+    given = [name for name, value in refused.items() if value]
+    if given:
+        raise click.BadParameter(f"{', '.join(given)} apply to the inference report: leave them out with --mode train")
+    chosen = None if optimizer == "none" else optimizer
+    result = memory_report(load_model(model), input_shape, mode="train", optimizer=chosen, dtype=DTYPES[dtype_name], name=model)
+    emit(render(result, fmt, exact=exact, show_all=show_all, layers=True))
 
 
 @click.command()
@@ -419,4 +450,4 @@ def compare(
     check_all_budgets(totals, {"flops": max_flops, "mac": max_mac, "params": max_params})
 
 
-COMMANDS = (report, zoo, formula, verify, bench, guidelines, lint, compare, sweep)
+COMMANDS = (report, zoo, formula, verify, bench, guidelines, lint, compare, sweep, memory)

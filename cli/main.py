@@ -35,6 +35,7 @@ COMMAND_HELP = {
     "lint": "Check MODEL against the four guidelines (G1 widths, G2 groups, G3 fragmentation, G4 element-wise).",
     "compare": "Compare MODELS side by side: params, FLOPs, MAC, element-wise MAC, 1x1 MAC efficiency (and latency).",
     "sweep": "Cost every candidate of BUILDER's design space and mark their Pareto front.",
+    "memory": "Live tensor bytes over one inference forward or training step of MODEL: the peak, where it occurs,",
 }
 
 

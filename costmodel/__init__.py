@@ -12,6 +12,8 @@ from costmodel.guidelines.compare import CompareRow, compare
 from costmodel.guidelines.experiments import run_table as run_guideline_table
 from costmodel.guidelines.lint import LintResult, LintThresholds, lint
 from costmodel.inputs import ModelInputs, TensorSpec
+from costmodel.memory.result import MemoryReport
+from costmodel.memory.run import memory_report
 from costmodel.render.printing import render
 from costmodel.report import LayerCost, Report, UncountedOp
 from costmodel.rules import AtenCall, OpCost, register, rules_overlay, unregister
@@ -64,6 +66,8 @@ __all__ = [
     "Formula",
     "sweep",
     "SweepResult",
+    "memory_report",
+    "MemoryReport",
     "run_analysis",
     "Analysis",
     "register",

@@ -298,12 +298,19 @@ def analyze(
     mac_unit: MacUnit = "elements",
     fallback: bool | None = None,
     flops_unit: str = "multiply-adds",
+    memory: bool = False,
 ) -> Report:
     """Per-layer FLOPs, params and MAC of ``model`` on ``inputs``, by docs/CONVENTIONS.md: the report of
-    ``run_analysis`` (which see for the arguments)."""
-    return run_analysis(
+    ``run_analysis`` (which see for the arguments). ``memory``: also model the inference forward's live
+    bytes (``costmodel.memory_report``; one more fake run) into ``report.memory`` and its JSON."""
+    report = run_analysis(
         model, inputs, dtype, name=name, strict=strict, mac_unit=mac_unit, fallback=fallback, flops_unit=flops_unit
     ).report
+    if memory:
+        from costmodel.memory.run import memory_report
+
+        report.memory = memory_report(model, default_inputs(model) if inputs is None else inputs, dtype=dtype, name=report.model)
+    return report
 
 
 def run_analysis(

@@ -173,6 +173,7 @@ class Report(Printable):
     inputs: str = ""  # every input as '1x3x224x224' or 'x=1x77:int64, mask=…'
     walk: str = "fx"  # "fx" (module-level rows) or "aten" (the fallback walk's per-op rows)
     flops_unit: str = "multiply-adds"  # or "flops": 2 × multiply-adds, torch.utils.flop_counter's count
+    memory: Any = None  # a costmodel.memory MemoryReport of the inference forward, when asked for
 
     @property
     def complete(self) -> bool:
@@ -239,6 +240,7 @@ class Report(Printable):
             "totals": {**self.totals, "contraction_flops": self.contraction_flops},
             "uncounted": [asdict(u) for u in self.uncounted],
             "notes": list(self.notes),
+            **({"memory": self.memory.to_dict()} if self.memory is not None else {}),
         }
 
     def in_flops_unit(self, unit: str) -> Report:

@@ -15,6 +15,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("costmodel.inputs", "costmodel.zoo"),
     ("costmodel.rules", "costmodel.report"),
     ("costmodel.trace",),
+    ("costmodel.memory",),
     ("costmodel.analyze",),
     ("costmodel.proofs", "costmodel.runtime", "costmodel.symbolic"),
     ("costmodel.guidelines", "costmodel.sweeps"),

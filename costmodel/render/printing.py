@@ -10,8 +10,10 @@ from typing import Any
 from costmodel.guidelines.compare import Comparison
 from costmodel.guidelines.experiments import GuidelineTables, TableResult
 from costmodel.guidelines.lint import LintResult
+from costmodel.memory.result import MemoryReport
 from costmodel.proofs.results import ClaimResult, Verification
 from costmodel.render import result_views as views
+from costmodel.render.memory_views import memory_document
 from costmodel.render.report_view import report_document
 from costmodel.render.sweep_views import sweep_document
 from costmodel.render.table import FORMATS, Document, Format, print_document
@@ -29,6 +31,7 @@ VIEWS: dict[type, Callable[..., Document]] = {
     ClaimResult: views.claim_document,
     Comparison: views.comparison_document,
     SweepResult: sweep_document,
+    MemoryReport: memory_document,
     GuidelineTables: views.guidelines_document,
     TableResult: lambda result, fmt="table", **options: views.guidelines_document(GuidelineTables([result]), fmt, **options),
 }

@@ -7,7 +7,7 @@ from typing import Any
 
 from costmodel.render.table import Column, Document, Format, Table
 from costmodel.report import GroupBy, GroupRow, LayerCost, Report, SortKey, flops_phrase
-from costmodel.units import human
+from costmodel.units import human, human_bytes
 
 
 def shape_text(shape: list[int]) -> str:
@@ -62,6 +62,12 @@ def summary_lines(report: Report) -> list[str]:
         ),
         uncounted_line([f"{u.name} ({u.op})" for u in report.uncounted]),
     ]
+    memory = report.memory
+    if memory is not None:
+        lines.append(
+            f"Peak memory {human_bytes(memory.peak)} ({memory.peak:,} B, inference) in {memory.peak_row} ({memory.peak_op})"
+            f" · resident {human_bytes(memory.resident_bytes)} (parameters, buffers, inputs) · see `costmodel memory`"
+        )
     return lines + [f"Note: {n}" for n in report.notes]
 
 

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 from tabulate import tabulate
 
-from costmodel.units import human
+from costmodel.units import human, human_bytes
 
 Format = Literal["table", "json", "csv", "markdown"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv", "markdown")
 #: How a column's values are written in tables (CSV always has the raw value).
-Kind = Literal["text", "count", "int", "real", "percent", "signed_percent", "bool"]
+Kind = Literal["text", "count", "int", "real", "percent", "signed_percent", "bool", "bytes"]
 #: Where a column appears: every format, CSV only, or tables (terminal and Markdown) only.
 Shown = Literal["all", "csv", "table"]
 
@@ -82,6 +82,8 @@ def cell_text(value: Any, column: Column, exact: bool = False) -> str:
         return f"{round(value):,}" if exact else human(value)
     if column.kind == "int":
         return f"{round(value):,}"
+    if column.kind == "bytes":
+        return f"{round(value):,}" if exact else human_bytes(value)
     if column.kind == "percent":
         return f"{value:.1f}%"
     if column.kind == "signed_percent":

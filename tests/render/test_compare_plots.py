@@ -114,6 +114,8 @@ def test_public_api_is_pinned() -> None:
             "Formula",
             "sweep",
             "SweepResult",
+            "memory_report",
+            "MemoryReport",
             "register",
             "rules_overlay",
             "unregister",
@@ -158,6 +160,7 @@ def test_public_api_is_pinned() -> None:
     homes["check_claim"] = "costmodel.proofs.conv_claim"
     homes["formula"], homes["Formula"] = "costmodel.symbolic.derive", "costmodel.symbolic.result"
     homes["sweep"], homes["SweepResult"] = "costmodel.sweeps.run", "costmodel.sweeps.result"
+    homes["memory_report"], homes["MemoryReport"] = "costmodel.memory.run", "costmodel.memory.result"
     homes |= dict.fromkeys(("plot_compare", "plot_layers", "plot_roofline", "save_png"), "costmodel.render.plots")
     for name, module in homes.items():
         assert getattr(costmodel, name) is getattr(importlib.import_module(module), name)
