@@ -81,3 +81,12 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], ar
     code, out, err = run_main(capsys, *args)
     assert code == 2 and out == ""
     assert message in err and "Traceback" not in err
+
+
+def test_readme_memory_sample_is_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli.test_cli import assert_block_printed
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code, out, err = run_main(capsys, "memory", "resnet18", "--input", "8,3,224,224", "--mode", "train", "--measure")
+    assert code == 0, err
+    assert_block_printed(readme, "`costmodel memory resnet18 --input 8,3,224,224 --mode train --measure`:", out)
