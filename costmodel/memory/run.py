@@ -15,7 +15,7 @@ from costmodel.trace.model_errors import check_dtype, check_model
 #: What the ledger does not model, printed with every memory report.
 NOT_MODELLED = (
     "not modelled: allocator block caching and fragmentation (CUDA's reserved > allocated), scratch of kernels other "
-    "than CPU convolution (cuDNN/BLAS workspaces), the CUDA context"
+    "than CPU convolution's forward (backward convolution, cuDNN/BLAS workspaces), the CUDA context"
 )
 
 

@@ -59,6 +59,19 @@ def norm_backward(call: AtenCall) -> OpCost:
     return OpCost(NORM_BACKWARD_FLOPS_PER_ELEMENT * x.numel, call.io_elements(), kind="norm_backward")
 
 
+#: Weight norm backward per element of v (w = g·v/‖v‖): grad_g = Σ grad_w·v/‖v‖ (2) and
+#: grad_v = (g/‖v‖)·(grad_w − v·grad_g/‖v‖) (3).
+WEIGHT_NORM_BACKWARD_FLOPS_PER_ELEMENT = 5
+
+
+@rule("_weight_norm_interface_backward", family="norm")
+def weight_norm_backward(call: AtenCall) -> OpCost:
+    """Weight norm backward: FLOPs = 5 per element of v (see WEIGHT_NORM_BACKWARD_FLOPS_PER_ELEMENT);
+    MAC = grad_w, v, g and the saved norms read + grad_v and grad_g written."""
+    v = call.args[1]
+    return OpCost(WEIGHT_NORM_BACKWARD_FLOPS_PER_ELEMENT * v.numel, call.io_elements(), kind="norm_backward")
+
+
 @rule(*ACTIVATION_BACKWARDS, family="activation")
 def activation_backward(call: AtenCall) -> OpCost:
     """Element-wise gradient: FLOPs = 1 per output element; MAC = grad_out + the saved input or output

@@ -136,3 +136,15 @@ def test_every_backward_op_of_the_corpus_has_a_rule() -> None:
         assert report.complete, (name, report.uncounted)
         assert report.total("flops", ("backward",)) > report.total("flops", ("forward",))
         assert math.isclose(report.total("flops"), sum(p["flops"] for p in report.phases.values()))
+
+
+def test_weight_norm_backward_against_a_closed_form() -> None:
+    """A weight-normed linear (w = g·v/‖v‖, torch's parametrization): its backward runs
+    _weight_norm_interface_backward over v, 5 FLOPs per element, and the two mm of the linear."""
+    layer = nn.utils.parametrizations.weight_norm(nn.Linear(12, 6, bias=False))
+    record = record_step(nn.Sequential(layer), (4, 12), mode="train")
+    costed = cost_calls([op.call for op in record.ledger.ops])
+    backward = [c for op, c in zip(record.ledger.ops, costed) if op.phase == "backward"]
+    norm = [c for c in backward if c.call.short == "_weight_norm_interface_backward"]
+    assert len(norm) == 1 and norm[0].cost is not None and norm[0].cost.flops == 5 * 6 * 12
+    assert all(c.cost is not None for c in costed)
