@@ -58,7 +58,7 @@ def _plotted(figure: Any, path: str | None) -> None:
     help="The module tree to --depth (subtotals; each module's own ops beneath it), one row per layer, or per op "
     "type. Default: the module tree in tables, one row per layer in CSV and JSON.",
 )
-@click.option("--flat", is_flag=True, help="One row per layer (fx node, or aten op in the aten walk): --group-by layer.")
+@click.option("--flat", is_flag=True, help="One row per layer (fx node; layer call or op in the aten walk): --group-by layer.")
 @click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Depth of the module tree.")
 @click.option("--sort", type=click.Choice(["flops", "mac", "params"]), default=None, help="Sort rows, largest first.")
 @click.option(
@@ -77,7 +77,8 @@ def _plotted(figure: Any, path: str | None) -> None:
 @click.option(
     "--fallback",
     is_flag=True,
-    help="Cost with the aten-level walk (one op per row) even where torch.fx can trace MODEL; "
+    help="Cost with the aten-level walk (torch.nn layers and the aten ops of other code as rows) even where "
+    "torch.fx can trace MODEL; "
     "without it that walk runs only where fx fails.",
 )
 @click.option("--expand", is_flag=True, help="Show the aten ops under each row (tables; JSON always has them).")

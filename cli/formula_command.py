@@ -86,7 +86,11 @@ def formula_of(model: str, texts: tuple[str, ...], dtype_name: str, **options: A
 )
 @click.option("--all", "show_all", is_flag=True, help="Also show rows of 0 FLOPs and 0 MAC in tables.")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N rows that dominate the FLOPs' growth.")
-@click.option("--fallback", is_flag=True, help="Use the aten-level walk (one op per row) even where torch.fx can trace MODEL.")
+@click.option(
+    "--fallback",
+    is_flag=True,
+    help="Use the aten-level walk (layers and other code's aten ops as rows) even where torch.fx can trace MODEL.",
+)
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),

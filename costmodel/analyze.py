@@ -221,28 +221,33 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
 def cost_aten_walk(
     walk: AtenWalk, model: nn.Module, dtype: torch.dtype, model_name: str, *, strict: bool = False, mac_unit: MacUnit = "elements"
 ) -> Report:
-    """Cost a recorded aten walk op by op with the same rules as ``cost_traced``: one row per aten op,
-    named ``<module path>.<op>`` (``_1``, ``_2``… for repeats); a parameter belongs to the first
-    computing (non-view) op that reads it."""
+    """Cost a recorded aten walk row by row with the same rules as ``cost_traced``: a leaf layer's call is
+    one row named by its path (``layer1.0.conv1``), as in the fx walk; any other op is a row named
+    ``<module path>.<op>`` (``_1``, ``_2``… for repeats). A layer's parameters belong to its row, an op's
+    to the first computing (non-view) op that reads them."""
     check_mac_unit(mac_unit)
     scale = torch.empty((), dtype=dtype).element_size() if mac_unit == "bytes" else 1
     seen: set[int] = set()
-    used: set[str] = set()
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
-    for index, (costed, owner) in enumerate(zip(cost_calls(walk.calls), walk.owners)):
-        call = costed.call
-        op = call.short
-        if call.module is not None and owner:  # a module-level rule: the row is the module's call
-            base = owner
-        else:
-            base = f"{owner}.{op}" if owner else op
-        row_name = unique_name(base, used)
-        cost = sum_costs([costed], bool(call.outputs))
+    costed = cost_calls(walk.calls)
+    for index, (row_name, row) in enumerate(zip(aten_row_names(walk, model), walk.rows)):
+        cost = sum_costs(costed[row.start : row.end], bool(row.outputs))
         uncounted.extend(UncountedOp(row_name, u) for u in cost.uncounted)
-        params = first_reads(walk.params_read(call), seen) if cost.family != "views" else 0
+        params = first_reads(walk.params_read(row), seen) if row.layer is not None or cost.family != "views" else 0
         layers.append(
-            layer_row(row_name, op, owner, list(call.inputs), list(call.outputs), cost, params, scale, node=f"op{index}")
+            layer_row(
+                row_name,
+                row.op,
+                row.owner,
+                list(row.inputs),
+                list(row.outputs),
+                cost,
+                params,
+                scale,
+                row.layer is not None,
+                node=f"op{index}",
+            )
         )
     how = "one forward on real tensors (an op needed tensor values)" if walk.real else "one forward on fake tensors"
     report = Report(
@@ -253,7 +258,7 @@ def cost_aten_walk(
         uncounted=uncounted,
         model_params=sum(p.numel() for p in model.parameters()),
         mac_unit=mac_unit,
-        notes=[f"aten-level walk: {how}; rows are aten ops named by their module"],
+        notes=[f"aten-level walk: {how}; rows are torch.nn layers and the aten ops of other code"],
         inputs=walk.inputs.describe(dtype),
         walk="aten",
     )
@@ -284,7 +289,7 @@ class Analysis:
 
     @property
     def walk(self) -> str:
-        """ "fx" (module-level rows) or "aten" (per-op rows of the fallback walk)."""
+        """ "fx" (the traced graph's nodes) or "aten" (the fallback walk: layer calls and other code's aten ops)."""
         return self.report.walk
 
 
@@ -385,16 +390,30 @@ def _aten_analysis(
     return Analysis(report, None, aten_reads(walk, [row.name for row in report.layers]))
 
 
+def aten_row_names(walk: AtenWalk, model: nn.Module) -> list[str]:
+    """Each row's name, the fx walk's scheme: a layer call is its path (the model's class name when the
+    model itself is the layer), an op ``<owning module path>.<op>`` or the op alone; repeats ``_1``, ``_2``…"""
+    used: set[str] = set()
+    names = []
+    for row in walk.rows:
+        if row.layer is not None:
+            base = row.layer or type(model).__name__
+        else:
+            base = f"{row.owner}.{row.op}" if row.owner else row.op
+        names.append(unique_name(base, used))
+    return names
+
+
 def aten_reads(walk: AtenWalk, names: list[str]) -> dict[str, tuple[str, ...]]:
-    """The dataflow of an aten walk: each op reads the op that last wrote the storage of each of its
-    inputs (a view writes nothing new; the inputs and parameters were written by no op)."""
+    """The dataflow of an aten walk: each row reads the row that last wrote the storage of each of its
+    inputs (a view writes nothing new; the inputs and parameters were written by no row)."""
     writer: dict[int, str] = {}
     reads: dict[str, tuple[str, ...]] = {}
-    for name, call in zip(names, walk.calls):
-        found = [writer[k] for k in call.storages if k in writer]
+    for name, row in zip(names, walk.rows):
+        found = [writer[k] for k in row.storages if k in writer]
         reads[name] = tuple(dict.fromkeys(found))
-        if not call.aliases:
-            for k in call.out_storages:
+        if not row.aliases:
+            for k in row.out_storages:
                 if k:
                     writer[k] = name
     return reads

@@ -63,7 +63,7 @@ class Printable:
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One fx call node's costs (or, in the fallback walk, one aten op's). ``module`` is the owning
+    """One fx call node's costs (in the fallback walk, one layer call's or one aten op's). ``module`` is the owning
     module's qualified name (None at the root)."""
 
     name: str
@@ -171,7 +171,7 @@ class Report(Printable):
     mac_unit: str = "elements"
     notes: list[str] = field(default_factory=list)
     inputs: str = ""  # every input as '1x3x224x224' or 'x=1x77:int64, mask=…'
-    walk: str = "fx"  # "fx" (module-level rows) or "aten" (the fallback walk's per-op rows)
+    walk: str = "fx"  # "fx" (the traced graph's nodes) or "aten" (the fallback walk: layer calls and other code's ops)
     flops_unit: str = "multiply-adds"  # or "flops": 2 × multiply-adds, torch.utils.flop_counter's count
     memory: Any = None  # a costmodel.memory MemoryReport of the inference forward, when asked for
 

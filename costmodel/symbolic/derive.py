@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from costmodel.analyze import MacUnit, check_mac_unit, first_reads, op_name, owner_of, params_by_node, row_names, unique_name
+from costmodel.analyze import MacUnit, aten_row_names, check_mac_unit, first_reads, op_name, owner_of, params_by_node, row_names
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
 from costmodel.report import UncountedOp
 from costmodel.rules.costing import cost_calls
@@ -20,9 +20,10 @@ from costmodel.symbolic.expressions import NotPlainExpression
 from costmodel.symbolic.result import Formula
 from costmodel.symbolic.rows import OpFormula, RowFormula, ShapeFormula
 from costmodel.symbolic.symbols import SizeSymbols, SymbolicInputError, conv_layout_unguarded, symbolic_inputs, user_text
-from costmodel.trace.aten_walk import aten_walk
+from costmodel.trace.aten_walk import AtenWalk, aten_walk
 from costmodel.trace.fx_trace import TracedModel, trace_model
 from costmodel.trace.guards import gc_paused
+from costmodel.trace.leaf_calls import WalkRow
 from costmodel.trace.model_errors import OutOfTime, check_dtype, check_model
 from costmodel.trace.pending import tensors_in
 
@@ -191,10 +192,13 @@ def _fails(call: Any) -> bool:
     return False
 
 
-def _full_slice(call: Any) -> bool:
-    """A slice that returns its whole input (start 0, step 1, same shape): eager indexing skips it when
+def _full_slice(row: WalkRow, walk: AtenWalk) -> bool:
+    """An op row that slices its whole input (start 0, step 1, same shape): eager indexing skips it when
     the sizes are numbers, and records it only because a symbolic bound cannot be compared; left out so
     that rows match ``analyze`` one to one."""
+    if row.layer is not None:
+        return False
+    call = walk.calls[row.start]
     if call.op != "aten::slice" or len(call.inputs) != 1 or not call.outputs:
         return False
     start, step = call.arg(2, "start", 0), call.arg(4, "step", 1)
@@ -220,7 +224,6 @@ def _aten_formula(
     except CostModelError as exc:
         raise _named(exc, symbols) from exc
     seen: set[int] = set()
-    used: set[str] = set()
     rows: list[RowFormula] = []
     uncounted: list[UncountedOp] = []
     try:
@@ -232,35 +235,31 @@ def _aten_formula(
         raise SymbolicCostingError(
             f"the cost rule of {failing} cannot take symbolic sizes ({type(exc).__name__}: {exc})"
         ) from exc
-    for index, (costed, owner) in enumerate(zip(costed_calls, walk.owners)):
-        call = costed.call
-        if _full_slice(call):
-            continue
-        op = call.short
-        base = owner if call.module is not None and owner else (f"{owner}.{op}" if owner else op)
-        row_name = unique_name(base, used)
+    kept = [(name, row) for name, row in zip(aten_row_names(walk, model), walk.rows) if not _full_slice(row, walk)]
+    for index, (row_name, row) in enumerate(kept):
+        costed = costed_calls[row.start : row.end]
         try:
-            ops = [OpFormula.of(costed, symbols)]
+            ops = [OpFormula.of(c, symbols) for c in costed]
         except NotPlainExpression as exc:
             raise SymbolicCostingError(f"a cost rule gave an expression with no plain form: {exc}") from exc
-        # as cost_aten_walk: the row's family is "views" for a view and for an uncounted op (no cost)
-        counted = costed.cost is not None and costed.family != "views"
-        params = first_reads(walk.params_read(call), seen) if counted else 0
-        row = RowFormula(
+        # as cost_aten_walk: a layer's parameters are its own; an op's go to the first computing op reading them
+        counted = row.layer is not None or any(c.cost is not None and c.family != "views" for c in costed)
+        params = first_reads(walk.params_read(row), seen) if counted else 0
+        row_formula = RowFormula(
             row_name,
-            op,
-            owner,
-            [ShapeFormula.of(t, symbols) for t in call.inputs],
-            [ShapeFormula.of(t, symbols) for t in call.outputs],
+            row.op,
+            row.owner,
+            [ShapeFormula.of(t, symbols) for t in row.inputs],
+            [ShapeFormula.of(t, symbols) for t in row.outputs],
             ops,
             params,
-            bool(call.outputs),
-            False,
+            bool(row.outputs),
+            row.layer is not None,
             f"op{index}",
         )
-        uncounted.extend(UncountedOp(row_name, u) for u in row.uncounted)
-        rows.append(row)
-    notes = notes + ["aten-level walk: one forward on fake tensors; rows are aten ops named by their module"]
+        uncounted.extend(UncountedOp(row_name, u) for u in row_formula.uncounted)
+        rows.append(row_formula)
+    notes = notes + ["aten-level walk: one forward on fake tensors; rows are torch.nn layers and the aten ops of other code"]
     model_params = sum(p.numel() for p in model.parameters())
     return Formula.build(
         model_name, spec, dtype, symbols, rows, uncounted, model_params, mac_unit, "aten", notes, domain_of(symbols)

@@ -157,6 +157,9 @@ def _size_key(size: Any) -> Hashable:
     return (torch.SymInt, size.node.expr) if type(size) is torch.SymInt else size
 
 
+#: The attribute on which the aten walk's leaf-call wrapper keeps the forward it wraps.
+WRAPPED_FORWARD = "_costmodel_wrapped_forward"
+
 #: What every nn.Module carries (hook tables, parameter and buffer dicts…): not a hyper-parameter.
 _BASE_STATE = frozenset(nn.Module().__dict__) | frozenset(_SKIPPED_STATE)
 
@@ -168,6 +171,10 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
     for key, value in module.__dict__.items():
         if key in _BASE_STATE:
             continue
+        if key == "forward":  # an instance-level forward: the aten walk's wrapper stands for what it wraps
+            value = getattr(value, WRAPPED_FORWARD, value)
+            if isinstance(value, types.MethodType) and value.__self__ is module:
+                continue  # the class's own forward
         items.append((key, freezer.freeze(value)))
     tensors = tuple((k, freezer.freeze(v)) for k, v in {**module._parameters, **module._buffers}.items())
     children = tuple((k, None if m is None else _module_state(m, freezer)) for k, m in module._modules.items())
@@ -205,6 +212,19 @@ def node_key(
             return None
         key = (head, freezer.freeze(args), freezer.freeze(kwargs), salt)
     except (_Uncacheable, TypeError):  # TypeError: an unhashable target
+        return None
+    return key, freezer.tensors
+
+
+def module_call_key(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], salt: Hashable
+) -> tuple[Hashable, list[Any]] | None:
+    """The memo key of a call of torch.nn layer ``module`` on fake tensors (the same key as its fx node's)
+    and its distinct input tensors in key order, or None when the outcome may depend on more than metadata."""
+    freezer = _Freezer({})
+    try:
+        key = (("module", _module_state(module, freezer)), freezer.freeze(args), freezer.freeze(kwargs), salt)
+    except (_Uncacheable, TypeError):
         return None
     return key, freezer.tensors
 

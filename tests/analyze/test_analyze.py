@@ -275,8 +275,8 @@ def test_fallback_costs_an_untraceable_model() -> None:
     report = analyze(model, (2, 3, 8, 8), fallback=True)
     assert auto.totals == report.totals and auto.walk == report.walk == "aten"
     assert "fx path failed" in auto.notes[0] and "if x.abs().sum() >= 0" in auto.notes[0]
-    conv = next(r for r in report.layers if r.op == "convolution")
-    assert conv.name == "conv.convolution" and conv.module == "conv"
+    conv = next(r for r in report.layers if r.op == "Conv2d")  # a torch.nn layer: one row, as in the fx walk
+    assert conv.name == "conv" and conv.module == "conv" and conv.aten[0]["op"] == "convolution"
     assert conv.flops == 2 * 8 * 8 * 8 * 3 * 9 and conv.params == 8 * 3 * 9 + 8
     assert report.totals["params"] == sum(r.params for r in report.layers) == 8 * 27 + 8 + 8 * 4 + 4
     assert report.flops_of("linear") == 2 * 8 * 4

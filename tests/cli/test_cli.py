@@ -208,7 +208,7 @@ def test_fallback_through_cli(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, "report", spec, "--input", "1,3,8,8", "--fallback", "--format", "json")
     data = json.loads(out)
     assert code == 0 and data["uncounted"] == []
-    assert [r["name"] for r in data["layers"] if r["op"] == "convolution"] == ["conv.convolution"]
+    assert [r["name"] for r in data["layers"] if r["op"] == "Conv2d"] == ["conv"]
     assert data["totals"]["params"] == 260 and any("aten-level walk" in n for n in data["notes"])
 
 

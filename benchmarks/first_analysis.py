@@ -1,0 +1,285 @@
+"""The first analysis of a model in a fresh process (the CLI's case) against its peers, measured in that
+process: a broad corpus of definitions written elsewhere (Hugging Face vision, text and audio models from
+configs, no weights) and the own models.
+
+Run with a model key, it measures that one model and prints one JSON line: our first analysis (memo
+empty, nothing warmed up: exactly what ``costmodel report`` pays), our second analysis, fvcore, the other
+peers (torch.utils.flop_counter on a real forward, thop, torchinfo, ptflops for images), one real forward
+pass, and the walk and row count. Each peer runs after one warm-up; the figures are medians of
+``--repeats``. ``analysis_speed.py`` runs every key in its own process and prints the table with its
+PASS/FAIL lines; run alone without a key, this does the same.
+
+    python benchmarks/first_analysis.py [KEY] [--repeats 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: key → (config class, its options, input kind): small depths only where the default config is a
+#: multi-billion-parameter model a real forward could not run here
+HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "hf:ResNet": ("ResNetConfig", {}, "image"),
+    "hf:ConvNext": ("ConvNextConfig", {}, "image"),
+    "hf:ConvNextV2": ("ConvNextV2Config", {}, "image"),
+    "hf:RegNet": ("RegNetConfig", {}, "image"),
+    "hf:MobileNetV1": ("MobileNetV1Config", {}, "image"),
+    "hf:MobileNetV2": ("MobileNetV2Config", {}, "image"),
+    "hf:MobileViT": ("MobileViTConfig", {}, "image"),
+    "hf:MobileViTV2": ("MobileViTV2Config", {}, "image"),
+    "hf:EfficientNet": ("EfficientNetConfig", {}, "image"),
+    "hf:ViT": ("ViTConfig", {}, "image"),
+    "hf:DeiT": ("DeiTConfig", {}, "image"),
+    "hf:BEiT": ("BeitConfig", {}, "image"),
+    "hf:Dinov2": ("Dinov2Config", {}, "image"),
+    "hf:Swin": ("SwinConfig", {}, "image"),
+    "hf:PVT": ("PvtConfig", {}, "image"),
+    "hf:Segformer": ("SegformerConfig", {}, "image"),
+    "hf:LeViT": ("LevitConfig", {}, "image"),
+    "hf:PoolFormer": ("PoolFormerConfig", {}, "image"),
+    "hf:CvT": ("CvtConfig", {}, "image"),
+    "hf:BiT": ("BitConfig", {}, "image"),
+    "hf:BERT": ("BertConfig", {}, "tokens"),
+    "hf:RoBERTa": ("RobertaConfig", {}, "tokens"),
+    "hf:DistilBERT": ("DistilBertConfig", {}, "tokens"),
+    "hf:ALBERT": ("AlbertConfig", {}, "tokens"),
+    "hf:ELECTRA": ("ElectraConfig", {}, "tokens"),
+    "hf:GPT-2": ("GPT2Config", {"use_cache": False}, "tokens"),
+    "hf:OPT": ("OPTConfig", {"use_cache": False}, "tokens"),
+    "hf:GPT-Neo": (
+        "GPTNeoConfig",
+        {"use_cache": False, "num_layers": 4, "attention_types": [[["global", "local"], 2]]},
+        "tokens",
+    ),
+    "hf:Llama(4 layers)": (
+        "LlamaConfig",
+        {"use_cache": False, "num_hidden_layers": 4, "hidden_size": 1024, "intermediate_size": 2816, "num_attention_heads": 16},
+        "tokens",
+    ),
+    "hf:Mistral(4 layers)": (
+        "MistralConfig",
+        {"use_cache": False, "num_hidden_layers": 4, "hidden_size": 1024, "intermediate_size": 3584, "num_attention_heads": 16},
+        "tokens",
+    ),
+    "hf:Wav2Vec2": ("Wav2Vec2Config", {"layerdrop": 0.0}, "audio"),
+    "hf:HuBERT": ("HubertConfig", {"layerdrop": 0.0}, "audio"),
+}
+
+OWN_CORPUS = ("own:vit", "own:swin_window", "own:efficientnet_se_droppath", "own:convnext_block", "own:stateful")
+ZOO_CORPUS = ("zoo:shufflenet_v2_x1_0", "zoo:mobilenet_v2", "zoo:resnet50")
+KEYS = (*ZOO_CORPUS, *OWN_CORPUS, *HF_CORPUS)
+
+
+def build(key: str) -> tuple[Any, Any, tuple[Any, ...]]:
+    """(model in eval mode, our input spec, the real inputs the peers take as positional arguments)."""
+    import torch
+
+    torch.manual_seed(0)
+    if key.startswith("zoo:"):
+        from costmodel.zoo import ZOO
+
+        return ZOO[key[4:]]().eval(), (1, 3, 224, 224), (torch.randn(1, 3, 224, 224),)
+    if key.startswith("own:"):
+        sys.path.insert(0, str(ROOT))
+        from tests.oracles.test_corpus import OWN
+
+        make, shape = OWN[key[4:]]
+        return make().eval(), shape, (torch.randn(shape),)
+    import transformers
+
+    config_name, options, kind = HF_CORPUS[key]
+    config = getattr(transformers, config_name)(**options)
+    mapping = transformers.AutoModelForImageClassification._model_mapping
+    cls = (
+        mapping[type(config)]
+        if kind == "image" and type(config) in mapping
+        else transformers.AutoModel._model_mapping[type(config)]
+    )
+    model = cls(config).eval()
+    if kind == "image":
+        size = getattr(config, "image_size", 224)
+        size = size[0] if isinstance(size, (list, tuple)) else size
+        shape = (1, getattr(config, "num_channels", 3), size, size)
+        return model, shape, (torch.randn(shape),)
+    if kind == "audio":
+        return model, (1, 16000), (torch.randn(1, 16000),)
+    ids = torch.randint(0, 100, (1, 128))
+    return model, {"input_ids": ((1, 128), torch.int64)}, (ids,)
+
+
+def median_s(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` calls after one warm-up call."""
+    fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def _quiet(fn: Callable[[], object]) -> Callable[[], object]:
+    def run() -> object:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return fn()
+
+    return run
+
+
+def peers(model: Any, real: tuple[Any, ...], image: bool) -> dict[str, Callable[[], object]]:
+    """Each peer's whole analysis of ``model`` on ``real`` as one call."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def fvcore() -> object:
+        from fvcore.nn import FlopCountAnalysis
+
+        analysis = FlopCountAnalysis(model, real)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        return analysis.total()
+
+    def flop_counter() -> object:
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(*real)
+        return counter.get_total_flops()
+
+    def torchinfo() -> object:
+        import torchinfo as lib
+
+        return lib.summary(model, input_data=list(real), verbose=0)
+
+    own = copy.deepcopy(model)  # thop leaves buffers in the model it profiles
+
+    def thop() -> object:
+        import thop as lib
+
+        return lib.profile(own, inputs=real, verbose=False)
+
+    found: dict[str, Callable[[], object]] = {
+        "fvcore": fvcore,
+        "flop_counter": flop_counter,
+        "torchinfo": torchinfo,
+        "thop": thop,
+    }
+    if image:
+
+        def ptflops() -> object:
+            from ptflops import get_model_complexity_info
+
+            shape = tuple(real[0].shape[1:])
+            return get_model_complexity_info(model, shape, as_strings=False, print_per_layer_stat=False, verbose=False)
+
+        found["ptflops"] = ptflops
+    return {name: _quiet(fn) for name, fn in found.items()}
+
+
+def measure(key: str, repeats: int) -> dict[str, Any]:
+    """One model's figures, measured in this (fresh) process: our first analysis comes first of all."""
+    import torch
+
+    from costmodel import analyze
+
+    model, spec, real = build(key)
+    start = time.perf_counter()
+    report = analyze(model, spec)  # the first analysis: nothing imported lazily yet, memo empty
+    first = time.perf_counter() - start
+    second = median_s(lambda: analyze(model, spec), repeats)
+    out: dict[str, Any] = {"key": key, "first_s": first, "second_s": second, "walk": report.walk, "rows": len(report.layers)}
+    with torch.no_grad():
+        out["forward_s"] = median_s(lambda: model(*real), repeats)
+    out["peers"] = {}
+    for name, fn in peers(model, real, len(real[0].shape) == 4).items():
+        try:
+            out["peers"][name] = median_s(fn, repeats if name == "fvcore" else max(1, repeats // 2))
+        except Exception as exc:  # noqa: BLE001  # a peer that cannot take the model has no figure
+            out["peers"][name] = None
+            out.setdefault("peer_errors", {})[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+    return out
+
+
+def run_all(keys: tuple[str, ...], repeats: int, threads: int, python: str = sys.executable) -> list[dict[str, Any]]:
+    """Every key measured in a fresh process of its own; a process that fails gives an ``error`` row."""
+    rows = []
+    for key in keys:
+        done = subprocess.run(
+            [python, __file__, key, "--repeats", str(repeats), "--threads", str(threads)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=900,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode or not lines:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            rows.append({"key": key, "error": tail[:120]})
+        else:
+            rows.append(json.loads(lines[-1]))
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[float], dict[str, int]]:
+    """The printed table, the first-analysis/fvcore ratios, and how many models took each walk."""
+    lines = [
+        f"{'model':24} {'walk':>5} {'rows':>5} {'first ms':>9} {'second ms':>10} {'fvcore ms':>10} {'first/fv':>9} "
+        f"{'fastest peer':>20} {'forward ms':>11} {'first/fwd':>10}"
+    ]
+    ratios: list[float] = []
+    walks: dict[str, int] = {}
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['key']:24} failed: {row['error']}")
+            continue
+        walks[row["walk"]] = walks.get(row["walk"], 0) + 1
+        first, fv = row["first_s"] * 1e3, row["peers"].get("fvcore")
+        measured = {k: v for k, v in row["peers"].items() if v is not None}
+        fastest = min(measured, key=measured.__getitem__) if measured else None
+        fastest_text = f"{fastest} {measured[fastest] * 1e3:.0f}" if fastest else "-"
+        fv_text, ratio_text = ("failed", "-") if fv is None else (f"{fv * 1e3:.0f}", f"{first / (fv * 1e3):.2f}")
+        if fv is not None:
+            ratios.append(first / (fv * 1e3))
+        forward = row["forward_s"] * 1e3
+        lines.append(
+            f"{row['key']:24} {row['walk']:>5} {row['rows']:5d} {first:9.0f} {row['second_s'] * 1e3:10.0f} {fv_text:>10} "
+            f"{ratio_text:>9} {fastest_text:>20} {forward:11.0f} {first / forward:10.2f}"
+        )
+    return lines, ratios, walks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("key", nargs="?", choices=KEYS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.key:
+        print(json.dumps(measure(args.key, args.repeats)))
+        return
+    lines, ratios, walks = table(run_all(KEYS, args.repeats, args.threads))
+    print("\n".join(lines))
+    print(f"walks: {walks}; first/fvcore median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
