@@ -11,6 +11,8 @@ Targets (issue "Every op of every real model"):
   flat in input size: ours at 1024² or batch 32 ≤ 1.2x ours at 224²;
   graph size: our time per node does not grow with the graph (largest/smallest ≤ 1.5);
   test corpus (own models and Hugging Face models): ours never above 1.0x fvcore;
+  first analysis in a fresh process, 1 thread, on a broad corpus (first_analysis.py): median ≤ 0.30x
+  fvcore and never above 0.8x;
   `costmodel report shufflenet_v2_x1_0` wall time ≤ 1.5x `python -c "import torch"`.
 
     python benchmarks/analysis_speed.py [--repeats 5] [--threads 2] [--skip-corpus]
@@ -268,6 +270,20 @@ def corpus_table(repeats: int, verdicts: Verdicts) -> None:
     verdicts.add(f"test corpus: ours never above 1.0x fvcore (worst {worst:.2f})", worst <= 1.0)
 
 
+def first_analysis_table(repeats: int, threads: int, verdicts: Verdicts) -> None:
+    """The broad corpus (``first_analysis.py``): each model's first analysis in a fresh process of its own."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import first_analysis
+
+    print(f"\n## first analysis in a fresh process, {threads} thread(s): zoo, own models, Hugging Face vision/text/audio")
+    lines, ratios, walks = first_analysis.table(first_analysis.run_all(first_analysis.KEYS, repeats, threads))
+    print("\n".join(lines))
+    print(f"walks taken: {walks}")
+    median, worst = statistics.median(ratios), max(ratios)
+    verdicts.add(f"first analysis: median ≤ 0.30x fvcore (median {median:.2f} over {len(ratios)} models)", median <= 0.30)
+    verdicts.add(f"first analysis: never above 0.8x fvcore (worst {worst:.2f})", worst <= 0.8)
+
+
 def cli_start(verdicts: Verdicts) -> None:
     def wall(args: list[str]) -> float:
         runs = []
@@ -302,6 +318,7 @@ def main() -> None:
     graph_sweep(args.repeats, verdicts)
     if not args.skip_corpus:
         corpus_table(args.repeats, verdicts)
+        first_analysis_table(max(3, args.repeats // 2), 1, verdicts)
     cli_start(verdicts)
     verdicts.print()
 

@@ -20,6 +20,7 @@ import copy
 import io
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -105,11 +106,9 @@ def build(key: str) -> tuple[Any, Any, tuple[Any, ...]]:
     config_name, options, kind = HF_CORPUS[key]
     config = getattr(transformers, config_name)(**options)
     mapping = transformers.AutoModelForImageClassification._model_mapping
-    cls = (
-        mapping[type(config)]
-        if kind == "image" and type(config) in mapping
-        else transformers.AutoModel._model_mapping[type(config)]
-    )
+    table = mapping if kind == "image" and type(config) in mapping else transformers.AutoModel._model_mapping
+    cls = table[type(config)]
+    cls = cls[0] if isinstance(cls, tuple) else cls  # several heads for one config: the first
     model = cls(config).eval()
     if kind == "image":
         size = getattr(config, "image_size", 224)
@@ -214,16 +213,19 @@ def measure(key: str, repeats: int) -> dict[str, Any]:
     return out
 
 
-def run_all(keys: tuple[str, ...], repeats: int, threads: int, python: str = sys.executable) -> list[dict[str, Any]]:
-    """Every key measured in a fresh process of its own; a process that fails gives an ``error`` row."""
+def run_all(keys: tuple[str, ...], repeats: int, threads: int, source: str | None = None) -> list[dict[str, Any]]:
+    """Every key measured in a fresh process of its own; a process that fails gives an ``error`` row.
+    ``source``: a checkout whose ``costmodel`` the processes import instead (an earlier commit: before/after)."""
+    env = dict(os.environ, PYTHONPATH=source) if source else None
     rows = []
     for key in keys:
         done = subprocess.run(
-            [python, __file__, key, "--repeats", str(repeats), "--threads", str(threads)],
+            [sys.executable, __file__, key, "--repeats", str(repeats), "--threads", str(threads)],
             capture_output=True,
             text=True,
             cwd=ROOT,
             timeout=900,
+            env=env,
         )
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode or not lines:
@@ -267,6 +269,8 @@ def main() -> None:
     parser.add_argument("key", nargs="?", choices=KEYS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--source", help="import costmodel from this checkout (an earlier commit, for before/after)")
+    parser.add_argument("--json", help="also write every row to this JSON file")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
@@ -276,7 +280,10 @@ def main() -> None:
     if args.key:
         print(json.dumps(measure(args.key, args.repeats)))
         return
-    lines, ratios, walks = table(run_all(KEYS, args.repeats, args.threads))
+    rows = run_all(KEYS, args.repeats, args.threads, args.source)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    lines, ratios, walks = table(rows)
     print("\n".join(lines))
     print(f"walks: {walks}; first/fvcore median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
 

@@ -105,6 +105,27 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
     return out, [AtenCall("aten::avg_pool2d", (xm, *_trimmed(values, defaults)), {}, (xm,), (om,))]
 
 
+def _layer_norm(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
+    """LayerNorm on a contiguous float32/float64 CPU tensor: one ``native_layer_norm`` returning the
+    normalised tensor and its mean and 1/std, shaped like the input with the normalised dimensions at 1."""
+    dims = len(module.normalized_shape)
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous() or x.dim() < dims:
+        return None
+    if tuple(x.shape[x.dim() - dims :]) != tuple(module.normalized_shape):
+        return None
+    weight, bias = _meta(module.weight), _meta(module.bias)
+    if any(t is not None and t.dtype != x.dtype for t in (module.weight, module.bias)):
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    stats = tuple(x.shape[: x.dim() - dims]) + (1,) * dims
+    mean, rstd = pending_like(x, stats, mode), pending_like(x, stats, mode)
+    xm = TensorMeta.of(x)
+    call_args = (xm, list(module.normalized_shape), weight, bias, module.eps)
+    inputs = tuple(t for t in (xm, weight, bias) if t is not None)
+    outputs = (TensorMeta.of(out), TensorMeta.of(mean), TensorMeta.of(rstd))
+    return out, [AtenCall("aten::native_layer_norm", call_args, {}, inputs, outputs)]
+
+
 def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
     """Positional arguments without the trailing ones equal to their schema defaults."""
     end = len(values)
@@ -159,11 +180,12 @@ def direct_call(
         return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
     if cls is nn.Linear:
         lin: Any = module
-        # aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input, and view + t + addmm
-        # + view for 3-D contiguous input with a bias; other cases run matmul, so they go through
-        # FakeTensorMode and are recorded as they run
-        folds = x.dim() == 2 or (x.dim() == 3 and x.is_contiguous() and lin.bias is not None)
-        if not folds or x.shape[-1] != lin.in_features or x.dtype != lin.weight.dtype:
+        # aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input; on a contiguous input of
+        # higher rank, view + t + addmm + view with a bias, and matmul's t + view + mm + _unsafe_view
+        # without; other cases go through FakeTensorMode and are recorded as they run
+        if x.dim() < 2 or (x.dim() > 2 and not x.is_contiguous()):
+            return None
+        if x.shape[-1] != lin.in_features or x.dtype != lin.weight.dtype:
             return None
         out = pending_like(x, (*x.shape[:-1], lin.out_features), mode)
         rows = prod(x.shape[:-1])
@@ -177,11 +199,19 @@ def direct_call(
                 return out, [transpose, AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))]
             b = TensorMeta.of(lin.bias)
             return out, [transpose, AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))]
-        xm, a, b = TensorMeta.of(x), TensorMeta((rows, lin.in_features), x.dtype), TensorMeta.of(lin.bias)
+        xm, a = TensorMeta.of(x), TensorMeta((rows, lin.in_features), x.dtype)
         flatten = AtenCall("aten::view", (xm, [rows, lin.in_features]), {}, (xm,), (a,), aliases=True)
+        sizes = [*x.shape[:-1], lin.out_features]
+        if lin.bias is None:
+            product = AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))
+            unflatten = AtenCall("aten::_unsafe_view", (o, sizes), {}, (o,), (TensorMeta.of(out),), aliases=True)
+            return out, [transpose, flatten, product, unflatten]
+        b = TensorMeta.of(lin.bias)
         product = AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))
-        unflatten = AtenCall("aten::view", (o, [*x.shape[:-1], lin.out_features]), {}, (o,), (TensorMeta.of(out),), aliases=True)
+        unflatten = AtenCall("aten::view", (o, sizes), {}, (o,), (TensorMeta.of(out),), aliases=True)
         return out, [flatten, transpose, product, unflatten]
+    if cls is nn.LayerNorm:
+        return _layer_norm(module, x, mode)
     if cls is nn.AdaptiveAvgPool2d:
         return global_average(x, module.output_size, mode)
     if cls is nn.MaxPool2d or cls is nn.AvgPool2d:

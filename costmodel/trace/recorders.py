@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch._prims_common import suggest_memory_format
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -77,7 +78,8 @@ _UNARY_SAME_GEOMETRY = frozenset(
 def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The output of an op on a tensor with symbolic sizes computed from its geometry alone (a
     ``_UNARY_SAME_GEOMETRY`` op by ``empty_like``, inference batch norm, a contiguous 2-D convolution, a
-    constant pad by torch's reference); None for anything else (the op runs as usual)."""
+    constant pad by torch's reference), or of a 2-D resampling on any sizes; None for anything else (the
+    op runs as usual)."""
     name = str(func._schema.name)
     inference = name != "aten::native_batch_norm" or (len(args) > 5 and args[5] is False)
     if name in _NORM_NO_STATISTICS and inference and args and _symbolic(args[0]) and str(func._overloadname) == "default":
@@ -85,6 +87,10 @@ def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         return torch.empty_like(x), x.new_empty((0,)), x.new_empty((0,))
     if name == "aten::convolution" and str(func._overloadname) == "default" and args and _symbolic(args[0]):
         return _convolution_output(*args)
+    if name in _RESAMPLING and str(func._overloadname) == "default":
+        return _resampled(args[0], args[1])
+    if name == "aten::native_layer_norm" and str(func._overloadname) == "default" and len(args) >= 2:
+        return _layer_norm_outputs(args[0], args[1])
     if name == "aten::constant_pad_nd" and args and _symbolic(args[0]) and any(type(p) is torch.SymInt for p in args[1]):
         # the C++ kernel takes only numbers as pads; torch's Python reference computes the same padded tensor
         return torch._refs.constant_pad_nd(*args, **kwargs)
@@ -107,6 +113,38 @@ def _convolution_output(
         return None
     sizes = [(x.shape[2 + i] + 2 * padding[i] - dilation[i] * (weight.shape[2 + i] - 1) - 1) // stride[i] + 1 for i in range(2)]
     return x.new_empty((x.shape[0], weight.shape[0], *sizes))
+
+
+#: 2-D resampling given its output size: FakeTensorMode decomposes bilinear and bicubic into dozens of
+#: indexing ops (75 ms a call on numbers, more on symbolic sizes), where the output is one new tensor
+_RESAMPLING = frozenset({"aten::upsample_nearest2d", "aten::upsample_bilinear2d", "aten::upsample_bicubic2d"})
+
+
+def _resampled(x: Any, output_size: Any) -> Any:
+    """The output of a 2-D resampling of an N×C×H×W input to ``output_size``: a new N×C×h×w tensor of the
+    input's dtype and device in the memory format torch suggests for the input (channels-last for a
+    channels-last input, else contiguous), as the kernels allocate it; None for anything else."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not isinstance(output_size, (list, tuple)) or len(output_size) != 2:
+        return None
+    size = (x.shape[0], x.shape[1], *output_size)
+    return torch.empty(size, dtype=x.dtype, device=x.device, memory_format=suggest_memory_format(x))
+
+
+def _layer_norm_outputs(x: Any, normalized_shape: Any) -> Any:
+    """``native_layer_norm``'s outputs on a float32/float64 CPU input of any layout: the normalised tensor
+    (contiguous, the input's shape) and its mean and 1/std (the input's shape with the normalised
+    dimensions at 1), as its fake kernel returns them without decomposing into a dozen ops; else None."""
+    if not isinstance(x, torch.Tensor) or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return None
+    dims = len(normalized_shape) if isinstance(normalized_shape, (list, tuple)) else -1
+    if dims < 1 or dims > x.dim() or list(x.shape[x.dim() - dims :]) != list(normalized_shape):
+        return None  # the fake kernel raises its own error
+    stats = (*x.shape[: x.dim() - dims], *([1] * dims))
+    return (
+        torch.empty(tuple(x.shape), dtype=x.dtype, device=x.device),
+        torch.empty(stats, dtype=x.dtype, device=x.device),
+        torch.empty(stats, dtype=x.dtype, device=x.device),
+    )
 
 
 def _symbolic(x: Any) -> bool:

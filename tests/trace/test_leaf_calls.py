@@ -133,21 +133,22 @@ def test_hugging_face_layers_are_rows_with_their_closed_form_costs() -> None:
 
 def test_repeated_layers_run_once_per_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     runs = []
-    forward = nn.LayerNorm.forward
+    forward = nn.GroupNorm.forward  # no shape rule: a layer that must run on fake tensors
 
-    def counted(self: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    def counted(self: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
         runs.append(tuple(x.shape))
         return forward(self, x)
 
-    monkeypatch.setattr(nn.LayerNorm, "forward", counted)
-    model = _bert(layers=4)
-    aten_walk(model, TOKENS, shortcuts=False)
-    assert len(runs) == 9  # embeddings + two per layer
+    monkeypatch.setattr(nn.GroupNorm, "forward", counted)
+    model = nn.Sequential(*(nn.Sequential(nn.GroupNorm(2, 8), nn.ReLU()) for _ in range(6)), nn.GroupNorm(4, 8))
+    aten_walk(model, (1, 8, 5, 5), shortcuts=False)
+    assert len(runs) == 7
     runs.clear()
     forget()
-    walk = aten_walk(model, TOKENS)
-    assert runs == [(1, 16, 768)]  # one signature: run once, replayed eight times
-    assert sum(r.op == "LayerNorm" for r in walk.rows) == 9
+    walk = aten_walk(model, (1, 8, 5, 5))
+    assert runs == [(1, 8, 5, 5)] * 2  # two signatures (2 and 4 groups): each run once, the rest replayed
+    assert [r.op for r in walk.rows].count("GroupNorm") == 7
+    assert walk.calls == aten_walk(model, (1, 8, 5, 5), shortcuts=False).calls
 
 
 def test_a_layer_returning_a_view_keeps_its_alias_in_the_dataflow() -> None:

@@ -158,6 +158,14 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
         (nn.Linear(5, 7), (2, 3, 5)),
         (nn.Linear(5, 7, bias=False), (2, 3, 5)),
         (nn.Linear(5, 1), (4, 5)),
+        (nn.Linear(5, 7), (2, 3, 4, 5)),
+        (nn.Linear(5, 7, bias=False), (2, 3, 4, 5)),
+        (nn.Linear(5, 7, bias=False), (2, 2, 3, 4, 5)),
+        (nn.LayerNorm(5), (2, 3, 5)),
+        (nn.LayerNorm((4, 5), eps=1e-6), (2, 3, 4, 5)),
+        (nn.LayerNorm(5, elementwise_affine=False), (3, 5)),
+        (nn.LayerNorm(5, bias=False), (1, 2, 2, 5)),
+        (nn.LayerNorm(5).double(), (2, 5)),
         (nn.BatchNorm2d(4), (2, 4, 3, 3)),
         (nn.BatchNorm2d(4, momentum=None), (2, 4, 3, 3)),
         (nn.BatchNorm1d(4, affine=False), (2, 4)),
@@ -344,3 +352,67 @@ def test_functional_activations_need_no_fake_mode(monkeypatch: pytest.MonkeyPatc
     ops = [row.op for row in report.layers if row.flops]
     expected = ["Conv2d", "batch_norm", "relu", "silu", "sigmoid", "tanh", "add", "add", "gelu", "hardswish", "add"]
     assert sorted(ops) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "op, shape, size, extra",
+    [
+        (torch.ops.aten.upsample_bilinear2d.default, (1, 3, 7, 8), [10, 12], (False,)),
+        (torch.ops.aten.upsample_bilinear2d.default, (2, 4, 9, 9), [3, 5], (True, 0.5, 0.5)),
+        (torch.ops.aten.upsample_bicubic2d.default, (1, 2, 5, 5), [11, 7], (False,)),
+        (torch.ops.aten.upsample_nearest2d.default, (1, 3, 7, 8), [14, 16], (2.0, 2.0)),
+        (torch.ops.aten.upsample_nearest2d.default, (1, 3, 7, 8), [14, 16], ()),
+    ],
+)
+def test_resampling_answered_from_its_output_size_is_what_the_fake_kernel_returns(
+    op: Any, shape: tuple[int, ...], size: list[int], extra: tuple[Any, ...]
+) -> None:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from costmodel.trace.recorders import recording
+
+    mode = FakeTensorMode()
+    with mode:
+        layouts = [
+            torch.empty(shape),
+            torch.empty(shape).to(memory_format=torch.channels_last),
+            torch.empty(shape[0], shape[2], shape[3], shape[1]).permute(0, 3, 1, 2),  # channels-last by a permute
+            torch.empty(shape[0], shape[1], shape[3], shape[2]).transpose(2, 3),
+            torch.empty(shape[0], shape[1], 2 * shape[2], shape[3])[:, :, ::2],
+            torch.empty(shape, dtype=torch.float64),
+        ]
+        references = [op(x, size, *extra) for x in layouts]
+    with recording(mode) as recorder:
+        outputs = [op(x, size, *extra) for x in layouts]
+    for got, want in zip(outputs, references):
+        assert (got.shape, got.stride(), got.dtype, got.device) == (want.shape, want.stride(), want.dtype, want.device)
+    assert [c.short for c in recorder.calls] == [op.__name__.split(".")[0]] * len(layouts)
+
+
+def test_layer_norm_answered_from_its_geometry_is_what_the_fake_kernel_returns() -> None:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from costmodel.trace.recorders import recording
+
+    mode = FakeTensorMode()
+    with mode:
+        base = torch.empty(2, 6, 7, 8)
+        inputs = [
+            base,
+            base.to(memory_format=torch.channels_last),
+            torch.empty(2, 7, 8, 6).permute(0, 3, 1, 2),
+            base.transpose(2, 3),
+            torch.empty(2, 6, 14, 8)[:, :, ::2],
+            base.double(),
+            torch.empty(5, 8, dtype=torch.bfloat16),  # another dtype: left to the fake kernel
+        ]
+        cases = [(x, shape) for x in inputs for shape in ([x.shape[-1]], list(x.shape[-2:]))]
+        weight = [torch.empty(shape, dtype=x.dtype) for x, shape in cases]
+        references = [torch.ops.aten.native_layer_norm.default(x, s, w, w, 1e-5) for (x, s), w in zip(cases, weight)]
+    with recording(mode) as recorder:
+        outputs = [torch.ops.aten.native_layer_norm.default(x, s, w, w, 1e-5) for (x, s), w in zip(cases, weight)]
+        with pytest.raises(RuntimeError):  # a shape that does not fit: the fake kernel's own error
+            torch.ops.aten.native_layer_norm.default(base, [6], None, None, 1e-5)
+    for got, want in zip(outputs, references):
+        assert [(o.shape, o.stride(), o.dtype, o.device) for o in got] == [(o.shape, o.stride(), o.dtype, o.device) for o in want]
+    assert [c.short for c in recorder.calls] == ["native_layer_norm"] * len(cases)
