@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch._prims_common import suggest_memory_format
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -76,10 +76,12 @@ _UNARY_SAME_GEOMETRY = frozenset(
 
 
 def _shape_preserving(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The output of an op on a tensor with symbolic sizes computed from its geometry alone (a
+    """The output of an op on a fake tensor computed from its geometry alone: on symbolic sizes a
     ``_UNARY_SAME_GEOMETRY`` op by ``empty_like``, inference batch norm, a contiguous 2-D convolution, a
-    constant pad by torch's reference), or of a 2-D resampling on any sizes; None for anything else (the
-    op runs as usual)."""
+    constant pad by torch's reference; on any sizes a 2-D resampling and layer norm. None for anything
+    else and for real tensors (the op runs as usual)."""
+    if not args or not isinstance(args[0], FakeTensor):
+        return None  # real tensors (the walk's fallback for value-dependent code) run: their values matter
     name = str(func._schema.name)
     inference = name != "aten::native_batch_norm" or (len(args) > 5 and args[5] is False)
     if name in _NORM_NO_STATISTICS and inference and args and _symbolic(args[0]) and str(func._overloadname) == "default":

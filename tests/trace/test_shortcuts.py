@@ -416,3 +416,20 @@ def test_layer_norm_answered_from_its_geometry_is_what_the_fake_kernel_returns()
     for got, want in zip(outputs, references):
         assert [(o.shape, o.stride(), o.dtype, o.device) for o in got] == [(o.shape, o.stride(), o.dtype, o.device) for o in want]
     assert [c.short for c in recorder.calls] == ["native_layer_norm"] * len(cases)
+
+
+class _ValuesAfterRuledOps(nn.Module):
+    """Shapes that depend on the values of a resampling and a layer norm: the walk must run them for real."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        resampled = nn.functional.interpolate(torch.ones(1, 1, 2, 2), size=(4, 4), mode="bilinear")  # 16 ones
+        normalised = nn.functional.layer_norm(torch.arange(8.0).view(2, 4), [4])  # two positive per row
+        kept = int(resampled.sum().item()) + int((normalised > 0).sum().item())
+        return x[:, :kept] * 2
+
+
+def test_geometry_rules_never_stand_in_for_real_values() -> None:
+    report = analyze(_ValuesAfterRuledOps(), (1, 64), fallback=True)
+    assert any("real tensors" in note for note in report.notes)
+    assert report.layers[-1].output_shape == [1, 16 + 4]
+    assert analyze(_ValuesAfterRuledOps(), (1, 64)).layers[-1].output_shape == [1, 16 + 4]  # the fx walk
