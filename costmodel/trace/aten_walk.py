@@ -100,11 +100,10 @@ def _run(
                 else type(model).__name__
             )
             raise model_error(exc, spec.describe(dtype), where) from exc
-    layer_params = {
-        path: [originals[n] for n, _ in module.named_parameters(prefix=path, remove_duplicate=False) if n in originals]
-        for span, _, _ in leaves.spans
-        for path, module in [(span.path, span.module)]
-    }
+    layer_params = {}
+    for span, _, _ in leaves.spans:
+        named = span.module.named_parameters(prefix=span.path, remove_duplicate=False)
+        layer_params[span.path] = [originals[n] for n, _ in named if n in originals]
     return recorder.calls, leaves.rows(recorder.calls, recorder.owners), by_storage, layer_params
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
@@ -30,7 +30,7 @@ from costmodel.trace.node_cache import (
     remember,
     replay,
 )
-from costmodel.trace.pending import materialised, tensors_in
+from costmodel.trace.pending import distinct_tensors, materialised, tensors_in
 from costmodel.trace.recorders import OpRecorder, storage_key
 
 
@@ -81,7 +81,7 @@ class LeafCalls:
         if self._open is not None:
             self._depth += 1
         elif self.is_leaf(module):
-            self._open = _Span(len(self.recorder.calls), path, module, _distinct_tensors((args, kwargs)))
+            self._open = _Span(len(self.recorder.calls), path, module, distinct_tensors((args, kwargs)))
 
     def leave(self, module: nn.Module, out: Any) -> None:
         """A module ends: the outermost leaf closes its span with its outputs."""
@@ -93,10 +93,6 @@ class LeafCalls:
         if self._open.module is module:
             self.spans.append((self._open, len(self.recorder.calls), tensors_in(out)))
             self._open = None
-
-    def abandon(self) -> None:
-        """A forward raised: no span is open any more."""
-        self._open, self._depth = None, 0
 
     def install(self, module: nn.Module) -> None:
         """Answer ``module``'s calls by shape rule or memo where they apply (fake tensors only; call it
@@ -159,16 +155,6 @@ class LeafCalls:
         return rows
 
 
-def _distinct_tensors(value: Any) -> list[Any]:
-    seen: set[int] = set()
-    out = []
-    for t in tensors_in(value):
-        if id(t) not in seen:
-            seen.add(id(t))
-            out.append(t)
-    return out
-
-
 def _returns_a_view(result: Any, inputs: list[Any]) -> bool:
     """Whether an output shares an input's storage without being that input (a replay would lose the alias)."""
     keys = {storage_key(t) for t in inputs if isinstance(t, torch.Tensor)}
@@ -185,8 +171,7 @@ def _op_row(call: AtenCall, index: int, owner: str | None) -> WalkRow:
 def _layer_row(span: _Span, end: int, outputs: list[Any]) -> WalkRow:
     inputs = span.inputs
     aliases = bool(outputs) and all(
-        isinstance(o, FakeTensor | torch.Tensor)
-        and any(torch._C._is_alias_of(o, i) for i in inputs if isinstance(i, torch.Tensor))  # type: ignore[attr-defined]
+        isinstance(o, torch.Tensor) and any(torch._C._is_alias_of(o, i) for i in inputs if isinstance(i, torch.Tensor))  # type: ignore[attr-defined]
         for o in outputs
     )
     return WalkRow(

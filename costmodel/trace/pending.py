@@ -100,6 +100,17 @@ def tensors_in(value: Any) -> list[Any]:
     return []
 
 
+def distinct_tensors(value: Any) -> list[Any]:
+    """The tensors inside ``value`` (as ``tensors_in``), each object once, in first-seen order."""
+    seen: set[int] = set()
+    out = []
+    for t in tensors_in(value):
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
 def as_meta(value: Any) -> Any:
     """Replace every tensor inside ``value`` by its TensorMeta, keeping the container structure."""
     if isinstance(value, (torch.Tensor, PendingTensor)):

@@ -20,7 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.model_errors import OutOfTime
-from costmodel.trace.pending import as_meta, tensors_in
+from costmodel.trace.pending import as_meta, distinct_tensors, tensors_in
 
 
 class OpRecorder(TorchDispatchMode):
@@ -160,12 +160,7 @@ _NORM_NO_STATISTICS = frozenset({"aten::_native_batch_norm_legit_no_training", "
 def to_call(op: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, module: nn.Module | None = None) -> AtenCall:
     """The AtenCall of one op run: distinct input tensors (by identity), outputs, and whether every
     output aliases an input."""
-    seen: set[int] = set()
-    inputs = []
-    for t in tensors_in((args, kwargs)):
-        if id(t) not in seen:
-            seen.add(id(t))
-            inputs.append(t)
+    inputs = distinct_tensors((args, kwargs))
     outputs = tensors_in(out)
     aliases = bool(outputs) and all(any(_is_alias(o, i) for i in inputs) for o in outputs)
     return AtenCall(
