@@ -17,55 +17,25 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch._subclasses.fake_tensor import FakeTensor
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
+from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
+from costmodel.trace.shortcut_helpers import (
+    Result,
+    aten_call,
+    holds_tensor,
+    is_any_tensor,
+    is_traced_tensor,
+    normalised_dim,
+    numel_of,
+    pending_like,
+)
 
-Result = tuple[Any, list[AtenCall]]
-_TENSORS = (FakeTensor, PendingTensor)
 _PYTHON_OPERATORS = frozenset(
     {operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv, operator.mod, operator.neg}
 )
-
-
-def _is_tensor(value: Any) -> bool:
-    return type(value) is FakeTensor or type(value) is PendingTensor
-
-
-def _holds_tensor(value: Any) -> bool:
-    if isinstance(value, torch.Tensor) or type(value) is PendingTensor:
-        return True
-    if isinstance(value, (tuple, list)):
-        return any(_holds_tensor(v) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_tensor(v) for v in value.values())
-    return False
-
-
-def _dim(d: int, rank: int) -> int | None:
-    """A dimension index made non-negative, or None when out of range."""
-    d = d + rank if d < 0 else d
-    return d if 0 <= d < rank else None
-
-
-def pending_like(
-    like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
-) -> PendingTensor:
-    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given."""
-    return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
-
-
-def _call(
-    op: str, args: tuple[Any, ...], inputs: list[Any], outputs: list[Any], *, aliases: bool = False, **kwargs: Any
-) -> AtenCall:
-    unique: list[Any] = []
-    for t in inputs:
-        if not any(t is u for u in unique):
-            unique.append(t)
-    return AtenCall(op, args, kwargs, tuple(TensorMeta.of(t) for t in unique), tuple(TensorMeta.of(t) for t in outputs), aliases)
 
 
 def per_dimension(values: Any) -> list[int] | None:
@@ -94,17 +64,10 @@ def _view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
         shape = tuple(numel // known if s == -1 else s for s in sizes)
     else:
         shape = tuple(sizes)
-    if _numel(shape) != numel:
+    if numel_of(shape) != numel:
         return None
     out = pending_like(x, shape, mode, offset=x.storage_offset())
-    return out, [_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    total = 1
-    for s in shape:
-        total *= s
-    return total
+    return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 
 
 def _method_view(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -116,24 +79,24 @@ def _flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFa
     params = dict(zip(("start_dim", "end_dim"), args), **kwargs)
     if set(params) - {"start_dim", "end_dim"} or not x.is_contiguous() or x.dim() == 0:
         return None
-    start, end = _dim(params.get("start_dim", 0), x.dim()), _dim(params.get("end_dim", -1), x.dim())
+    start, end = normalised_dim(params.get("start_dim", 0), x.dim()), normalised_dim(params.get("end_dim", -1), x.dim())
     if start is None or end is None or start >= end:
         return None  # nothing to flatten returns the input itself: left to FakeTensorMode
-    shape = list(x.shape[:start]) + [_numel(tuple(x.shape[start : end + 1]))] + list(x.shape[end + 1 :])
+    shape = list(x.shape[:start]) + [numel_of(tuple(x.shape[start : end + 1]))] + list(x.shape[end + 1 :])
     return _view(x, shape, mode)
 
 
 def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     if kwargs or len(args) != 2 or not all(type(a) is int for a in args):
         return None
-    d0, d1 = _dim(args[0], x.dim()), _dim(args[1], x.dim())
+    d0, d1 = normalised_dim(args[0], x.dim()), normalised_dim(args[1], x.dim())
     if d0 is None or d1 is None:
         return None
     shape, stride = list(x.shape), list(x.stride())
     shape[d0], shape[d1] = shape[d1], shape[d0]
     stride[d0], stride[d1] = stride[d1], stride[d0]
     out = pending_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
-    return out, [_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
+    return out, [aten_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
 
 
 def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -142,7 +105,7 @@ def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Laz
     if x.is_contiguous():
         return x, []  # returns itself: no kernel runs
     out = pending_like(x, tuple(x.shape), mode)
-    return out, [_call("aten::clone", (TensorMeta.of(x),), [x], [out], memory_format=torch.contiguous_format)]
+    return out, [aten_call("aten::clone", (TensorMeta.of(x),), [x], [out], memory_format=torch.contiguous_format)]
 
 
 def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -150,7 +113,7 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
     chunks, given_dim = params.get("chunks"), params.get("dim", 0)
     if set(params) - {"chunks", "dim"} or type(chunks) is not int or chunks <= 0 or type(given_dim) is not int:
         return None
-    dim = _dim(given_dim, x.dim())
+    dim = normalised_dim(given_dim, x.dim())
     if dim is None or x.shape[dim] == 0:
         return None
     size = x.shape[dim]
@@ -160,7 +123,7 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
         shape = list(x.shape)
         shape[dim] = min(split, size - start)
         pieces.append(pending_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
-    call = _call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
+    call = aten_call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
     return tuple(pieces), [call]
 
 
@@ -170,29 +133,29 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     if set(params) - {"tensors", "dim"} or not isinstance(tensors, (list, tuple)) or not tensors or type(given_dim) is not int:
         return None
     first = tensors[0]
-    if not all(_is_tensor(t) and t.is_contiguous() and t.dim() == first.dim() > 0 for t in tensors):
+    if not all(is_traced_tensor(t) and t.is_contiguous() and t.dim() == first.dim() > 0 for t in tensors):
         return None
-    if any(t.dtype != first.dtype or t.device != first.device or _numel(tuple(t.shape)) == 0 for t in tensors):
+    if any(t.dtype != first.dtype or t.device != first.device or numel_of(tuple(t.shape)) == 0 for t in tensors):
         return None
-    dim = _dim(given_dim, first.dim())
+    dim = normalised_dim(given_dim, first.dim())
     if dim is None or any(t.shape[:dim] != first.shape[:dim] or t.shape[dim + 1 :] != first.shape[dim + 1 :] for t in tensors):
         return None
     shape = list(first.shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
     out = pending_like(first, tuple(shape), mode)
     call_args: tuple[Any, ...] = ([TensorMeta.of(t) for t in tensors],) + ((given_dim,) if given_dim != 0 else ())
-    return out, [_call("aten::cat", call_args, list(tensors), [out])]
+    return out, [aten_call("aten::cat", call_args, list(tensors), [out])]
 
 
 def _add(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """a + b of two contiguous tensors of one shape and dtype (broadcasting and scalars run faked)."""
-    if kwargs or len(args) != 2 or not all(_is_tensor(t) for t in args):
+    if kwargs or len(args) != 2 or not all(is_traced_tensor(t) for t in args):
         return None
     a, b = args
     if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or not a.is_contiguous() or not b.is_contiguous():
         return None
     out = pending_like(a, tuple(a.shape), mode)
-    return out, [_call("aten::add", (TensorMeta.of(a), TensorMeta.of(b)), [a, b], [out])]
+    return out, [aten_call("aten::add", (TensorMeta.of(a), TensorMeta.of(b)), [a, b], [out])]
 
 
 def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -204,12 +167,12 @@ def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeM
     given = [dims] if type(dims) is int else list(dims) if isinstance(dims, (list, tuple)) else None
     if not given or not all(type(d) is int for d in given):
         return None
-    resolved = [_dim(d, x.dim()) for d in given]
+    resolved = [normalised_dim(d, x.dim()) for d in given]
     if any(d is None for d in resolved) or len(set(resolved)) != len(resolved):
         return None
     out = _reduced(x, {d for d in resolved if d is not None}, keepdim, mode)
     call_args: tuple[Any, ...] = (TensorMeta.of(x), given) + ((True,) if keepdim else ())
-    return out, [_call("aten::mean", call_args, [x], [out])]
+    return out, [aten_call("aten::mean", call_args, [x], [out])]
 
 
 def _reduced(x: Any, dims: set[int], keepdim: bool, mode: LazyFakeMode) -> PendingTensor:
@@ -226,12 +189,12 @@ def global_average(x: Any, output_size: Any, mode: LazyFakeMode) -> Result | Non
     if output_size not in (1, (1, 1), [1, 1]) or x.dim() not in (3, 4) or not x.dtype.is_floating_point or not x.is_contiguous():
         return None
     out = _reduced(x, {x.dim() - 1, x.dim() - 2}, True, mode)
-    return out, [_call("aten::mean", (TensorMeta.of(x), [-1, -2], True), [x], [out])]
+    return out, [aten_call("aten::mean", (TensorMeta.of(x), [-1, -2], True), [x], [out])]
 
 
 def _adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     params = dict(zip(("input", "output_size"), args), **kwargs)
-    if set(params) != {"input", "output_size"} or not _is_tensor(params["input"]):
+    if set(params) != {"input", "output_size"} or not is_traced_tensor(params["input"]):
         return None
     return global_average(params["input"], params["output_size"], mode)
 
@@ -298,11 +261,11 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     params: dict[str, Any] = {**_BATCH_NORM_DEFAULTS, **given, **kwargs}
     x: Any = params.get("input")
     mean, var, weight, bias = (params.get(k) for k in ("running_mean", "running_var", "weight", "bias"))
-    if not _is_tensor(x) or params["training"] is not False or x.dim() < 2:
+    if not is_traced_tensor(x) or params["training"] is not False or x.dim() < 2:
         return None
     channels = (x.shape[1],)
     state = (weight, bias, mean, var)
-    if mean is None or var is None or any(t is not None and (not _is_any_tensor(t) or tuple(t.shape) != channels) for t in state):
+    if mean is None or var is None or any(t is not None and (not is_any_tensor(t) or tuple(t.shape) != channels) for t in state):
         return None
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
         return None  # other kernels, other layouts (the output keeps the input's): run faked
@@ -326,11 +289,6 @@ def inference_batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], momentu
     empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
     norm = AtenCall("aten::native_batch_norm", (xm, *metas, False, momentum, eps), {}, inputs, (TensorMeta.of(out), saved, saved))
     return [empty, norm]
-
-
-def _is_any_tensor(value: Any) -> bool:
-    """A tensor of any kind (a module's meta buffer, a fake or pending tensor)."""
-    return isinstance(value, torch.Tensor) or type(value) is PendingTensor
 
 
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -367,7 +325,7 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
     means and global average pooling.
     """
     if op == "call_method":
-        if not args or not _is_tensor(args[0]):
+        if not args or not is_traced_tensor(args[0]):
             return None
         x, rest = args[0], args[1:]
         if target == "size" and not kwargs and len(rest) <= 1:
@@ -384,7 +342,7 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
     except TypeError:  # an unhashable target
         return None
     if on_tensor is not None:
-        return on_tensor(args[0], args[1:], kwargs, mode) if args and _is_tensor(args[0]) else None
+        return on_tensor(args[0], args[1:], kwargs, mode) if args and is_traced_tensor(args[0]) else None
     if function is not None:
         result = function(args, kwargs, mode)
         if result is not None:
@@ -394,10 +352,10 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
             if type(args[1]) in (int, slice) and not kwargs:
                 return args[0][args[1]], []  # an element of a tuple (chunk's pieces): Python indexing
             return None
-        if not _holds_tensor((args, kwargs)):
+        if not holds_tensor((args, kwargs)):
             return target(*args, **kwargs), []  # arithmetic on sizes: Python ints
         return None
-    if target is getattr and len(args) == 2 and _is_tensor(args[0]) and args[1] in ("shape", "ndim", "dtype", "device"):
+    if target is getattr and len(args) == 2 and is_traced_tensor(args[0]) and args[1] in ("shape", "ndim", "dtype", "device"):
         x = args[0]
         return {"shape": lambda: x.shape, "ndim": x.dim, "dtype": lambda: x.dtype, "device": lambda: x.device}[args[1]](), []
     return None

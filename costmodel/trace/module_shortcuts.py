@@ -20,8 +20,9 @@ from torch._subclasses.fake_tensor import FakeTensor
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode
-from costmodel.trace.function_shortcuts import activation_call, global_average, inference_batch_norm_calls, pending_like
+from costmodel.trace.function_shortcuts import activation_call, global_average, inference_batch_norm_calls
 from costmodel.trace.pending import PendingTensor
+from costmodel.trace.shortcut_helpers import pending_like
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
     nn.ReLU: "aten::relu",

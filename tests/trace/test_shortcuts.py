@@ -100,6 +100,36 @@ class FunctionalNorm(nn.Module):
         return f.relu(a, inplace=True), b, c, d, e
 
 
+class UnruledGlue(nn.Module):
+    """Glue beyond the closed-form rules, in the mix transformers and hybrids write: a class token expanded
+    and joined, padding, a cyclic shift, indexing, a dtype change, a factory, softmax, matmul, einsum,
+    split, max over a dim (a named result), a group norm and a resampling layer, attention on transposed
+    inputs, and a layer norm on a non-contiguous tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, 6))
+        self.norm = nn.GroupNorm(2, 4)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.ln = nn.LayerNorm(6)
+
+    def forward(self, x: torch.Tensor) -> tuple[Any, ...]:
+        n, c, h, w = x.shape
+        seq = x.flatten(2)[:, :, :6]
+        joined = torch.cat([self.token.expand(n, -1, -1), seq], dim=1)
+        padded = nn.functional.pad(x, (1, 2, 0, 1))
+        shifted = torch.roll(x, shifts=(1, -1), dims=(2, 3))
+        picked = x[:, 0] + x[..., 1:, :-1].sum()
+        scores = torch.softmax(seq @ seq.transpose(1, 2), dim=-1) + torch.arange(c, dtype=x.dtype)
+        mixed = torch.einsum("ncl,nkl->nck", seq, seq).float()
+        a, b = seq.split([2, 4], dim=-1)
+        top = joined.max(dim=1)
+        q = seq.view(n, c, 2, 3).transpose(1, 2)
+        attention = nn.functional.scaled_dot_product_attention(q, q, q)
+        normed = self.ln(joined.transpose(1, 2).transpose(1, 2))
+        return joined, padded, shifted, picked, scores, mixed, a, b, top.values, top.indices, attention, normed, self.up(self.norm(x))
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -116,6 +146,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "functional_norm": (lambda: FunctionalNorm(4), (2, 4, 5, 6)),
     "functional_norm_1d": (lambda: FunctionalNorm(4), (3, 4, 7, 2)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
+    "unruled_glue": (UnruledGlue, (2, 4, 5, 6)),
 }
 
 

@@ -1,0 +1,71 @@
+"""What the closed-form shape rules share: the result type, tensor tests, dimension arithmetic, pending
+outputs and the AtenCall a rule records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensor
+
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
+from costmodel.trace.pending import PendingTensor
+
+#: A rule's answer: the node's output and the aten calls it runs.
+Result = tuple[Any, list[AtenCall]]
+
+
+def is_traced_tensor(value: Any) -> bool:
+    """A tensor flowing through the trace: a fake tensor or a pending one (not a parameter's meta tensor)."""
+    return type(value) is FakeTensor or type(value) is PendingTensor
+
+
+def is_any_tensor(value: Any) -> bool:
+    """A tensor of any kind (a module's meta buffer, a fake or pending tensor)."""
+    return isinstance(value, torch.Tensor) or type(value) is PendingTensor
+
+
+def holds_tensor(value: Any) -> bool:
+    """Whether a tensor of any kind is inside ``value`` (nested tuples, lists and dicts)."""
+    if is_any_tensor(value):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(holds_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(holds_tensor(v) for v in value.values())
+    return False
+
+
+def normalised_dim(d: int, rank: int) -> int | None:
+    """A dimension index made non-negative, or None when out of range."""
+    d = d + rank if d < 0 else d
+    return d if 0 <= d < rank else None
+
+
+def numel_of(shape: tuple[int, ...]) -> int:
+    """The number of elements of ``shape`` (1 for a scalar)."""
+    total = 1
+    for s in shape:
+        total *= s
+    return total
+
+
+def pending_like(
+    like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
+) -> PendingTensor:
+    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given."""
+    return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
+
+
+def aten_call(
+    op: str, args: tuple[Any, ...], inputs: list[Any], outputs: list[Any], *, aliases: bool = False, **kwargs: Any
+) -> AtenCall:
+    """The AtenCall of ``op`` with these (already TensorMeta) ``args`` and keyword arguments, reading the
+    distinct tensors of ``inputs`` (by identity) and returning ``outputs``."""
+    unique: list[Any] = []
+    for t in inputs:
+        if not any(t is u for u in unique):
+            unique.append(t)
+    return AtenCall(op, args, kwargs, tuple(TensorMeta.of(t) for t in unique), tuple(TensorMeta.of(t) for t in outputs), aliases)
