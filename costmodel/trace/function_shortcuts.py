@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace import elementwise_shortcuts as elementwise
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
@@ -145,17 +146,6 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     out = pending_like(first, tuple(shape), mode)
     call_args: tuple[Any, ...] = ([TensorMeta.of(t) for t in tensors],) + ((given_dim,) if given_dim != 0 else ())
     return out, [aten_call("aten::cat", call_args, list(tensors), [out])]
-
-
-def _add(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """a + b of two contiguous tensors of one shape and dtype (broadcasting and scalars run faked)."""
-    if kwargs or len(args) != 2 or not all(is_traced_tensor(t) for t in args):
-        return None
-    a, b = args
-    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device or not a.is_contiguous() or not b.is_contiguous():
-        return None
-    out = pending_like(a, tuple(a.shape), mode)
-    return out, [aten_call("aten::add", (TensorMeta.of(a), TensorMeta.of(b)), [a, b], [out])]
 
 
 def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -310,8 +300,7 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
 _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.cat: _cat,
     torch.concat: _cat,
-    operator.add: _add,
-    torch.add: _add,
+    **elementwise.FUNCTIONS,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
     F.batch_norm: _batch_norm,
 }
@@ -332,8 +321,9 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
             return x.size(*rest), []
         if target == "dim" and not rest and not kwargs:
             return x.dim(), []
-        if target == "add" and len(rest) == 1:
-            return _add(args, kwargs, mode)
+        arithmetic = elementwise.METHODS.get(str(target))
+        if arithmetic is not None:
+            return arithmetic(args, kwargs, mode)
         method = _METHODS.get(str(target))
         return None if method is None else method(x, rest, kwargs, mode)
     try:

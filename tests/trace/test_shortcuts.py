@@ -127,7 +127,8 @@ class UnruledGlue(nn.Module):
         q = seq.view(n, c, 2, 3).transpose(1, 2)
         attention = nn.functional.scaled_dot_product_attention(q, q, q)
         normed = self.ln(joined.transpose(1, 2).transpose(1, 2))
-        return joined, padded, shifted, picked, scores, mixed, a, b, top.values, top.indices, attention, normed, self.up(self.norm(x))
+        resampled = self.up(self.norm(x))
+        return joined, padded, shifted, picked, scores, mixed, a, b, top.values, top.indices, attention, normed, resampled
 
 
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {

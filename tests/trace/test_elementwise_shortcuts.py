@@ -1,0 +1,102 @@
+"""The arithmetic rules' output layout is torch's: held to FakeTensorMode on random operands of every
+layout (permuted, sliced, expanded, channels-last, broadcast), and call for call on a model that
+writes arithmetic in all its spellings."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded
+from costmodel.trace.fx_trace import trace_model
+from costmodel.trace.node_cache import forget
+from tests.trace.test_shortcuts import _nodes
+
+
+def _operand(rng: random.Random, shape: list[int]) -> torch.Tensor:
+    """A tensor of ``shape`` in a random layout: permuted storage, a strided slice, or channels-last."""
+    kind = rng.choice(["contiguous", "permuted", "sliced", "channels_last", "expanded"])
+    if kind == "permuted" and len(shape) > 1:
+        order = list(range(len(shape)))
+        rng.shuffle(order)
+        base = torch.empty([shape[d] for d in order])
+        return base.permute([order.index(d) for d in range(len(shape))])
+    if kind == "sliced" and shape:
+        d = rng.randrange(len(shape))
+        grown = list(shape)
+        grown[d] = shape[d] * 2
+        return torch.empty(grown).narrow(d, 0, shape[d] * 2).unfold(d, 1, 2).squeeze(-1)
+    if kind == "channels_last" and len(shape) == 4:
+        return torch.empty(shape).to(memory_format=torch.channels_last)
+    if kind == "expanded" and shape:
+        d = rng.randrange(len(shape))
+        small = list(shape)
+        small[d] = 1
+        return torch.empty(small).expand(shape)
+    return torch.empty(shape)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_layout_of_arithmetic_is_fake_tensor_modes(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(120):
+        rank = rng.randint(1, 4)
+        shape = [rng.choice([1, 2, 3, 5]) for _ in range(rank)]
+        other = [s if rng.random() < 0.7 else 1 for s in shape][rng.randint(0, rank - 1) :]
+        a, b = _operand(rng, shape), _operand(rng, other)
+        with FakeTensorMode(allow_non_fake_inputs=True):
+            fa, fb = torch.empty_strided(a.shape, a.stride()), torch.empty_strided(b.shape, b.stride())
+            want = (fa * fb, fa * 0.5)
+        out = broadcast_shape(tuple(a.shape), tuple(b.shape))
+        assert out == tuple(want[0].shape)
+        both = [expanded(tuple(t.shape), t.stride(), out) for t in (a, b)]
+        assert elementwise_layout(out, both) == want[0].stride(), (a.shape, a.stride(), b.shape, b.stride())
+        assert elementwise_layout(tuple(a.shape), [a.stride()]) == want[1].stride(), (a.shape, a.stride())
+
+
+def test_shapes_that_do_not_broadcast_have_no_rule() -> None:
+    assert broadcast_shape((2, 3), (4, 3)) is None
+    assert broadcast_shape((2, 1, 3), (4, 1)) == (2, 4, 3)
+
+
+class Arithmetic(nn.Module):
+    """Arithmetic as models write it: gates and layer scales that broadcast, a residual of a permuted
+    tensor, numbers on either side, in place, integer and mixed dtypes (those left to FakeTensorMode)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(4))
+        self.scale = nn.Parameter(torch.ones(4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        gate = x.mean((2, 3), keepdim=True).sigmoid()
+        a = x * gate + self.scale * x - x / self.scale
+        p = x.permute(0, 2, 3, 1)
+        b = p * self.gamma + x.permute(0, 2, 3, 1) - self.gamma
+        c = torch.add(x, gate) + torch.mul(x, 2) + torch.sub(x, 1.5) + torch.div(x, 3)
+        d = x.mul(gate).add(1).sub(x).div(2.0)
+        e = 2 * x + 1 - x  # numbers on the left: left to FakeTensorMode where torch reorders them
+        f = x.clone()
+        f.mul_(gate)
+        f.add_(self.scale).div_(2).sub_(1)
+        i = torch.ones_like(x, dtype=torch.int64)
+        g = i * 3 + i - 1  # integer tensor, integer numbers
+        h = i / 2 + x * True  # true division promotes; a bool number: left to FakeTensorMode
+        cl = x.contiguous(memory_format=torch.channels_last)
+        j = cl * gate + cl * x, x[:, :2] * x[:, 2:]
+        return a, b, c, d, e, f, g, h, *j
+
+
+def test_arithmetic_records_what_a_fake_run_records() -> None:
+    model = Arithmetic().eval()
+    reference = _nodes(trace_model(model, (2, 4, 5, 6), shortcuts=False))
+    forget()
+    for traced in (trace_model(model, (2, 4, 5, 6)), trace_model(model, (2, 4, 5, 6))):
+        nodes = _nodes(traced)
+        assert nodes.keys() == reference.keys()
+        for name, (geometry, calls) in reference.items():
+            assert nodes[name] == (geometry, calls), name
