@@ -14,7 +14,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded
 from costmodel.trace.fx_trace import trace_model
 from costmodel.trace.node_cache import forget
-from tests.trace.test_shortcuts import _nodes
+from tests.trace.node_records import node_records
 
 
 def _operand(rng: random.Random, shape: list[int]) -> torch.Tensor:
@@ -93,10 +93,10 @@ class Arithmetic(nn.Module):
 
 def test_arithmetic_records_what_a_fake_run_records() -> None:
     model = Arithmetic().eval()
-    reference = _nodes(trace_model(model, (2, 4, 5, 6), shortcuts=False))
+    reference = node_records(trace_model(model, (2, 4, 5, 6), shortcuts=False))
     forget()
     for traced in (trace_model(model, (2, 4, 5, 6)), trace_model(model, (2, 4, 5, 6))):
-        nodes = _nodes(traced)
+        nodes = node_records(traced)
         assert nodes.keys() == reference.keys()
         for name, (geometry, calls) in reference.items():
             assert nodes[name] == (geometry, calls), name

@@ -15,12 +15,12 @@ import torch.fx
 from torch import nn
 
 from costmodel import analyze, load_model
-from costmodel.trace.fx_trace import TracedModel, trace_model
+from costmodel.trace.fx_trace import trace_model
 from costmodel.trace.node_cache import forget
-from costmodel.trace.pending import tensors_in
 from costmodel.zoo import ZOO
 from tests.models import corpus as C
 from tests.models import custom
+from tests.trace.node_records import node_records
 
 
 class Aliasing(nn.Module):
@@ -151,26 +151,17 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
 }
 
 
-def _nodes(traced: TracedModel) -> dict[str, tuple[list[tuple[Any, ...]], list[Any]]]:
-    """Per node: the geometry of each output tensor and the aten calls it ran."""
-    out = {}
-    for node in traced.graph.nodes:
-        geometry = [(tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.dtype) for t in tensors_in(node.meta.get("val"))]
-        out[node.name] = (geometry, traced.node_calls.get(node.name, []))
-    return out
-
-
 @pytest.mark.parametrize("name", sorted(FX_MODELS))
 def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
     build, inputs = FX_MODELS[name]
     model = build().eval()
-    reference = _nodes(trace_model(model, inputs, shortcuts=False))
+    reference = node_records(trace_model(model, inputs, shortcuts=False))
     forget()
     cold = trace_model(model, inputs)
     warm = trace_model(model, inputs)
     assert cold.node_outcomes and warm.node_outcomes  # the memo did take part
     for traced in (cold, warm):
-        nodes = _nodes(traced)
+        nodes = node_records(traced)
         assert nodes.keys() == reference.keys()
         for node_name, (geometry, calls) in reference.items():
             assert nodes[node_name][0] == geometry, node_name
@@ -219,9 +210,9 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module, shape: tuple[int, ...]) -> None:
     model = nn.Sequential(layer).eval()
-    reference = _nodes(trace_model(model, shape, shortcuts=False))
+    reference = node_records(trace_model(model, shape, shortcuts=False))
     forget()
-    assert _nodes(trace_model(model, shape)) == reference
+    assert node_records(trace_model(model, shape)) == reference
 
 
 def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
@@ -353,9 +344,9 @@ class _AdaptivePools(nn.Module):
 
 def test_the_global_average_shortcut_only_where_it_is_a_mean() -> None:
     model = _AdaptivePools().eval()
-    reference = _nodes(trace_model(model, (2, 3, 6, 7), shortcuts=False))
+    reference = node_records(trace_model(model, (2, 3, 6, 7), shortcuts=False))
     forget()
-    assert _nodes(trace_model(model, (2, 3, 6, 7))) == reference
+    assert node_records(trace_model(model, (2, 3, 6, 7))) == reference
 
 
 def test_functional_activations_need_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
