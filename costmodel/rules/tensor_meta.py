@@ -42,11 +42,12 @@ def _size(size: Any) -> Any:
 
 
 def is_contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
-    """torch's row-major contiguity: each dimension of size > 1 has the stride of the ones after it."""
+    """torch's row-major contiguity: a tensor without elements is contiguous; otherwise each dimension of
+    size > 1 has the stride of the ones after it."""
+    if 0 in shape:
+        return True
     expected = 1
     for size, step in zip(reversed(shape), reversed(stride)):
-        if size == 0:
-            return True
         if size != 1:
             if step != expected:
                 return False

@@ -147,8 +147,10 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
         if traced is None or not is_any_tensor(a) or (inplace and traced is not a):
             return None
         if is_any_tensor(b):
-            if a.dtype != b.dtype or a.dim() == 0 or b.dim() == 0 or a.dtype == torch.bool or a.dtype.is_complex:
+            if a.dtype != b.dtype or a.dtype == torch.bool or a.dtype.is_complex:
                 return None
+            if is_traced_tensor(a) and is_traced_tensor(b) and a.device != b.device:
+                return None  # a 0-dim CPU operand of a CUDA tensor, or the error torch raises: run faked
             if op == "aten::div" and not a.dtype.is_floating_point:
                 return None
             shape = broadcast_shape(tuple(a.shape), tuple(b.shape))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace import elementwise_shortcuts as elementwise
+from costmodel.trace import view_shortcuts as views
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
@@ -29,6 +30,7 @@ from costmodel.trace.shortcut_helpers import (
     holds_tensor,
     is_any_tensor,
     is_traced_tensor,
+    named_arguments,
     normalised_dim,
     numel_of,
     pending_like,
@@ -77,7 +79,9 @@ def _method_view(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: La
 
 
 def _flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    params = dict(zip(("start_dim", "end_dim"), args), **kwargs)
+    params = named_arguments(args, kwargs, ("start_dim", "end_dim"))
+    if params is None:
+        return None
     if set(params) - {"start_dim", "end_dim"} or not x.is_contiguous() or x.dim() == 0:
         return None
     start, end = normalised_dim(params.get("start_dim", 0), x.dim()), normalised_dim(params.get("end_dim", -1), x.dim())
@@ -110,7 +114,9 @@ def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Laz
 
 
 def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    params = dict(zip(("chunks", "dim"), args), **kwargs)
+    params = named_arguments(args, kwargs, ("chunks", "dim"))
+    if params is None:
+        return None
     chunks, given_dim = params.get("chunks"), params.get("dim", 0)
     if set(params) - {"chunks", "dim"} or type(chunks) is not int or chunks <= 0 or type(given_dim) is not int:
         return None
@@ -129,7 +135,9 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
 
 
 def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    params = dict(zip(("tensors", "dim"), args), **kwargs)
+    params = named_arguments(args, kwargs, ("tensors", "dim"))
+    if params is None:
+        return None
     tensors, given_dim = params.get("tensors"), params.get("dim", 0)
     if set(params) - {"tensors", "dim"} or not isinstance(tensors, (list, tuple)) or not tensors or type(given_dim) is not int:
         return None
@@ -149,10 +157,27 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
 
 
 def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """x.mean(dim, keepdim) over given dims of a contiguous floating tensor."""
-    params = dict(zip(("dim", "keepdim"), args), **kwargs)
+    """x.mean(dim, keepdim) of a floating tensor: over all elements (a 0-dim result, any layout) or over
+    given dims of a contiguous tensor."""
+    return _reduction("aten::mean", x, args, kwargs, mode)
+
+
+def _sum(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """x.sum(dim, keepdim) of a floating tensor, as ``_mean`` (integer sums change dtype: run faked)."""
+    return _reduction("aten::sum", x, args, kwargs, mode)
+
+
+def _reduction(op: str, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    params = named_arguments(args, kwargs, ("dim", "keepdim"))
+    if params is None:
+        return None
     dims, keepdim = params.get("dim"), params.get("keepdim", False)
-    if set(params) - {"dim", "keepdim"} or type(keepdim) is not bool or not x.dtype.is_floating_point or not x.is_contiguous():
+    if set(params) - {"dim", "keepdim"} or type(keepdim) is not bool or not x.dtype.is_floating_point:
+        return None
+    if not params:
+        out = pending_like(x, (), mode)
+        return out, [aten_call(op, (TensorMeta.of(x),), [x], [out])]
+    if not x.is_contiguous():
         return None
     given = [dims] if type(dims) is int else list(dims) if isinstance(dims, (list, tuple)) else None
     if not given or not all(type(d) is int for d in given):
@@ -162,7 +187,7 @@ def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeM
         return None
     out = _reduced(x, {d for d in resolved if d is not None}, keepdim, mode)
     call_args: tuple[Any, ...] = (TensorMeta.of(x), given) + ((True,) if keepdim else ())
-    return out, [aten_call("aten::mean", call_args, [x], [out])]
+    return out, [aten_call(op, call_args, [x], [out])]
 
 
 def _reduced(x: Any, dims: set[int], keepdim: bool, mode: LazyFakeMode) -> PendingTensor:
@@ -183,7 +208,9 @@ def global_average(x: Any, output_size: Any, mode: LazyFakeMode) -> Result | Non
 
 
 def _adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    params = dict(zip(("input", "output_size"), args), **kwargs)
+    params = named_arguments(args, kwargs, ("input", "output_size"))
+    if params is None:
+        return None
     if set(params) != {"input", "output_size"} or not is_traced_tensor(params["input"]):
         return None
     return global_average(params["input"], params["output_size"], mode)
@@ -281,13 +308,35 @@ def inference_batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], momentu
     return [empty, norm]
 
 
+def _softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """softmax over one given dim of a contiguous floating tensor: ``aten::_softmax(x, dim, False)``, a
+    new contiguous tensor (a dtype argument, an implicit dim or another layout run faked)."""
+    params = named_arguments(args, kwargs, ("dim",))
+    if params is None:
+        return None
+    if params.get("dtype", None) is None:  # F.softmax passes dtype=None and its _stacklevel
+        params.pop("dtype", None)
+        params.pop("_stacklevel", None)
+    dim = params.get("dim")
+    if set(params) != {"dim"} or type(dim) is not int or normalised_dim(dim, x.dim()) is None:
+        return None
+    if not x.dtype.is_floating_point or not x.is_contiguous():
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    return out, [aten_call("aten::_softmax", (TensorMeta.of(x), dim, False), [x], [out])]
+
+
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     "view": _method_view,
+    "reshape": _method_view,  # on a row-major tensor reshape is a view, recorded as aten::view
+    "softmax": _softmax,
+    **views.METHODS,
     "flatten": _flatten,
     "transpose": _transpose,
     "contiguous": _contiguous,
     "chunk": _chunk,
     "mean": _mean,
+    "sum": _sum,
     **{method: _ACTIVATIONS[function] for method, function in _METHOD_ACTIVATIONS.items()},
 }
 _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -295,6 +344,11 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
     torch.transpose: _transpose,
     torch.chunk: _chunk,
     torch.mean: _mean,
+    torch.sum: _sum,
+    torch.reshape: _method_view,
+    torch.softmax: _softmax,
+    F.softmax: _softmax,
+    **views.FUNCTIONS_ON_TENSOR,
     **_ACTIVATIONS,
 }
 _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -337,6 +391,8 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
         result = function(args, kwargs, mode)
         if result is not None:
             return result
+    if target is operator.getitem and args and is_traced_tensor(args[0]):
+        return views.getitem(args, kwargs, mode)
     if target in _PYTHON_OPERATORS and len(args) == 2 or target is operator.neg:
         if target is operator.getitem and isinstance(args[0], (tuple, list)) and type(args[0]) is not torch.Size:
             if type(args[1]) in (int, slice) and not kwargs:

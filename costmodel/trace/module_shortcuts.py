@@ -107,10 +107,11 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
 
 
 def _layer_norm(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
-    """LayerNorm on a contiguous float32/float64 CPU tensor: one ``native_layer_norm`` returning the
-    normalised tensor and its mean and 1/std, shaped like the input with the normalised dimensions at 1."""
+    """LayerNorm on a float32/float64 CPU tensor of any layout (a permuted one, as ConvNeXt normalises
+    channels-last): one ``native_layer_norm`` returning the normalised tensor (contiguous) and its mean
+    and 1/std, shaped like the input with the normalised dimensions at 1."""
     dims = len(module.normalized_shape)
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous() or x.dim() < dims:
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.dim() < dims:
         return None
     if tuple(x.shape[x.dim() - dims :]) != tuple(module.normalized_shape):
         return None
@@ -125,6 +126,24 @@ def _layer_norm(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[Aten
     inputs = tuple(t for t in (xm, weight, bias) if t is not None)
     outputs = (TensorMeta.of(out), TensorMeta.of(mean), TensorMeta.of(rstd))
     return out, [AtenCall("aten::native_layer_norm", call_args, {}, inputs, outputs)]
+
+
+def _group_norm(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
+    """GroupNorm on a contiguous float32/float64 CPU tensor (N, C, *): one ``native_group_norm`` with N, C,
+    the product of the other sizes and the group count, returning the normalised tensor and the
+    per-(sample, group) mean and 1/std."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous() or x.dim() < 2:
+        return None
+    if x.shape[1] != module.num_channels or any(t is not None and t.dtype != x.dtype for t in (module.weight, module.bias)):
+        return None
+    n, c = x.shape[0], x.shape[1]
+    out = pending_like(x, tuple(x.shape), mode)
+    mean, rstd = pending_like(x, (n, module.num_groups), mode), pending_like(x, (n, module.num_groups), mode)
+    xm, weight, bias = TensorMeta.of(x), _meta(module.weight), _meta(module.bias)
+    call_args = (xm, weight, bias, n, c, prod(x.shape[2:]), module.num_groups, module.eps)
+    inputs = tuple(t for t in (xm, weight, bias) if t is not None)
+    outputs = (TensorMeta.of(out), TensorMeta.of(mean), TensorMeta.of(rstd))
+    return out, [AtenCall("aten::native_group_norm", call_args, {}, inputs, outputs)]
 
 
 def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
@@ -213,6 +232,8 @@ def direct_call(
         return out, [flatten, transpose, product, unflatten]
     if cls is nn.LayerNorm:
         return _layer_norm(module, x, mode)
+    if cls is nn.GroupNorm:
+        return _group_norm(module, x, mode)
     if cls is nn.AdaptiveAvgPool2d:
         return global_average(x, module.output_size, mode)
     if cls is nn.MaxPool2d or cls is nn.AvgPool2d:

@@ -38,6 +38,14 @@ def holds_tensor(value: Any) -> bool:
     return False
 
 
+def named_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The arguments after the tensor, by parameter name (``names`` in schema order); None when more are
+    given positionally than there are names, or one is given twice (the call torch itself would refuse)."""
+    if len(args) > len(names) or any(name in kwargs for name in names[: len(args)]):
+        return None
+    return dict(zip(names, args), **kwargs)
+
+
 def normalised_dim(d: int, rank: int) -> int | None:
     """A dimension index made non-negative, or None when out of range."""
     d = d + rank if d < 0 else d

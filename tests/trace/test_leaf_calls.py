@@ -133,21 +133,22 @@ def test_hugging_face_layers_are_rows_with_their_closed_form_costs() -> None:
 
 def test_repeated_layers_run_once_per_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     runs = []
-    forward = nn.GroupNorm.forward  # no shape rule: a layer that must run on fake tensors
+    forward = nn.InstanceNorm2d.forward  # no shape rule: a layer that must run on fake tensors
 
-    def counted(self: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
+    def counted(self: nn.InstanceNorm2d, x: torch.Tensor) -> torch.Tensor:
         runs.append(tuple(x.shape))
         return forward(self, x)
 
-    monkeypatch.setattr(nn.GroupNorm, "forward", counted)
-    model = nn.Sequential(*(nn.Sequential(nn.GroupNorm(2, 8), nn.ReLU()) for _ in range(6)), nn.GroupNorm(4, 8))
+    monkeypatch.setattr(nn.InstanceNorm2d, "forward", counted)
+    layers = [nn.Sequential(nn.InstanceNorm2d(8, affine=True), nn.ReLU()) for _ in range(6)]
+    model = nn.Sequential(*layers, nn.InstanceNorm2d(8, eps=1e-3))
     aten_walk(model, (1, 8, 5, 5), shortcuts=False)
     assert len(runs) == 7
     runs.clear()
     forget()
     walk = aten_walk(model, (1, 8, 5, 5))
-    assert runs == [(1, 8, 5, 5)] * 2  # two signatures (2 and 4 groups): each run once, the rest replayed
-    assert [r.op for r in walk.rows].count("GroupNorm") == 7
+    assert runs == [(1, 8, 5, 5)] * 2  # two signatures (affine, and another eps): each run once, the rest replayed
+    assert [r.op for r in walk.rows].count("InstanceNorm2d") == 7
     assert walk.calls == aten_walk(model, (1, 8, 5, 5), shortcuts=False).calls
 
 

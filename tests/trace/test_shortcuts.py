@@ -131,6 +131,30 @@ class UnruledGlue(nn.Module):
         return joined, padded, shifted, picked, scores, mixed, a, b, top.values, top.indices, attention, normed, resampled
 
 
+class RuledGlue(nn.Module):
+    """Glue the closed-form rules answer, in every spelling: indexing (ints, negative and open slices,
+    steps, None, Ellipsis), permute (negative dims), expand (-1, new leading dims), reshape, softmax, and
+    group and layer norms (the latter on a permuted, non-contiguous tensor)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.group = nn.GroupNorm(2, 4)
+        self.group_plain = nn.GroupNorm(4, 4, affine=False)
+        self.ln = nn.LayerNorm(4)
+
+    def forward(self, x: torch.Tensor) -> tuple[Any, ...]:
+        n, c, h, w = x.shape
+        picks = (x[:, :2], x[:, 0], x[..., 1:, None], x[:, -1], x[:, 1:3, :, ::2], x[:, -3:-1], x[0, ..., -2], x[:, :, 10:])
+        turned = x.permute(0, 2, 3, 1)
+        turned_back = torch.permute(turned, (0, -1, 1, 2))
+        stretched = x[:, :1].expand(n, c, -1, -1) + x.expand(3, -1, -1, -1, -1)[1]
+        flat = x.reshape(n, c, h * w).softmax(-1) + torch.reshape(x, (n, -1)).unsqueeze(-1).mean()
+        probabilities = nn.functional.softmax(x, dim=1) + torch.softmax(x, -2)
+        normed = self.ln(turned) + self.ln(x.permute(0, 3, 2, 1)).sum()
+        grouped = self.group(x) + self.group_plain(x)
+        return picks, turned_back, stretched, flat, probabilities, normed, grouped
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -148,6 +172,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "functional_norm_1d": (lambda: FunctionalNorm(4), (3, 4, 7, 2)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
     "unruled_glue": (UnruledGlue, (2, 4, 5, 6)),
+    "ruled_glue": (RuledGlue, (2, 4, 5, 6)),
 }
 
 
@@ -227,6 +252,18 @@ def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_ruled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node of RuledGlue is answered by a rule (the model above holds the rules to FakeTensorMode)."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+
+    def refuse(self: LazyFakeMode) -> None:
+        raise AssertionError("a node ran on fake tensors")
+
+    forget()
+    monkeypatch.setattr(LazyFakeMode, "get", refuse)
+    assert trace_model(RuledGlue().eval(), (2, 4, 5, 6)).node_outcomes
 
 
 def test_repeated_blocks_replay_from_the_memo() -> None:

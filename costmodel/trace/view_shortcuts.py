@@ -1,0 +1,194 @@
+"""Closed-form rules for the views models take of their tensors: ``permute``, ``expand``, ``reshape`` of a
+row-major tensor, and basic indexing (``x[:, :c]``, ``x[:, 0]``, ``x[..., 1:, None]``).
+
+A view moves no data: its shape, strides and offset are arithmetic on the input's. Each rule records
+the aten views in the order the dispatcher runs them, with the arguments as it hands them over (tests
+hold every rule to FakeTensorMode, call for call); anything else returns None and runs faked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.fake_tensors import LazyFakeMode
+from costmodel.trace.shortcut_helpers import Result, aten_call, is_traced_tensor, named_arguments, normalised_dim, pending_like
+
+#: The largest int64: what an open-ended slice passes to ``aten::slice`` as its end.
+_OPEN_END = 2**63 - 1
+
+
+def _sizes(args: tuple[Any, ...]) -> list[int] | None:
+    """Sizes or dims given as ints, or as one list/tuple/torch.Size of ints; None otherwise."""
+    values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    if not all(type(v) is int for v in values):
+        return None
+    return list(values)
+
+
+def permute(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.permute(dims)``: sizes and strides reordered (``aten::permute`` with the dims as given)."""
+    dims = _sizes(args) if not kwargs else None
+    if dims is None or len(dims) != x.dim():
+        return None
+    resolved = [normalised_dim(d, x.dim()) for d in dims]
+    if any(d is None for d in resolved) or len(set(resolved)) != len(resolved):
+        return None
+    order = [d for d in resolved if d is not None]
+    out = pending_like(x, tuple(x.shape[d] for d in order), mode, tuple(x.stride()[d] for d in order), x.storage_offset())
+    return out, [aten_call("aten::permute", (TensorMeta.of(x), dims), [x], [out], aliases=True)]
+
+
+def expand(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.expand(sizes)``: new leading dimensions and stretched size-1 dimensions get stride 0, a -1
+    keeps the size (``aten::expand`` with the sizes as given)."""
+    sizes = _sizes(args) if not kwargs else None
+    if sizes is None or len(sizes) < x.dim():
+        return None
+    lead = len(sizes) - x.dim()
+    shape, strides = [], []
+    for i, size in enumerate(sizes):
+        if i < lead:
+            if size < 0:
+                return None
+            shape.append(size)
+            strides.append(0)
+            continue
+        own, stride = x.shape[i - lead], x.stride()[i - lead]
+        if size == -1 or size == own:
+            shape.append(own)
+            strides.append(stride)
+        elif own == 1 and size >= 0:
+            shape.append(size)
+            strides.append(0)
+        else:
+            return None
+    out = pending_like(x, tuple(shape), mode, tuple(strides), x.storage_offset())
+    return out, [aten_call("aten::expand", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
+
+
+def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x[index]`` with an index of ints, slices, None and one Ellipsis: per index element, left to
+    right, ``aten::select`` (an int), ``aten::slice`` (a slice) or ``aten::unsqueeze`` (None). As torch's
+    indexing does: inside a tuple a slice from 0 with step 1 reaching the end takes no op, and an index
+    that takes none at all (``x[...]``, ``x[:, :]``) returns ``aten::alias``; a lone slice is always
+    sliced. Tensor, list and bool indices (advanced indexing) are left to FakeTensorMode."""
+    if kwargs or len(args) != 2 or not is_traced_tensor(args[0]):
+        return None
+    x, index = args
+    in_tuple = type(index) is tuple
+    items = list(index) if in_tuple else [index]
+    if not all(type(i) in (int, slice) or i is None or i is Ellipsis for i in items) or items.count(Ellipsis) > 1:
+        return None
+    if any(
+        type(i) is slice and not all(v is None or (type(v) is int and abs(v) < _OPEN_END // 2) for v in (i.start, i.stop, i.step))
+        for i in items
+    ):
+        return None  # bounds torch truncates, or not ints
+    taken = sum(1 for i in items if type(i) in (int, slice))
+    if taken > x.dim():
+        return None
+    current, dim, calls = x, 0, []
+    for item in items:
+        if item is Ellipsis:
+            dim += x.dim() - taken
+            continue
+        step: tuple[Any, AtenCall | None] | None
+        if item is None:
+            step = _unsqueeze(current, dim, mode)
+        elif type(item) is int:
+            step = _select(current, dim, item, mode)
+        else:
+            step = _slice(current, dim, item, in_tuple, mode)
+        if step is None:
+            return None
+        if step[1] is not None:
+            current = step[0]
+            calls.append(step[1])
+        dim += 0 if type(item) is int else 1
+    if not calls:  # x[...], x[:, :]: a new view of the whole tensor
+        out = pending_like(x, tuple(x.shape), mode, tuple(x.stride()), x.storage_offset())
+        return out, [aten_call("aten::alias", (TensorMeta.of(x),), [x], [out], aliases=True)]
+    return current, calls
+
+
+def _select(x: Any, dim: int, index: int, mode: LazyFakeMode) -> tuple[Any, AtenCall] | None:
+    size = x.shape[dim]
+    position = index + size if index < 0 else index
+    if not 0 <= position < size:
+        return None  # out of range: the real error comes from FakeTensorMode
+    shape = tuple(s for d, s in enumerate(x.shape) if d != dim)
+    strides = tuple(s for d, s in enumerate(x.stride()) if d != dim)
+    out = pending_like(x, shape, mode, strides, x.storage_offset() + position * x.stride()[dim])
+    return out, aten_call("aten::select", (TensorMeta.of(x), dim, index), [x], [out], aliases=True)
+
+
+def _slice(x: Any, dim: int, item: slice, in_tuple: bool, mode: LazyFakeMode) -> tuple[Any, AtenCall | None] | None:
+    start, stop, step = item.start, item.stop, 1 if item.step is None else item.step
+    if step <= 0:
+        return None
+    size = x.shape[dim]
+    if in_tuple and (start or 0) == 0 and step == 1 and (stop is None or stop >= size):
+        return x, None  # the whole dimension: no op
+    first = _clamp(0 if start is None else start, size)
+    end = _clamp(_OPEN_END if stop is None else stop, size)
+    length = max(0, (end - first + step - 1) // step)
+    shape, strides = list(x.shape), list(x.stride())
+    shape[dim] = length
+    strides[dim] = x.stride()[dim] * step
+    out = pending_like(x, tuple(shape), mode, tuple(strides), x.storage_offset() + first * x.stride()[dim])
+    given: tuple[Any, ...] = (0 if start is None else start, _OPEN_END if stop is None else stop) + ((step,) if step != 1 else ())
+    return out, aten_call("aten::slice", (TensorMeta.of(x), dim, *given), [x], [out], aliases=True)
+
+
+def _clamp(position: int, size: int) -> int:
+    """A slice bound as Python reads it: negative counts from the end, then clipped to [0, size]."""
+    if position < 0:
+        position += size
+    return min(max(position, 0), size)
+
+
+def _unsqueeze(x: Any, dim: int, mode: LazyFakeMode) -> tuple[Any, AtenCall] | None:
+    if dim > x.dim():
+        return None
+    stride = x.shape[dim] * x.stride()[dim] if dim < x.dim() else 1
+    shape = (*x.shape[:dim], 1, *x.shape[dim:])
+    strides = (*x.stride()[:dim], stride, *x.stride()[dim:])
+    out = pending_like(x, shape, mode, strides, x.storage_offset())
+    return out, aten_call("aten::unsqueeze", (TensorMeta.of(x), dim), [x], [out], aliases=True)
+
+
+def unsqueeze(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.unsqueeze(dim)``: a size-1 dimension at ``dim`` (negative counts from the end of the result),
+    recorded as ``aten::unsqueeze`` with the dim as given."""
+    params = named_arguments(args, kwargs, ("dim",))
+    if params is None:
+        return None
+    dim = params.get("dim")
+    if set(params) != {"dim"} or type(dim) is not int:
+        return None
+    position = normalised_dim(dim, x.dim() + 1)
+    if position is None:
+        return None
+    step = _unsqueeze(x, position, mode)
+    if step is None:
+        return None
+    out = step[0]  # recorded again with the dim as the caller gave it
+    return out, [aten_call("aten::unsqueeze", (TensorMeta.of(x), dim), [x], [out], aliases=True)]
+
+
+#: Tensor methods → rule (the tensor, the other arguments, keywords, the mode)
+METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    "permute": permute,
+    "expand": expand,
+    "unsqueeze": unsqueeze,
+}
+#: Torch functions taking the tensor first → rule
+FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    torch.permute: permute,
+    torch.unsqueeze: unsqueeze,
+}

@@ -1,0 +1,94 @@
+"""The view rules (basic indexing, permute, expand, unsqueeze) are torch's: held to FakeTensorMode on
+random indices of random layouts, call for call, and never running a node faked when they answer."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from costmodel.trace.fake_tensors import LazyFakeMode
+from costmodel.trace.fx_trace import trace_model
+from costmodel.trace.node_cache import forget
+from tests.trace.node_records import node_records
+
+
+class Viewed(nn.Module):
+    """``x`` permuted to ``order``, then indexed by ``index``, expanded to ``sizes`` and unsqueezed at ``dim``."""
+
+    def __init__(self, order: list[int], index: Any, sizes: list[int] | None, dim: int | None) -> None:
+        super().__init__()
+        self.order, self.index, self.sizes, self.dim = order, index, sizes, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.permute(self.order)[self.index]
+        if self.sizes is not None:
+            y = y.expand(self.sizes)
+        if self.dim is not None:
+            y = y.unsqueeze(self.dim)
+        return y
+
+
+def _index(rng: random.Random, shape: list[int]) -> Any:
+    """A random basic index of ``shape``: ints in range, slices with bounds inside and outside the
+    size (negative too) and steps, None, at most one Ellipsis."""
+    items: list[Any] = []
+    dim = 0
+    ellipsis_at = rng.randrange(len(shape) + 1) if rng.random() < 0.3 else -1
+    while dim < len(shape) and rng.random() < 0.85:
+        if dim == ellipsis_at:
+            items.append(Ellipsis)
+            dim = len(shape) - rng.randint(0, len(shape) - dim)
+            ellipsis_at = -1
+            continue
+        kind = rng.random()
+        size = shape[dim]
+        if kind < 0.15:
+            items.append(None)
+            continue
+        if kind < 0.4 and size > 0:
+            items.append(rng.randint(-size, size - 1))
+        else:
+            start, stop = (None if rng.random() < 0.3 else rng.randint(-size - 2, size + 2) for _ in range(2))
+            items.append(slice(start, stop, rng.choice([None, 1, 2, 3])))
+        dim += 1
+    return tuple(items) if len(items) != 1 or rng.random() < 0.5 else items[0]
+
+
+def _expansion(rng: random.Random, shape: torch.Size) -> list[int] | None:
+    if rng.random() < 0.4:
+        return None
+    sizes = [rng.choice([-1, s]) if s != 1 else rng.choice([-1, 1, 3]) for s in shape]
+    return [2] * rng.randint(0, 2) + sizes
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_views_record_what_a_fake_run_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    faked = []
+    built: list[int] = []
+    get = LazyFakeMode.get
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    for _ in range(40):
+        shape = [rng.choice([1, 2, 3, 5]) for _ in range(rng.randint(1, 4))]  # empty ones come from slices
+        order = list(range(len(shape)))
+        rng.shuffle(order)
+        if rng.random() < 0.5:
+            order = [d - len(shape) if rng.random() < 0.5 else d for d in order]  # negative dims
+        index = _index(rng, [shape[d] for d in order])
+        with torch.no_grad():
+            viewed = torch.empty(shape).permute(order)[index]
+        sizes = _expansion(rng, viewed.shape)
+        dim = rng.randint(-viewed.dim() - 1, viewed.dim()) if rng.random() < 0.5 else None
+        model = Viewed(order, index, sizes, dim)
+        reference = node_records(trace_model(model, tuple(shape), shortcuts=False))
+        forget()  # the reference built a mode: the count starts after it
+        built.clear()
+        records = node_records(trace_model(model, tuple(shape)))
+        assert records == reference, (shape, order, index, sizes, dim)
+        if built:
+            faked.append((shape, order, index, sizes, dim))
+    assert faked == []  # every one of these views has a closed form
