@@ -41,54 +41,19 @@ _PYTHON_OPERATORS = frozenset(
 )
 
 
-def per_dimension(values: Any) -> list[int] | None:
-    """A size or dim list given as ints (or symbolic ``torch.SymInt`` sizes), a list/tuple of them or a
-    torch.Size; None otherwise."""
-    if len(values) == 1 and isinstance(values[0], (list, tuple)):
-        values = values[0]
-    if all(type(v) is int or type(v) is torch.SymInt for v in values):
-        return list(values)
-    return None
-
-
-def _view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
-    """x.view(sizes): aten::view with the sizes as given (-1 inferred for the output)."""
-    if not x.is_contiguous() or sizes.count(-1) > 1 or any(s < -1 for s in sizes):
-        return None
-    known = 1
-    for s in sizes:
-        known *= s if s != -1 else 1
-    numel = 1
-    for s in x.shape:
-        numel *= s
-    if -1 in sizes:
-        if known == 0 or numel % known:
-            return None
-        shape = tuple(numel // known if s == -1 else s for s in sizes)
-    else:
-        shape = tuple(sizes)
-    if numel_of(shape) != numel:
-        return None
-    out = pending_like(x, shape, mode, offset=x.storage_offset())
-    return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
-
-
-def _method_view(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    sizes = per_dimension(args) if args and not kwargs else None
-    return None if sizes is None else _view(x, sizes, mode)
-
-
 def _flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     params = named_arguments(args, kwargs, ("start_dim", "end_dim"))
     if params is None:
         return None
-    if set(params) - {"start_dim", "end_dim"} or not x.is_contiguous() or x.dim() == 0:
+    if set(params) - {"start_dim", "end_dim"} or x.dim() == 0:
         return None
     start, end = normalised_dim(params.get("start_dim", 0), x.dim()), normalised_dim(params.get("end_dim", -1), x.dim())
-    if start is None or end is None or start >= end:
-        return None  # nothing to flatten returns the input itself: left to FakeTensorMode
+    if start is None or end is None or start > end:
+        return None  # torch raises: run faked for its message
+    if start == end:
+        return x, []  # nothing to flatten: the input itself, no kernel
     shape = list(x.shape[:start]) + [numel_of(tuple(x.shape[start : end + 1]))] + list(x.shape[end + 1 :])
-    return _view(x, shape, mode)
+    return views.reshape_to(x, shape, mode)
 
 
 def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -135,6 +100,9 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
 
 
 def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """torch.cat of non-empty tensors of one rank, dtype and device: a new row-major tensor (operands of
+    any layout below four dimensions, where torch suggests no other memory format; row-major ones at 4-D
+    and 5-D)."""
     params = named_arguments(args, kwargs, ("tensors", "dim"))
     if params is None:
         return None
@@ -142,8 +110,10 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     if set(params) - {"tensors", "dim"} or not isinstance(tensors, (list, tuple)) or not tensors or type(given_dim) is not int:
         return None
     first = tensors[0]
-    if not all(is_traced_tensor(t) and t.is_contiguous() and t.dim() == first.dim() > 0 for t in tensors):
+    if not all(is_traced_tensor(t) and t.dim() == first.dim() > 0 for t in tensors):
         return None
+    if first.dim() in (4, 5) and not all(t.is_contiguous() for t in tensors):
+        return None  # 4-D and 5-D operands may suggest channels-last for the output: run faked
     if any(t.dtype != first.dtype or t.device != first.device or numel_of(tuple(t.shape)) == 0 for t in tensors):
         return None
     dim = normalised_dim(given_dim, first.dim())
@@ -327,8 +297,6 @@ def _softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFa
 
 
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
-    "view": _method_view,
-    "reshape": _method_view,  # on a row-major tensor reshape is a view, recorded as aten::view
     "softmax": _softmax,
     **views.METHODS,
     "flatten": _flatten,
@@ -345,7 +313,6 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
     torch.chunk: _chunk,
     torch.mean: _mean,
     torch.sum: _sum,
-    torch.reshape: _method_view,
     torch.softmax: _softmax,
     F.softmax: _softmax,
     **views.FUNCTIONS_ON_TENSOR,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import functools
 import inspect
 import linecache
 import math
@@ -39,7 +40,7 @@ from costmodel.trace.model_copy import copy_model
 from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
 from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
-from costmodel.trace.pending import materialised, pending_input, tensors_in
+from costmodel.trace.pending import PendingTensor, materialised, pending_input, standing_in, tensors_in
 from costmodel.trace.recorders import CompositeRecorder, OpRecorder, dispatch_as_eager, to_call
 
 __all__ = ["TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf"]
@@ -313,6 +314,7 @@ class _FakeProp(fx.Interpreter):
         self.node_calls: dict[str, list[AtenCall]] = {}
         self.salt = process_salt()
         self.node_outcomes: dict[str, NodeOutcome] = {}
+        self.stand_ins: dict[int, PendingTensor] = {}  # by id of the copy's meta tensor (kept alive by twins.keep)
         # symbolic sizes are keys only within this trace's ShapeEnv: such a trace memoises privately
         self.memo: dict[Any, NodeOutcome] | None = {} if twins.mode.symbolic else None
 
@@ -383,7 +385,7 @@ class _FakeProp(fx.Interpreter):
                     self.recorder.add(call)
                 return direct[0]
         if self.shortcuts and n.op in ("call_function", "call_method"):
-            direct = direct_function(n.op, target, args, kwargs, self.mode)
+            direct = direct_function(n.op, target, self._standing_in(args), self._standing_in(kwargs), self.mode)
             if direct is not None:
                 for call in direct[1]:
                     self.recorder.add(call)
@@ -394,6 +396,26 @@ class _FakeProp(fx.Interpreter):
                 self_obj, *rest = args
                 return getattr(self_obj, str(target))(*rest, **kwargs)
             return target(*args, **kwargs)
+
+    def _standing_in(self, value: Any) -> Any:
+        """``value`` with the copy's meta tensors (parameters and buffers the graph reads) replaced by
+        PendingTensors on their real devices (one per tensor), so that shape rules take them; nested
+        tuples, lists and dicts are rebuilt only where they hold one."""
+        if isinstance(value, torch.Tensor):
+            if not self.twins.owns(value):
+                return value
+            found = self.stand_ins.get(id(value))
+            if found is None:
+                found = standing_in(value, self.twins.devices[id(value)], self.mode, functools.partial(self.twins.of, value))
+                self.stand_ins[id(value)] = found
+            return found
+        if type(value) is tuple or type(value) is list:
+            items = [self._standing_in(v) for v in value]
+            return value if all(a is b for a, b in zip(items, value)) else type(value)(items)
+        if type(value) is dict:
+            entries = {k: self._standing_in(v) for k, v in value.items()}
+            return value if all(entries[k] is v for k, v in value.items()) else entries
+        return value
 
     def _fake_args(self, args_kwargs: tuple[Any, Any], module: nn.Module | None) -> tuple[Any, Any]:
         """Arguments ready to run under FakeTensorMode: pending tensors built, the copy's meta tensors

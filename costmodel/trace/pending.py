@@ -21,10 +21,9 @@ class PendingTensor:
     ``dtype``, ``device``, ``stride()``, ``storage_offset()``, ``is_contiguous()``, ``dim()``.
     """
 
-    __slots__ = ("shape", "_stride", "_offset", "dtype", "device", "_mode", "_fake", "_contiguous")
+    __slots__ = ("shape", "_stride", "_offset", "dtype", "device", "_mode", "_fake", "_contiguous", "_source", "requires_grad")
     layout = torch.strided
     constant = None
-    requires_grad = False
 
     def __init__(
         self, shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype, device: torch.device, mode: Any
@@ -38,6 +37,8 @@ class PendingTensor:
         self._mode = mode
         self._fake: torch.Tensor | None = None
         self._contiguous: bool | None = None
+        self._source: Callable[[], torch.Tensor] | None = None
+        self.requires_grad = False
 
     def stride(self) -> tuple[int, ...]:
         """Strides, in elements."""
@@ -63,12 +64,24 @@ class PendingTensor:
 
     def materialise(self) -> torch.Tensor:
         """The fake tensor of this geometry, built on first use."""
+        if self._fake is None and self._source is not None:
+            self._fake = self._source()
         if self._fake is None:
             self._fake = fake_from_meta(self._mode.get(), tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
         return self._fake
 
     def __repr__(self) -> str:
         return f"PendingTensor({list(self.shape)}, {self.dtype})"
+
+
+def standing_in(meta: torch.Tensor, device: torch.device, mode: Any, source: Callable[[], torch.Tensor]) -> PendingTensor:
+    """A PendingTensor standing for one of the traced copy's meta tensors (a parameter or buffer read by
+    the graph) on its real ``device``, so that shape rules take it like any traced tensor; materialised,
+    it is ``source()`` — the meta tensor's one fake twin, never a second fake of it."""
+    out = PendingTensor(tuple(meta.shape), meta.stride(), int(meta.storage_offset()), meta.dtype, device, mode)
+    out._source = source
+    out.requires_grad = meta.requires_grad
+    return out
 
 
 def materialised(value: Any, twin: Callable[[torch.Tensor], torch.Tensor | None] | None = None) -> Any:

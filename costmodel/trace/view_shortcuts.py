@@ -1,5 +1,6 @@
-"""Closed-form rules for the views models take of their tensors: ``permute``, ``expand``, ``reshape`` of a
-row-major tensor, and basic indexing (``x[:, :c]``, ``x[:, 0]``, ``x[..., 1:, None]``).
+"""Closed-form rules for the views models take of their tensors: ``permute``, ``expand``, ``view`` and
+``reshape`` (a copy first where no view exists), and basic indexing (``x[:, :c]``, ``x[:, 0]``,
+``x[..., 1:, None]``).
 
 A view moves no data: its shape, strides and offset are arithmetic on the input's. Each rule records
 the aten views in the order the dispatcher runs them, with the arguments as it hands them over (tests
@@ -14,9 +15,17 @@ from typing import Any
 import torch
 
 from costmodel.rules.base import AtenCall
-from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.fake_tensors import LazyFakeMode
-from costmodel.trace.shortcut_helpers import Result, aten_call, is_traced_tensor, named_arguments, normalised_dim, pending_like
+from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
+from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
+from costmodel.trace.shortcut_helpers import (
+    Result,
+    aten_call,
+    is_traced_tensor,
+    named_arguments,
+    normalised_dim,
+    numel_of,
+    pending_like,
+)
 
 #: The largest int64: what an open-ended slice passes to ``aten::slice`` as its end.
 _OPEN_END = 2**63 - 1
@@ -69,6 +78,173 @@ def expand(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
             return None
     out = pending_like(x, tuple(shape), mode, tuple(strides), x.storage_offset())
     return out, [aten_call("aten::expand", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
+
+
+def inferred_shape(sizes: list[int], numel: int) -> tuple[int, ...] | None:
+    """The shape ``sizes`` asks for, its one -1 (if any) inferred from ``numel``; None when no shape fits."""
+    if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        return None
+    known = numel_of(tuple(s for s in sizes if s != -1))
+    if -1 in sizes:
+        if known == 0 or numel % known:
+            return None
+        return tuple(numel // known if s == -1 else s for s in sizes)
+    return tuple(sizes) if known == numel else None
+
+
+def view_strides(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Whether ``reshape`` can view (torch's eager rule, which decides between a view and a copy): the
+    strides of ``new`` as a view of a tensor of ``shape`` and ``strides``, or None where the elements
+    cannot be re-addressed without a copy. Runs of dimensions that are contiguous with each other
+    (``strides[d] == strides[d + 1] * shape[d + 1]``) are chunks; each chunk must be split or merged by
+    whole dimensions of ``new``, which take strides within the chunk, innermost first (size-1 dimensions
+    of ``new`` are free). A tensor without elements views as row-major (as itself when the shape stays)."""
+    if numel_of(shape) == 0:
+        return tuple(strides) if tuple(shape) == tuple(new) else contiguous_strides(new)
+    out = [0] * len(new)
+    view_d = len(new) - 1
+    chunk_base = strides[-1]
+    tensor_numel = view_numel = 1
+    for tensor_d in reversed(range(len(shape))):
+        tensor_numel *= shape[tensor_d]
+        chunk_ends = tensor_d == 0 or (shape[tensor_d - 1] != 1 and strides[tensor_d - 1] != tensor_numel * chunk_base)
+        if not chunk_ends:
+            continue
+        while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+            out[view_d] = view_numel * chunk_base
+            view_numel *= new[view_d]
+            view_d -= 1
+        if view_numel != tensor_numel:
+            return None
+        if tensor_d > 0:
+            chunk_base, tensor_numel, view_numel = strides[tensor_d - 1], 1, 1
+    return tuple(out) if view_d == -1 else None
+
+
+def viewed_strides(shape: tuple[int, ...], strides: tuple[int, ...], new: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The strides FakeTensorMode gives ``aten::view`` of a tensor with elements to ``new`` (torch's Python
+    reference of the view, which differs from the eager kernel only in the strides of size-1 dimensions),
+    or None where it refuses. A row-major tensor viewed to one dimension, or a 1-D one to two, is
+    re-strided row-major; otherwise, left to right, each size of ``new`` is a dimension kept as it is, or
+    the collapse of the next dimensions (allowed where each is dense in the next or of size 1; its stride
+    the least of the non-1 strides) split to the size wanted; trailing size-1 dimensions are added or
+    dropped."""
+    if is_contiguous(shape, strides):
+        if len(new) == 1 and len(shape) > 1:
+            return (1,)
+        if len(new) == 2 and len(shape) == 1:
+            return (new[1], 1)
+    sizes, steps = list(shape), list(strides)
+    idx = 0
+    for length in new:
+        if idx >= len(sizes):  # a trailing size-1 dimension, split off the last one
+            if length != 1:
+                return None
+            steps.append(steps[-1])
+            sizes.append(1)
+            idx += 1
+            continue
+        if length == sizes[idx]:
+            idx += 1
+            continue
+        accum, end = sizes[idx], idx
+        while accum % length:
+            end += 1
+            if end >= len(sizes):
+                return None
+            accum *= sizes[end]
+        if end != idx:
+            run = range(end - 1, idx - 1, -1)
+            if not all(sizes[i] == 1 or sizes[i + 1] == 1 or steps[i] == steps[i + 1] * sizes[i + 1] for i in run):
+                return None
+            stride = min([steps[end]] + [steps[i] for i in run if sizes[i] != 1])
+            sizes[idx : end + 1], steps[idx : end + 1] = [accum], [stride]
+        if accum != length:
+            inner = accum // length
+            sizes[idx : idx + 1], steps[idx : idx + 1] = [length, inner], [steps[idx] * inner, steps[idx]]
+        idx += 1
+    if any(size != 1 for size in sizes[idx:]):
+        return None
+    return tuple(steps[:idx])
+
+
+def _concrete(x: Any, sizes: list[int]) -> bool:
+    """Whether every size and stride involved is a plain int (symbolic ones take the row-major path only)."""
+    return all(type(v) is int for v in (*sizes, *x.shape, *x.stride()))
+
+
+def view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
+    """``x.view(sizes)``: the strides ``viewed_strides`` finds (None where there are none: torch raises),
+    recorded as ``aten::view`` with the sizes as given (-1 included)."""
+    if x.dim() == 0 or not _concrete(x, sizes):
+        return _row_major_view(x, sizes, mode) if x.is_contiguous() else None
+    shape = inferred_shape(sizes, numel_of(tuple(x.shape)))
+    if shape is None or not shape:
+        return None  # to 0-dim (a chain of squeezes): run faked
+    empty = numel_of(shape) == 0  # no elements: re-strided row-major
+    strides = contiguous_strides(shape) if empty else viewed_strides(tuple(x.shape), tuple(x.stride()), shape)
+    if strides is None:
+        return None
+    out = pending_like(x, shape, mode, strides, x.storage_offset())
+    return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
+
+
+def _row_major_view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
+    """The view of a row-major tensor, sizes possibly symbolic: arithmetic on the shape alone."""
+    if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+        return None
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    numel = numel_of(tuple(x.shape))
+    if -1 in sizes:
+        if known == 0 or numel % known:
+            return None
+        shape = tuple(numel // known if s == -1 else s for s in sizes)
+    else:
+        shape = tuple(sizes)
+    if numel_of(shape) != numel:
+        return None
+    out = pending_like(x, shape, mode, offset=x.storage_offset())
+    return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
+
+
+def reshape_to(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
+    """``x.reshape(sizes)``: a view where one exists (``view``); otherwise a row-major copy
+    (``aten::clone``) viewed to the inferred shape (``aten::_unsafe_view``)."""
+    if x.is_contiguous() or x.dim() == 0 or not _concrete(x, sizes):
+        return view(x, sizes, mode)
+    shape = inferred_shape(sizes, numel_of(tuple(x.shape)))
+    if shape is None:
+        return None
+    if view_strides(tuple(x.shape), tuple(x.stride()), shape) is not None:
+        return view(x, list(shape), mode)  # a row-major tensor hands view the sizes as given, others the inferred
+    copy = pending_like(x, tuple(x.shape), mode)
+    out = pending_like(x, shape, mode)
+    clone = aten_call("aten::clone", (TensorMeta.of(x),), [x], [copy], memory_format=torch.contiguous_format)
+    return out, [clone, aten_call("aten::_unsafe_view", (TensorMeta.of(copy), list(shape)), [copy], [out], aliases=True)]
+
+
+def _method_sizes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[int] | None:
+    """The sizes of ``x.view(*sizes)`` / ``x.reshape(sizes)`` (ints or symbolic sizes), or None."""
+    if kwargs or not args:
+        return None
+    values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    if all(type(v) is int or type(v) is torch.SymInt for v in values):
+        return list(values)
+    return None
+
+
+def view_method(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.view(*sizes)`` (a dtype argument runs faked)."""
+    sizes = _method_sizes(args, kwargs)
+    return None if sizes is None else view(x, sizes, mode)
+
+
+def reshape(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.reshape(*sizes)`` / ``torch.reshape(x, sizes)``."""
+    sizes = _method_sizes(args, kwargs)
+    return None if sizes is None else reshape_to(x, sizes, mode)
 
 
 def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -186,9 +362,12 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "permute": permute,
     "expand": expand,
     "unsqueeze": unsqueeze,
+    "view": view_method,
+    "reshape": reshape,
 }
 #: Torch functions taking the tensor first → rule
 FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.permute: permute,
     torch.unsqueeze: unsqueeze,
+    torch.reshape: reshape,
 }

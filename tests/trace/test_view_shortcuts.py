@@ -92,3 +92,81 @@ def test_random_views_record_what_a_fake_run_records(seed: int, monkeypatch: pyt
         if built:
             faked.append((shape, order, index, sizes, dim))
     assert faked == []  # every one of these views has a closed form
+
+
+class Reshaped(nn.Module):
+    """``x`` permuted and sliced, then reshaped (or viewed) to ``sizes``, then flattened from ``start``."""
+
+    def __init__(self, order: list[int], index: Any, sizes: list[int], as_view: bool, start: int) -> None:
+        super().__init__()
+        self.order, self.index, self.sizes, self.as_view, self.start = order, index, sizes, as_view, start
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.permute(self.order)[self.index]
+        y = y.view(self.sizes) if self.as_view else y.reshape(self.sizes)
+        return y.flatten(self.start)
+
+
+def _factorisation(rng: random.Random, shape: torch.Size) -> list[int]:
+    """Random sizes with ``shape``'s element count: merged neighbours, split factors, inserted 1s, one -1."""
+    factors = [f for s in shape for f in _prime_factors(s)] if 0 not in shape else list(shape)
+    sizes: list[int] = []
+    for f in factors:
+        if sizes and rng.random() < 0.4 and 0 not in sizes:
+            sizes[-1] *= f
+        else:
+            sizes.append(f)
+        if rng.random() < 0.15:
+            sizes.append(1)
+    if sizes and rng.random() < 0.3:
+        sizes[rng.randrange(len(sizes))] = -1 if 0 not in shape else sizes[0]
+    return sizes or [1]
+
+
+def _prime_factors(n: int) -> list[int]:
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out or [1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_reshapes_record_what_a_fake_run_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Views of permuted, sliced tensors where strides allow one, copies where they do not (the rule
+    finds which by the same chunk arithmetic as torch); ``view`` where none exists raises as torch does."""
+    rng = random.Random(100 + seed)
+    built: list[int] = []
+    get = LazyFakeMode.get
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    kinds = set()
+    for _ in range(40):
+        shape = [rng.choice([1, 2, 3, 4, 6]) for _ in range(rng.randint(1, 4))]
+        order = list(range(len(shape)))
+        rng.shuffle(order)
+        index = _index(rng, [shape[d] for d in order])
+        with torch.no_grad():
+            viewed = torch.empty(shape).permute(order)[index]
+        if viewed.dim() == 0:
+            continue
+        sizes = _factorisation(rng, viewed.shape)
+        as_view = rng.random() < 0.3
+        start = rng.randint(-len(sizes), len(sizes) - 1)
+        model = Reshaped(order, index, sizes, as_view, start)
+        try:
+            reference = node_records(trace_model(model, tuple(shape), shortcuts=False))
+        except Exception as exc:  # a view torch refuses: refused by ours too, for the same reason
+            forget()
+            with pytest.raises(type(exc)):
+                trace_model(model, tuple(shape))
+            kinds.add("refused")
+            continue
+        forget()
+        built.clear()
+        records = node_records(trace_model(model, tuple(shape)))
+        assert records == reference, (shape, order, index, sizes, as_view, start)
+        kinds.add("copied" if any(c.op == "aten::clone" for _, calls in records.values() for c in calls) else "viewed")
+        assert not built, (shape, order, index, sizes, as_view, start)
+    assert "viewed" in kinds and len(kinds) > 1
