@@ -136,11 +136,20 @@ def _keeps_dtype(x: Any, number: Any, op: str) -> bool:
     return integral and type(number) is int and op != "aten::div"
 
 
+def _scales_b(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``kwargs`` is add's or sub's ``alpha`` (``a ± alpha·b``, b a tensor) of a kind that keeps
+    the dtype: an int, or a float with floating operands."""
+    alpha = kwargs.get("alpha")
+    if set(kwargs) != {"alpha"} or op not in ("aten::add", "aten::sub") or not is_any_tensor(args[1]):
+        return False
+    return type(alpha) is int or type(alpha) is float and args[0].dtype.is_floating_point
+
+
 def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
     """The rule of ``a <op> b`` (``op`` the aten name; ``inplace``: ``op_``, writing into ``a``)."""
 
     def rule(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-        if kwargs or len(args) != 2:
+        if len(args) != 2 or kwargs and not _scales_b(op, args, kwargs):
             return None
         a, b = args
         traced = a if is_traced_tensor(a) else b if is_traced_tensor(b) else None
@@ -170,7 +179,7 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
             out = pending_like(traced, shape, mode, strides)
         call_args = (TensorMeta.of(a), TensorMeta.of(b) if is_any_tensor(b) else b)
         name = op + "_" if inplace else op
-        return out, [aten_call(name, call_args, list(operands), [out], aliases=inplace)]
+        return out, [aten_call(name, call_args, list(operands), [out], aliases=inplace, **kwargs)]
 
     return rule
 

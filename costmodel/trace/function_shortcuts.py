@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace import elementwise_shortcuts as elementwise
+from costmodel.trace import matmul_shortcuts
+from costmodel.trace import resampling_shortcuts as resampling
 from costmodel.trace import view_shortcuts as views
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
@@ -34,6 +36,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     numel_of,
     pending_like,
+    view_like,
 )
 
 _PYTHON_OPERATORS = frozenset(
@@ -65,7 +68,7 @@ def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Lazy
     shape, stride = list(x.shape), list(x.stride())
     shape[d0], shape[d1] = shape[d1], shape[d0]
     stride[d0], stride[d1] = stride[d1], stride[d0]
-    out = pending_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
+    out = view_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
     return out, [aten_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
 
 
@@ -94,7 +97,7 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
     for start in range(0, size, split):
         shape = list(x.shape)
         shape[dim] = min(split, size - start)
-        pieces.append(pending_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
+        pieces.append(view_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
     call = aten_call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
     return tuple(pieces), [call]
 
@@ -305,6 +308,8 @@ _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode
     "chunk": _chunk,
     "mean": _mean,
     "sum": _sum,
+    "matmul": matmul_shortcuts.matmul_method,
+    **resampling.METHODS,
     **{method: _ACTIVATIONS[function] for method, function in _METHOD_ACTIVATIONS.items()},
 }
 _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -316,12 +321,15 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
     torch.softmax: _softmax,
     F.softmax: _softmax,
     **views.FUNCTIONS_ON_TENSOR,
+    **resampling.FUNCTIONS_ON_TENSOR,
     **_ACTIVATIONS,
 }
 _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.cat: _cat,
     torch.concat: _cat,
     **elementwise.FUNCTIONS,
+    **matmul_shortcuts.FUNCTIONS,
+    **resampling.FUNCTIONS,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
     F.batch_norm: _batch_norm,
 }

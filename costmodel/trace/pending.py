@@ -67,7 +67,8 @@ class PendingTensor:
         if self._fake is None and self._source is not None:
             self._fake = self._source()
         if self._fake is None:
-            self._fake = fake_from_meta(self._mode.get(), tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
+            geometry = (tuple(self.shape), self._stride, self._offset, self.dtype, self.device)
+            self._fake = fake_from_meta(self._mode.get(), *geometry, self.requires_grad)
         return self._fake
 
     def __repr__(self) -> str:

@@ -67,6 +67,16 @@ def pending_like(
     return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
 
 
+def view_like(
+    like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
+) -> PendingTensor:
+    """A view of ``like`` as a PendingTensor: ``pending_like``, and it requires grad where ``like`` does (a
+    view of a parameter keeps ``requires_grad`` even under no_grad, and matmul's choice of kernels reads it)."""
+    out = pending_like(like, shape, mode, stride, offset)
+    out.requires_grad = like.requires_grad
+    return out
+
+
 def aten_call(
     op: str, args: tuple[Any, ...], inputs: list[Any], outputs: list[Any], *, aliases: bool = False, **kwargs: Any
 ) -> AtenCall:

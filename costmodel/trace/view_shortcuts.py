@@ -25,6 +25,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     numel_of,
     pending_like,
+    view_like,
 )
 
 #: The largest int64: what an open-ended slice passes to ``aten::slice`` as its end.
@@ -48,7 +49,7 @@ def permute(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFak
     if any(d is None for d in resolved) or len(set(resolved)) != len(resolved):
         return None
     order = [d for d in resolved if d is not None]
-    out = pending_like(x, tuple(x.shape[d] for d in order), mode, tuple(x.stride()[d] for d in order), x.storage_offset())
+    out = view_like(x, tuple(x.shape[d] for d in order), mode, tuple(x.stride()[d] for d in order), x.storage_offset())
     return out, [aten_call("aten::permute", (TensorMeta.of(x), dims), [x], [out], aliases=True)]
 
 
@@ -76,7 +77,7 @@ def expand(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
             strides.append(0)
         else:
             return None
-    out = pending_like(x, tuple(shape), mode, tuple(strides), x.storage_offset())
+    out = view_like(x, tuple(shape), mode, tuple(strides), x.storage_offset())
     return out, [aten_call("aten::expand", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 
 
@@ -185,7 +186,7 @@ def view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
     strides = contiguous_strides(shape) if empty else viewed_strides(tuple(x.shape), tuple(x.stride()), shape)
     if strides is None:
         return None
-    out = pending_like(x, shape, mode, strides, x.storage_offset())
+    out = view_like(x, shape, mode, strides, x.storage_offset())
     return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 
 
@@ -205,7 +206,7 @@ def _row_major_view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | No
         shape = tuple(sizes)
     if numel_of(shape) != numel:
         return None
-    out = pending_like(x, shape, mode, offset=x.storage_offset())
+    out = view_like(x, shape, mode, offset=x.storage_offset())
     return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 
 
@@ -287,7 +288,7 @@ def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -
             calls.append(step[1])
         dim += 0 if type(item) is int else 1
     if not calls:  # x[...], x[:, :]: a new view of the whole tensor
-        out = pending_like(x, tuple(x.shape), mode, tuple(x.stride()), x.storage_offset())
+        out = view_like(x, tuple(x.shape), mode, tuple(x.stride()), x.storage_offset())
         return out, [aten_call("aten::alias", (TensorMeta.of(x),), [x], [out], aliases=True)]
     return current, calls
 
@@ -299,7 +300,7 @@ def _select(x: Any, dim: int, index: int, mode: LazyFakeMode) -> tuple[Any, Aten
         return None  # out of range: the real error comes from FakeTensorMode
     shape = tuple(s for d, s in enumerate(x.shape) if d != dim)
     strides = tuple(s for d, s in enumerate(x.stride()) if d != dim)
-    out = pending_like(x, shape, mode, strides, x.storage_offset() + position * x.stride()[dim])
+    out = view_like(x, shape, mode, strides, x.storage_offset() + position * x.stride()[dim])
     return out, aten_call("aten::select", (TensorMeta.of(x), dim, index), [x], [out], aliases=True)
 
 
@@ -316,7 +317,7 @@ def _slice(x: Any, dim: int, item: slice, in_tuple: bool, mode: LazyFakeMode) ->
     shape, strides = list(x.shape), list(x.stride())
     shape[dim] = length
     strides[dim] = x.stride()[dim] * step
-    out = pending_like(x, tuple(shape), mode, tuple(strides), x.storage_offset() + first * x.stride()[dim])
+    out = view_like(x, tuple(shape), mode, tuple(strides), x.storage_offset() + first * x.stride()[dim])
     given: tuple[Any, ...] = (0 if start is None else start, _OPEN_END if stop is None else stop) + ((step,) if step != 1 else ())
     return out, aten_call("aten::slice", (TensorMeta.of(x), dim, *given), [x], [out], aliases=True)
 
@@ -334,7 +335,7 @@ def _unsqueeze(x: Any, dim: int, mode: LazyFakeMode) -> tuple[Any, AtenCall] | N
     stride = x.shape[dim] * x.stride()[dim] if dim < x.dim() else 1
     shape = (*x.shape[:dim], 1, *x.shape[dim:])
     strides = (*x.stride()[:dim], stride, *x.stride()[dim:])
-    out = pending_like(x, shape, mode, strides, x.storage_offset())
+    out = view_like(x, shape, mode, strides, x.storage_offset())
     return out, aten_call("aten::unsqueeze", (TensorMeta.of(x), dim), [x], [out], aliases=True)
 
 

@@ -155,6 +155,40 @@ class RuledGlue(nn.Module):
         return picks, turned_back, stretched, flat, probabilities, normed, grouped
 
 
+class ResampledGlue(nn.Module):
+    """Resampling (every mode and spelling of size and scale), constant padding, roll, casts, detach,
+    matmul of stacks, a transposed copy reshaped, and a class token (a parameter) expanded and joined."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, 6))
+        self.weight = nn.Parameter(torch.zeros(6, 3))
+
+    def forward(self, x: torch.Tensor) -> tuple[Any, ...]:
+        n, c, h, w = x.shape
+        F = nn.functional
+        resampled = (
+            F.interpolate(x, scale_factor=2),
+            F.interpolate(x, scale_factor=1.5, mode="nearest"),
+            F.interpolate(x, size=(7, 9), mode="bilinear"),
+            F.interpolate(x, size=(6, 7), mode="bilinear", align_corners=True),
+            F.interpolate(x, scale_factor=(2, 3), mode="bicubic"),
+            F.interpolate(x.flatten(2), scale_factor=2.5, mode="linear"),
+        )
+        padded = (F.pad(x, (1, 1), value=2.0), F.pad(x, [1, 1, 2, 2], "constant"), F.pad(x, (0, 0, 0, 1, 2, 0)))
+        rolled = (torch.roll(x, 2, 1), x.roll(-1), torch.roll(x, shifts=(1, -1), dims=(2, 3)))
+        cast = (x.detach(), x.float(), x.to(torch.float64), x.double().half(), x.to(dtype=torch.float16))
+        scaled = (x.add(x, alpha=0.5), torch.sub(x, x[:1], alpha=2), x.clone().add_(x, alpha=3))
+        counted = (torch.arange(w, dtype=x.dtype), torch.arange(h, device=x.device) * 2)
+        tokens = x.flatten(2).transpose(1, 2)  # n, h*w, c (non-contiguous)
+        doubled = torch.cat([tokens, tokens.reshape(n, -1, c)], dim=-1)
+        joined = torch.cat([self.token.expand(n, -1, -1), doubled], dim=1)
+        scores = joined @ joined.transpose(-2, -1)
+        heads = joined.reshape(n, -1, 2, 3).permute(0, 2, 1, 3)
+        products = (scores.softmax(-1) @ joined, torch.matmul(heads, heads.transpose(-1, -2)), joined.matmul(self.weight))
+        return resampled, padded, rolled, cast, scaled, counted, products, tokens.reshape(n, h, w, c)
+
+
 FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     **{name: (lambda name=name: load_model(name), (1, 3, 64, 64)) for name in ZOO},
     "vit": (C.TinyViT, (2, 3, 32, 32)),
@@ -173,6 +207,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
     "unruled_glue": (UnruledGlue, (2, 4, 5, 6)),
     "ruled_glue": (RuledGlue, (2, 4, 5, 6)),
+    "resampled_glue": (ResampledGlue, (2, 3, 4, 5)),
 }
 
 
@@ -264,6 +299,18 @@ def test_ruled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.Monkey
     forget()
     monkeypatch.setattr(LazyFakeMode, "get", refuse)
     assert trace_model(RuledGlue().eval(), (2, 4, 5, 6)).node_outcomes
+
+
+def test_resampled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node of ResampledGlue is answered by a rule (the model above holds the rules to FakeTensorMode)."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+
+    built: list[int] = []
+    get = LazyFakeMode.get
+    forget()
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    traced = trace_model(ResampledGlue().eval(), (2, 3, 4, 5))
+    assert traced.node_outcomes and not built
 
 
 def test_repeated_blocks_replay_from_the_memo() -> None:

@@ -1,0 +1,214 @@
+"""Closed-form rules for ops that make a new row-major tensor of a new size from a row-major one:
+resampling (``F.interpolate``), constant padding (``F.pad``), ``torch.roll``, copies and dtype casts,
+``torch.arange``, and ``detach``.
+
+Each records the one aten call FakeTensorMode records, with the arguments the dispatcher hands over
+(tests hold every rule to it, call for call); any other case returns None and runs faked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.fake_tensors import LazyFakeMode
+from costmodel.trace.pending import PendingTensor
+from costmodel.trace.shortcut_helpers import Result, aten_call, is_traced_tensor, named_arguments, normalised_dim, pending_like
+
+#: interpolate's mode → (the aten op's stem, input ranks it takes, whether it takes align_corners)
+_RESAMPLING = {
+    "nearest": ("upsample_nearest", (3, 4, 5), False),
+    "linear": ("upsample_linear", (3,), True),
+    "bilinear": ("upsample_bilinear", (4,), True),
+    "bicubic": ("upsample_bicubic", (4,), True),
+    "trilinear": ("upsample_trilinear", (5,), True),
+}
+_INTERPOLATE = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
+
+
+def _row_major_float(x: Any) -> bool:
+    return is_traced_tensor(x) and x.dtype.is_floating_point and x.is_contiguous()
+
+
+def _per_dim(value: Any, count: int, kind: type) -> list[Any] | None:
+    """One value per spatial dimension from a scalar or a sequence of ``count`` (ints as floats for float)."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * count
+    if len(values) != count or not all(type(v) is kind or kind is float and type(v) is int for v in values):
+        return None
+    return [kind(v) for v in values]
+
+
+def interpolate(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.interpolate`` of a row-major floating tensor by ``size`` or ``scale_factor`` (output size
+    ``floor(size · scale)``, the scales passed on), modes nearest, (bi/tri)linear and bicubic without
+    antialiasing: one ``aten::upsample_<mode><n>d`` call."""
+    params = named_arguments(args[1:], kwargs, _INTERPOLATE[1:]) if args else None
+    if params is None or set(params) - set(_INTERPOLATE):
+        return None
+    x = args[0]
+    how = params.get("mode", "nearest")
+    if not _row_major_float(x) or how not in _RESAMPLING or params.get("antialias", False) is not False:
+        return None
+    stem, ranks, corners = _RESAMPLING[how]
+    align = params.get("align_corners")
+    if x.dim() not in ranks or params.get("recompute_scale_factor") not in (None, False):
+        return None
+    if corners:
+        align = False if align is None else align
+        if type(align) is not bool:
+            return None
+    elif align is not None:
+        return None
+    spatial = x.dim() - 2
+    size, scale = params.get("size"), params.get("scale_factor")
+    if (size is None) == (scale is None):
+        return None
+    scales: list[float] = []
+    if size is not None:
+        sizes = _per_dim(size, spatial, int)
+    else:
+        factors = _per_dim(scale, spatial, float)
+        if factors is None:
+            return None
+        sizes, scales = [math.floor(float(n) * f) for n, f in zip(x.shape[2:], factors)], factors
+    if sizes is None or any(s <= 0 for s in sizes):
+        return None
+    out = pending_like(x, (*x.shape[:2], *sizes), mode)
+    call_args = (TensorMeta.of(x), sizes, *((align,) if corners else ()), *scales)
+    return out, [aten_call(f"aten::{stem}{spatial}d", call_args, [x], [out])]
+
+
+def pad(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.pad`` in constant mode by non-negative amounts (pairs from the last dimension back) of a
+    row-major tensor: ``aten::constant_pad_nd`` with the fill as a float (0.0 unless given)."""
+    params = named_arguments(args[1:], kwargs, ("pad", "mode", "value")) if args else None
+    if params is None or set(params) - {"pad", "mode", "value"}:
+        return None
+    x, amounts, value = args[0], params.get("pad"), params.get("value")
+    if not _row_major_float(x) or params.get("mode", "constant") != "constant" or not isinstance(amounts, (list, tuple)):
+        return None
+    if not all(type(a) is int and a >= 0 for a in amounts) or len(amounts) % 2 or len(amounts) > 2 * x.dim():
+        return None
+    if value is not None and type(value) is not float:
+        return None
+    shape = list(x.shape)
+    for i in range(len(amounts) // 2):
+        shape[-1 - i] += amounts[2 * i] + amounts[2 * i + 1]
+    out = pending_like(x, tuple(shape), mode)
+    fill = 0.0 if value is None else value
+    return out, [aten_call("aten::constant_pad_nd", (TensorMeta.of(x), list(amounts), fill), [x], [out])]
+
+
+def _ints(value: Any) -> list[int] | None:
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    return values if values and all(type(v) is int for v in values) else None
+
+
+def roll(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.roll(x, shifts, dims)`` of a row-major tensor: ``aten::roll`` with shifts and dims as lists
+    (dims left out when not given), a new row-major tensor of the same shape."""
+    params = named_arguments(args, kwargs, ("shifts", "dims"))
+    if params is None or set(params) - {"shifts", "dims"} or not is_traced_tensor(x) or not x.is_contiguous():
+        return None
+    shifts = _ints(params.get("shifts"))
+    dims = _ints(params["dims"]) if "dims" in params else []
+    if shifts is None or dims is None or (dims and len(dims) != len(shifts)) or (not dims and len(shifts) != 1):
+        return None
+    if any(normalised_dim(d, x.dim()) is None for d in dims) or x.dim() == 0:
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    return out, [aten_call("aten::roll", (TensorMeta.of(x), shifts, *((dims,) if dims else ())), [x], [out])]
+
+
+def detach(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.detach()``: an alias of the same geometry that does not require grad (``aten::detach``)."""
+    if args or kwargs:
+        return None
+    out = pending_like(x, tuple(x.shape), mode, tuple(x.stride()), x.storage_offset())
+    return out, [aten_call("aten::detach", (TensorMeta.of(x),), [x], [out], aliases=True)]
+
+
+def clone(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.clone()`` of a row-major tensor: ``aten::clone``, a new row-major tensor (other layouts keep
+    theirs and a memory format changes them: run faked)."""
+    if args or kwargs or not x.is_contiguous():
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    return out, [aten_call("aten::clone", (TensorMeta.of(x),), [x], [out])]
+
+
+def cast(x: Any, dtype: Any, mode: LazyFakeMode) -> Result | None:
+    """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a row-major
+    copy of a row-major tensor (``aten::_to_copy`` with the dtype)."""
+    if type(dtype) is not torch.dtype:
+        return None
+    if dtype == x.dtype:
+        return x, []
+    if not x.is_contiguous():
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    out.dtype = dtype
+    return out, [aten_call("aten::_to_copy", (TensorMeta.of(x),), [x], [out], dtype=dtype)]
+
+
+def _cast_to(dtype: torch.dtype) -> Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
+    def rule(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+        return None if args or kwargs else cast(x, dtype, mode)
+
+    return rule
+
+
+def to(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.to(dtype)`` / ``x.to(dtype=...)`` (devices, copies and memory formats run faked)."""
+    if len(args) == 1 and not kwargs:
+        return cast(x, args[0], mode)
+    if not args and set(kwargs) == {"dtype"}:
+        return cast(x, kwargs["dtype"], mode)
+    return None
+
+
+def arange(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.arange(end)`` of an int ``end`` ≥ 0 with an optional dtype and device (a node of the graph
+    when either comes from a tensor): ``aten::arange`` with the dtype where given (int64 otherwise), the
+    device and ``pin_memory=False``; a new 1-D tensor of ``end`` elements."""
+    if len(args) != 1 or type(args[0]) is not int or args[0] < 0 or set(kwargs) - {"dtype", "device"}:
+        return None
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    if dtype is not None and type(dtype) is not torch.dtype or device is not None and type(device) is not torch.device:
+        return None
+    if device is None and torch.get_default_device().type != "cpu":
+        return None
+    place = torch.device("cpu") if device is None else device
+    out = PendingTensor((args[0],), (1,), 0, torch.int64 if dtype is None else dtype, place, mode)
+    options: dict[str, Any] = {**({"dtype": dtype} if dtype is not None else {}), "device": place, "pin_memory": False}
+    return out, [aten_call("aten::arange", (args[0],), [], [out], **options)]
+
+
+#: Tensor methods → rule
+METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    "roll": roll,
+    "detach": detach,
+    "clone": clone,
+    "to": to,
+    "float": _cast_to(torch.float32),
+    "double": _cast_to(torch.float64),
+    "half": _cast_to(torch.float16),
+    "bfloat16": _cast_to(torch.bfloat16),
+}
+#: Torch functions taking the tensor first → rule
+FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    torch.roll: roll,
+    torch.detach: detach,
+    torch.clone: clone,
+}
+#: call_function targets → rule
+FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    F.interpolate: interpolate,
+    F.pad: pad,
+    torch.arange: arange,
+}
