@@ -81,12 +81,13 @@ _RECURSION_LIMIT = 2500
 
 
 def _numpy_rng_state() -> Any:
-    """numpy's global RNG state, if numpy is already imported (it is never imported for this)."""
-    numpy = sys.modules.get("numpy")
-    return None if numpy is None else numpy.random.get_state()
+    """numpy's global RNG state, if numpy.random is already imported (numpy imports it lazily, and a
+    generator never imported has no state to keep: importing it here cost 10 ms of a first analysis)."""
+    random = sys.modules.get("numpy.random")
+    return None if random is None else random.get_state()
 
 
 def _restore_numpy_rng(state: Any) -> None:
-    numpy = sys.modules.get("numpy")
-    if state is not None and numpy is not None:
-        numpy.random.set_state(state)
+    random = sys.modules.get("numpy.random")
+    if state is not None and random is not None:
+        random.set_state(state)
