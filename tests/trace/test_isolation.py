@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from costmodel.analyze import analyze
+from tests.fresh_process import fresh_process_output
 
 
 def _describe(value: object) -> object:
@@ -130,16 +131,12 @@ def test_rngs_and_environment_are_left_alone() -> None:
 
 def test_analysis_imports_no_numpy_random_generator() -> None:
     """numpy imports numpy.random lazily: an analysis neither imports it nor touches a state never made."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, costmodel\n"
         "costmodel.analyze(costmodel.load_model('shufflenet_v2_x1_0'), (1, 3, 32, 32))\n"
         "print('numpy.random' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert fresh_process_output(code) == "False"
 
 
 def test_a_hugging_face_model_analyses_the_same_after_a_real_forward() -> None:

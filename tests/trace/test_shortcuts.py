@@ -18,6 +18,7 @@ from costmodel import analyze, load_model
 from costmodel.trace.fx_trace import trace_model
 from costmodel.trace.node_cache import forget
 from costmodel.zoo import ZOO
+from tests.fresh_process import fresh_process_output
 from tests.models import corpus as C
 from tests.models import custom
 from tests.trace.node_records import node_records
@@ -277,16 +278,12 @@ def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module
 
 def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
     """FakeTensorMode's constructor imports torch._dynamo (about a second): the zoo must not need it."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, costmodel; from costmodel.zoo import ZOO\n"
         "for name in ZOO: costmodel.analyze(costmodel.load_model(name))\n"
         "print('torch._dynamo' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert fresh_process_output(code) == "False"
 
 
 def test_ruled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
