@@ -54,6 +54,8 @@ def interpolate(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     how = params.get("mode", "nearest")
     if not _row_major_float(x) or how not in _RESAMPLING or params.get("antialias", False) is not False:
         return None
+    if not all(type(n) is int for n in x.shape):
+        return None  # symbolic sizes: torch's own code decides what a scale specialises
     stem, ranks, corners = _RESAMPLING[how]
     align = params.get("align_corners")
     if x.dim() not in ranks or params.get("recompute_scale_factor") not in (None, False):
