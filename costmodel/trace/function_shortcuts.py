@@ -243,12 +243,10 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     """``F.batch_norm`` at inference (``training=False``, running statistics given) on a float32/float64
     CPU tensor: what ``nn.BatchNorm*`` runs — an empty reserve, then ``native_batch_norm`` with empty saved
     statistics — from the closed form (the output has the input's shape). Anything else runs faked."""
-    if len(args) > len(_BATCH_NORM_PARAMETERS) or set(kwargs) - set(_BATCH_NORM_PARAMETERS):
+    given = named_arguments(args, kwargs, _BATCH_NORM_PARAMETERS)
+    if given is None or set(given) - set(_BATCH_NORM_PARAMETERS):
         return None
-    given = dict(zip(_BATCH_NORM_PARAMETERS, args))
-    if set(given) & set(kwargs):
-        return None
-    params: dict[str, Any] = {**_BATCH_NORM_DEFAULTS, **given, **kwargs}
+    params: dict[str, Any] = {**_BATCH_NORM_DEFAULTS, **given}
     x: Any = params.get("input")
     mean, var, weight, bias = (params.get(k) for k in ("running_mean", "running_var", "weight", "bias"))
     if not is_traced_tensor(x) or params["training"] is not False or x.dim() < 2:

@@ -32,10 +32,11 @@ from costmodel.trace.shortcut_helpers import (
 _OPEN_END = 2**63 - 1
 
 
-def _sizes(args: tuple[Any, ...]) -> list[int] | None:
-    """Sizes or dims given as ints, or as one list/tuple/torch.Size of ints; None otherwise."""
+def _sizes(args: tuple[Any, ...], kinds: tuple[type, ...] = (int,)) -> list[int] | None:
+    """Sizes or dims given one by one or as one list/tuple/torch.Size, each of a type in ``kinds``
+    (ints; also SymInts where a rule takes symbolic sizes); None otherwise or when none are given."""
     values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
-    if not all(type(v) is int for v in values):
+    if not args or not all(type(v) in kinds for v in values):
         return None
     return list(values)
 
@@ -192,19 +193,8 @@ def view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
 
 def _row_major_view(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
     """The view of a row-major tensor, sizes possibly symbolic: arithmetic on the shape alone."""
-    if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
-        return None
-    known = 1
-    for s in sizes:
-        known *= s if s != -1 else 1
-    numel = numel_of(tuple(x.shape))
-    if -1 in sizes:
-        if known == 0 or numel % known:
-            return None
-        shape = tuple(numel // known if s == -1 else s for s in sizes)
-    else:
-        shape = tuple(sizes)
-    if numel_of(shape) != numel:
+    shape = inferred_shape(sizes, numel_of(tuple(x.shape)))
+    if shape is None:
         return None
     out = view_like(x, shape, mode, offset=x.storage_offset())
     return out, [aten_call("aten::view", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
@@ -228,12 +218,7 @@ def reshape_to(x: Any, sizes: list[int], mode: LazyFakeMode) -> Result | None:
 
 def _method_sizes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[int] | None:
     """The sizes of ``x.view(*sizes)`` / ``x.reshape(sizes)`` (ints or symbolic sizes), or None."""
-    if kwargs or not args:
-        return None
-    values = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
-    if all(type(v) is int or type(v) is torch.SymInt for v in values):
-        return list(values)
-    return None
+    return None if kwargs else _sizes(args, (int, torch.SymInt))
 
 
 def view_method(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
