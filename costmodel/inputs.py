@@ -256,11 +256,19 @@ def empty_tensor(spec: TensorSpec, dtype: torch.dtype, device: torch.device | st
 
 def bind_placeholders(model: nn.Module, names: list[str], inputs: ModelInputs, defaults: list[Any]) -> list[Any]:
     """Values for a traced graph's placeholders, in order, from positional and keyword inputs:
-    bound to ``model.forward``'s signature; an input not given takes the placeholder's default."""
+    bound to ``model.forward``'s signature (a placeholder may also name an item of ``*args`` as
+    ``<name>_<i>`` or an entry of ``**kwargs`` by its key); an input not given takes the placeholder's
+    default."""
     try:
-        bound = inspect.signature(model.forward).bind_partial(*inputs.args, **inputs.kwargs).arguments
+        signature = inspect.signature(model.forward)
+        bound = dict(signature.bind_partial(*inputs.args, **inputs.kwargs).arguments)
     except TypeError as exc:
         raise ShapeMismatch(f"the inputs do not match {type(model).__name__}.forward's signature: {exc}") from None
+    for name, parameter in signature.parameters.items():  # a graph may name each *args item and **kwargs entry
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            bound.update({f"{name}_{i}": v for i, v in enumerate(bound.get(name, ()))})
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            bound.update({k: v for k, v in bound.get(name, {}).items() if k not in bound})
     values = []
     for name, default in zip(names, defaults):
         key = name.lstrip("*")

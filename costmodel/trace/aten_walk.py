@@ -22,7 +22,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from costmodel.inputs import ModelInputs, empty_tensor, materialise, normalise_inputs
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace.fake_tensors import fake_tensor_map, new_fake_mode, real_tensor_map
-from costmodel.trace.fx_trace import is_leaf
+from costmodel.trace.fx_tracer import is_leaf
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.leaf_calls import LeafCalls, WalkRow
 from costmodel.trace.model_copy import copy_model

@@ -3,6 +3,7 @@ outputs and the AtenCall a rule records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -27,15 +28,20 @@ def is_any_tensor(value: Any) -> bool:
     return isinstance(value, torch.Tensor) or type(value) is PendingTensor
 
 
-def holds_tensor(value: Any) -> bool:
-    """Whether a tensor of any kind is inside ``value`` (nested tuples, lists and dicts)."""
-    if is_any_tensor(value):
+def holds(value: Any, found: Callable[[Any], bool]) -> bool:
+    """Whether ``found`` holds for ``value`` or anything inside it (nested tuples, lists and dicts)."""
+    if found(value):
         return True
     if isinstance(value, (tuple, list)):
-        return any(holds_tensor(v) for v in value)
+        return any(holds(v, found) for v in value)
     if isinstance(value, dict):
-        return any(holds_tensor(v) for v in value.values())
+        return any(holds(v, found) for v in value.values())
     return False
+
+
+def holds_tensor(value: Any) -> bool:
+    """Whether a tensor of any kind is inside ``value`` (nested tuples, lists and dicts)."""
+    return holds(value, is_any_tensor)
 
 
 def named_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:

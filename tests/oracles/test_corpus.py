@@ -109,7 +109,7 @@ def assert_rows_name_the_model(report: Report, model: nn.Module) -> None:
                     assert getattr(group, key) == sum(getattr(k, key) for k in kids), (depth, group.name, key)
 
 
-def _check(model: nn.Module, inputs: Any) -> None:
+def _check(model: nn.Module, inputs: Any) -> Report:
     state = {k: v.clone() for k, v in model.state_dict().items()}
     attrs = dict(vars(model))
     report = analyze(model, inputs)
@@ -130,6 +130,7 @@ def _check(model: nn.Module, inputs: Any) -> None:
     after = analyze(model, inputs)
     assert (after.totals, [r.name for r in after.layers]) == (report.totals, [r.name for r in report.layers])
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    return report
 
 
 @pytest.mark.parametrize("name", sorted(OWN))
@@ -141,7 +142,8 @@ def test_own_corpus_model(name: str) -> None:
 @pytest.mark.parametrize("config_name", HF_CONFIGS)
 def test_huggingface_model(config_name: str) -> None:
     model, shape = hf_model(config_name)
-    _check(model, shape)
+    report = _check(model, shape)
+    assert report.walk == "fx" and not any("fx path failed" in note for note in report.notes)  # module rows
 
 
 def test_nothing_of_the_model_or_process_is_touched() -> None:

@@ -111,7 +111,7 @@ def test_layer_rows_are_the_fx_walks_module_rows(name: str) -> None:
 
 def test_hugging_face_layers_are_rows_with_their_closed_form_costs() -> None:
     hidden, tokens, vocab = 768, 16, 30522
-    report = analyze(_bert(), TOKENS)
+    report = analyze(_bert(), TOKENS, fallback=True)
     assert report.walk == "aten" and report.uncounted == []
     rows = {r.name: r for r in report.layers}
     query = rows["encoder.layer.0.attention.self.query"]
@@ -129,6 +129,11 @@ def test_hugging_face_layers_are_rows_with_their_closed_form_costs() -> None:
     assert report.totals["params"] == sum(p.numel() for p in _bert().parameters())
     # the attention between the layers stays per op, named by the module whose code runs it
     assert "encoder.layer.0.attention.self.scaled_dot_product_attention" in rows
+    # the fx walk (shapes answered concretely) has the same layer rows
+    fx = analyze(_bert(), TOKENS)
+    assert fx.walk == "fx" and fx.totals == report.totals
+    layer_rows = [(r.name, r.op, r.flops, r.mac, r.params, r.output_shape) for r in report.layers if r.module_call]
+    assert [(r.name, r.op, r.flops, r.mac, r.params, r.output_shape) for r in fx.layers if r.module_call] == layer_rows
 
 
 def test_repeated_layers_run_once_per_signature(monkeypatch: pytest.MonkeyPatch) -> None:
