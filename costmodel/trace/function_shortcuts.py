@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace import elementwise_shortcuts as elementwise
+from costmodel.trace import layer_shortcuts as layers
 from costmodel.trace import matmul_shortcuts
 from costmodel.trace import resampling_shortcuts as resampling
 from costmodel.trace import view_shortcuts as views
@@ -30,7 +31,6 @@ from costmodel.trace.shortcut_helpers import (
     Result,
     aten_call,
     holds_tensor,
-    is_any_tensor,
     is_traced_tensor,
     named_arguments,
     normalised_dim,
@@ -235,50 +235,6 @@ _ACTIVATIONS: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFake
 _METHOD_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
-_BATCH_NORM_PARAMETERS = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
-_BATCH_NORM_DEFAULTS = {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5}
-
-
-def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``F.batch_norm`` at inference (``training=False``, running statistics given) on a float32/float64
-    CPU tensor: what ``nn.BatchNorm*`` runs — an empty reserve, then ``native_batch_norm`` with empty saved
-    statistics — from the closed form (the output has the input's shape). Anything else runs faked."""
-    given = named_arguments(args, kwargs, _BATCH_NORM_PARAMETERS)
-    if given is None or set(given) - set(_BATCH_NORM_PARAMETERS):
-        return None
-    params: dict[str, Any] = {**_BATCH_NORM_DEFAULTS, **given}
-    x: Any = params.get("input")
-    mean, var, weight, bias = (params.get(k) for k in ("running_mean", "running_var", "weight", "bias"))
-    if not is_traced_tensor(x) or params["training"] is not False or x.dim() < 2:
-        return None
-    channels = (x.shape[1],)
-    state = (weight, bias, mean, var)
-    if mean is None or var is None or any(t is not None and (not is_any_tensor(t) or tuple(t.shape) != channels) for t in state):
-        return None
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
-        return None  # other kernels, other layouts (the output keeps the input's): run faked
-    if any(t is not None and t.dtype != x.dtype for t in state):
-        return None
-    if type(params["momentum"]) not in (int, float) or type(params["eps"]) not in (int, float):
-        return None
-    out = pending_like(x, tuple(x.shape), mode)
-    return out, inference_batch_norm_calls(x, out, state, params["momentum"], params["eps"])
-
-
-def inference_batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], momentum: float, eps: float) -> list[AtenCall]:
-    """What eval-mode batch norm runs on CPU: an empty reserve, then ``native_batch_norm`` of ``x`` with
-    ``state`` = (weight, bias, running mean, running var) (weight and bias may be None), whose saved
-    mean and invstd outputs are empty."""
-    xm = TensorMeta.of(x)
-    metas = tuple(None if t is None else TensorMeta.of(t) for t in state)
-    inputs = (xm,) + tuple(m for m in metas if m is not None)
-    reserve, saved = TensorMeta((0,), torch.uint8), TensorMeta((0,), x.dtype)
-    allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
-    empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
-    norm = AtenCall("aten::native_batch_norm", (xm, *metas, False, momentum, eps), {}, inputs, (TensorMeta.of(out), saved, saved))
-    return [empty, norm]
-
-
 def _softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """softmax over one given dim of a contiguous floating tensor: ``aten::_softmax(x, dim, False)``, a
     new contiguous tensor (a dtype argument, an implicit dim or another layout run faked)."""
@@ -329,7 +285,7 @@ _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], 
     **matmul_shortcuts.FUNCTIONS,
     **resampling.FUNCTIONS,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
-    F.batch_norm: _batch_norm,
+    **layers.FUNCTIONS,
 }
 
 

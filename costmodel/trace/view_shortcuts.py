@@ -344,7 +344,22 @@ def unsqueeze(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyF
 
 
 #: Tensor methods → rule (the tensor, the other arguments, keywords, the mode)
+def _as(rule: Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]) -> Any:
+    """``x.<rule>_as(other)``: the rule with ``other``'s sizes (what torch's composite passes on)."""
+
+    def with_sizes_of(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+        other = args[0] if len(args) == 1 and not kwargs else kwargs.get("other") if not args and len(kwargs) == 1 else None
+        if other is None or not hasattr(other, "shape") or not hasattr(other, "dtype"):
+            return None
+        return rule(x, (list(other.shape),), {}, mode)
+
+    return with_sizes_of
+
+
 METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    "reshape_as": _as(reshape),
+    "view_as": _as(view_method),
+    "expand_as": _as(expand),
     "permute": permute,
     "expand": expand,
     "unsqueeze": unsqueeze,

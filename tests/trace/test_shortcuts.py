@@ -101,6 +101,49 @@ class FunctionalNorm(nn.Module):
         return f.relu(a, inplace=True), b, c, d, e
 
 
+class FunctionalLayers(nn.Module):
+    """Layers written as calls of torch.nn.functional (weight standardisation as BiT does it, convolutions
+    in every padding spelling, linear with and without bias on 2-D and 3-D inputs, layer and group norm,
+    pooling with and without a stride), and a few the rules leave to FakeTensorMode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(8, 3, 3, 3))
+        self.b = nn.Parameter(torch.randn(8))
+        self.w1 = nn.Parameter(torch.randn(6, 3, 3))
+        self.lw = nn.Parameter(torch.randn(5, 8))
+        self.gamma = nn.Parameter(torch.ones(8))
+
+    def forward(self, x: torch.Tensor) -> tuple[Any, ...]:
+        f = nn.functional
+        standardised = f.batch_norm(self.w.reshape(1, 8, -1), None, None, training=True, momentum=0.0, eps=1e-8)
+        y = f.conv2d(x, standardised.reshape_as(self.w), self.b, 2, 1)
+        same = f.conv2d(y, self.w[:, : 8 // 3 * 3 // 3 * 3][:, :3].repeat(1, 3, 1, 1)[:, :8], None, padding="same")
+        valid = f.conv2d(y, self.w.repeat(1, 3, 1, 1)[:, :8], stride=(1, 2), padding="valid", dilation=1)
+        grouped = f.conv2d(y, self.w[:, :2], groups=4, padding=(1, 0))
+        line = f.conv1d(x.flatten(2), self.w1, None, padding=1)
+        tokens = same.flatten(2).transpose(1, 2)
+        normed = f.layer_norm(tokens, (8,), self.gamma, None, 1e-5)
+        projected = (
+            f.linear(normed, self.lw),
+            f.linear(normed[:, 0], self.lw, self.b[:5]),
+            f.linear(normed.contiguous(), self.lw, self.b[:5]),
+        )
+        grouped_norm = f.group_norm(y, 4, self.gamma, self.b, eps=1e-3)
+        pooled = (
+            f.max_pool2d(y, 2),
+            f.max_pool2d(y, 3, 2, 1, ceil_mode=True),
+            f.avg_pool2d(y, 2, 1),
+            f.avg_pool2d(y, (2, 3), padding=1),
+        )
+        faked = (
+            f.max_pool2d(y, 2, return_indices=True),
+            f.conv2d(y, self.w.repeat(1, 3, 1, 1)[:, :8], padding="same", dilation=(2, 1)),
+        )
+        shaped_as = (grouped_norm.view_as(y), self.b.reshape(1, 8, 1, 1).expand_as(y), tokens.reshape_as(tokens.contiguous()))
+        return y, same, valid, grouped, line, projected, grouped_norm, pooled, faked, shaped_as
+
+
 class UnruledGlue(nn.Module):
     """Glue beyond the closed-form rules, in the mix transformers and hybrids write: a class token expanded
     and joined, padding, a cyclic shift, indexing, a dtype change, a factory, softmax, matmul, einsum,
@@ -207,6 +250,7 @@ FX_MODELS: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "functional_norm_1d": (lambda: FunctionalNorm(4), (3, 4, 7, 2)),
     "mha": (lambda: nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), (2, 9, 32)),
     "unruled_glue": (UnruledGlue, (2, 4, 5, 6)),
+    "functional_layers": (FunctionalLayers, (2, 3, 9, 10)),
     "ruled_glue": (RuledGlue, (2, 4, 5, 6)),
     "resampled_glue": (ResampledGlue, (2, 3, 4, 5)),
 }
@@ -307,6 +351,28 @@ def test_resampled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.Mo
     forget()
     monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
     traced = trace_model(ResampledGlue().eval(), (2, 3, 4, 5))
+    assert traced.node_outcomes and not built
+
+
+def test_weight_standardised_convolutions_never_run_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BiT's convolution (F.batch_norm of the weight in training mode, then F.conv2d) is answered by rules."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+
+    class StandardisedConv(nn.Conv2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            w = nn.functional.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, eps=1e-6)
+            return nn.functional.conv2d(
+                x, w.reshape_as(self.weight), self.bias, self.stride, self.padding, self.dilation, self.groups
+            )
+
+    built: list[int] = []
+    get = LazyFakeMode.get
+    forget()
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    model = nn.Sequential(
+        StandardisedConv(3, 8, 3, padding=1, bias=False), nn.GroupNorm(2, 8), nn.ReLU(), StandardisedConv(8, 8, 3, 2, 1)
+    )
+    traced = trace_model(model.eval(), (1, 3, 16, 16))
     assert traced.node_outcomes and not built
 
 

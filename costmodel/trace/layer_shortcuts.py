@@ -1,0 +1,362 @@
+"""Closed-form shape rules of the layers' kernels — convolution, linear, layer and group norm, 2-D max and
+average pooling, batch norm — taking the layer's settings as arguments, so that a torch.nn layer
+(``module_shortcuts``) and the same call through ``F.*`` (``function_shortcuts``) share one rule.
+
+Each returns the output (a PendingTensor of the closed-form shape) and the aten calls as FakeTensorMode
+records them, or None where the rule is not sure (then the call runs under FakeTensorMode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace.fake_tensors import LazyFakeMode
+from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like
+
+__all__ = ["FUNCTIONS", "batch_norm_calls", "convolution", "group_norm", "layer_norm", "linear", "pool2d", "pool_size"]
+
+
+def _meta(t: Any) -> TensorMeta | None:
+    return None if t is None else TensorMeta.of(t)
+
+
+def _cpu_float(x: Any, *params: Any) -> bool:
+    """A float32/float64 CPU tensor whose parameters (those given) share its dtype: the kernels the rules state."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return False
+    return all(t is None or (is_any_tensor(t) and t.dtype == x.dtype) for t in params)
+
+
+def convolution(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    stride: tuple[int, ...],
+    padding: tuple[int, ...] | str,
+    dilation: tuple[int, ...],
+    groups: int,
+    mode: LazyFakeMode,
+) -> Result | None:
+    """A zero-padded convolution of a contiguous ``x`` (N, C_in, *spatial) with ``weight`` (C_out, C_in/groups,
+    *kernel): out = ⌊(size + 2·pad − dilation·(k − 1) − 1) / stride⌋ + 1 per spatial dim; one
+    ``aten::convolution``. ``padding`` "same" (even totals) and "valid" as torch passes them on."""
+    spatial = weight.dim() - 2
+    kernel = tuple(weight.shape[2:])
+    if spatial < 1 or x.dim() != spatial + 2 or not x.is_contiguous() or x.shape[1] != weight.shape[1] * groups:
+        return None
+    if len(stride) != spatial or len(dilation) != spatial or (not isinstance(padding, str) and len(padding) != spatial):
+        return None
+    no_padding = [0] * spatial
+    if padding == "valid":  # aten receives padding=[0], output_padding=[0], broadcast over the dims
+        pads, call_pads, no_padding = [0] * spatial, [0], [0]
+    elif padding == "same":  # aten sees the explicit symmetric padding; odd totals take a pad op first
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(t % 2 for t in totals):
+            return None
+        pads = call_pads = [t // 2 for t in totals]
+    elif isinstance(padding, str):
+        return None
+    else:
+        pads = call_pads = list(padding)
+    sizes = []
+    for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation):
+        out_size = (size + 2 * p - d * (k - 1) - 1) // s + 1
+        if out_size <= 0:
+            return None  # let the real shape function raise its own error
+        sizes.append(out_size)
+    out = pending_like(x, (x.shape[0], weight.shape[0], *sizes), mode)
+    xm, wm, bm = TensorMeta.of(x), TensorMeta.of(weight), _meta(bias)
+    call_args = (xm, wm, bm, list(stride), call_pads, list(dilation), False, no_padding, groups)
+    inputs = tuple(t for t in (xm, wm, bm) if t is not None)
+    return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
+
+
+def linear(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
+    """``x @ weight.T + bias``. aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input; on a
+    contiguous input of higher rank, view + t + addmm + view with a bias, and matmul's t + view + mm +
+    _unsafe_view without; other cases go through FakeTensorMode and are recorded as they run."""
+    if weight.dim() != 2 or x.dim() < 2 or (x.dim() > 2 and not x.is_contiguous()):
+        return None
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features or x.dtype != weight.dtype or (bias is not None and tuple(bias.shape) != (out_features,)):
+        return None
+    out = pending_like(x, (*x.shape[:-1], out_features), mode)
+    rows = prod(x.shape[:-1])
+    wm = TensorMeta.of(weight)
+    w_t = TensorMeta((in_features, out_features), weight.dtype, in_features == 1 or out_features == 1)
+    transpose = AtenCall("aten::t", (wm,), {}, (wm,), (w_t,), aliases=True)
+    o = TensorMeta((rows, out_features), x.dtype)
+    if x.dim() == 2:
+        a = TensorMeta.of(x)
+        if bias is None:
+            return out, [transpose, AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))]
+        b = TensorMeta.of(bias)
+        return out, [transpose, AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))]
+    xm, a = TensorMeta.of(x), TensorMeta((rows, in_features), x.dtype)
+    flatten = AtenCall("aten::view", (xm, [rows, in_features]), {}, (xm,), (a,), aliases=True)
+    sizes = [*x.shape[:-1], out_features]
+    if bias is None:
+        product = AtenCall("aten::mm", (a, w_t), {}, (a, w_t), (o,))
+        unflatten = AtenCall("aten::_unsafe_view", (o, sizes), {}, (o,), (TensorMeta.of(out),), aliases=True)
+        return out, [transpose, flatten, product, unflatten]
+    b = TensorMeta.of(bias)
+    product = AtenCall("aten::addmm", (b, a, w_t), {}, (b, a, w_t), (o,))
+    unflatten = AtenCall("aten::view", (o, sizes), {}, (o,), (TensorMeta.of(out),), aliases=True)
+    return out, [flatten, transpose, product, unflatten]
+
+
+def layer_norm(
+    x: Any, normalized_shape: tuple[int, ...], weight: Any, bias: Any, eps: float, mode: LazyFakeMode
+) -> Result | None:
+    """LayerNorm on a float32/float64 CPU tensor of any layout (a permuted one, as ConvNeXt normalises
+    channels-last): one ``native_layer_norm`` returning the normalised tensor (contiguous) and its mean
+    and 1/std, shaped like the input with the normalised dimensions at 1."""
+    dims = len(normalized_shape)
+    if not _cpu_float(x, weight, bias) or x.dim() < dims or tuple(x.shape[x.dim() - dims :]) != tuple(normalized_shape):
+        return None
+    if any(t is not None and tuple(t.shape) != tuple(normalized_shape) for t in (weight, bias)):
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    stats = tuple(x.shape[: x.dim() - dims]) + (1,) * dims
+    mean, rstd = pending_like(x, stats, mode), pending_like(x, stats, mode)
+    xm, wm, bm = TensorMeta.of(x), _meta(weight), _meta(bias)
+    call_args = (xm, list(normalized_shape), wm, bm, eps)
+    inputs = tuple(t for t in (xm, wm, bm) if t is not None)
+    outputs = (TensorMeta.of(out), TensorMeta.of(mean), TensorMeta.of(rstd))
+    return out, [AtenCall("aten::native_layer_norm", call_args, {}, inputs, outputs)]
+
+
+def group_norm(x: Any, groups: int, weight: Any, bias: Any, eps: float, mode: LazyFakeMode) -> Result | None:
+    """GroupNorm on a contiguous float32/float64 CPU tensor (N, C, *), C divisible by ``groups``: one
+    ``native_group_norm`` with N, C, the product of the other sizes and the group count, returning the
+    normalised tensor and the per-(sample, group) mean and 1/std."""
+    if not _cpu_float(x, weight, bias) or not x.is_contiguous() or x.dim() < 2 or groups <= 0 or x.shape[1] % groups:
+        return None
+    n, c = x.shape[0], x.shape[1]
+    if any(t is not None and tuple(t.shape) != (c,) for t in (weight, bias)):
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    mean, rstd = pending_like(x, (n, groups), mode), pending_like(x, (n, groups), mode)
+    xm, wm, bm = TensorMeta.of(x), _meta(weight), _meta(bias)
+    call_args = (xm, wm, bm, n, c, prod(x.shape[2:]), groups, eps)
+    inputs = tuple(t for t in (xm, wm, bm) if t is not None)
+    outputs = (TensorMeta.of(out), TensorMeta.of(mean), TensorMeta.of(rstd))
+    return out, [AtenCall("aten::native_group_norm", call_args, {}, inputs, outputs)]
+
+
+def pool_size(size: int, kernel: int, pad: int, stride: int, dilation: int, ceil_mode: bool) -> int:
+    """torch's pooling output size: ⌊(size + 2·pad − dilation·(kernel − 1) − 1 (+ stride − 1 with
+    ceil_mode)) / stride⌋ + 1, less one when ceil_mode makes the last window start past the padded input."""
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
+    """Positional arguments without the trailing ones equal to their schema defaults."""
+    end = len(values)
+    while end and values[end - 1] == defaults[end - 1]:
+        end -= 1
+    return values[:end]
+
+
+def pool2d(
+    x: Any,
+    is_max: bool,
+    kernel: list[int],
+    stride: list[int],
+    pad: list[int],
+    dilation: list[int],
+    ceil_mode: bool,
+    mode: LazyFakeMode,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Result | None:
+    """Max pooling (``aten::max_pool2d_with_indices``, as FakeTensorMode runs it) or average pooling
+    (``aten::avg_pool2d``) of a contiguous floating 4-D tensor; pairs as lists, ``stride`` as given (``[]``:
+    the kernel's), trailing defaults dropped as the dispatcher hands them over."""
+    if x.dim() != 4 or not x.is_contiguous() or not x.dtype.is_floating_point:
+        return None
+    steps = stride or kernel
+    if any(len(v) != 2 for v in (kernel, steps, pad, dilation)):
+        return None
+    sizes = [pool_size(x.shape[2 + i], kernel[i], pad[i], steps[i], dilation[i], ceil_mode) for i in range(2)]
+    if any(size <= 0 for size in sizes) or any(2 * p > k for p, k in zip(pad, kernel)):
+        return None
+    out = pending_like(x, (x.shape[0], x.shape[1], *sizes), mode)
+    xm, om = TensorMeta.of(x), TensorMeta.of(out)
+    if is_max:
+        values: list[Any] = [kernel, stride, pad, dilation, ceil_mode]
+        defaults: list[Any] = [None, [], [0, 0], [1, 1], False]
+        indices = TensorMeta(om.shape, torch.int64)
+        return out, [AtenCall("aten::max_pool2d_with_indices", (xm, *_trimmed(values, defaults)), {}, (xm,), (om, indices))]
+    values = [kernel, stride, pad, ceil_mode, count_include_pad, divisor_override]
+    defaults = [None, [], [0, 0], False, True, None]
+    return out, [AtenCall("aten::avg_pool2d", (xm, *_trimmed(values, defaults)), {}, (xm,), (om,))]
+
+
+def batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], training: bool, momentum: float, eps: float) -> list[AtenCall]:
+    """What batch norm runs on CPU: an empty reserve, then ``native_batch_norm`` of ``x`` with ``state`` =
+    (weight, bias, running mean, running var) (any may be None), whose saved mean and 1/std outputs are
+    empty at inference and one per channel in training (batch statistics)."""
+    xm = TensorMeta.of(x)
+    metas = tuple(None if t is None else TensorMeta.of(t) for t in state)
+    inputs = (xm,) + tuple(m for m in metas if m is not None)
+    reserve = TensorMeta((0,), torch.uint8)
+    saved = TensorMeta((x.shape[1],) if training else (0,), x.dtype)
+    allocation = {"dtype": torch.uint8, "layout": torch.strided, "device": x.device}
+    empty = AtenCall("aten::empty", ([0],), allocation, (), (reserve,))
+    outputs = (TensorMeta.of(out), saved, saved)
+    norm = AtenCall("aten::native_batch_norm", (xm, *metas, training, momentum, eps), {}, inputs, outputs)
+    return [empty, norm]
+
+
+# ---- the same kernels called through torch.nn.functional, arguments bound by name as torch binds them
+
+
+def _bound(
+    args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...], defaults: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The call's arguments by name with the defaults filled in; None for a traced-tensor-less first
+    argument, an unknown keyword or an argument given twice."""
+    given = named_arguments(args, kwargs, names)
+    if given is None or set(given) - set(names) or not is_traced_tensor(given.get(names[0])):
+        return None
+    return {**defaults, **given}
+
+
+def _ints(value: Any, n: int) -> tuple[int, ...] | None:
+    """An int or a sequence of ints as an n-tuple (torch expands a single int to every dimension)."""
+    if type(value) is int:
+        return (value,) * n
+    if isinstance(value, (tuple, list)) and len(value) == n and all(type(v) is int for v in value):
+        return tuple(value)
+    return None
+
+
+_CONV = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+
+
+def _conv(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.conv1d/2d/3d(input, weight, bias, stride, padding, dilation, groups)``."""
+    p = _bound(args, kwargs, _CONV, {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1})
+    if p is None or not is_any_tensor(p["weight"]) or type(p["groups"]) is not int or p["groups"] <= 0:
+        return None
+    spatial = p["weight"].dim() - 2
+    stride, dilation = _ints(p["stride"], spatial), _ints(p["dilation"], spatial)
+    padding = p["padding"] if p["padding"] in ("same", "valid") else _ints(p["padding"], spatial)
+    if stride is None or dilation is None or padding is None or (p["bias"] is not None and not is_any_tensor(p["bias"])):
+        return None
+    if not _cpu_float(p["input"], p["weight"], p["bias"]):
+        return None
+    return convolution(p["input"], p["weight"], p["bias"], stride, padding, dilation, p["groups"], mode)
+
+
+def _linear(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.linear(input, weight, bias)``."""
+    p = _bound(args, kwargs, ("input", "weight", "bias"), {"bias": None})
+    if p is None or not is_any_tensor(p["weight"]) or (p["bias"] is not None and not is_any_tensor(p["bias"])):
+        return None
+    return linear(p["input"], p["weight"], p["bias"], mode)
+
+
+def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.layer_norm(input, normalized_shape, weight, bias, eps)``."""
+    p = _bound(args, kwargs, ("input", "normalized_shape", "weight", "bias", "eps"), {"weight": None, "bias": None, "eps": 1e-5})
+    if p is None or type(p["eps"]) not in (int, float):
+        return None
+    given = p["normalized_shape"]
+    shape = _ints(given, len(given) if isinstance(given, (tuple, list)) else 1)
+    if shape is None:
+        return None
+    return layer_norm(p["input"], shape, p["weight"], p["bias"], p["eps"], mode)
+
+
+def _group_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.group_norm(input, num_groups, weight, bias, eps)``."""
+    p = _bound(args, kwargs, ("input", "num_groups", "weight", "bias", "eps"), {"weight": None, "bias": None, "eps": 1e-5})
+    if p is None or type(p["num_groups"]) is not int or type(p["eps"]) not in (int, float):
+        return None
+    return group_norm(p["input"], p["num_groups"], p["weight"], p["bias"], p["eps"], mode)
+
+
+def _max_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)`` (no indices)."""
+    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    p = _bound(args, kwargs, names, {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
+    if p is None or p["return_indices"] is not False or type(p["ceil_mode"]) is not bool:
+        return None
+    kernel, pad, dilation = _ints(p["kernel_size"], 2), _ints(p["padding"], 2), _ints(p["dilation"], 2)
+    stride = () if p["stride"] is None or p["stride"] == [] else _ints(p["stride"], 2)
+    if kernel is None or pad is None or dilation is None or stride is None:
+        return None
+    return pool2d(p["input"], True, list(kernel), list(stride), list(pad), list(dilation), p["ceil_mode"], mode)
+
+
+def _avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)``."""
+    names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    defaults = {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None}
+    p = _bound(args, kwargs, names, defaults)
+    if p is None or type(p["ceil_mode"]) is not bool or type(p["count_include_pad"]) is not bool:
+        return None
+    if p["divisor_override"] is not None and type(p["divisor_override"]) is not int:
+        return None
+    kernel, pad = _ints(p["kernel_size"], 2), _ints(p["padding"], 2)
+    stride = () if p["stride"] is None or p["stride"] == [] else _ints(p["stride"], 2)
+    if kernel is None or pad is None or stride is None:
+        return None
+    include_pad, divisor = p["count_include_pad"], p["divisor_override"]
+    return pool2d(p["input"], False, list(kernel), list(stride), list(pad), [1, 1], p["ceil_mode"], mode, include_pad, divisor)
+
+
+_BATCH_NORM = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+
+
+def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.batch_norm`` on a contiguous float32/float64 CPU tensor: at inference (``training=False``,
+    running statistics given) what ``nn.BatchNorm*`` runs in eval; in training without running
+    statistics (batch statistics only, as weight standardisation uses it), the same kernel keeping one
+    mean and 1/std per channel. The output has the input's shape. Anything else runs faked."""
+    defaults = {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5}
+    p = _bound(args, kwargs, _BATCH_NORM, defaults)
+    if p is None or type(p["momentum"]) not in (int, float) or type(p["eps"]) not in (int, float):
+        return None
+    x: Any = p["input"]
+    state = (p["weight"], p["bias"], p["running_mean"], p["running_var"])
+    training, stats = p["training"], (p["running_mean"], p["running_var"])
+    if x.dim() < 2 or not x.is_contiguous() or not _cpu_float(x, *state):
+        return None  # other kernels, other layouts (the output keeps the input's): run faked
+    if any(t is not None and tuple(t.shape) != (x.shape[1],) for t in state):
+        return None
+    if training is False and any(t is None for t in stats):
+        return None
+    if training is True and (any(t is not None for t in stats) or prod(x.shape) // x.shape[1] <= 1):
+        return None  # running statistics updated in place, or one value per channel (torch raises)
+    if type(training) is not bool:
+        return None
+    out = pending_like(x, tuple(x.shape), mode)
+    return out, batch_norm_calls(x, out, state, training, p["momentum"], p["eps"])
+
+
+#: torch.nn.functional's layer functions, each with the rule of its torch.nn twin.
+FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    F.conv1d: _conv,
+    F.conv2d: _conv,
+    F.conv3d: _conv,
+    torch.conv2d: _conv,
+    F.linear: _linear,
+    F.layer_norm: _layer_norm,
+    F.group_norm: _group_norm,
+    F.max_pool2d: _max_pool2d,
+    F.avg_pool2d: _avg_pool2d,
+    F.batch_norm: _batch_norm,
+}
