@@ -31,6 +31,9 @@ TensorMap = Callable[[torch.Tensor], torch.Tensor]
 
 _BASE_STATE = frozenset(nn.Module().__dict__)
 _HOOK_TABLES = tuple(key for key, value in nn.Module().__dict__.items() if "hooks" in key and isinstance(value, dict))
+#: Immutable scalars, by exact type: a list or tuple of only these is copied without a call per item.
+_PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes})
+
 _SHARED_TYPES: tuple[type, ...] = (
     type(None),
     bool,
@@ -123,7 +126,10 @@ class _Copier:
         if kind is list:
             items: list[Any] = []
             self.remember(value, items)
-            items.extend(self.value(x) for x in value)
+            if all(type(x) in _PLAIN for x in value):  # a table of numbers (LeViT's index lists: 38k each)
+                items.extend(value)
+            else:
+                items.extend(self.value(x) for x in value)
             return items
         if kind in (dict, OrderedDict, defaultdict):
             mapping = copy.copy(value)
@@ -133,7 +139,7 @@ class _Copier:
                 mapping[key] = self.value(item)
             return mapping
         if kind is tuple:
-            return tuple(self.value(x) for x in value)
+            return value if all(type(x) in _PLAIN for x in value) else tuple(self.value(x) for x in value)
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
             return kind(*(self.value(x) for x in value))
         if kind in (set, frozenset):

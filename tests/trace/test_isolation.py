@@ -48,9 +48,11 @@ class Caching(nn.Module):
         self.cache: dict[tuple[int, ...], torch.Tensor] = {}
         self.history: list[tuple[int, ...]] = []
         self.settings = {"nested": {"calls": 0}}
+        self.counts = [0, 1, 2]  # a table of numbers (copied without a call per item)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.history.append(tuple(x.shape))
+        self.counts[0] += 1
         self.settings["nested"]["calls"] += 1
         self.last_shape = tuple(x.shape)
         if "made" not in self._buffers:
@@ -93,6 +95,7 @@ def test_python_state_written_in_forward_stays_in_the_copy(train: bool) -> None:
     assert report.totals["flops"] > 0
     assert _state(model) == before
     assert model.cache == {} and model.history == [] and model.settings == {"nested": {"calls": 0}}
+    assert model.counts == [0, 1, 2]
     assert not hasattr(model, "last_shape") and "made" not in model._buffers
 
 
