@@ -126,7 +126,7 @@ class _Copier:
         if kind is list:
             items: list[Any] = []
             self.remember(value, items)
-            if all(type(x) in _PLAIN for x in value):  # a table of numbers (LeViT's index lists: 38k each)
+            if _PLAIN.issuperset(map(type, value)):  # a table of numbers (LeViT's index lists: 38k each)
                 items.extend(value)
             else:
                 items.extend(self.value(x) for x in value)
@@ -139,7 +139,7 @@ class _Copier:
                 mapping[key] = self.value(item)
             return mapping
         if kind is tuple:
-            return value if all(type(x) in _PLAIN for x in value) else tuple(self.value(x) for x in value)
+            return value if _PLAIN.issuperset(map(type, value)) else tuple(self.value(x) for x in value)
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
             return kind(*(self.value(x) for x in value))
         if kind in (set, frozenset):
