@@ -126,10 +126,12 @@ class Formula(Printable):
             return None if bound is None else bound * self.scale
         raise CostModelError(f"unknown metric {metric!r} (one of {', '.join(METRICS)}, mac_lower_bound)")
 
-    def total(self, metric: str) -> Any:
+    def total(self, metric: str, gathered: bool = True) -> Any:
         """The model's total of ``metric``: the sum over rows (params: the model's parameter count read
-        by counted rows, as the report's total)."""
-        return compact(sympy.Add(*[self.row_value(r, metric) for r in self.rows]))
+        by counted rows, as the report's total), like terms gathered (``compact``) for reading, or as
+        the plain sum (equal at every size; what an evaluation needs, without the gathering's cost)."""
+        total = sympy.Add(*[self.row_value(r, metric) for r in self.rows])
+        return compact(total) if gathered else total
 
     def totals(self) -> dict[str, Any]:
         """Every total, by metric."""

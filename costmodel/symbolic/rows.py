@@ -3,6 +3,7 @@ exact expressions; evaluated at a size it becomes the very row ``analyze`` repor
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,7 +142,8 @@ class ShapeFormula:
 @dataclass
 class RowFormula:
     """One report row as formulas: name and labels as ``analyze`` gives them, the ops it ran, its inputs
-    and outputs, and the parameters it reads first (a number: parameters do not depend on input sizes)."""
+    and outputs, and the parameters it reads first (a number: parameters do not depend on input sizes).
+    Its sums (FLOPs, MAC, output elements, the MAC bound) are worked out once, on first use."""
 
     name: str
     op: str
@@ -154,22 +156,22 @@ class RowFormula:
     module_call: bool = False
     node: str = ""
 
-    @property
+    @functools.cached_property
     def flops(self) -> Any:
         """FLOPs (multiply-adds) of the row: the sum of its ops'."""
         return sympy.Add(*[sympy.factor_terms(o.cost.flops) for o in self.ops if o.cost is not None])
 
-    @property
+    @functools.cached_property
     def mac(self) -> Any:
         """MAC in elements: the sum of its ops'."""
         return sympy.Add(*[sympy.factor_terms(o.cost.mac) for o in self.ops if o.cost is not None])
 
-    @property
+    @functools.cached_property
     def output_elements(self) -> Any:
         """Elements of the row's first output (what ``output_shape`` describes); 0 without one."""
         return sympy.factor_terms(self.outputs[0].numel) if self.outputs else sympy.Integer(0)
 
-    @property
+    @functools.cached_property
     def mac_lower_bound(self) -> Any:
         """The row's proved MAC bound (elements) as an expression: the sum of its ops' bounds when every
         op that moves data has one, else None (as ``costing.sum_costs``)."""

@@ -141,15 +141,14 @@ def sweep(formula: Formula, symbol: str, values: list[int], fixed: dict[str, int
     columns: list[Any] = [np.asarray(values, dtype=np.int64)] + [np.full(len(values), v, dtype=np.int64) for v in fixed.values()]
     ok, broken = _inside(formula, order, columns)
     kept = [c[ok] for c in columns]
-    families: dict[str, Any] = {}
+    terms: dict[str, list[Any]] = {}
     for row in formula.rows:
         if row.flops != 0:
-            families[formula.family(row)] = families.get(formula.family(row), 0) + row.flops
-    names = list(families)
-    totals = [formula.total("flops"), formula.total("mac"), formula.total("activations")]
-    evaluated = (
-        _compiled(totals + [families[n] for n in names], order, kept) if len(kept[0]) else [np.array([])] * (3 + len(names))
-    )
+            terms.setdefault(formula.family(row), []).append(row.flops)
+    names = list(terms)
+    families = [sympy.Add(*terms[n]) for n in names]
+    totals = [formula.total(metric, gathered=False) for metric in ("flops", "mac", "activations")]
+    evaluated = _compiled(totals + families, order, kept) if len(kept[0]) else [np.array([])] * (3 + len(names))
     per_family = np.stack(evaluated[3:]) if names and len(kept[0]) else None
     dominant = [names[int(i)] for i in np.argmax(per_family, axis=0)] if per_family is not None else [""] * len(kept[0])
     outside = [(int(v), broken[i]) for i, v in enumerate(values) if not ok[i]]
