@@ -130,8 +130,11 @@ class Formula(Printable):
         """The model's total of ``metric``: the sum over rows (params: the model's parameter count read
         by counted rows, as the report's total), like terms gathered (``compact``) for reading, or as
         the plain sum (equal at every size; what an evaluation needs, without the gathering's cost)."""
-        total = sympy.Add(*[self.row_value(r, metric) for r in self.rows])
-        return compact(total) if gathered else total
+        if gathered or metric not in ("flops", "mac", "activations"):
+            total = sympy.Add(*[self.row_value(r, metric) for r in self.rows])
+            return compact(total) if gathered else total
+        scale = self.scale if metric == "mac" else 1
+        return sympy.Add(*[r.plain[metric] for r in self.rows]) * scale
 
     def totals(self) -> dict[str, Any]:
         """Every total, by metric."""

@@ -157,6 +157,18 @@ class RowFormula:
     node: str = ""
 
     @functools.cached_property
+    def plain(self) -> dict[str, Any]:
+        """'flops', 'mac' and 'activations' as plain sums of the ops' expressions: equal to ``flops``,
+        ``mac`` and ``output_elements`` at every size, without factoring them for reading (what an
+        evaluation over many sizes needs)."""
+        costs = [o.cost for o in self.ops if o.cost is not None]
+        return {
+            "flops": sympy.Add(*[c.flops for c in costs]),
+            "mac": sympy.Add(*[c.mac for c in costs]),
+            "activations": self.outputs[0].numel if self.outputs else sympy.Integer(0),
+        }
+
+    @functools.cached_property
     def flops(self) -> Any:
         """FLOPs (multiply-adds) of the row: the sum of its ops'."""
         return sympy.Add(*[sympy.factor_terms(o.cost.flops) for o in self.ops if o.cost is not None])

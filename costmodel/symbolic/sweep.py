@@ -143,8 +143,8 @@ def sweep(formula: Formula, symbol: str, values: list[int], fixed: dict[str, int
     kept = [c[ok] for c in columns]
     terms: dict[str, list[Any]] = {}
     for row in formula.rows:
-        if row.flops != 0:
-            terms.setdefault(formula.family(row), []).append(row.flops)
+        if row.plain["flops"] != 0:
+            terms.setdefault(formula.family(row), []).append(row.plain["flops"])
     names = list(terms)
     families = [sympy.Add(*terms[n]) for n in names]
     totals = [formula.total(metric, gathered=False) for metric in ("flops", "mac", "activations")]
