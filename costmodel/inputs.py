@@ -254,19 +254,32 @@ def empty_tensor(spec: TensorSpec, dtype: torch.dtype, device: torch.device | st
     return torch.zeros(spec.shape, dtype=dt, device=device)
 
 
-def bind_placeholders(model: nn.Module, names: list[str], inputs: ModelInputs, defaults: list[Any]) -> list[Any]:
-    """Values for a traced graph's placeholders, in order, from positional and keyword inputs:
-    bound to ``model.forward``'s signature (a placeholder may also name an item of ``*args`` as
-    ``<name>_<i>`` or an entry of ``**kwargs`` by its key); an input not given takes the placeholder's
-    default."""
+def bind_forward(model: nn.Module, inputs: ModelInputs, partial: bool = True) -> inspect.BoundArguments:
+    """``inputs`` bound to ``model.forward``'s signature (``partial``: parameters may be left out, as
+    placeholders with defaults allow); ShapeMismatch, one line, when they do not fit it."""
+    signature = inspect.signature(model.forward)
     try:
-        signature = inspect.signature(model.forward)
-        bound = dict(signature.bind_partial(*inputs.args, **inputs.kwargs).arguments)
+        bind = signature.bind_partial if partial else signature.bind
+        return bind(*inputs.args, **inputs.kwargs)
     except TypeError as exc:
         raise ShapeMismatch(f"the inputs do not match {type(model).__name__}.forward's signature: {exc}") from None
-    for name, parameter in signature.parameters.items():  # a graph may name each *args item and **kwargs entry
+
+
+def item_name(parameter: str, index: int) -> str:
+    """The placeholder name of item ``index`` of a forward's ``*parameter``."""
+    return f"{parameter}_{index}"
+
+
+def bind_placeholders(model: nn.Module, names: list[str], inputs: ModelInputs, defaults: list[Any]) -> list[Any]:
+    """Values for a traced graph's placeholders, in order, from positional and keyword inputs:
+    bound to ``model.forward``'s signature (a placeholder may also name an item of ``*args``, as
+    ``item_name`` spells it, or an entry of ``**kwargs`` by its key); an input not given takes the
+    placeholder's default."""
+    binding = bind_forward(model, inputs)
+    bound = dict(binding.arguments)
+    for name, parameter in binding.signature.parameters.items():  # a graph may name each *args item and **kwargs entry
         if parameter.kind is parameter.VAR_POSITIONAL:
-            bound.update({f"{name}_{i}": v for i, v in enumerate(bound.get(name, ()))})
+            bound.update({item_name(name, i): v for i, v in enumerate(bound.get(name, ()))})
         elif parameter.kind is parameter.VAR_KEYWORD:
             bound.update({k: v for k, v in bound.get(name, {}).items() if k not in bound})
     values = []

@@ -160,19 +160,18 @@ def trace_model(
     with process_state_preserved():
         root = fresh_root()
         concrete = _unsupplied_defaults(root, spec)
+        fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
         try:
             graph = symbolic_trace(root, name, concrete)
         except TraceFailure:
             # control flow on shapes, or a forward fx cannot call: trace again, shapes answered concretely
             # (on a fresh copy: the failed trace may have left proxies in the first one's attributes)
             root = fresh_root()
-            fake_inputs = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
             with torch.no_grad(), fake_errors_unlogged():
-                graph, prop = shaped_trace(root, name, fake_inputs, propagation)
+                graph, prop = shaped_trace(root, name, fake_args, propagation)
         else:
             placeholders = [n for n in graph.nodes if n.op == "placeholder"]
             defaults = [n.args[0] if n.args else concrete.get(str(n.target).lstrip("*")) for n in placeholders]
-            fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
             values = bind_placeholders(root, [str(n.target) for n in placeholders], fake_args, defaults)
             prop = propagation(root, graph)
             try:

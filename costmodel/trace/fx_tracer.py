@@ -136,7 +136,6 @@ class ModelTracer(fx.Tracer):
         modules: Any = (math,) if autowrap_math else ()
         super().__init__(autowrap_modules=modules)
         self._names: dict[int, str] | None = None
-        self._tensors: tuple[dict[int, str], dict[int, str]] | None = None
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf(m)
@@ -146,21 +145,12 @@ class ModelTracer(fx.Tracer):
         identity in O(1) (fx scans ``named_parameters``/``named_buffers`` on every read: over half the
         tracing time of a deep model); a tensor not found (a buffer replaced since) takes fx's own scan."""
         if isinstance(attr_val, torch.Tensor):
-            params, buffers = self._tensor_names()
-            name = (params if isinstance(attr_val, nn.Parameter) else buffers).get(id(attr_val))
+            name = self._root_names().get(id(attr_val))  # a tensor's id names a parameter or a buffer
             if name is not None:
                 if name not in parameter_proxy_cache:
                     parameter_proxy_cache[name] = self.create_proxy("get_attr", name, (), {})
                 return parameter_proxy_cache[name]
         return super().getattr(attr, attr_val, parameter_proxy_cache)
-
-    def _tensor_names(self) -> tuple[dict[int, str], dict[int, str]]:
-        """id → qualified name of the root's parameters, and of its buffers (each under its first name, as fx finds it)."""
-        if self._tensors is None:
-            params = {id(p): n for n, p in self.root.named_parameters()}
-            buffers = {id(b): n for n, b in self.root.named_buffers()}
-            self._tensors = (params, buffers)
-        return self._tensors
 
     def call_module(self, m: nn.Module, forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """fx's module call; a module that is not part of the model (made inside a forward, or a function

@@ -8,7 +8,7 @@ records them, or None where the rule is not sure (then the call runs under FakeT
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from math import prod
 from typing import Any
 
@@ -20,7 +20,7 @@ from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like
 
-__all__ = ["FUNCTIONS", "batch_norm_calls", "convolution", "group_norm", "layer_norm", "linear", "pool2d", "pool_size"]
+__all__ = ["FUNCTIONS", "as_ints", "batch_norm_calls", "convolution", "group_norm", "layer_norm", "linear", "pool2d", "pool_size"]
 
 
 def _meta(t: Any) -> TensorMeta | None:
@@ -171,10 +171,10 @@ def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
 def pool2d(
     x: Any,
     is_max: bool,
-    kernel: list[int],
-    stride: list[int],
-    pad: list[int],
-    dilation: list[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    pad: Sequence[int],
+    dilation: Sequence[int],
     ceil_mode: bool,
     mode: LazyFakeMode,
     count_include_pad: bool = True,
@@ -185,6 +185,7 @@ def pool2d(
     the kernel's), trailing defaults dropped as the dispatcher hands them over."""
     if x.dim() != 4 or not x.is_contiguous() or not x.dtype.is_floating_point:
         return None
+    kernel, stride, pad, dilation = list(kernel), list(stride), list(pad), list(dilation)  # as aten receives them
     steps = stride or kernel
     if any(len(v) != 2 for v in (kernel, steps, pad, dilation)):
         return None
@@ -233,7 +234,7 @@ def _bound(
     return {**defaults, **given}
 
 
-def _ints(value: Any, n: int) -> tuple[int, ...] | None:
+def as_ints(value: Any, n: int) -> tuple[int, ...] | None:
     """An int or a sequence of ints as an n-tuple (torch expands a single int to every dimension)."""
     if type(value) is int:
         return (value,) * n
@@ -251,8 +252,8 @@ def _conv(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> 
     if p is None or not is_any_tensor(p["weight"]) or type(p["groups"]) is not int or p["groups"] <= 0:
         return None
     spatial = p["weight"].dim() - 2
-    stride, dilation = _ints(p["stride"], spatial), _ints(p["dilation"], spatial)
-    padding = p["padding"] if p["padding"] in ("same", "valid") else _ints(p["padding"], spatial)
+    stride, dilation = as_ints(p["stride"], spatial), as_ints(p["dilation"], spatial)
+    padding = p["padding"] if p["padding"] in ("same", "valid") else as_ints(p["padding"], spatial)
     if stride is None or dilation is None or padding is None or (p["bias"] is not None and not is_any_tensor(p["bias"])):
         return None
     if not _cpu_float(p["input"], p["weight"], p["bias"]):
@@ -274,7 +275,7 @@ def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     if p is None or type(p["eps"]) not in (int, float):
         return None
     given = p["normalized_shape"]
-    shape = _ints(given, len(given) if isinstance(given, (tuple, list)) else 1)
+    shape = as_ints(given, len(given) if isinstance(given, (tuple, list)) else 1)
     if shape is None:
         return None
     return layer_norm(p["input"], shape, p["weight"], p["bias"], p["eps"], mode)
@@ -294,11 +295,11 @@ def _max_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
     p = _bound(args, kwargs, names, {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
     if p is None or p["return_indices"] is not False or type(p["ceil_mode"]) is not bool:
         return None
-    kernel, pad, dilation = _ints(p["kernel_size"], 2), _ints(p["padding"], 2), _ints(p["dilation"], 2)
-    stride = () if p["stride"] is None or p["stride"] == [] else _ints(p["stride"], 2)
+    kernel, pad, dilation = as_ints(p["kernel_size"], 2), as_ints(p["padding"], 2), as_ints(p["dilation"], 2)
+    stride = () if p["stride"] is None or p["stride"] == [] else as_ints(p["stride"], 2)
     if kernel is None or pad is None or dilation is None or stride is None:
         return None
-    return pool2d(p["input"], True, list(kernel), list(stride), list(pad), list(dilation), p["ceil_mode"], mode)
+    return pool2d(p["input"], True, kernel, stride, pad, dilation, p["ceil_mode"], mode)
 
 
 def _avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -310,12 +311,12 @@ def _avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
         return None
     if p["divisor_override"] is not None and type(p["divisor_override"]) is not int:
         return None
-    kernel, pad = _ints(p["kernel_size"], 2), _ints(p["padding"], 2)
-    stride = () if p["stride"] is None or p["stride"] == [] else _ints(p["stride"], 2)
+    kernel, pad = as_ints(p["kernel_size"], 2), as_ints(p["padding"], 2)
+    stride = () if p["stride"] is None or p["stride"] == [] else as_ints(p["stride"], 2)
     if kernel is None or pad is None or stride is None:
         return None
     include_pad, divisor = p["count_include_pad"], p["divisor_override"]
-    return pool2d(p["input"], False, list(kernel), list(stride), list(pad), [1, 1], p["ceil_mode"], mode, include_pad, divisor)
+    return pool2d(p["input"], False, kernel, stride, pad, (1, 1), p["ceil_mode"], mode, include_pad, divisor)
 
 
 _BATCH_NORM = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
@@ -352,7 +353,6 @@ FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], R
     F.conv1d: _conv,
     F.conv2d: _conv,
     F.conv3d: _conv,
-    torch.conv2d: _conv,
     F.linear: _linear,
     F.layer_norm: _layer_norm,
     F.group_norm: _group_norm,

@@ -19,7 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensor
 from costmodel.rules.base import AtenCall
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.function_shortcuts import activation_call, global_average
-from costmodel.trace.layer_shortcuts import batch_norm_calls, convolution, group_norm, layer_norm, linear, pool2d
+from costmodel.trace.layer_shortcuts import as_ints, batch_norm_calls, convolution, group_norm, layer_norm, linear, pool2d
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import pending_like
 
@@ -38,23 +38,15 @@ _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
-def _pair(value: Any) -> list[int] | None:
-    if type(value) is int:
-        return [value, value]
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(type(v) is int for v in value):
-        return list(value)
-    return None
-
-
 def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
     """MaxPool2d / AvgPool2d: ``layer_shortcuts.pool2d`` with the module's settings (its stride defaults
     to the kernel, and the module passes it on explicitly)."""
     is_max = isinstance(module, nn.MaxPool2d)
     if is_max and module.return_indices:
         return None
-    kernel, pad = _pair(module.kernel_size), _pair(module.padding)
-    stride = _pair(module.stride) if module.stride is not None else kernel
-    dilation = _pair(module.dilation) if is_max else [1, 1]
+    kernel, pad = as_ints(module.kernel_size, 2), as_ints(module.padding, 2)
+    stride = as_ints(module.stride, 2) if module.stride is not None else kernel
+    dilation = as_ints(module.dilation, 2) if is_max else (1, 1)
     if kernel is None or stride is None or pad is None or dilation is None:
         return None
     if is_max:

@@ -28,8 +28,8 @@ import torch.fx._symbolic_trace as fx_symbolic_trace
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from costmodel.errors import CostModelError, ShapeMismatch, TraceFailure
-from costmodel.inputs import ModelInputs
+from costmodel.errors import CostModelError, TraceFailure
+from costmodel.inputs import ModelInputs, bind_forward, item_name
 from costmodel.trace.fake_propagation import FakePropagation
 from costmodel.trace.fx_tracer import ModelTracer, TracerAttribute, TracerProxy, first_line, user_frame
 from costmodel.trace.pending import PendingTensor, tensors_in
@@ -196,7 +196,7 @@ class ShapedTracer(ModelTracer):
 
     def to_bool(self, obj: fx.Proxy) -> bool:
         value = self.value(obj.node)
-        if is_any_tensor(value) or isinstance(value, torch.Tensor):
+        if is_any_tensor(value):
             raise fx.proxy.TraceError("data-dependent Python control flow on a tensor's values")
         return bool(value)
 
@@ -209,15 +209,11 @@ class ShapedTracer(ModelTracer):
     def create_args_for_root(self, root_fn: Any, is_module: bool, concrete_args: Any = None) -> tuple[Any, list[Any]]:
         """The root's forward called with the inputs as given: one placeholder per argument that holds a
         tensor (``*args`` items as ``<name>_<i>``, ``**kwargs`` entries by key), other arguments as constants."""
-        try:
-            bound = inspect.signature(self.root.forward).bind(*self._inputs.args, **self._inputs.kwargs)
-        except TypeError as exc:
-            raise ShapeMismatch(f"the inputs do not match {type(self.root).__name__}.forward's signature: {exc}") from None
-        params = inspect.signature(self.root.forward).parameters
+        bound = bind_forward(self.root, self._inputs, partial=False)
         for name, value in list(bound.arguments.items()):
-            kind = params[name].kind
+            kind = bound.signature.parameters[name].kind
             if kind is inspect.Parameter.VAR_POSITIONAL:
-                bound.arguments[name] = tuple(self._placeholder(f"{name}_{i}", v) for i, v in enumerate(value))
+                bound.arguments[name] = tuple(self._placeholder(item_name(name, i), v) for i, v in enumerate(value))
             elif kind is inspect.Parameter.VAR_KEYWORD:
                 bound.arguments[name] = {k: self._placeholder(k, v) for k, v in value.items()}
             else:
