@@ -4,6 +4,7 @@ argument conversion and a cheap unpacking of proxies, and one-line failures nami
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 import linecache
 import math
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 import torch.fx as fx
+import torch.utils._pytree as pytree
 from torch import nn
 
 from costmodel.errors import TraceFailure
@@ -29,6 +31,7 @@ __all__ = [
     "TracerProxy",
     "first_line",
     "is_leaf",
+    "is_tensor_method",
     "keep_unicode_names",
     "symbolic_trace",
     "user_frame",
@@ -108,7 +111,47 @@ def _iterate(proxy: fx.Proxy, frame: types.FrameType) -> Iterator[fx.Proxy]:
     return proxy.tracer.iter(proxy)
 
 
-class TracerProxy(fx.Proxy):
+@functools.cache
+def _tensor_methods() -> frozenset[Any]:
+    """Every callable attribute of ``torch.Tensor`` that ``object`` does not provide and that
+    ``__torch_function__`` can see (not one of torch's ignored functions); ~1 ms, once."""
+    found = (getattr(torch.Tensor, name) for name in dir(torch.Tensor))
+    methods = {f for f in found if callable(f) and getattr(object, getattr(f, "__name__", ""), None) is not f}
+    return frozenset(methods - torch.overrides.get_ignored_functions())
+
+
+def is_tensor_method(function: Any) -> bool:
+    """Whether ``function``, as handed to ``__torch_function__``, is a method or property getter of
+    ``torch.Tensor``: the answer of ``torch.overrides.is_tensor_method_or_property`` without the table
+    of every overridable function that its first call builds (~15 ms, paid by every first analysis)."""
+    try:
+        return function in _tensor_methods() or getattr(function, "__name__", None) == "__get__"
+    except TypeError:  # unhashable
+        return False
+
+
+class _DirectTorchFunction:
+    """fx's ``Proxy.__torch_function__`` for plain torch functions and Tensor methods, with the method
+    test above; script methods and higher-order operators go to fx's own."""
+
+    @classmethod
+    def __torch_function__(
+        cls, orig_method: Any, types: Any, args: tuple[Any, ...] | None = None, kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        args, kwargs = args or (), kwargs or {}
+        if isinstance(orig_method, (torch._C.ScriptMethod, torch._ops.HigherOrderOperator)):
+            return fx.Proxy.__torch_function__.__func__(cls, orig_method, types, args, kwargs)  # type: ignore[attr-defined]
+        tracers = {a.tracer: None for a in pytree.tree_iter((args, kwargs)) if isinstance(a, fx.Proxy)}
+        if len(tracers) != 1:
+            return fx.Proxy.__torch_function__.__func__(cls, orig_method, types, args, kwargs)  # type: ignore[attr-defined]
+        tracer = next(iter(tracers))
+        if is_tensor_method(orig_method):
+            return tracer.create_proxy("call_method", orig_method.__name__, args, kwargs)
+        name = tracer.graph._target_to_str(orig_method.__name__)
+        return tracer.create_proxy("call_function", orig_method, args, kwargs, name=name)
+
+
+class TracerProxy(_DirectTorchFunction, fx.Proxy):
     def __iter__(self) -> Iterator[fx.Proxy]:
         return _iterate(self, sys._getframe(1))
 
@@ -116,7 +159,7 @@ class TracerProxy(fx.Proxy):
         return TracerAttribute(self, k)
 
 
-class TracerAttribute(fx.proxy.Attribute):
+class TracerAttribute(_DirectTorchFunction, fx.proxy.Attribute):
     def __iter__(self) -> Iterator[fx.Proxy]:
         return _iterate(self, sys._getframe(1))
 
