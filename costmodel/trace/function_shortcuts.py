@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace import attention_shortcuts, matmul_shortcuts
 from costmodel.trace import elementwise_shortcuts as elementwise
 from costmodel.trace import layer_shortcuts as layers
-from costmodel.trace import matmul_shortcuts
 from costmodel.trace import resampling_shortcuts as resampling
 from costmodel.trace import view_shortcuts as views
 from costmodel.trace.fake_tensors import LazyFakeMode
@@ -100,6 +100,24 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
         pieces.append(view_like(x, tuple(shape), mode, x.stride(), x.storage_offset() + start * x.stride()[dim]))
     call = aten_call("aten::split", (TensorMeta.of(x), split, given_dim), [x], pieces, aliases=True)
     return tuple(pieces), [call]
+
+
+def _unbind(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.unbind(dim)``: one view per index along ``dim`` (that dim removed, offset by index × its
+    stride); one ``aten::unbind``, its dim dropped where it is the default 0."""
+    params = named_arguments(args, kwargs, ("dim",))
+    if params is None or set(params) - {"dim"} or type(params.get("dim", 0)) is not int:
+        return None
+    given_dim = params.get("dim", 0)
+    dim = normalised_dim(given_dim, x.dim())
+    if dim is None:
+        return None
+    shape = tuple(s for i, s in enumerate(x.shape) if i != dim)
+    stride = tuple(s for i, s in enumerate(x.stride()) if i != dim)
+    offset, step = x.storage_offset(), x.stride()[dim]
+    pieces = tuple(view_like(x, shape, mode, stride, offset + i * step) for i in range(x.shape[dim]))
+    call_args = (TensorMeta.of(x),) if given_dim == 0 else (TensorMeta.of(x), given_dim)
+    return pieces, [aten_call("aten::unbind", call_args, [x], list(pieces), aliases=True)]
 
 
 def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -260,6 +278,7 @@ _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode
     "transpose": _transpose,
     "contiguous": _contiguous,
     "chunk": _chunk,
+    "unbind": _unbind,
     "mean": _mean,
     "sum": _sum,
     "matmul": matmul_shortcuts.matmul_method,
@@ -270,6 +289,7 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
     torch.flatten: _flatten,
     torch.transpose: _transpose,
     torch.chunk: _chunk,
+    torch.unbind: _unbind,
     torch.mean: _mean,
     torch.sum: _sum,
     torch.softmax: _softmax,
@@ -283,6 +303,7 @@ _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], 
     torch.concat: _cat,
     **elementwise.FUNCTIONS,
     **matmul_shortcuts.FUNCTIONS,
+    **attention_shortcuts.FUNCTIONS,
     **resampling.FUNCTIONS,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
     **layers.FUNCTIONS,
