@@ -17,6 +17,7 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor
 
 from costmodel.rules.base import AtenCall
+from costmodel.trace import transformer_shortcuts as transformers
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.function_shortcuts import activation_call, global_average
 from costmodel.trace.layer_shortcuts import as_ints, batch_norm_calls, convolution, group_norm, layer_norm, linear, pool2d
@@ -61,10 +62,16 @@ def direct_call(
     """(output, the aten calls the layer runs — none for an identity) for a common torch.nn layer
     called on one fake or pending tensor, or None when no closed-form rule applies (then it runs
     under FakeTensorMode). The output is a PendingTensor of the closed-form shape."""
+    cls = type(module)
+    if cls is nn.MultiheadAttention:
+        return transformers.multi_head_attention(module, args, kwargs, mode)
     if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)):
         return None
     x = args[0]
-    cls = type(module)
+    if cls is nn.TransformerEncoderLayer:
+        return transformers.encoder_layer(module, x, mode)
+    if cls is nn.TransformerEncoder:
+        return transformers.encoder(module, x, mode)
     if cls in _IDENTITIES:
         return x, []  # no kernel runs at inference: the row is free, with the identity reason
     if cls in _ACTIVATION_OPS:
