@@ -185,14 +185,32 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
 
 
 _ADD, _SUB, _MUL, _DIV = (_binary(op, False) for op in ("aten::add", "aten::sub", "aten::mul", "aten::div"))
+_RSUB = _binary("aten::rsub", False)
+
+
+def _reflected(
+    rule: Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None], reflected_op: str | None
+) -> Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
+    """A Python operator's rule that also takes a number on the left: Python calls the tensor's reflected
+    method, which dispatches ``add``/``mul`` with the operands swapped (``1 + x`` is ``add(x, 1)``) and
+    ``rsub(x, n)`` for ``n - x``; ``reflected_op`` None: no reflected rule (division runs faked)."""
+    swapped = {"aten::add": _ADD, "aten::mul": _MUL, "aten::rsub": _RSUB}.get(reflected_op or "")
+
+    def run(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+        if len(args) == 2 and not kwargs and not is_any_tensor(args[0]) and is_traced_tensor(args[1]):
+            return None if swapped is None else swapped((args[1], args[0]), {}, mode)
+        return rule(args, kwargs, mode)
+
+    return run
+
 
 #: call_function targets → rule
 FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
-    operator.add: _ADD,
+    operator.add: _reflected(_ADD, "aten::add"),
     torch.add: _ADD,
-    operator.sub: _SUB,
+    operator.sub: _reflected(_SUB, "aten::rsub"),
     torch.sub: _SUB,
-    operator.mul: _MUL,
+    operator.mul: _reflected(_MUL, "aten::mul"),
     torch.mul: _MUL,
     operator.truediv: _DIV,
     torch.div: _DIV,

@@ -79,16 +79,16 @@ class Arithmetic(nn.Module):
         b = p * self.gamma + x.permute(0, 2, 3, 1) - self.gamma
         c = torch.add(x, gate) + torch.mul(x, 2) + torch.sub(x, 1.5) + torch.div(x, 3)
         d = x.mul(gate).add(1).sub(x).div(2.0)
-        e = 2 * x + 1 - x  # numbers on the left: left to FakeTensorMode where torch reorders them
+        e = 2 * x + 1 - x, 0.5 * x.permute(0, 2, 3, 1), 1.0 + x, 3 - x, 1 / x  # numbers on the left (1/x: faked)
         f = x.clone()
         f.mul_(gate)
         f.add_(self.scale).div_(2).sub_(1)
         i = torch.ones_like(x, dtype=torch.int64)
-        g = i * 3 + i - 1  # integer tensor, integer numbers
-        h = i / 2 + x * True  # true division promotes; a bool number: left to FakeTensorMode
+        g = i * 3 + i - 1, 2 * i, 1 + i, 5 - i  # integer tensor, integer numbers
+        h = i / 2 + x * True, 0.5 * i, 2.5 - i  # promotions and a bool number: left to FakeTensorMode
         cl = x.contiguous(memory_format=torch.channels_last)
         j = cl * gate + cl * x, x[:, :2] * x[:, 2:]
-        return a, b, c, d, e, f, g, h, *j
+        return a, b, c, d, *e, f, *g, *h, *j
 
 
 def test_arithmetic_records_what_a_fake_run_records() -> None:
