@@ -17,10 +17,22 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.fake_tensors import LazyFakeMode
+from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
+from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like
 
-__all__ = ["FUNCTIONS", "as_ints", "batch_norm_calls", "convolution", "group_norm", "layer_norm", "linear", "pool2d", "pool_size"]
+__all__ = [
+    "FUNCTIONS",
+    "as_ints",
+    "batch_norm_calls",
+    "convolution",
+    "embedding",
+    "group_norm",
+    "layer_norm",
+    "linear",
+    "pool2d",
+    "pool_size",
+]
 
 
 def _meta(t: Any) -> TensorMeta | None:
@@ -220,6 +232,30 @@ def batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], training: bool, m
     return [empty, norm]
 
 
+def embedding(
+    ids: Any, weight: Any, padding_idx: int | None, scale_grad_by_freq: bool, sparse: bool, mode: LazyFakeMode
+) -> Result | None:
+    """A table lookup ``weight[ids]`` of integer ``ids`` in a 2-D table (no ``max_norm``: its renorm writes
+    the table): a new row-major tensor of shape ids.shape + (dim,); one ``aten::embedding`` with the
+    padding index (-1 for none) and the two flags, trailing defaults dropped."""
+    if not is_traced_tensor(ids) or ids.dtype not in (torch.int64, torch.int32) or not is_any_tensor(weight) or weight.dim() != 2:
+        return None
+    if ids.device != weight.device and is_traced_tensor(weight):
+        return None
+    rows = weight.shape[0]
+    if padding_idx is not None and (type(padding_idx) is not int or not -rows <= padding_idx < rows):
+        return None
+    if type(scale_grad_by_freq) is not bool or type(sparse) is not bool:
+        return None
+    # as F.embedding hands it on: -1 for none, a negative index counted from the end
+    pad = -1 if padding_idx is None else padding_idx + rows if padding_idx < 0 else padding_idx
+    shape = (*ids.shape, weight.shape[1])
+    out = PendingTensor(shape, contiguous_strides(shape), 0, weight.dtype, ids.device, mode, contiguous=True)
+    call_args = [TensorMeta.of(weight), TensorMeta.of(ids), *_trimmed([pad, scale_grad_by_freq, sparse], [-1, False, False])]
+    inputs = (TensorMeta.of(weight), TensorMeta.of(ids))
+    return out, [AtenCall("aten::embedding", tuple(call_args), {}, inputs, (TensorMeta.of(out),))]
+
+
 # ---- the same kernels called through torch.nn.functional, arguments bound by name as torch binds them
 
 
@@ -349,7 +385,20 @@ def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
 
 
 #: torch.nn.functional's layer functions, each with the rule of its torch.nn twin.
+_EMBEDDING = ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse")
+
+
+def _embedding(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.embedding(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)``, no max_norm."""
+    defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False, "sparse": False}
+    p = _bound(args, kwargs, _EMBEDDING, defaults)
+    if p is None or p["max_norm"] is not None:
+        return None
+    return embedding(p["input"], p["weight"], p["padding_idx"], p["scale_grad_by_freq"], p["sparse"], mode)
+
+
 FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+    F.embedding: _embedding,
     F.conv1d: _conv,
     F.conv2d: _conv,
     F.conv3d: _conv,

@@ -20,7 +20,16 @@ from costmodel.rules.base import AtenCall
 from costmodel.trace import transformer_shortcuts as transformers
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.function_shortcuts import activation_call, global_average
-from costmodel.trace.layer_shortcuts import as_ints, batch_norm_calls, convolution, group_norm, layer_norm, linear, pool2d
+from costmodel.trace.layer_shortcuts import (
+    as_ints,
+    batch_norm_calls,
+    convolution,
+    embedding,
+    group_norm,
+    layer_norm,
+    linear,
+    pool2d,
+)
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import pending_like
 
@@ -90,6 +99,11 @@ def direct_call(
         if conv.padding_mode != "zeros":
             return None
         return convolution(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
+    if cls is nn.Embedding:
+        table: Any = module
+        if table.max_norm is not None:
+            return None  # the renorm writes the table first: run faked
+        return embedding(x, table.weight, table.padding_idx, table.scale_grad_by_freq, table.sparse, mode)
     if cls is nn.Linear:
         return linear(x, module.weight, module.bias, mode)
     if cls is nn.LayerNorm:

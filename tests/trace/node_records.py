@@ -16,3 +16,27 @@ def node_records(traced: TracedModel) -> dict[str, tuple[list[tuple[Any, ...]], 
         geometry = [(tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.dtype) for t in tensors_in(node.meta.get("val"))]
         out[node.name] = (geometry, traced.node_calls.get(node.name, []))
     return out
+
+
+def count_fake_modes(monkeypatch: Any) -> list[int]:
+    """Empty the node memo and count, from now on, every FakeTensorMode a trace asks for: a list that
+    stays empty while every node is answered by closed-form rules."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+    from costmodel.trace.node_cache import forget
+
+    built: list[int] = []
+    get = LazyFakeMode.get
+    forget()
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    return built
+
+
+def assert_rules_record_what_fake_records(model: Any, inputs: Any) -> None:
+    """Trace ``model`` with every node run on fake tensors, then (memo emptied) with the closed-form rules:
+    every node's output geometry and aten calls must be the same."""
+    from costmodel.trace.fx_trace import trace_model
+    from costmodel.trace.node_cache import forget
+
+    reference = node_records(trace_model(model, inputs, shortcuts=False))
+    forget()
+    assert node_records(trace_model(model, inputs)) == reference

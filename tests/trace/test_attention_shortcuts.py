@@ -10,10 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from costmodel.trace.attention_shortcuts import like_strides
-from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.fx_trace import trace_model
-from costmodel.trace.node_cache import forget
-from tests.trace.node_records import node_records
+from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes
 
 
 class AttentionVariants(nn.Module):
@@ -54,9 +52,7 @@ class AttentionVariants(nn.Module):
 @pytest.mark.parametrize("shape", [(2, 6, 16), (1, 6, 16)])
 def test_attention_rule_records_what_a_fake_run_records(shape: tuple[int, ...]) -> None:
     model = AttentionVariants().eval()
-    reference = node_records(trace_model(model, shape, shortcuts=False))
-    forget()
-    assert node_records(trace_model(model, shape)) == reference
+    assert_rules_record_what_fake_records(model, shape)
 
 
 def test_attention_as_transformers_write_it_needs_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,10 +69,7 @@ def test_attention_as_transformers_write_it_needs_no_fake_mode(monkeypatch: pyte
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
             return self.out(y.transpose(1, 2).reshape(b, n, c))
 
-    built: list[int] = []
-    get = LazyFakeMode.get
-    forget()
-    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    built = count_fake_modes(monkeypatch)
     inputs = (torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.bool))
     traced = trace_model(SelfAttention().eval(), inputs)
     assert traced.node_outcomes and not built

@@ -21,7 +21,7 @@ from costmodel.zoo import ZOO
 from tests.fresh_process import fresh_process_output
 from tests.models import corpus as C
 from tests.models import custom
-from tests.trace.node_records import node_records
+from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes, node_records
 
 
 class Aliasing(nn.Module):
@@ -315,9 +315,7 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module, shape: tuple[int, ...]) -> None:
     model = nn.Sequential(layer).eval()
-    reference = node_records(trace_model(model, shape, shortcuts=False))
-    forget()
-    assert node_records(trace_model(model, shape)) == reference
+    assert_rules_record_what_fake_records(model, shape)
 
 
 def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
@@ -344,19 +342,14 @@ def test_ruled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.Monkey
 
 def test_resampled_glue_never_runs_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every node of ResampledGlue is answered by a rule (the model above holds the rules to FakeTensorMode)."""
-    from costmodel.trace.fake_tensors import LazyFakeMode
 
-    built: list[int] = []
-    get = LazyFakeMode.get
-    forget()
-    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    built = count_fake_modes(monkeypatch)
     traced = trace_model(ResampledGlue().eval(), (2, 3, 4, 5))
     assert traced.node_outcomes and not built
 
 
 def test_weight_standardised_convolutions_never_run_a_node_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
     """BiT's convolution (F.batch_norm of the weight in training mode, then F.conv2d) is answered by rules."""
-    from costmodel.trace.fake_tensors import LazyFakeMode
 
     class StandardisedConv(nn.Conv2d):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -365,10 +358,7 @@ def test_weight_standardised_convolutions_never_run_a_node_on_fake_tensors(monke
                 x, w.reshape_as(self.weight), self.bias, self.stride, self.padding, self.dilation, self.groups
             )
 
-    built: list[int] = []
-    get = LazyFakeMode.get
-    forget()
-    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    built = count_fake_modes(monkeypatch)
     model = nn.Sequential(
         StandardisedConv(3, 8, 3, padding=1, bias=False), nn.GroupNorm(2, 8), nn.ReLU(), StandardisedConv(8, 8, 3, 2, 1)
     )
@@ -603,3 +593,48 @@ def test_geometry_rules_never_stand_in_for_real_values() -> None:
     assert any("real tensors" in note for note in report.notes)
     assert report.layers[-1].output_shape == [1, 16 + 4]
     assert analyze(_ValuesAfterRuledOps(), (1, 64)).layers[-1].output_shape == [1, 16 + 4]  # the fx walk
+
+
+class Lookups(nn.Module):
+    """Embedding tables as token models use them: plain, with a padding index (given negative too), by
+    F.embedding, on sliced and transposed ids, int32 ids; a max_norm table is left to FakeTensorMode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(50, 8)
+        self.padded = nn.Embedding(50, 8, padding_idx=-2)
+        self.renormed = nn.Embedding(50, 8, max_norm=1.0)
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        f = nn.functional
+        return (
+            self.tokens(ids),
+            self.padded(ids),
+            self.tokens(ids[:, 1:]),
+            self.tokens(ids.t()),
+            self.tokens(ids.int()),
+            f.embedding(ids, self.tokens.weight, padding_idx=-1),
+            f.embedding(ids, self.tokens.weight, 3, scale_grad_by_freq=True),
+            self.renormed(ids),
+        )
+
+
+def test_embedding_rule_records_what_a_fake_run_records() -> None:
+    model = Lookups().eval()
+    spec = {"ids": ((2, 5), torch.int64)}
+    assert_rules_record_what_fake_records(model, spec)
+
+
+def test_token_embeddings_need_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+
+    class Tokens(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.words, self.positions = nn.Embedding(50, 8, padding_idx=0), nn.Embedding(16, 8)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.words(ids) + nn.functional.embedding(ids[:, :1], self.positions.weight)
+
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(Tokens().eval(), {"ids": ((2, 5), torch.int64)})
+    assert traced.node_calls["words"][0].op == "aten::embedding" and not built

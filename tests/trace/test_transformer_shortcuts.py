@@ -12,11 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.fx_trace import trace_model
-from costmodel.trace.node_cache import forget
 from tests.models import corpus as C
-from tests.trace.node_records import node_records
+from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes
 
 
 class Attentions(nn.Module):
@@ -71,19 +69,14 @@ LAYERS = {
 @pytest.mark.parametrize("shape", [(2, 7, 16), (1, 3, 16)])
 def test_transformer_rules_record_what_a_fake_run_records(name: str, shape: tuple[int, ...]) -> None:
     model = nn.Sequential(LAYERS[name]()).eval() if name != "attentions" else LAYERS[name]().eval()
-    reference = node_records(trace_model(model, shape, shortcuts=False))
-    forget()
-    assert node_records(trace_model(model, shape)) == reference
+    assert_rules_record_what_fake_records(model, shape)
 
 
 @pytest.mark.parametrize(
     "name", ["post_norm_relu", "pre_norm_gelu", "gelu_module_tanh", "relu_module", "encoder", "encoder_with_norm"]
 )
 def test_ruled_transformer_layers_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[int] = []
-    get = LazyFakeMode.get
-    forget()
-    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    built = count_fake_modes(monkeypatch)
     traced = trace_model(nn.Sequential(LAYERS[name]()).eval(), (2, 7, 16))
     ops = [call.op for calls in traced.node_calls.values() for call in calls]
     assert "aten::_native_multi_head_attention" in ops and not built
@@ -92,9 +85,6 @@ def test_ruled_transformer_layers_need_no_fake_mode(name: str, monkeypatch: pyte
 def test_a_vit_on_torchs_encoder_needs_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """The own ViT (patch convolution, class token, nn.TransformerEncoder, head): closed forms throughout,
     so a first analysis does not pay FakeTensorMode's import of torch._dynamo."""
-    built: list[int] = []
-    get = LazyFakeMode.get
-    forget()
-    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    built = count_fake_modes(monkeypatch)
     traced = trace_model(C.TinyViT().eval(), (2, 3, 32, 32))
     assert traced.node_outcomes and not built
