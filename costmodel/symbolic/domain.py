@@ -62,16 +62,15 @@ def domain_of(symbols: SizeSymbols) -> Domain:
     value-range analysis cannot already prove, deduplicated."""
     env = symbols.env
     domain = Domain()
-    seen: set[str] = set()
+    seen: set[Any] = set()
 
     def add(expr: Any, origin: str) -> None:
         if expr is sympy.true or expr is True:
             return
         if expr is sympy.false or expr is False:
             raise CostModelError(f"the trace recorded an impossible condition ({origin})")
-        key = str(expr)
-        if key not in seen:
-            seen.add(key)
+        if expr not in seen:  # sympy's structural equality (printing each to compare cost a fifth of the domain)
+            seen.add(expr)
             domain.conditions.append(Condition(expr, origin))
 
     for raw, user in symbols.user_of.items():

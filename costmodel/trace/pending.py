@@ -26,9 +26,17 @@ class PendingTensor:
     constant = None
 
     def __init__(
-        self, shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype, device: torch.device, mode: Any
+        self,
+        shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        offset: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        mode: Any,
+        contiguous: bool | None = None,
     ) -> None:
-        """``mode``: a ``fake.LazyFakeMode`` (the FakeTensorMode is made only if one is materialised)."""
+        """``mode``: a ``fake.LazyFakeMode`` (the FakeTensorMode is made only if one is materialised);
+        ``contiguous``: known by construction, else derived from the strides when first asked."""
         self.shape = torch.Size(shape)
         self._stride = stride
         self._offset = offset
@@ -36,7 +44,7 @@ class PendingTensor:
         self.device = device
         self._mode = mode
         self._fake: torch.Tensor | None = None
-        self._contiguous: bool | None = None
+        self._contiguous = contiguous
         self._source: Callable[[], torch.Tensor] | None = None
         self.requires_grad = False
 

@@ -69,8 +69,11 @@ def numel_of(shape: tuple[int, ...]) -> int:
 def pending_like(
     like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
 ) -> PendingTensor:
-    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given."""
-    return PendingTensor(shape, contiguous_strides(shape) if stride is None else stride, offset, like.dtype, like.device, mode)
+    """A PendingTensor of ``shape`` with ``like``'s dtype and device: row-major unless ``stride`` is given
+    (row-major by construction is contiguous: never re-derived from symbolic strides, which costs guards)."""
+    if stride is None:
+        return PendingTensor(shape, contiguous_strides(shape), offset, like.dtype, like.device, mode, contiguous=True)
+    return PendingTensor(shape, stride, offset, like.dtype, like.device, mode)
 
 
 def view_like(
