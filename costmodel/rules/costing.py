@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from costmodel.rules.base import RULES, AtenCall, OpCost
 from costmodel.rules.free import VIEW_REASON
 
@@ -30,7 +32,7 @@ def cost_call(call: AtenCall) -> CostedCall:
     entry = RULES.for_module(call.module) if call.module is not None else RULES.for_op(call.op)
     if entry is not None:
         cost = entry.rule(call)
-        free = cost.flops == 0 and cost.mac == 0
+        free = _is_zero(cost.flops) and _is_zero(cost.mac)
         reason = (entry.free_reason or (VIEW_REASON if call.aliases else None)) if free else None
         return CostedCall(call, entry.family, cost, reason)
     if call.aliases:
@@ -38,6 +40,14 @@ def cost_call(call: AtenCall) -> CostedCall:
     if not call.outputs:
         return CostedCall(call, "views", OpCost(0, 0), NO_TENSOR_REASON)
     return CostedCall(call, "uncounted", None)
+
+
+def _is_zero(value: Any) -> bool:
+    """Whether a cost is 0: a number compared; a symbolic one (``torch.SymInt``) is zero only as the
+    constant 0 (asking torch would cost a ShapeEnv evaluation and record a condition)."""
+    if type(value) is torch.SymInt:
+        return bool(value.node.expr == 0)
+    return bool(value == 0)
 
 
 _PRODUCTS = frozenset({"mm", "bmm", "matmul"})

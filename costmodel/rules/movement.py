@@ -148,7 +148,7 @@ def window_pool(call: AtenCall) -> OpCost:
     is_max = call.short.startswith(("max", "mkldnn_max", "quantized_max"))
     dilation = per_dimension(call.arg(4, "dilation"), dims, 1) if is_max else [1] * dims
     outputs = list(out.shape[-dims:])
-    channels = out.numel // max(1, math.prod(outputs))
+    channels = math.prod(out.shape[:-dims])  # batch × channels: every output position's windows repeat per channel
     taps = clipped_taps(kernel, stride, list(x.shape[-dims:]), padding, dilation, outputs)
     return OpCost(channels * taps, call.io_elements(1), kind="max_pool" if is_max else "avg_pool")
 

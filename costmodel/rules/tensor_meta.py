@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,10 @@ class TensorMeta:
     dtype: torch.dtype
     contiguous: bool = True
 
-    @property
+    @functools.cached_property
     def numel(self) -> int:
-        """Number of elements, the product of the shape (1 for a scalar tensor)."""
+        """Number of elements, the product of the shape (1 for a scalar tensor); worked out once (a product
+        of symbolic sizes costs torch's ShapeEnv work on every step)."""
         total = 1
         for size in self.shape:
             total *= size

@@ -114,7 +114,7 @@ def _non_decreasing(expr: Any, lowest: dict[sympy.Symbol, int]) -> bool:
     polynomial with non-negative coefficients in the symbols and in floors/ceilings of (a·symbol + c)/d,
     a > 0, each of them non-negative from ``lowest`` on."""
     symbols = sorted(expr.free_symbols, key=str)
-    atoms = symbols + sorted(expr.atoms(sympy.floor, sympy.ceiling), key=str)
+    atoms = symbols + sorted(expr.atoms(sympy.floor, sympy.ceiling), key=sympy.default_sort_key)
     for atom in atoms[len(symbols) :]:
         arg = sympy.expand(atom.args[0])
         inner = arg.free_symbols
@@ -200,7 +200,7 @@ def _periodic_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: i
     """A sufficient n₀ for a gap linear in the symbol and in floors/ceilings of (a·symbol + c)/d: with P
     the common period of the floors, gap(n + P) = gap(n) + D for a constant D ≥ 0 (checked), so a
     condition true on one whole window [n₀, n₀ + P) is true for every n ≥ n₀ (induction on windows)."""
-    atoms = sorted(gap.atoms(sympy.floor, sympy.ceiling), key=str)
+    atoms = sorted(gap.atoms(sympy.floor, sympy.ceiling), key=sympy.default_sort_key)
     period = 1
     for atom in atoms:
         slope = sympy.expand(atom.args[0]).coeff(symbol)

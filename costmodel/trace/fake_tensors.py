@@ -177,12 +177,14 @@ def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None) -> TensorMa
 
 
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
-    """Row-major strides of ``shape`` (what ``torch.empty(shape).stride()`` returns)."""
+    """Row-major strides of ``shape`` (what ``torch.empty(shape).stride()`` returns). A symbolic size
+    multiplies as it is, without ``max(size, 1)`` (a ShapeEnv evaluation per dimension): it differs only
+    for an empty tensor, which is contiguous whatever its strides and holds no elements to count."""
     strides = []
     step = 1
     for size in reversed(shape):
         strides.append(step)
-        step *= max(size, 1)
+        step *= max(size, 1) if type(size) is int else size
     return tuple(reversed(strides))
 
 

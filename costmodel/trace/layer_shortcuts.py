@@ -79,8 +79,12 @@ def convolution(
         pads = call_pads = list(padding)
     sizes = []
     for size, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation):
-        out_size = (size + 2 * p - d * (k - 1) - 1) // s + 1
-        if out_size <= 0:
+        offset = 2 * p - d * (k - 1) - 1  # numbers first: a symbolic size then takes one or two operations
+        if s == 1:
+            out_size = size if offset == -1 else size + (offset + 1)
+        else:
+            out_size = (size + offset) // s + 1
+        if (out_size is not size or type(size) is int) and out_size <= 0:  # an unchanged symbolic size stays ≥ 1
             return None  # let the real shape function raise its own error
         sizes.append(out_size)
     out = pending_like(x, (x.shape[0], weight.shape[0], *sizes), mode)
