@@ -4,6 +4,8 @@ another), and each symbol's range — as plain sympy over the user's names."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +15,9 @@ import sympy
 from costmodel.errors import CostModelError
 from costmodel.symbolic.expressions import NotPlainExpression, integer_function, plain
 from costmodel.symbolic.symbols import SizeSymbols
+
+#: A gap expression → its compiled integer function of one symbol (``integer_function``).
+Compiler = Callable[[Any], Callable[..., tuple[Any, ...]]]
 
 
 class OutsideDomain(CostModelError):
@@ -172,7 +177,7 @@ def _holds(gap: Any, relation: str, values: dict[sympy.Symbol, int]) -> bool:
     return bool(value > 0) if relation == ">" else bool(value >= 0) if relation == ">=" else bool(value != 0)
 
 
-def _monotone_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: int) -> int | None:
+def _monotone_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: int, compiled_of: Compiler) -> int | None:
     """n₀ for a gap non-decreasing in its one symbol: the condition is false below n₀, true from n₀ on."""
     if relation == "!=":
         if not _non_decreasing(gap, {symbol: lowest}):
@@ -185,7 +190,7 @@ def _monotone_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: i
     elif not _non_decreasing(gap, {symbol: lowest}):
         return None
     try:
-        (compiled,) = [integer_function([gap], [symbol])]
+        compiled = compiled_of(gap)
     except NotPlainExpression:
         return _first_true(lambda n: _holds(gap, relation, {symbol: n}), lowest)
 
@@ -196,7 +201,7 @@ def _monotone_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: i
     return _first_true(holds, lowest)
 
 
-def _periodic_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: int) -> int | None:
+def _periodic_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: int, compiled_of: Compiler) -> int | None:
     """A sufficient n₀ for a gap linear in the symbol and in floors/ceilings of (a·symbol + c)/d: with P
     the common period of the floors, gap(n + P) = gap(n) + D for a constant D ≥ 0 (checked), so a
     condition true on one whole window [n₀, n₀ + P) is true for every n ≥ n₀ (induction on windows)."""
@@ -221,8 +226,7 @@ def _periodic_threshold(gap: Any, relation: str, symbol: sympy.Symbol, lowest: i
         return None
     if period > 4096:
         return None
-    (compiled,) = [integer_function([gap], [symbol])]
-    (gaps,) = compiled(np.arange(lowest, lowest + 4 * period + 4096, dtype=np.int64))
+    (gaps,) = compiled_of(gap)(np.arange(lowest, lowest + 4 * period + 4096, dtype=np.int64))
     values = list(gaps > 0 if relation == ">" else gaps >= 0 if relation == ">=" else gaps != 0)
     for start in range(len(values) - period):
         if all(values[start : start + period]):
@@ -239,8 +243,9 @@ def threshold(condition: Any, lowest: int) -> int | None:
         return None
     gap, relation = found
     (symbol,) = condition.free_symbols
-    at = _monotone_threshold(gap, relation, symbol, lowest)
-    return at if at is not None else _periodic_threshold(gap, relation, symbol, lowest)
+    compiled_of = functools.cache(lambda g: integer_function([g], [symbol]))  # both tests may compile one gap
+    at = _monotone_threshold(gap, relation, symbol, lowest, compiled_of)
+    return at if at is not None else _periodic_threshold(gap, relation, symbol, lowest, compiled_of)
 
 
 def implied_by_floors(condition: Any, floors: dict[sympy.Symbol, int]) -> bool:

@@ -129,7 +129,7 @@ def _int_source(expr: Any, names: dict[sympy.Symbol, str]) -> str:
     if isinstance(expr, sympy.Integer):
         return str(int(expr))
     if isinstance(expr, (sympy.floor, sympy.ceiling)):
-        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        num, den = expr.args[0].as_numer_denom()
         if not isinstance(den, sympy.Integer):
             raise NotPlainExpression(f"{expr}: a floor over a symbolic denominator")
         scaled = _int_source(sympy.expand(num), names)

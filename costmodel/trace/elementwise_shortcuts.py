@@ -26,6 +26,8 @@ Geometry = tuple[tuple[int, ...], tuple[int, ...]]  # (shape, strides)
 
 def broadcast_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...] | None:
     """The broadcast of two shapes (aligned at the last dimension, size 1 stretches), or None."""
+    if tuple(a) == tuple(b):  # the same sizes (symbolic ones compared by identity first: no ShapeEnv work)
+        return tuple(a)
     out = []
     for i in range(1, max(len(a), len(b)) + 1):
         x = a[-i] if i <= len(a) else 1
@@ -145,6 +147,15 @@ def _scales_b(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return type(alpha) is int or type(alpha) is float and args[0].dtype.is_floating_point
 
 
+def _row_major_result(shape: tuple[int, ...], operands: list[Any]) -> bool:
+    """``elementwise_layout``'s answer for operands that are all row-major of the output's shape, read
+    without comparing strides: row-major, unless a 4-D row-major tensor of this shape is also
+    channels-last (C = 1 or H·W = 1; zero sizes included, conservatively), which leaves it to the full rule."""
+    if any(tuple(t.shape) != shape or not t.is_contiguous() for t in operands):
+        return False
+    return len(shape) != 4 or not (shape[1] == 1 or shape[2] * shape[3] == 1)
+
+
 def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
     """The rule of ``a <op> b`` (``op`` the aten name; ``inplace``: ``op_``, writing into ``a``)."""
 
@@ -174,6 +185,8 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
             if shape != tuple(a.shape):
                 return None
             out = a
+        elif _row_major_result(shape, operands):
+            out = pending_like(traced, shape, mode)
         else:
             strides = elementwise_layout(shape, [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in operands])
             out = pending_like(traced, shape, mode, strides)
