@@ -150,10 +150,15 @@ def _scales_b(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
 def _row_major_result(shape: tuple[int, ...], operands: list[Any]) -> bool:
     """``elementwise_layout``'s answer for operands that are all row-major of the output's shape, read
     without comparing strides: row-major, unless a 4-D row-major tensor of this shape is also
-    channels-last (C = 1 or H·W = 1; zero sizes included, conservatively), which leaves it to the full rule."""
+    channels-last (C = 1 or H = W = 1), which leaves it to the full rule."""
     if any(tuple(t.shape) != shape or not t.is_contiguous() for t in operands):
         return False
-    return len(shape) != 4 or not (shape[1] == 1 or shape[2] * shape[3] == 1)
+    if len(shape) != 4:
+        return True
+    # each side asked on its own (under symbolic sizes both become conditions of the formula's domain,
+    # H ≥ n and W ≥ n, rather than one condition on their product)
+    tall, wide = bool(shape[2] == 1), bool(shape[3] == 1)
+    return not (shape[1] == 1 or (tall and wide))
 
 
 def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:

@@ -44,13 +44,14 @@ class _Uncacheable(Exception):
 
 @dataclass(frozen=True)
 class _NewTensor:
-    """An output tensor to create on replay: its geometry."""
+    """An output tensor to create on replay: its geometry (and its contiguity where already known)."""
 
     shape: tuple[int, ...]
     stride: tuple[int, ...]
     offset: int
     dtype: torch.dtype
     device: torch.device
+    contiguous: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,8 @@ def outcome_of(result: Any, inputs: list[Any], calls: list[AtenCall]) -> NodeOut
                     return _InputTensor(i)
             if value.constant is not None or value.layout is not torch.strided or value.requires_grad:
                 raise _Uncacheable
-            return _NewTensor(tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.device)
+            known = value.known_contiguity() if kind is PendingTensor else None
+            return _NewTensor(tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.device, known)
         if kind in _ATOMS or kind in _TYPED_ATOMS or kind is torch.Size:
             return value
         if kind is tuple or kind is list:
@@ -262,7 +264,7 @@ def replay(outcome: NodeOutcome, inputs: list[Any], mode: LazyFakeMode) -> Any:
     def build(value: Any) -> Any:
         kind = type(value)
         if kind is _NewTensor:
-            return PendingTensor(value.shape, value.stride, value.offset, value.dtype, value.device, mode)
+            return PendingTensor(value.shape, value.stride, value.offset, value.dtype, value.device, mode, value.contiguous)
         if kind is _InputTensor:
             return inputs[value.index]
         if kind is tuple or kind is list:

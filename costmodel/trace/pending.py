@@ -70,6 +70,10 @@ class PendingTensor:
             self._contiguous = is_contiguous(tuple(self.shape), self._stride)
         return self._contiguous
 
+    def known_contiguity(self) -> bool | None:
+        """Contiguity if already known (by construction or asked before), else None; never computed here."""
+        return self._contiguous
+
     def materialise(self) -> torch.Tensor:
         """The fake tensor of this geometry, built on first use."""
         if self._fake is None and self._source is not None:
@@ -149,4 +153,4 @@ def as_meta(value: Any) -> Any:
 def pending_input(spec: Any, dtype: torch.dtype, mode: LazyFakeMode) -> PendingTensor:
     """A model input (a ``TensorSpec``) as a contiguous CPU PendingTensor: its dtype, or ``dtype``."""
     shape = tuple(spec.shape)
-    return PendingTensor(shape, contiguous_strides(shape), 0, spec.dtype or dtype, torch.device("cpu"), mode)
+    return PendingTensor(shape, contiguous_strides(shape), 0, spec.dtype or dtype, torch.device("cpu"), mode, contiguous=True)

@@ -67,5 +67,9 @@ def test_verify_with_named_sizes_from_the_cli(capsys: pytest.CaptureFixture[str]
 def test_render_lists_the_domain(capsys: pytest.CaptureFixture[str]) -> None:
     from costmodel.proofs.all_sizes import verification_over_sizes
 
-    text = render(verification_over_sizes(formula(torch.nn.Conv2d(8, 16, 3, stride=2), (1, 8, "H", "W"))), "table")
-    assert "1/1 conv/linear layers proved on or above their bound for every size where: H >= 5; W >= 5" in text
+    conv = torch.nn.Conv2d(8, 16, 3, stride=2)
+    text = render(verification_over_sizes(formula(conv, (1, 8, "H", "W"))), "table")
+    # the smallest input a 3x3 kernel fits: a 1x1 output, which analyze costs the same way
+    assert "1/1 conv/linear layers proved on or above their bound for every size where: H >= 3; W >= 3" in text
+    smallest = analyze(conv, (1, 8, 3, 4)).layers[0]
+    assert (smallest.flops, smallest.mac) == (1 * 1 * 16 * 8 * 9, 8 * 3 * 4 + 16 + 16 * 8 * 9 + 16)
