@@ -7,8 +7,7 @@ picks it when no dropout is asked, query, key and value are 4-D with one head si
 strides 1, no sequence is empty, flash attention is not disabled, and the mask is absent, or 2-D or 4-D
 and not requiring grad. Otherwise the math kernel runs, whose product is row-major. The rule covers
 float32/float64 CPU tensors of matching batch and head counts (no grouped-query broadcast), a causal flag
-or a mask that broadcasts; anything else runs faked. Tests
-hold the rule to FakeTensorMode call for call.
+or a mask that broadcasts; anything else runs faked. Tests hold the rule to FakeTensorMode call for call.
 """
 
 from __future__ import annotations
