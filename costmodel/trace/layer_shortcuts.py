@@ -19,7 +19,7 @@ from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like
+from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like, trimmed
 
 __all__ = [
     "FUNCTIONS",
@@ -176,14 +176,6 @@ def pool_size(size: int, kernel: int, pad: int, stride: int, dilation: int, ceil
     return out
 
 
-def _trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
-    """Positional arguments without the trailing ones equal to their schema defaults."""
-    end = len(values)
-    while end and values[end - 1] == defaults[end - 1]:
-        end -= 1
-    return values[:end]
-
-
 def pool2d(
     x: Any,
     is_max: bool,
@@ -214,10 +206,10 @@ def pool2d(
         values: list[Any] = [kernel, stride, pad, dilation, ceil_mode]
         defaults: list[Any] = [None, [], [0, 0], [1, 1], False]
         indices = TensorMeta(om.shape, torch.int64)
-        return out, [AtenCall("aten::max_pool2d_with_indices", (xm, *_trimmed(values, defaults)), {}, (xm,), (om, indices))]
+        return out, [AtenCall("aten::max_pool2d_with_indices", (xm, *trimmed(values, defaults)), {}, (xm,), (om, indices))]
     values = [kernel, stride, pad, ceil_mode, count_include_pad, divisor_override]
     defaults = [None, [], [0, 0], False, True, None]
-    return out, [AtenCall("aten::avg_pool2d", (xm, *_trimmed(values, defaults)), {}, (xm,), (om,))]
+    return out, [AtenCall("aten::avg_pool2d", (xm, *trimmed(values, defaults)), {}, (xm,), (om,))]
 
 
 def batch_norm_calls(x: Any, out: Any, state: tuple[Any, ...], training: bool, momentum: float, eps: float) -> list[AtenCall]:
@@ -255,7 +247,7 @@ def embedding(
     pad = -1 if padding_idx is None else padding_idx + rows if padding_idx < 0 else padding_idx
     shape = (*ids.shape, weight.shape[1])
     out = PendingTensor(shape, contiguous_strides(shape), 0, weight.dtype, ids.device, mode, contiguous=True)
-    call_args = [TensorMeta.of(weight), TensorMeta.of(ids), *_trimmed([pad, scale_grad_by_freq, sparse], [-1, False, False])]
+    call_args = [TensorMeta.of(weight), TensorMeta.of(ids), *trimmed([pad, scale_grad_by_freq, sparse], [-1, False, False])]
     inputs = (TensorMeta.of(weight), TensorMeta.of(ids))
     return out, [AtenCall("aten::embedding", tuple(call_args), {}, inputs, (TensorMeta.of(out),))]
 

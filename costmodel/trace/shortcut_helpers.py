@@ -96,3 +96,11 @@ def aten_call(
         if not any(t is u for u in unique):
             unique.append(t)
     return AtenCall(op, args, kwargs, tuple(TensorMeta.of(t) for t in unique), tuple(TensorMeta.of(t) for t in outputs), aliases)
+
+
+def trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
+    """Positional arguments without the trailing ones equal to their schema defaults."""
+    end = len(values)
+    while end and values[end - 1] == defaults[end - 1]:
+        end -= 1
+    return values[:end]

@@ -31,7 +31,7 @@ from costmodel.trace import elementwise_shortcuts as elementwise
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.function_shortcuts import activation_call
 from costmodel.trace.layer_shortcuts import layer_norm, linear
-from costmodel.trace.shortcut_helpers import Result, is_traced_tensor, named_arguments, pending_like
+from costmodel.trace.shortcut_helpers import Result, is_traced_tensor, named_arguments, pending_like, trimmed
 
 __all__ = ["encoder", "encoder_layer", "multi_head_attention"]
 
@@ -87,9 +87,7 @@ def multi_head_attention(module: Any, args: tuple[Any, ...], kwargs: dict[str, A
     params = tuple(
         TensorMeta.of(t) for t in (module.in_proj_weight, module.in_proj_bias, module.out_proj.weight, module.out_proj.bias)
     )
-    trailing: list[Any] = [None, need, average]
-    while trailing and trailing[-1] == [None, True, True][len(trailing) - 1]:
-        trailing.pop()
+    trailing = trimmed([None, need, average], [None, True, True])  # mask, need_weights, average_attn_weights
     call_args = (xm, xm, xm, module.embed_dim, module.num_heads, *params, *trailing)
     outputs = (TensorMeta.of(out), TensorMeta.of(weights))
     return (out, weights), [AtenCall("aten::_native_multi_head_attention", call_args, {}, (xm, *params), outputs)]
