@@ -31,6 +31,9 @@ TensorMap = Callable[[torch.Tensor], torch.Tensor]
 
 _BASE_STATE = frozenset(nn.Module().__dict__)
 _HOOK_TABLES = tuple(key for key, value in nn.Module().__dict__.items() if "hooks" in key and isinstance(value, dict))
+#: how ``_Copier.module`` treats a key of a module's ``__dict__`` (any other key: a Python value)
+_KEY_ROLES = {"_parameters": "tensors", "_buffers": "tensors", "_modules": "modules", "training": "training"}
+_KEY_ROLES.update(dict.fromkeys(_HOOK_TABLES, "hooks"))
 #: Immutable scalars, by exact type: a list or tuple of only these is copied without a call per item.
 _PLAIN = frozenset({type(None), bool, int, float, complex, str, bytes})
 
@@ -67,6 +70,8 @@ class _Copier:
         self.tensor_map = tensor_map
         self.memo: dict[int, Any] = {}
         self.originals: list[Any] = []
+        eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # no wrapper can exist before dynamo is imported
+        self.compiled_wrapper: type | None = getattr(eval_frame, "OptimizedModule", None)
 
     def remember(self, original: Any, clone: Any) -> None:
         self.memo[id(original)] = clone
@@ -76,7 +81,7 @@ class _Copier:
         """A new module object of the same class (as torch's ``replicate`` does: no reduce protocol)."""
         if id(module) in self.memo:
             return self.memo[id(module)]  # type: ignore[no-any-return]
-        original = _compiled_original(module)
+        original = _compiled_original(module) if self.compiled_wrapper is not None else None
         if original is not None:  # torch.compile's wrapper: its forward closes over the user's module
             unwrapped = self.module(original)
             self.remember(module, unwrapped)
@@ -86,20 +91,20 @@ class _Copier:
         state = module.__dict__
         new: dict[str, Any] = {}
         for key, value in state.items():
-            if key == "_parameters":
+            role = _KEY_ROLES.get(key)
+            if role is None:
+                if type(value) is bool and key not in _BASE_STATE and "hook" in key:
+                    new[key] = False  # a "hooks installed" flag: the hooks were not copied, so neither is the flag
+                else:
+                    new[key] = value if type(value) in _PLAIN else self.value(value)
+            elif role == "tensors":
                 new[key] = {k: None if v is None else self.tensor(v) for k, v in value.items()}
-            elif key == "_buffers":
-                new[key] = {k: None if v is None else self.tensor(v) for k, v in value.items()}
-            elif key == "_modules":
+            elif role == "modules":
                 new[key] = {k: None if v is None else self.module(v) for k, v in value.items()}
-            elif key in _HOOK_TABLES:
+            elif role == "hooks":
                 new[key] = OrderedDict()  # fresh tables: no hook of the user's runs, none added reaches them
-            elif key == "training":
-                new[key] = False
-            elif key not in _BASE_STATE and "hook" in key and isinstance(value, bool):
-                new[key] = False  # a "hooks installed" flag: the hooks were not copied, so neither is the flag
             else:
-                new[key] = self.value(value)
+                new[key] = False  # training: the copy is in eval mode
         clone.__dict__.update(new)
         return clone
 
@@ -112,7 +117,7 @@ class _Copier:
 
     def value(self, value: Any) -> Any:
         """A copy of any Python value the forward can reach (see the module docstring)."""
-        if isinstance(value, _SHARED_TYPES):
+        if type(value) in _PLAIN or isinstance(value, _SHARED_TYPES):
             return value
         if id(value) in self.memo:
             return self.memo[id(value)]
