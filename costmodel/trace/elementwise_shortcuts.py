@@ -1,16 +1,19 @@
-"""Closed-form rules for binary arithmetic (``+ - * /`` as operators, functions, methods and in place)
-with broadcasting: the squeeze-excitation gate ``x * s``, a layer scale ``gamma * x``, a residual add
-of a permuted tensor, ``x * 0.5``.
+"""Closed-form rules for binary element-wise ops (``+ - * / **``, comparisons, bitwise logic, as operators,
+functions, methods and in place) with broadcasting, ``torch.where`` and ``masked_fill``: the
+squeeze-excitation gate ``x * s``, a layer scale ``gamma * x``, a residual add of a permuted tensor,
+``x * 0.5``, an attention mask built from index comparisons.
 
 The output's layout follows torch's rule for element-wise kernels: the operands, broadcast to the
 common shape, vote on the order of the dimensions in memory (``elementwise_layout``); the output is
-dense in that order. Dtypes are kept to the unambiguous cases (operands of one dtype; a tensor with a
-Python number of its own kind) and anything else runs under FakeTensorMode; tests hold every case to
+dense in that order. The output dtype is torch's promotion of the operands (``result_dtype``: 0-dim
+tensors and numbers count by category only; bool for a comparison); the cases it leaves out (complex,
+integer true division, in-place ops that would cast) run under FakeTensorMode. Tests hold every case to
 it, call for call and stride for stride.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -127,15 +130,49 @@ def _at_least(a: int, b: int) -> bool:
     return a >= b
 
 
-def _keeps_dtype(x: Any, number: Any, op: str) -> bool:
-    """Whether ``x <op> number`` keeps ``x``'s dtype: any int or float with a floating tensor; an int
-    with an integer tensor, except true division (which promotes)."""
-    if type(number) is bool or type(number) not in (int, float):
-        return False
-    if x.dtype.is_floating_point:
-        return True
-    integral = x.dtype != torch.bool and not x.dtype.is_complex
-    return integral and type(number) is int and op != "aten::div"
+#: ops whose result is bool whatever their operands' dtype
+_COMPARISONS = frozenset({"aten::eq", "aten::ne", "aten::lt", "aten::le", "aten::gt", "aten::ge"})
+#: ops defined on bool and integer operands only
+_BITWISE = frozenset({"aten::bitwise_and", "aten::bitwise_or", "aten::bitwise_xor"})
+
+
+@functools.cache
+def _promoted(a: torch.dtype, a_scalar: bool, b: torch.dtype | type, b_scalar: bool) -> torch.dtype:
+    """``torch.result_type`` of two operands, asked of empty stand-ins: a tensor of dtype ``a`` (0-dim when
+    ``a_scalar``) and a tensor of dtype ``b`` or a Python number of type ``b``. Zero-dim tensors and numbers
+    take part by category only (a float32 tensor times a float64 0-dim tensor stays float32)."""
+    with torch._C._DisableTorchDispatch():  # plain tensors, unseen by a recorder or FakeTensorMode in force
+        left = torch.empty(() if a_scalar else (0,), dtype=a)
+        if isinstance(b, torch.dtype):
+            return torch.result_type(left, torch.empty(() if b_scalar else (0,), dtype=b))
+        return torch.result_type(left, b(1))
+
+
+def result_dtype(op: str, a: Any, b: Any) -> torch.dtype | None:
+    """The dtype of ``a <op> b`` (``a`` a tensor, ``b`` a tensor or a Python bool, int or float) by torch's
+    promotion rules: bool for a comparison; None where torch raises or the case is not ruled (complex
+    operands, bitwise ops of floats, integer true division — left to FakeTensorMode)."""
+    if is_any_tensor(b):
+        other: torch.dtype | type = b.dtype
+        other_scalar = b.dim() == 0
+    elif type(b) in (bool, int, float):
+        other, other_scalar = type(b), True
+    else:
+        return None
+    if a.dtype.is_complex or isinstance(other, torch.dtype) and other.is_complex:
+        return None
+    promoted = _promoted(a.dtype, a.dim() == 0, other, other_scalar)
+    if op in _COMPARISONS:
+        return torch.bool
+    if op in _BITWISE:
+        return None if promoted.is_floating_point else promoted
+    if op == "aten::div" and not promoted.is_floating_point:
+        return None  # true division of integers gives the default float dtype: not ruled
+    if op == "aten::pow" and not promoted.is_floating_point and type(b) is int and b < 0:
+        return None  # torch raises: integers to negative integer powers
+    if promoted == torch.bool:
+        return None  # arithmetic on bools: torch raises for some, promotes for others
+    return promoted
 
 
 def _scales_b(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -165,25 +202,22 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
     """The rule of ``a <op> b`` (``op`` the aten name; ``inplace``: ``op_``, writing into ``a``)."""
 
     def rule(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-        if len(args) != 2 or kwargs and not _scales_b(op, args, kwargs):
+        if len(args) != 2 or kwargs and not (_scales_b(op, args, kwargs) and args[0].dtype == args[1].dtype):
             return None
         a, b = args
         traced = a if is_traced_tensor(a) else b if is_traced_tensor(b) else None
         if traced is None or not is_any_tensor(a) or (inplace and traced is not a):
             return None
+        dtype = result_dtype(op, a, b)
+        if dtype is None or (inplace and dtype != a.dtype):
+            return None  # an in-place op casts its result into ``a`` (or raises): run faked
         if is_any_tensor(b):
-            if a.dtype != b.dtype or a.dtype == torch.bool or a.dtype.is_complex:
-                return None
             if is_traced_tensor(a) and is_traced_tensor(b) and a.device != b.device:
                 return None  # a 0-dim CPU operand of a CUDA tensor, or the error torch raises: run faked
-            if op == "aten::div" and not a.dtype.is_floating_point:
-                return None
             shape = broadcast_shape(tuple(a.shape), tuple(b.shape))
             operands = [a, b]
-        elif _keeps_dtype(a, b, op) and a.dim() > 0:
-            shape, operands = tuple(a.shape), [a]
         else:
-            return None
+            shape, operands = tuple(a.shape), [a]
         if shape is None or any(t.layout is not torch.strided for t in operands):
             return None
         if inplace:
@@ -195,6 +229,8 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
         else:
             strides = elementwise_layout(shape, [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in operands])
             out = pending_like(traced, shape, mode, strides)
+        if not inplace:
+            out.dtype = dtype
         call_args = (TensorMeta.of(a), TensorMeta.of(b) if is_any_tensor(b) else b)
         name = op + "_" if inplace else op
         return out, [aten_call(name, call_args, list(operands), [out], aliases=inplace, **kwargs)]
@@ -204,15 +240,83 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
 
 _ADD, _SUB, _MUL, _DIV = (_binary(op, False) for op in ("aten::add", "aten::sub", "aten::mul", "aten::div"))
 _RSUB = _binary("aten::rsub", False)
+_EQ, _NE, _LT, _LE, _GT, _GE = (_binary(f"aten::{name}", False) for name in ("eq", "ne", "lt", "le", "gt", "ge"))
+_AND, _OR, _XOR = (_binary(f"aten::bitwise_{name}", False) for name in ("and", "or", "xor"))
+POW = _binary("aten::pow", False)
+
+Rule = Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]
 
 
-def _reflected(
-    rule: Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None], reflected_op: str | None
-) -> Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
+def _where(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.where(condition, a, b)`` of a bool condition and tensors ``a``, ``b`` (either may be a
+    Python number, which torch first makes a 0-dim tensor of the promoted dtype: ``aten::scalar_tensor``):
+    ``aten::where``, of the promoted dtype, laid out as an element-wise kernel lays out its three
+    operands. A tensor that needs a cast to the promoted dtype first runs faked."""
+    if kwargs or len(args) != 3:
+        return None
+    condition, a, b = args
+    if not is_traced_tensor(condition) or condition.dtype != torch.bool or condition.layout is not torch.strided:
+        return None
+    tensors = [t for t in (a, b) if is_any_tensor(t)]
+    numbers = [v for v in (a, b) if not is_any_tensor(v)]
+    if not tensors or any(type(v) not in (bool, int, float) for v in numbers) or len(numbers) > 1:
+        return None
+    first = tensors[0]
+    if any(t.device != condition.device or t.layout is not torch.strided or t.dtype.is_complex for t in tensors):
+        return None
+    if numbers:
+        kind: type = type(numbers[0])
+        dtype = _promoted(first.dtype, first.dim() == 0, kind, True)
+    else:
+        dtype = _promoted(a.dtype, a.dim() == 0, b.dtype, b.dim() == 0)
+    if any(t.dtype != dtype for t in tensors):
+        return None  # torch casts the tensor first (or, for two tensors, the kernel promotes): run faked
+    calls = []
+    if numbers:
+        scalar = pending_like(first, (), mode)
+        scalar.dtype = dtype
+        calls.append(
+            aten_call("aten::scalar_tensor", (numbers[0],), [], [scalar], dtype=dtype, layout=torch.strided, device=first.device)
+        )
+        a, b = (scalar, b) if not is_any_tensor(a) else (a, scalar)
+    operands = [condition, a, b]
+    shape: tuple[int, ...] | None = tuple(condition.shape)
+    for t in (a, b):
+        shape = None if shape is None else broadcast_shape(shape, tuple(t.shape))
+    if shape is None:
+        return None
+    if _row_major_result(shape, operands):
+        out = pending_like(first, shape, mode)
+    else:
+        out = pending_like(
+            first, shape, mode, elementwise_layout(shape, [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in operands])
+        )
+    out.dtype = dtype
+    calls.append(aten_call("aten::where", tuple(TensorMeta.of(t) for t in operands), operands, [out]))
+    return out, calls
+
+
+def masked_fill(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.masked_fill(mask, number)`` of a contiguous ``x`` and a bool mask that broadcasts to ``x``'s
+    shape: ``aten::masked_fill``, a new tensor with ``x``'s sizes, strides and dtype."""
+    if kwargs or len(args) != 2 or x.layout is not torch.strided or not x.is_contiguous():
+        return None
+    mask, value = args
+    if not is_any_tensor(mask) or mask.dtype != torch.bool or type(value) not in (bool, int, float):
+        return None
+    if broadcast_shape(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape) or mask.device != x.device:
+        return None
+    if type(value) is float and not (x.dtype.is_floating_point or x.dtype.is_complex):
+        return None  # torch refuses a float fill of an integer tensor
+    out = pending_like(x, tuple(x.shape), mode, tuple(x.stride()))
+    return out, [aten_call("aten::masked_fill", (TensorMeta.of(x), TensorMeta.of(mask), value), [x, mask], [out])]
+
+
+def _reflected(rule: Rule, swapped: Rule | None) -> Rule:
     """A Python operator's rule that also takes a number on the left: Python calls the tensor's reflected
-    method, which dispatches ``add``/``mul`` with the operands swapped (``1 + x`` is ``add(x, 1)``) and
-    ``rsub(x, n)`` for ``n - x``; ``reflected_op`` None: no reflected rule (division runs faked)."""
-    swapped = {"aten::add": _ADD, "aten::mul": _MUL, "aten::rsub": _RSUB}.get(reflected_op or "")
+    method, which dispatches the ``swapped`` rule with the operands swapped (``1 + x`` is ``add(x, 1)``,
+    ``n - x`` is ``rsub(x, n)``, ``0 < x`` is ``gt(x, 0)``); ``swapped`` None: no reflected rule (division
+    runs faked)."""
 
     def run(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
         if len(args) == 2 and not kwargs and not is_any_tensor(args[0]) and is_traced_tensor(args[1]):
@@ -223,22 +327,44 @@ def _reflected(
 
 
 #: call_function targets → rule
-FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
-    operator.add: _reflected(_ADD, "aten::add"),
+FUNCTIONS: dict[Any, Rule] = {
+    operator.add: _reflected(_ADD, _ADD),
     torch.add: _ADD,
-    operator.sub: _reflected(_SUB, "aten::rsub"),
+    operator.sub: _reflected(_SUB, _RSUB),
     torch.sub: _SUB,
-    operator.mul: _reflected(_MUL, "aten::mul"),
+    operator.mul: _reflected(_MUL, _MUL),
     torch.mul: _MUL,
-    operator.truediv: _DIV,
+    operator.truediv: _reflected(_DIV, None),
     torch.div: _DIV,
+    operator.eq: _reflected(_EQ, _EQ),
+    torch.eq: _EQ,
+    operator.ne: _reflected(_NE, _NE),
+    torch.ne: _NE,
+    operator.lt: _reflected(_LT, _GT),
+    torch.lt: _LT,
+    operator.le: _reflected(_LE, _GE),
+    torch.le: _LE,
+    operator.gt: _reflected(_GT, _LT),
+    torch.gt: _GT,
+    operator.ge: _reflected(_GE, _LE),
+    torch.ge: _GE,
+    operator.and_: _reflected(_AND, _AND),
+    torch.bitwise_and: _AND,
+    operator.or_: _reflected(_OR, _OR),
+    torch.bitwise_or: _OR,
+    operator.xor: _reflected(_XOR, _XOR),
+    torch.bitwise_xor: _XOR,
+    torch.where: _where,
 }
 
 #: Tensor methods → rule (the tensor is the first argument)
-METHODS: dict[str, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
+METHODS: dict[str, Rule] = {
     "add": _ADD,
     "sub": _SUB,
     "mul": _MUL,
     "div": _DIV,
+    "pow": POW,
+    **dict(zip(("eq", "ne", "lt", "le", "gt", "ge"), (_EQ, _NE, _LT, _LE, _GT, _GE))),
+    **dict(zip(("bitwise_and", "bitwise_or", "bitwise_xor"), (_AND, _OR, _XOR))),
     **{name + "_": _binary(f"aten::{name}", True) for name in ("add", "sub", "mul", "div")},
 }

@@ -124,14 +124,12 @@ class FakePropagation(fx.Interpreter):
         if self.shortcuts and n.op == "call_module" and not target._forward_hooks and not target._forward_pre_hooks:
             direct = direct_call(target, args, kwargs, self.mode)
             if direct is not None:
-                for call in direct[1]:
-                    self.recorder.add(call)
+                self.recorder.add_all(direct[1])
                 return direct[0]
         if self.shortcuts and n.op in ("call_function", "call_method"):
             direct = direct_function(n.op, target, self.standing_in_for(args), self.standing_in_for(kwargs), self.mode)
             if direct is not None:
-                for call in direct[1]:
-                    self.recorder.add(call)
+                self.recorder.add_all(direct[1])
                 return direct[0]
         args, kwargs = self._fake_args((args, kwargs), target if n.op == "call_module" else None)
         with self._faking(), CompositeRecorder(self.recorder):

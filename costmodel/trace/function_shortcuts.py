@@ -1,5 +1,7 @@
 """Closed-form shape rules for the torch functions and Tensor methods that glue networks together
-(views, transposes, chunks, concatenation, residual adds, global pooling, Python size arithmetic).
+(views, transposes, chunks and splits, concatenation, differences, reductions, softmax, dropout at
+inference, residual adds, global pooling, Python size arithmetic), gathering the rules of the
+``*_shortcuts`` modules into the tables ``direct_function`` reads.
 
 Each rule returns the node's output (PendingTensors of the closed-form geometry) and the aten calls
 the node runs, exactly as FakeTensorMode records them — arguments normalised the way the dispatcher
@@ -12,7 +14,7 @@ tests hold every rule to that reference, call for call.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace import attention_shortcuts, matmul_shortcuts
+from costmodel.trace import attention_shortcuts, creation_shortcuts, matmul_shortcuts, pointwise_shortcuts
 from costmodel.trace import elementwise_shortcuts as elementwise
 from costmodel.trace import layer_shortcuts as layers
 from costmodel.trace import resampling_shortcuts as resampling
@@ -40,11 +42,21 @@ from costmodel.trace.shortcut_helpers import (
 )
 
 _PYTHON_OPERATORS = frozenset(
-    {operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv, operator.mod, operator.neg}
+    {
+        operator.getitem,
+        operator.add,
+        operator.sub,
+        operator.mul,
+        operator.floordiv,
+        operator.truediv,
+        operator.mod,
+        operator.neg,
+        operator.pow,
+    }
 )
 
 
-def _flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+def flatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     params = named_arguments(args, kwargs, ("start_dim", "end_dim"))
     if params is None:
         return None
@@ -70,6 +82,15 @@ def _transpose(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Lazy
     stride[d0], stride[d1] = stride[d1], stride[d0]
     out = view_like(x, tuple(shape), mode, tuple(stride), x.storage_offset())
     return out, [aten_call("aten::transpose", (TensorMeta.of(x), args[0], args[1]), [x], [out], aliases=True)]
+
+
+def _t(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.t()`` of a matrix: its transposed view, one ``aten::t`` (vectors and scalars run faked)."""
+    if args or kwargs or x.dim() != 2:
+        return None
+    (rows, cols), (down, across) = x.shape, x.stride()
+    out = view_like(x, (cols, rows), mode, (across, down), x.storage_offset())
+    return out, [aten_call("aten::t", (TensorMeta.of(x),), [x], [out], aliases=True)]
 
 
 def _contiguous(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -102,6 +123,39 @@ def _chunk(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
     return tuple(pieces), [call]
 
 
+def _split(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.split(size, dim)`` / ``torch.split``: views of ``size`` along ``dim`` (the last one shorter),
+    one ``aten::split``; a list of sizes that add up to the dim's size: ``aten::split_with_sizes``. Both
+    receive the dim as given."""
+    params = named_arguments(args, kwargs, ("split_size_or_sections", "dim"))
+    if params is not None and "split_size" in params:  # the method's own spelling
+        params["split_size_or_sections"] = params.pop("split_size")
+    if params is None or set(params) - {"split_size_or_sections", "dim"} or type(params.get("dim", 0)) is not int:
+        return None
+    sections, given_dim = params.get("split_size_or_sections"), params.get("dim", 0)
+    dim = normalised_dim(given_dim, x.dim())
+    if dim is None:
+        return None
+    size = x.shape[dim]
+    how: Any
+    if type(sections) is int:
+        if sections <= 0 or size == 0:
+            return None
+        lengths = [min(sections, size - start) for start in range(0, size, sections)]
+        op, how = "aten::split", sections
+    elif isinstance(sections, (list, tuple)) and all(type(n) is int and n >= 0 for n in sections) and sum(sections) == size:
+        lengths, op, how = list(sections), "aten::split_with_sizes", list(sections)
+    else:
+        return None
+    pieces, start = [], x.storage_offset()
+    for length in lengths:
+        shape = list(x.shape)
+        shape[dim] = length
+        pieces.append(view_like(x, tuple(shape), mode, x.stride(), start))
+        start += length * x.stride()[dim]
+    return tuple(pieces), [aten_call(op, (TensorMeta.of(x), how, given_dim), [x], pieces, aliases=True)]
+
+
 def _unbind(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """``x.unbind(dim)``: one view per index along ``dim`` (that dim removed, offset by index × its
     stride); one ``aten::unbind``, its dim dropped where it is the default 0."""
@@ -120,10 +174,37 @@ def _unbind(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFak
     return pieces, [aten_call("aten::unbind", call_args, [x], list(pieces), aliases=True)]
 
 
+def suggests_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether torch's ``suggest_memory_format`` reads these 4-D or 5-D strides as channels-last: strides
+    non-decreasing in the order C, W, H, (D,) N, with its tie-breaks (a zero channel stride, an empty
+    dimension, and N's stride equal to C's mean row-major)."""
+    order = (1, 3, 2, 0) if len(shape) == 4 else (1, 4, 3, 2, 0) if len(shape) == 5 else ()
+    if not order or strides[1] == 0:
+        return False
+    least = 0
+    for d in order:
+        if shape[d] == 0 or strides[d] < least or d == 0 and least == strides[1]:
+            return False
+        least = strides[d] * shape[d] if shape[d] > 1 else strides[d]
+    return True
+
+
+def _cat_is_row_major(tensors: Sequence[Any]) -> bool:
+    """Whether torch.cat of these 4-D/5-D operands is row-major: one operand at least does not suggest
+    channels-last (torch then picks the contiguous format); symbolic sizes: all operands contiguous."""
+    for t in tensors:
+        shape, strides = tuple(t.shape), tuple(t.stride())
+        if not all(type(v) is int for v in (*shape, *strides)):
+            return all(u.is_contiguous() for u in tensors)
+        if not suggests_channels_last(shape, strides):
+            return True
+    return False
+
+
 def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """torch.cat of non-empty tensors of one rank, dtype and device: a new row-major tensor (operands of
-    any layout below four dimensions, where torch suggests no other memory format; row-major ones at 4-D
-    and 5-D)."""
+    any layout below four dimensions, where torch suggests no other memory format; at 4-D and 5-D, where
+    one operand at least does not suggest channels-last)."""
     params = named_arguments(args, kwargs, ("tensors", "dim"))
     if params is None:
         return None
@@ -133,8 +214,8 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     first = tensors[0]
     if not all(is_traced_tensor(t) and t.dim() == first.dim() > 0 for t in tensors):
         return None
-    if first.dim() in (4, 5) and not all(t.is_contiguous() for t in tensors):
-        return None  # 4-D and 5-D operands may suggest channels-last for the output: run faked
+    if first.dim() in (4, 5) and not _cat_is_row_major(tensors):
+        return None  # the operands suggest channels-last for the output, or cannot tell: run faked
     if any(t.dtype != first.dtype or t.device != first.device or numel_of(tuple(t.shape)) == 0 for t in tensors):
         return None
     dim = normalised_dim(given_dim, first.dim())
@@ -147,9 +228,38 @@ def _cat(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> R
     return out, [aten_call("aten::cat", call_args, list(tensors), [out])]
 
 
+def _stack(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """torch.stack of tensors of one shape, dtype and device: one ``aten::stack`` (the dim dropped where 0),
+    a new tensor laid out as ``cat`` lays out the operands with a size-1 dim inserted at ``dim``."""
+    params = named_arguments(args, kwargs, ("tensors", "dim"))
+    if params is None or set(params) - {"tensors", "dim"}:
+        return None
+    tensors, given_dim = params.get("tensors"), params.get("dim", 0)
+    if not isinstance(tensors, (list, tuple)) or not tensors or type(given_dim) is not int:
+        return None
+    first = tensors[0]
+    if not all(is_traced_tensor(t) and tuple(t.shape) == tuple(first.shape) for t in tensors):
+        return None
+    if any(t.dtype != first.dtype or t.device != first.device or t.layout is not torch.strided for t in tensors):
+        return None
+    dim = normalised_dim(given_dim, first.dim() + 1)
+    if dim is None:
+        return None
+    lifted = [views.unsqueeze(t, (dim,), {}, mode) for t in tensors]
+    if any(step is None for step in lifted):
+        return None
+    pieces = [step[0] for step in lifted if step is not None]
+    if first.dim() + 1 in (4, 5) and not _cat_is_row_major(pieces):
+        return None
+    shape = (*first.shape[:dim], len(tensors), *first.shape[dim:])
+    out = pending_like(first, shape, mode)
+    call_args: tuple[Any, ...] = ([TensorMeta.of(t) for t in tensors],) + ((given_dim,) if given_dim != 0 else ())
+    return out, [aten_call("aten::stack", call_args, list(tensors), [out])]
+
+
 def _mean(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """x.mean(dim, keepdim) of a floating tensor: over all elements (a 0-dim result, any layout) or over
-    given dims of a contiguous tensor."""
+    """x.mean(dim, keepdim) of a floating tensor of any layout, over all elements (a 0-dim result) or over
+    given dims: a new row-major tensor (FakeTensorMode's reductions lay out no other way)."""
     return _reduction("aten::mean", x, args, kwargs, mode)
 
 
@@ -168,8 +278,6 @@ def _reduction(op: str, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], m
     if not params:
         out = pending_like(x, (), mode)
         return out, [aten_call(op, (TensorMeta.of(x),), [x], [out])]
-    if not x.is_contiguous():
-        return None
     given = [dims] if type(dims) is int else list(dims) if isinstance(dims, (list, tuple)) else None
     if not given or not all(type(d) is int for d in given):
         return None
@@ -207,22 +315,66 @@ def _adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: dict[str, Any], mode: La
     return global_average(params["input"], params["output_size"], mode)
 
 
+def _dropout(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``F.dropout``/``F.alpha_dropout`` with ``training=False`` and a valid ``p``: the input itself, no
+    kernel (in training mode the mask is drawn: run faked)."""
+    params = named_arguments(args, kwargs, ("input", "p", "training", "inplace"))
+    if params is None or set(params) - {"input", "p", "training", "inplace"} or not is_traced_tensor(params.get("input")):
+        return None
+    p, training = params.get("p", 0.5), params.get("training", True)
+    if type(p) not in (int, float) or not 0 <= p <= 1 or type(training) is not bool or training:
+        return None
+    return params["input"], []
+
+
+def _assert_is_none(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """fx's check that an argument it specialised to None is None: nothing runs (a value that is not None
+    runs the check for real, which raises its message)."""
+    return (None, []) if args and args[0] is None and not kwargs else None
+
+
+def _diff(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.diff(x, dim=)`` (n=1, nothing prepended or appended): two ``aten::slice`` views, one without
+    the last element along ``dim`` and one without the first, then ``aten::sub`` of the second minus
+    the first, as torch's composite runs it (bool input, which takes logical_xor, runs faked)."""
+    params = named_arguments(args, kwargs, ("n", "dim", "prepend", "append"))
+    if params is None or set(params) - {"n", "dim", "prepend", "append"} or x.dtype == torch.bool:
+        return None
+    if params.get("n", 1) != 1 or params.get("prepend") is not None or params.get("append") is not None:
+        return None
+    given = params.get("dim", -1)
+    dim = normalised_dim(given, x.dim()) if type(given) is int else None
+    if dim is None or x.shape[dim] == 0:
+        return None
+    length = x.shape[dim]
+    shape = tuple(length - 1 if d == dim else s for d, s in enumerate(x.shape))
+    step = x.stride()[dim]
+    head = view_like(x, shape, mode, tuple(x.stride()), x.storage_offset())
+    tail = view_like(x, shape, mode, tuple(x.stride()), x.storage_offset() + step)
+    slices = [
+        aten_call("aten::slice", (TensorMeta.of(x), given, 0, length - 1), [x], [head], aliases=True),
+        aten_call("aten::slice", (TensorMeta.of(x), given, 1, length), [x], [tail], aliases=True),
+    ]
+    difference = elementwise.FUNCTIONS[torch.sub]((tail, head), {}, mode)
+    return None if difference is None else (difference[0], [*slices, *difference[1]])
+
+
 def _activation(op: str, option: str | None) -> Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
     """The rule of a functional activation running the one element-wise aten ``op`` (as its nn module's
     rule): ``option`` names its one optional argument — "inplace" (``op_`` in place, the input returned),
-    "approximate" (GELU's, passed on when not "none") or None. Floating contiguous input only (integer
-    input may promote; other layouts keep theirs): else None, and the call runs faked."""
+    "approximate" (GELU's, passed on when not "none") or None. Floating input only (integer input may
+    promote): else None, and the call runs faked. The output is laid out as element-wise kernels do."""
 
     def rule(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
         if len(args) > (option is not None) or set(kwargs) - {option}:
             return None
         value = args[0] if args else kwargs.get(str(option), False if option == "inplace" else "none")
-        if not x.dtype.is_floating_point or not x.is_contiguous():
+        if not x.dtype.is_floating_point or x.layout is not torch.strided:
             return None
         inplace = option == "inplace" and value is True
         if option == "inplace" and value not in (True, False) or option == "approximate" and value not in ("none", "tanh"):
             return None
-        out = x if inplace else pending_like(x, tuple(x.shape), mode)
+        out = x if inplace else pointwise_shortcuts.like_input(x, mode)
         options = {"approximate": value} if option == "approximate" and value != "none" else {}
         return out, [activation_call(op, x, out, inplace, options=options)]
 
@@ -253,14 +405,14 @@ _ACTIVATIONS: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFake
 _METHOD_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
 
 
-def _softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+def softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """softmax over one given dim of a contiguous floating tensor: ``aten::_softmax(x, dim, False)``, a
-    new contiguous tensor (a dtype argument, an implicit dim or another layout run faked)."""
+    new contiguous tensor (a dtype other than the input's, an implicit dim or another layout run faked)."""
     params = named_arguments(args, kwargs, ("dim",))
     if params is None:
         return None
-    if params.get("dtype", None) is None:  # F.softmax passes dtype=None and its _stacklevel
-        params.pop("dtype", None)
+    if params.get("dtype", None) in (None, x.dtype):  # F.softmax passes dtype=None and its _stacklevel
+        params.pop("dtype", None)  # a dtype the input has already: the cast is the input itself
         params.pop("_stacklevel", None)
     dim = params.get("dim")
     if set(params) != {"dim"} or type(dim) is not int or normalised_dim(dim, x.dim()) is None:
@@ -272,40 +424,58 @@ def _softmax(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFa
 
 
 _METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
-    "softmax": _softmax,
+    "softmax": softmax,
     **views.METHODS,
-    "flatten": _flatten,
+    "flatten": flatten,
     "transpose": _transpose,
+    "t": _t,
+    "masked_fill": elementwise.masked_fill,
     "contiguous": _contiguous,
     "chunk": _chunk,
+    "split": _split,
     "unbind": _unbind,
+    "diff": _diff,
     "mean": _mean,
     "sum": _sum,
     "matmul": matmul_shortcuts.matmul_method,
+    **matmul_shortcuts.METHODS,
     **resampling.METHODS,
+    **creation_shortcuts.METHODS,
+    **pointwise_shortcuts.METHODS,
     **{method: _ACTIVATIONS[function] for method, function in _METHOD_ACTIVATIONS.items()},
 }
 _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
-    torch.flatten: _flatten,
+    torch.flatten: flatten,
     torch.transpose: _transpose,
+    torch.t: _t,
     torch.chunk: _chunk,
+    torch.split: _split,
     torch.unbind: _unbind,
+    torch.diff: _diff,
     torch.mean: _mean,
     torch.sum: _sum,
-    torch.softmax: _softmax,
-    F.softmax: _softmax,
+    torch.softmax: softmax,
+    F.softmax: softmax,
     **views.FUNCTIONS_ON_TENSOR,
     **resampling.FUNCTIONS_ON_TENSOR,
+    **creation_shortcuts.FUNCTIONS_ON_TENSOR,
+    **pointwise_shortcuts.FUNCTIONS_ON_TENSOR,
     **_ACTIVATIONS,
 }
 _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.cat: _cat,
     torch.concat: _cat,
+    torch.stack: _stack,
     **elementwise.FUNCTIONS,
     **matmul_shortcuts.FUNCTIONS,
     **attention_shortcuts.FUNCTIONS,
     **resampling.FUNCTIONS,
+    **creation_shortcuts.FUNCTIONS,
+    **pointwise_shortcuts.FUNCTIONS,
     F.adaptive_avg_pool2d: _adaptive_avg_pool2d,
+    F.dropout: _dropout,
+    torch.fx._symbolic_trace._assert_is_none: _assert_is_none,
+    F.alpha_dropout: _dropout,
     **layers.FUNCTIONS,
 }
 

@@ -8,6 +8,8 @@ records them, or None where the rule is not sure (then the call runs under FakeT
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from math import prod
 from typing import Any
@@ -17,9 +19,19 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.trace import elementwise_shortcuts, matmul_shortcuts
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like, trimmed
+from costmodel.trace.shortcut_helpers import (
+    Result,
+    aten_call,
+    is_any_tensor,
+    is_traced_tensor,
+    named_arguments,
+    pending_like,
+    trimmed,
+    view_like,
+)
 
 __all__ = [
     "FUNCTIONS",
@@ -61,7 +73,7 @@ def convolution(
     ``aten::convolution``. ``padding`` "same" (even totals) and "valid" as torch passes them on."""
     spatial = weight.dim() - 2
     kernel = tuple(weight.shape[2:])
-    if spatial < 1 or x.dim() != spatial + 2 or not x.is_contiguous() or x.shape[1] != weight.shape[1] * groups:
+    if spatial < 1 or x.dim() != spatial + 2 or x.shape[1] != weight.shape[1] * groups:
         return None
     if len(stride) != spatial or len(dilation) != spatial or (not isinstance(padding, str) and len(padding) != spatial):
         return None
@@ -87,22 +99,135 @@ def convolution(
         if (out_size is not size or type(size) is int) and out_size <= 0:  # an unchanged symbolic size stays ≥ 1
             return None  # let the real shape function raise its own error
         sizes.append(out_size)
-    out = pending_like(x, (x.shape[0], weight.shape[0], *sizes), mode)
+    out_shape = (x.shape[0], weight.shape[0], *sizes)
+    if _row_major(x) and _row_major(weight):
+        out = pending_like(x, out_shape, mode)
+    else:
+        strides = conv_output_strides(x, weight, bias, list(stride), call_pads, list(dilation), no_padding, groups, out_shape)
+        if strides is None:
+            return None
+        out = pending_like(x, out_shape, mode, strides)
     xm, wm, bm = TensorMeta.of(x), TensorMeta.of(weight), _meta(bias)
     call_args = (xm, wm, bm, list(stride), call_pads, list(dilation), False, no_padding, groups)
     inputs = tuple(t for t in (xm, wm, bm) if t is not None)
     return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
 
 
+def _row_major(t: Any) -> bool:
+    """Strides exactly row-major (size-1 dimensions included: a row-major-contiguous tensor with other
+    strides there, such as a permuted NHWC tensor with C = 1, can read as channels-last to a kernel)."""
+    shape = tuple(t.shape)
+    if not all(type(size) is int for size in shape):
+        return bool(t.is_contiguous())  # symbolic sizes: never 1, and strides compared would cost guards
+    return tuple(t.stride()) == contiguous_strides(shape)
+
+
+#: the largest storage (in elements) a stand-in of a convolution's input is allocated for (never touched)
+_STAND_IN_LIMIT = 1 << 31
+
+
+def _stand_in(t: Any) -> torch.Tensor | None:
+    """An uninitialised CPU tensor of ``t``'s sizes, strides and dtype (its pages are never touched), or
+    None for symbolic sizes, another device or an extent beyond ``_STAND_IN_LIMIT``."""
+    shape, stride = tuple(t.shape), tuple(t.stride())
+    if t.device.type not in ("cpu", "meta") or not all(type(v) is int for v in (*shape, *stride)) or t.dtype.is_complex:
+        return None
+    extent = 1 + sum((size - 1) * step for size, step in zip(shape, stride)) if all(shape) else 0
+    if extent > _STAND_IN_LIMIT or any(step < 0 for step in stride):
+        return None
+    return torch.empty_strided(shape, stride, dtype=t.dtype, requires_grad=bool(t.requires_grad) and t.dtype.is_floating_point)
+
+
+def _linear_by_matmul(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
+    """aten::linear of a non-contiguous input of three or more dims: ``matmul(x, weight.t())``, then the
+    bias added out of place (as torch does for a tensor subclass such as FakeTensor's)."""
+    wm = TensorMeta.of(weight)
+    w_t = view_like(weight, (weight.shape[1], weight.shape[0]), mode, tuple(reversed(weight.stride())), weight.storage_offset())
+    w_t.device = x.device  # a module's own weight is the copy's meta tensor: it lives where the input does
+    product = matmul_shortcuts.matmul((x, w_t), {}, mode)
+    if product is None:
+        return None
+    out, calls = product
+    calls = [aten_call("aten::t", (wm,), [weight], [w_t], aliases=True), *calls]
+    if bias is None:
+        return out, calls
+    added = elementwise_shortcuts.FUNCTIONS[torch.add]((out, bias), {}, mode)
+    return None if added is None else (added[0], [*calls, *added[1]])
+
+
+def conv_output_strides(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    stride: list[int],
+    padding: list[int],
+    dilation: list[int],
+    output_padding: list[int],
+    groups: int,
+    out_shape: tuple[int, ...],
+) -> tuple[int, ...] | None:
+    """The output strides of a CPU convolution whose input or weight is not row-major: the memory format
+    torch's own backend choice gives (``_select_conv_backend`` and ``_conv_determine_backend_memory_format``
+    asked about stand-ins of the same sizes and strides, as FakeTensorMode asks about its fakes): channels-last
+    strides for the shape (for 1-D, those of the shape with a unit height, height squeezed out) or
+    row-major. None where the stand-ins cannot be made (symbolic sizes, another device)."""
+    if x.device.type != "cpu":
+        return None
+    with torch._C._DisableTorchDispatch():  # plain tensors, unseen by a recorder or FakeTensorMode in force
+        return _format_strides(x, weight, bias, (stride, padding, dilation, output_padding, groups), out_shape)
+
+
+def _format_strides(
+    x: Any, weight: Any, bias: Any, settings: tuple[Any, ...], out_shape: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """``conv_output_strides``' answer, dispatch to Python modes off."""
+    stride, padding, dilation, output_padding, groups = settings
+    xs, ws = _stand_in(x), _stand_in(weight)
+    bs = None if bias is None else _stand_in(bias)
+    if xs is None or ws is None or (bias is not None and bs is None):
+        return None
+    backend = torch._C._select_conv_backend(
+        xs, ws, bias=bs, stride=stride, padding=padding, dilation=dilation, transposed=False,
+        output_padding=output_padding, groups=groups, bias_sizes=None,
+    )  # fmt: skip
+    if ws.dim() == 3:  # FakeTensorMode asks about the 2-D problem a 1-D convolution becomes, input contiguous
+        row_major = xs if xs.is_contiguous() else torch.empty(xs.shape, dtype=xs.dtype)  # what .contiguous() gives, uncopied
+        xs, ws = row_major.unsqueeze(2), ws.unsqueeze(2)
+    memory_format = torch._C._conv_determine_backend_memory_format(xs, ws, backend)
+    if memory_format == torch.contiguous_format:
+        return contiguous_strides(out_shape)
+    if len(out_shape) == 3 and memory_format == torch.channels_last:
+        n, c, length = out_shape
+        return tuple(torch.empty((n, c, 1, length), device="meta", memory_format=memory_format).squeeze(2).stride())
+    return tuple(torch.empty(out_shape, device="meta", memory_format=memory_format).stride())
+
+
+#: a number per linear call stated (any unique positive int: the recorder renumbers them as it records)
+_LINEAR_CALLS = itertools.count(1)
+
+
 def linear(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
+    """The calls of ``F.linear`` (``_linear_calls``), tagged as one group as the recorder tags the ops of a
+    real ``F.linear`` call (so that costing reads a bias add after a product as addmm's bias)."""
+    stated = _linear_calls(x, weight, bias, mode)
+    if stated is None:
+        return None
+    group = next(_LINEAR_CALLS)
+    return stated[0], [dataclasses.replace(call, group=group) for call in stated[1]]
+
+
+def _linear_calls(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
     """``x @ weight.T + bias``. aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input; on a
     contiguous input of higher rank, view + t + addmm + view with a bias, and matmul's t + view + mm +
-    _unsafe_view without; other cases go through FakeTensorMode and are recorded as they run."""
-    if weight.dim() != 2 or x.dim() < 2 or (x.dim() > 2 and not x.is_contiguous()):
+    _unsafe_view without; on a non-contiguous one, t + the matmul rule + an out-of-place add of the bias
+    (``_linear_by_matmul``); other cases go through FakeTensorMode and are recorded as they run."""
+    if weight.dim() != 2 or x.dim() < 2:
         return None
     out_features, in_features = weight.shape
     if x.shape[-1] != in_features or x.dtype != weight.dtype or (bias is not None and tuple(bias.shape) != (out_features,)):
         return None
+    if x.dim() > 2 and not x.is_contiguous():
+        return _linear_by_matmul(x, weight, bias, mode)
     out = pending_like(x, (*x.shape[:-1], out_features), mode)
     rows = prod(x.shape[:-1])
     wm = TensorMeta.of(weight)

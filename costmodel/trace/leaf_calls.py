@@ -7,7 +7,6 @@ layer would record (tests hold both to the plain run)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +120,8 @@ class LeafCalls:
                 return materialised(replay(outcome, keyed[1], self.lazy))
         start = len(recorder.calls)
         direct = direct_call(module, args, kwargs, self.lazy)
+        if direct is not None and direct[1] and all(call.aliases for call in direct[1]):
+            direct = None  # a view of the input (Flatten): run, so that the walk's dataflow sees the alias
         if direct is not None:
             self._record(direct[1])
             result = materialised(direct[0])
@@ -134,14 +135,7 @@ class LeafCalls:
 
     def _record(self, calls: tuple[AtenCall, ...] | list[AtenCall]) -> None:
         """Append replayed calls; each ``F.linear`` group gets a fresh number (groups never span rows)."""
-        fresh: dict[int, int] = {}
-        for call in calls:
-            if call.group:
-                if call.group not in fresh:
-                    self.recorder.groups += 1
-                    fresh[call.group] = self.recorder.groups
-                call = dataclasses.replace(call, group=fresh[call.group])
-            self.recorder.add(call)
+        self.recorder.add_all(calls)
 
     def rows(self, calls: list[AtenCall], owners: list[str | None]) -> list[WalkRow]:
         """Every call in order, the calls of each leaf span grouped into one layer row."""

@@ -1,5 +1,6 @@
 """The closed-form rule of ``torch.matmul`` (``a @ b``) for two operands of at least two dimensions, the
-first of at least the second's rank: the aten calls its composite runs, in its order.
+first of at least the second's rank: the aten calls its composite runs, in its order; and the explicit
+products ``mm``, ``bmm``, ``addmm`` and ``baddbmm`` (one aten call each, ``beta``/``alpha`` passed on).
 
 Two matrices run ``aten::mm``. A stack of matrices times a matrix is folded where the stack's leading
 dimensions are dense in each other (or the matrix requires grad): the stack reshaped to one matrix,
@@ -94,5 +95,61 @@ def matmul_method(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: L
     return matmul((x, *args), kwargs, mode)
 
 
+def _float_operands(*tensors: Any) -> bool:
+    """Traced floating tensors of one dtype and one device, integer sizes."""
+    first = tensors[0]
+    if not all(is_traced_tensor(t) and t.dtype == first.dtype and t.device == first.device for t in tensors):
+        return False
+    return first.dtype.is_floating_point and all(type(v) is int for t in tensors for v in t.shape)
+
+
+def _product(op: str, names: tuple[str, ...], added: bool, batched: bool) -> Any:
+    """The rule of ``aten::mm/bmm`` (``added`` False: ``a``, ``b``) or ``aten::addmm/baddbmm`` (``input``
+    broadcast to the product and added, with ``beta``/``alpha`` numbers passed on as given): a new
+    row-major product of (batch,) rows × columns."""
+
+    def rule(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+        params = dict(zip(names, args), **kwargs) if len(args) <= len(names) else None
+        scales = {k: v for k, v in (params or {}).items() if k in ("beta", "alpha")}
+        if params is None or set(params) - set(names) - set(scales) or len(params) - len(scales) != len(names):
+            return None
+        if any(type(v) not in (int, float) for v in scales.values()) or (scales and not added):
+            return None
+        tensors = [params[n] for n in names]
+        a, b = tensors[-2:]
+        rank = 3 if batched else 2
+        if not _float_operands(*tensors) or a.dim() != rank or b.dim() != rank or a.shape[-1] != b.shape[-2]:
+            return None
+        shape = (*a.shape[:-1], b.shape[-1])
+        if batched and a.shape[0] != b.shape[0]:
+            return None
+        if added and broadcast_shape(tuple(tensors[0].shape), shape) != shape:
+            return None
+        out = pending_like(a, shape, mode)
+        return out, [aten_call(op, tuple(TensorMeta.of(t) for t in tensors), tensors, [out], **scales)]
+
+    return rule
+
+
+_MM = _product("aten::mm", ("input", "mat2"), False, False)
+_BMM = _product("aten::bmm", ("input", "mat2"), False, True)
+_ADDMM = _product("aten::addmm", ("input", "mat1", "mat2"), True, False)
+_BADDBMM = _product("aten::baddbmm", ("input", "batch1", "batch2"), True, True)
+
+
+def _method(rule: Any) -> Any:
+    """A product rule called as a Tensor method (the tensor is its first operand)."""
+    return lambda x, args, kwargs, mode: rule((x, *args), kwargs, mode)
+
+
 #: call_function targets → rule
-FUNCTIONS = {operator.matmul: matmul, torch.matmul: matmul}
+FUNCTIONS = {
+    operator.matmul: matmul,
+    torch.matmul: matmul,
+    torch.mm: _MM,
+    torch.bmm: _BMM,
+    torch.addmm: _ADDMM,
+    torch.baddbmm: _BADDBMM,
+}
+#: Tensor methods → rule
+METHODS = {"mm": _method(_MM), "bmm": _method(_BMM), "addmm": _method(_ADDMM), "baddbmm": _method(_BADDBMM)}

@@ -10,16 +10,19 @@ check each rule against running the layer under FakeTensorMode. Any other case r
 
 from __future__ import annotations
 
+import functools
+import types
 from typing import Any
 
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor
+from torch.nn.utils.parametrize import is_parametrized
 
 from costmodel.rules.base import AtenCall
 from costmodel.trace import transformer_shortcuts as transformers
 from costmodel.trace.fake_tensors import LazyFakeMode
-from costmodel.trace.function_shortcuts import activation_call, global_average
+from costmodel.trace.function_shortcuts import activation_call, flatten, global_average, softmax
 from costmodel.trace.layer_shortcuts import (
     as_ints,
     batch_norm_calls,
@@ -31,6 +34,8 @@ from costmodel.trace.layer_shortcuts import (
     pool2d,
 )
 from costmodel.trace.pending import PendingTensor
+from costmodel.trace.pointwise_shortcuts import like_input
+from costmodel.trace.resampling_shortcuts import pad
 from costmodel.trace.shortcut_helpers import pending_like
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -65,13 +70,41 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
     return pool2d(x, False, kernel, stride, pad, dilation, module.ceil_mode, mode, include_pad, divisor)
 
 
+#: the torch.nn layers the rules below state, whose subclasses may inherit them
+_RULED = (
+    nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
+    *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
+    *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+)  # fmt: skip
+#: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
+_CALLED = ("forward", "_conv_forward", "_check_input_dim", "extra_repr")
+
+
+@functools.cache
+def ruled_class(cls: type) -> type | None:
+    """The torch.nn layer whose rule ``cls`` takes: itself, or the ruled class it subclasses without
+    overriding its forward or the methods that forward calls (HF's depthwise convolution is an
+    ``nn.Conv2d`` with its own constructor only); None otherwise."""
+    for depth, base in enumerate(cls.__mro__):
+        if base in _RULED:
+            same = all(getattr(cls, name, None) is getattr(base, name, None) for name in _CALLED)
+            own = [value for klass in cls.__mro__[:depth] for name, value in vars(klass).items() if not name.startswith("__")]
+            plain = all(isinstance(value, (types.FunctionType, classmethod, staticmethod)) for value in own)
+            overrides = any(name in vars(klass) for klass in cls.__mro__[:depth] for name in ("__getattr__", "__call__"))
+            return base if same and plain and not overrides else None  # no property may stand in for a weight
+    return None
+
+
 def direct_call(
     module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode
 ) -> tuple[Any, list[AtenCall]] | None:
     """(output, the aten calls the layer runs — none for an identity) for a common torch.nn layer
     called on one fake or pending tensor, or None when no closed-form rule applies (then it runs
     under FakeTensorMode). The output is a PendingTensor of the closed-form shape."""
-    cls = type(module)
+    kind: Any = type(module)
+    cls = ruled_class(kind)
+    if cls is None or is_parametrized(module):  # a parametrization computes the weight on each access
+        return None
     if cls is nn.MultiheadAttention:
         return transformers.multi_head_attention(module, args, kwargs, mode)
     if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)):
@@ -83,13 +116,16 @@ def direct_call(
         return transformers.encoder(module, x, mode)
     if cls in _IDENTITIES:
         return x, []  # no kernel runs at inference: the row is free, with the identity reason
+    if cls is nn.Softmax:
+        dim = getattr(module, "dim", None)
+        return None if dim is None else softmax(x, (dim,), {}, mode)  # an implicit dim: torch picks it, faked
     if cls in _ACTIVATION_OPS:
-        if not x.is_contiguous():
-            return None  # the output keeps the input's layout: left to FakeTensorMode
+        if x.layout is not torch.strided:
+            return None
         op = _ACTIVATION_OPS[cls]
         act: Any = module
         inplace = bool(getattr(act, "inplace", False))
-        out = x if inplace else pending_like(x, tuple(x.shape), mode)
+        out = x if inplace else like_input(x, mode)  # laid out as element-wise kernels do
         # the scalars aten sees: ReLU6 is hardtanh(0, 6); GELU passes a non-default approximation
         extra: tuple[Any, ...] = (float(act.min_val), float(act.max_val)) if cls is nn.ReLU6 else ()
         options = {"approximate": act.approximate} if cls is nn.GELU and act.approximate != "none" else {}
@@ -99,6 +135,11 @@ def direct_call(
         if conv.padding_mode != "zeros":
             return None
         return convolution(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
+    if cls is nn.Flatten:
+        return flatten(x, (module.start_dim, module.end_dim), {}, mode)
+    if cls in (nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d):
+        padder: Any = module
+        return pad((x, padder.padding, "constant", padder.value), {}, mode)
     if cls is nn.Embedding:
         table: Any = module
         if table.max_norm is not None:

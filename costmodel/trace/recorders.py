@@ -62,6 +62,18 @@ class OpRecorder(TorchDispatchMode):
         self.calls.append(call)
         self.owners.append(self.owner)
 
+    def add_all(self, calls: tuple[AtenCall, ...] | list[AtenCall]) -> None:
+        """Append calls a shape rule or the memo gives: each ``F.linear`` group among them gets a fresh
+        number, as if the calls had just run (groups never span nodes or rows)."""
+        fresh: dict[int, int] = {}
+        for call in calls:
+            if call.group:
+                if call.group not in fresh:
+                    self.groups += 1
+                    fresh[call.group] = self.groups
+                call = dataclasses.replace(call, group=fresh[call.group])
+            self.add(call)
+
 
 #: Element-wise ops of one tensor (and scalar options) whose output has the input's shape, dtype and
 #: layout: on symbolic sizes their fake kernels decompose into prims whose size arithmetic costs ~30 ms

@@ -1,6 +1,7 @@
 """Closed-form rules for ops that make a new row-major tensor of a new size from a row-major one:
-resampling (``F.interpolate``), constant padding (``F.pad``), ``torch.roll``, copies and dtype casts,
-``torch.arange``, and ``detach``.
+resampling (``F.interpolate``), constant padding (``F.pad``), ``torch.roll``, copies, dtype casts and
+moves to the device a tensor is on already (``to``, ``type_as``, ``long``...), ``torch.arange``, and
+``detach``.
 
 Each records the one aten call FakeTensorMode records, with the arguments the dispatcher hands over
 (tests hold every rule to it, call for call); any other case returns None and runs faked.
@@ -144,9 +145,10 @@ def clone(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeM
     return out, [aten_call("aten::clone", (TensorMeta.of(x),), [x], [out])]
 
 
-def cast(x: Any, dtype: Any, mode: LazyFakeMode) -> Result | None:
+def cast(x: Any, dtype: Any, mode: LazyFakeMode, **options: Any) -> Result | None:
     """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a row-major
-    copy of a row-major tensor (``aten::_to_copy`` with the dtype)."""
+    copy of a row-major tensor (``aten::_to_copy`` with the dtype, and the ``options`` the caller passes
+    on as torch does: the device for ``to(device=, dtype=)``, layout and device for ``type_as``)."""
     if type(dtype) is not torch.dtype:
         return None
     if dtype == x.dtype:
@@ -155,7 +157,7 @@ def cast(x: Any, dtype: Any, mode: LazyFakeMode) -> Result | None:
         return None
     out = pending_like(x, tuple(x.shape), mode)
     out.dtype = dtype
-    return out, [aten_call("aten::_to_copy", (TensorMeta.of(x),), [x], [out], dtype=dtype)]
+    return out, [aten_call("aten::_to_copy", (TensorMeta.of(x),), [x], [out], dtype=dtype, **options)]
 
 
 def _cast_to(dtype: torch.dtype) -> Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
@@ -165,20 +167,64 @@ def _cast_to(dtype: torch.dtype) -> Callable[[Any, tuple[Any, ...], dict[str, An
     return rule
 
 
+def _here(x: Any, device: Any) -> bool:
+    """Whether ``device`` (a torch.device or its name) is exactly ``x``'s device (so ``to`` keeps it)."""
+    if type(device) is str:
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            return False
+    return type(device) is torch.device and device == x.device
+
+
 def to(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``x.to(dtype)`` / ``x.to(dtype=...)`` (devices, copies and memory formats run faked)."""
-    if len(args) == 1 and not kwargs:
-        return cast(x, args[0], mode)
-    if not args and set(kwargs) == {"dtype"}:
-        return cast(x, kwargs["dtype"], mode)
-    return None
+    """``x.to(dtype)``, ``x.to(device)``, ``x.to(device, dtype)`` and the keyword forms, where the device
+    is ``x``'s own: the input itself when nothing changes (no kernel), else a cast (copies, memory
+    formats and other devices run faked)."""
+    if len(args) > 2 or set(kwargs) - {"dtype", "device"}:
+        return None
+    if len(args) == 2:
+        if kwargs:
+            return None
+        device, dtype = args
+    elif len(args) == 1:
+        if type(args[0]) is torch.dtype:
+            return cast(x, args[0], mode) if not kwargs else None
+        device, dtype = args[0], kwargs.get("dtype")
+        if "device" in kwargs:
+            return None
+    else:
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        if device is None:
+            return cast(x, dtype, mode) if "dtype" in kwargs else (x, [])
+    if not _here(x, device):
+        return None
+    if dtype is None:
+        return x, []
+    return cast(x, dtype, mode, device=x.device)
+
+
+def type_as(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.type_as(other)`` of an ``other`` on ``x``'s device: ``x`` itself or a cast to other's dtype
+    (``aten::_to_copy`` with dtype, layout and device)."""
+    if kwargs or len(args) != 1 or not hasattr(args[0], "dtype") or not hasattr(args[0], "device"):
+        return None
+    other = args[0]
+    if other.device != x.device or getattr(other, "layout", torch.strided) is not torch.strided:
+        return None
+    return cast(x, other.dtype, mode, layout=torch.strided, device=x.device)
 
 
 def arange(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``torch.arange(end)`` of an int ``end`` ≥ 0 with an optional dtype and device (a node of the graph
-    when either comes from a tensor): ``aten::arange`` with the dtype where given (int64 otherwise), the
-    device and ``pin_memory=False``; a new 1-D tensor of ``end`` elements."""
-    if len(args) != 1 or type(args[0]) is not int or args[0] < 0 or set(kwargs) - {"dtype", "device"}:
+    """``torch.arange(end)``, ``(start, end)`` or ``(start, end, step)`` of ints (a node of the graph when a
+    bound, the dtype or the device comes from a tensor), with an optional dtype and device: ``aten::arange``
+    with the bounds as given, the dtype where given (int64 otherwise), the device and ``pin_memory=False``;
+    a new 1-D tensor of ⌈(end − start) / step⌉ elements (float bounds, and steps against the bounds'
+    order, which torch refuses, run faked)."""
+    if not 1 <= len(args) <= 3 or not all(type(a) is int for a in args) or set(kwargs) - {"dtype", "device"}:
+        return None
+    start, end, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
+    if step == 0 or (end - start) * step < 0:
         return None
     dtype, device = kwargs.get("dtype"), kwargs.get("device")
     if dtype is not None and type(dtype) is not torch.dtype or device is not None and type(device) is not torch.device:
@@ -186,9 +232,10 @@ def arange(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) ->
     if device is None and torch.get_default_device().type != "cpu":
         return None
     place = torch.device("cpu") if device is None else device
-    out = PendingTensor((args[0],), (1,), 0, torch.int64 if dtype is None else dtype, place, mode)
+    length = -(-(end - start) // step)
+    out = PendingTensor((length,), (1,), 0, torch.int64 if dtype is None else dtype, place, mode)
     options: dict[str, Any] = {**({"dtype": dtype} if dtype is not None else {}), "device": place, "pin_memory": False}
-    return out, [aten_call("aten::arange", (args[0],), [], [out], **options)]
+    return out, [aten_call("aten::arange", tuple(args), [], [out], **options)]
 
 
 #: Tensor methods → rule
@@ -197,7 +244,11 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "detach": detach,
     "clone": clone,
     "to": to,
+    "type_as": type_as,
     "float": _cast_to(torch.float32),
+    "long": _cast_to(torch.int64),
+    "int": _cast_to(torch.int32),
+    "bool": _cast_to(torch.bool),
     "double": _cast_to(torch.float64),
     "half": _cast_to(torch.float16),
     "bfloat16": _cast_to(torch.bfloat16),

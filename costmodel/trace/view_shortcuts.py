@@ -16,10 +16,12 @@ import torch
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.shortcut_helpers import (
     Result,
     aten_call,
+    is_any_tensor,
     is_traced_tensor,
     named_arguments,
     normalised_dim,
@@ -244,8 +246,10 @@ def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -
     x, index = args
     in_tuple = type(index) is tuple
     items = list(index) if in_tuple else [index]
-    if not all(type(i) in (int, slice) or i is None or i is Ellipsis for i in items) or items.count(Ellipsis) > 1:
+    if items.count(Ellipsis) > 1:
         return None
+    if not all(type(i) in (int, slice) or i is None or i is Ellipsis for i in items):
+        return _advanced(x, items, mode)
     if any(
         type(i) is slice and not all(v is None or (type(v) is int and abs(v) < _OPEN_END // 2) for v in (i.start, i.stop, i.step))
         for i in items
@@ -276,6 +280,84 @@ def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -
         out = view_like(x, tuple(x.shape), mode, tuple(x.stride()), x.storage_offset())
         return out, [aten_call("aten::alias", (TensorMeta.of(x),), [x], [out], aliases=True)]
     return current, calls
+
+
+def _advanced(x: Any, items: list[Any], mode: LazyFakeMode) -> Result | None:
+    """``x[..., idx, :]`` with integer index tensors (broadcast together), whole-dimension slices and one
+    Ellipsis: one ``aten::index`` of ``x`` and the list of indices per dimension (None for a dimension
+    not indexed, none after the last index), a new row-major tensor of the dims before the indices, the
+    indices' broadcast shape, and the dims after; where the indexed dims are not adjacent, the indices'
+    shape comes first (NumPy's rule). Bool masks, ints, partial slices and None run faked."""
+    if not all(i is Ellipsis or type(i) is slice and i == slice(None) or _index_tensor(i, x) for i in items):
+        return None
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items = items[:at] + [slice(None)] * (x.dim() - len(items) + 1) + items[at + 1 :]
+    if len(items) > x.dim():
+        return None
+    indexed = [d for d, i in enumerate(items) if type(i) is not slice]
+    if not indexed:
+        return None
+    shape: tuple[int, ...] | None = ()
+    for d in indexed:
+        shape = None if shape is None else broadcast_shape(shape, tuple(items[d].shape))
+    if shape is None:
+        return None
+    kept = [d for d in range(x.dim()) if d not in indexed]
+    adjacent = indexed == list(range(indexed[0], indexed[-1] + 1))
+    before = indexed[0] if adjacent else 0  # not adjacent: the indices' shape goes first
+    order = [*kept[:before], *indexed, *kept[before:]]  # x's dims, indexed ones where they land
+    out_shape = (*(x.shape[d] for d in kept[:before]), *shape, *(x.shape[d] for d in kept[before:]))
+    strides = _index_output_strides(x, order, before, len(indexed), len(shape), out_shape)
+    if isinstance(strides, bool):
+        return None  # symbolic sizes of a tensor that is not row-major
+    out = pending_like(x, out_shape, mode, strides)
+    listed = [None if type(i) is slice else TensorMeta.of(i) for i in items[: indexed[-1] + 1]]
+    return out, [aten_call("aten::index", (TensorMeta.of(x), listed), [x, *(items[d] for d in indexed)], [out])]
+
+
+def _index_output_strides(
+    x: Any, order: list[int], before: int, indexed: int, replaced: int, out_shape: tuple[int, ...]
+) -> tuple[int, ...] | bool | None:
+    """The strides of ``aten::index``'s output, as its kernel lays it out: an element-wise layout of ``x``
+    with its dims in ``order`` and the ``indexed`` dims (from ``before``) replaced by ``replaced`` dims of
+    stride 0. None (row-major) for a row-major ``x``, whose order that keeps; False where sizes are
+    symbolic and ``x`` is not row-major."""
+    shape = tuple(x.shape)
+    symbolic = not all(type(v) is int for v in (*shape, *x.stride()))
+    if x.is_contiguous() and (symbolic or tuple(x.stride()) == contiguous_strides(shape)):
+        return None
+    if symbolic:
+        return False
+    strides = [x.stride()[d] for d in order]
+    strides[before : before + indexed] = [0] * replaced
+    return elementwise_layout(out_shape, [tuple(strides)])
+
+
+def gather(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.gather(x, dim, index)`` with an int64 index of ``x``'s rank, no larger than ``x`` outside
+    ``dim``: ``aten::gather``, a new row-major tensor of the index's shape and ``x``'s dtype."""
+    params = named_arguments(args, kwargs, ("dim", "index", "sparse_grad"))
+    if params is None or set(params) - {"dim", "index", "sparse_grad"} or params.get("sparse_grad", False) is not False:
+        return None
+    given, index = params.get("dim"), params.get("index")
+    if index is None or type(given) is not int or not is_any_tensor(index):
+        return None
+    if index.dtype != torch.int64 or index.device != x.device:
+        return None
+    dim = normalised_dim(given, x.dim())
+    if dim is None or index.dim() != x.dim() or any(i > s for d, (i, s) in enumerate(zip(index.shape, x.shape)) if d != dim):
+        return None
+    out = pending_like(x, tuple(index.shape), mode)
+    return out, [aten_call("aten::gather", (TensorMeta.of(x), given, TensorMeta.of(index)), [x, index], [out])]
+
+
+def _index_tensor(value: Any, x: Any) -> bool:
+    """An integer tensor (int64 or int32) of at least one dimension on ``x``'s device (a 0-dim one indexes
+    as an int), usable as an advanced index."""
+    if not is_any_tensor(value) or value.dtype not in (torch.int64, torch.int32) or value.device != x.device:
+        return False
+    return value.dim() > 0 and value.layout is torch.strided
 
 
 def _select(x: Any, dim: int, index: int, mode: LazyFakeMode) -> tuple[Any, AtenCall] | None:
@@ -365,10 +447,12 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "unsqueeze": unsqueeze,
     "view": view_method,
     "reshape": reshape,
+    "gather": gather,
 }
 #: Torch functions taking the tensor first → rule
 FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.permute: permute,
     torch.unsqueeze: unsqueeze,
     torch.reshape: reshape,
+    torch.gather: gather,
 }

@@ -10,11 +10,16 @@ from costmodel.trace.pending import tensors_in
 
 
 def node_records(traced: TracedModel) -> dict[str, tuple[list[tuple[Any, ...]], list[Any]]]:
-    """Per node: (shape, stride, storage offset, dtype) of each output tensor, and the aten calls it ran."""
+    """Per node: (shape, stride, storage offset, dtype) of each output tensor, and the aten calls it ran,
+    each with the ``F.linear`` call it ran in (numbered by first appearance in the node: costing reads
+    a bias add by it, and ``AtenCall`` equality leaves it out)."""
     out = {}
     for node in traced.graph.nodes:
         geometry = [(tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.dtype) for t in tensors_in(node.meta.get("val"))]
-        out[node.name] = (geometry, traced.node_calls.get(node.name, []))
+        calls = traced.node_calls.get(node.name, [])
+        numbers: dict[int, int] = {}
+        groups = [numbers.setdefault(c.group, len(numbers) + 1) if c.group else 0 for c in calls]
+        out[node.name] = (geometry, list(zip(calls, groups)))
     return out
 
 

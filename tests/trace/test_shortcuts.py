@@ -638,3 +638,55 @@ def test_token_embeddings_need_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> 
     built = count_fake_modes(monkeypatch)
     traced = trace_model(Tokens().eval(), {"ids": ((2, 5), torch.int64)})
     assert traced.node_calls["words"][0].op == "aten::embedding" and not built
+
+
+class Reduced(nn.Module):
+    """Means and sums over dims of a tensor stored in another dimension order (ConvNeXt's pooled head after
+    a permute, Segformer's token mean), sliced or not."""
+
+    def __init__(self, order: tuple[int, ...], dims: tuple[int, ...], keepdim: bool, sliced: bool) -> None:
+        super().__init__()
+        self.order, self.dims, self.keepdim, self.sliced = order, dims, keepdim, sliced
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = x.permute(*self.order)
+        y = y[..., ::2] if self.sliced else y
+        return y.mean(self.dims, keepdim=self.keepdim), torch.sum(y, dim=self.dims[0]) * 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reductions_of_any_layout_record_what_fake_records(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(8):
+        rank = rng.randint(2, 4)
+        shape = tuple(rng.choice([1, 2, 3, 5]) for _ in range(rank))
+        dims = tuple(sorted(rng.sample(range(rank), rng.randint(1, rank))))
+        model = Reduced(tuple(rng.sample(range(rank), rank)), dims, rng.random() < 0.5, rng.random() < 0.3)
+        assert_rules_record_what_fake_records(model.eval(), shape)
+
+
+class LinearOfStridedInput(nn.Module):
+    """Linear layers on non-contiguous inputs of three and four dims (LeViT's and WavLM's): aten::linear
+    becomes ``t`` + ``matmul`` (folded or batched) + an out-of-place bias add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(3, 5), nn.Linear(3, 4, bias=False), nn.Linear(7, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (
+            self.a(x.transpose(0, 1)),
+            self.b(x.permute(1, 0, 2)),
+            self.c(x.transpose(1, 2)),
+            self.a(x.unsqueeze(1).transpose(0, 1)),
+            nn.functional.linear(x[:, ::2], self.a.weight, self.a.bias),
+            self.a(x.view(2, 1, 7, 3).expand(2, 4, 7, 3)),
+        )
+
+
+def test_linear_of_strided_input_records_what_fake_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_rules_record_what_fake_records(LinearOfStridedInput().eval(), (2, 7, 3))
+    built = count_fake_modes(monkeypatch)
+    assert trace_model(LinearOfStridedInput().eval(), (2, 7, 3)).node_outcomes and not built
