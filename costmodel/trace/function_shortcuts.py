@@ -137,6 +137,8 @@ def _split(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
     if dim is None:
         return None
     size = x.shape[dim]
+    if type(size) is not int:
+        return None  # a symbolic dim: splitting it would fix its size (run faked)
     how: Any
     if type(sections) is int:
         if sections <= 0 or size == 0:
