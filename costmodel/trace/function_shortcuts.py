@@ -336,15 +336,25 @@ def _assert_is_none(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFak
 
 
 def _diff(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``torch.diff(x, dim=)`` (n=1, nothing prepended or appended): two ``aten::slice`` views, one without
-    the last element along ``dim`` and one without the first, then ``aten::sub`` of the second minus
-    the first, as torch's composite runs it (bool input, which takes logical_xor, runs faked)."""
+    """``torch.diff(x, dim=, prepend=, append=)`` with n=1: tensors prepended or appended joined by the cat
+    rule first, then two ``aten::slice`` views, one without the last element along ``dim`` and one
+    without the first, then ``aten::sub`` of the second minus the first, as torch's composite runs it
+    (bool input, which takes logical_xor, runs faked)."""
     params = named_arguments(args, kwargs, ("n", "dim", "prepend", "append"))
     if params is None or set(params) - {"n", "dim", "prepend", "append"} or x.dtype == torch.bool:
         return None
-    if params.get("n", 1) != 1 or params.get("prepend") is not None or params.get("append") is not None:
+    if params.get("n", 1) != 1:
         return None
     given = params.get("dim", -1)
+    joined: list[AtenCall] = []
+    ends = [params.get("prepend"), x, params.get("append")]
+    if ends[0] is not None or ends[2] is not None:  # torch concatenates them along dim first
+        if not all(t is None or is_traced_tensor(t) for t in ends):
+            return None
+        concatenated = _cat(([t for t in ends if t is not None], given), {}, mode)
+        if concatenated is None:
+            return None
+        x, joined = concatenated[0], concatenated[1]
     dim = normalised_dim(given, x.dim()) if type(given) is int else None
     if dim is None or x.shape[dim] == 0:
         return None
@@ -358,7 +368,7 @@ def _diff(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeM
         aten_call("aten::slice", (TensorMeta.of(x), given, 1, length), [x], [tail], aliases=True),
     ]
     difference = elementwise.FUNCTIONS[torch.sub]((tail, head), {}, mode)
-    return None if difference is None else (difference[0], [*slices, *difference[1]])
+    return None if difference is None else (difference[0], [*joined, *slices, *difference[1]])
 
 
 def _activation(op: str, option: str | None) -> Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]:
@@ -526,4 +536,15 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
     if target is getattr and len(args) == 2 and is_traced_tensor(args[0]) and args[1] in ("shape", "ndim", "dtype", "device"):
         x = args[0]
         return {"shape": lambda: x.shape, "ndim": x.dim, "dtype": lambda: x.dtype, "device": lambda: x.device}[args[1]](), []
+    if target is getattr and len(args) == 2 and is_traced_tensor(args[0]) and not kwargs:
+        return _transposed_property(args[0], args[1], mode)
+    return None
+
+
+def _transposed_property(x: Any, name: Any, mode: LazyFakeMode) -> Result | None:
+    """``x.T`` of a matrix (``aten::permute`` by [1, 0]) and ``x.mT`` (``aten::transpose(-2, -1)``)."""
+    if name == "T" and x.dim() == 2:
+        return views.permute(x, ([1, 0],), {}, mode)
+    if name == "mT" and x.dim() >= 2:
+        return _transpose(x, (-2, -1), {}, mode)
     return None

@@ -125,9 +125,10 @@ class Scaled(nn.Linear):
 
 
 class MoreGlue(nn.Module):
-    """Differences and gathers of positions, numbers times 0-dim tensors, activations of strided tensors,
-    layers inherited by subclass, Flatten and ZeroPad2d modules, and a weight-normed convolution (its
-    parametrization computes the weight: left to FakeTensorMode)."""
+    """Differences (with a prepended or appended tensor) and gathers of positions, ``.T`` and ``.mT``,
+    numbers times 0-dim tensors, activations of strided tensors, layers inherited by subclass, Flatten
+    and ZeroPad2d modules, and a weight-normed convolution (its parametrization computes the weight:
+    left to FakeTensorMode)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +142,10 @@ class MoreGlue(nn.Module):
             torch.diff(ids, dim=-1),
             ids.diff(),
             torch.diff(x, dim=1),
+            torch.diff(ids, prepend=ids[:, :1] - 1, dim=-1),  # transformers' packed-sequence check
+            torch.diff(x, dim=0, prepend=x[:1], append=x[1:]),
+            x[0].T,
+            x.mT,
             torch.gather(ids, 1, ids[:, :3]),
             torch.gather(x, 2, ids.unsqueeze(-1).expand(2, 7, 2)),
             ids.gather(1, ids),
