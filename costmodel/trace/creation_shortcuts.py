@@ -1,5 +1,6 @@
 """Closed-form rules for the tensors a forward creates: the factories (``torch.zeros/ones/full/empty`` of a
-size read from the input, as mask and position code builds them), ``x.new_*`` and ``torch.*_like``.
+size read from the input, as mask and position code builds them), ``x.new_*``, ``torch.*_like`` and
+``x.repeat``.
 
 Each records the one aten call FakeTensorMode records, with the options as the dispatcher hands them
 over: the torch factories pass the device (the default device when none is given), ``pin_memory=False``,
@@ -115,6 +116,18 @@ def _like(op: str, takes_value: bool) -> Callable[[Any, tuple[Any, ...], dict[st
     return rule
 
 
+def _repeat(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.repeat(*sizes)``: ``x`` tiled ``sizes`` times per dim (``x``'s shape padded with leading 1s to
+    their count), a new row-major tensor; one ``aten::repeat`` with the sizes as a list."""
+    sizes = _size(args) if not kwargs else None
+    if sizes is None or len(sizes) < x.dim() or x.layout is not torch.strided:
+        return None
+    padded = [1] * (len(sizes) - x.dim()) + list(x.shape)
+    shape = [n * s for n, s in zip(sizes, padded)]
+    out = PendingTensor(tuple(shape), contiguous_strides(shape), 0, x.dtype, x.device, mode, contiguous=True)
+    return out, [aten_call("aten::repeat", (TensorMeta.of(x), sizes), [x], [out])]
+
+
 #: call_function targets that take no tensor → rule
 FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
     torch.zeros: _factory("aten::zeros", False),
@@ -128,6 +141,7 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "new_ones": _new("aten::new_ones", False),
     "new_empty": _new("aten::new_empty", False),
     "new_full": _new("aten::new_full", True),
+    "repeat": _repeat,
 }
 #: torch functions taking the tensor first → rule
 FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {

@@ -20,8 +20,8 @@ SPEC = ((TensorSpec((2, 7, 3)), TensorSpec((2, 7), torch.int64)), {})
 
 class MaskPreamble(nn.Module):
     """What attention-mask and position code does before the first layer: factories sized by the input,
-    casts, device moves that change nothing, cumulative sums, powers (ALiBi slopes), dropout and softmax
-    spelled with their keyword arguments."""
+    tiling (ALiBi's ``repeat``), casts, device moves that change nothing, cumulative sums, powers (ALiBi
+    slopes), dropout and softmax spelled with their keyword arguments."""
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor | int, ...]:
         n = ids.shape[1]
@@ -44,6 +44,7 @@ class MaskPreamble(nn.Module):
             x.new_empty((n,)),
         )
         like = (torch.ones_like(x), torch.zeros_like(ids, dtype=torch.float32), torch.full_like(ids, 2), torch.full_like(x, 3.0))
+        tiled = (x.repeat(1, 2, 1), x.repeat((2, 1, 1, 3)), x.transpose(0, 1).repeat(1, 1, 2), ids.repeat(3, 1))
         casts = (
             x.to(x.device),
             x.to("cpu"),
@@ -81,7 +82,7 @@ class MaskPreamble(nn.Module):
             nn.functional.dropout(x, p=0.1, training=False),
             2**n,
         )
-        return *factories, *new, *like, *casts, *sums, *math, *kept
+        return *factories, *new, *like, *tiled, *casts, *sums, *math, *kept
 
 
 class Unruled(nn.Module):
