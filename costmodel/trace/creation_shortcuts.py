@@ -19,7 +19,7 @@ import torch
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, aten_call
+from costmodel.trace.shortcut_helpers import Result, aten_call, preserved_like
 
 __all__ = ["FUNCTIONS", "FUNCTIONS_ON_TENSOR", "METHODS"]
 
@@ -108,7 +108,8 @@ def _like(op: str, takes_value: bool) -> Callable[[Any, tuple[Any, ...], dict[st
             return None
         if x.layout is not torch.strided or not x.is_contiguous():
             return None
-        out = PendingTensor(tuple(x.shape), tuple(x.stride()), 0, dtype or x.dtype, x.device, mode, contiguous=True)
+        out = preserved_like(x, mode)
+        out.dtype = dtype or x.dtype
         options: dict[str, Any] = {**({"dtype": dtype} if dtype is not None else {}), "pin_memory": False}
         call_args = (TensorMeta.of(x), value) if takes_value else (TensorMeta.of(x),)
         return out, [aten_call(op, call_args, [x], [out], **options)]

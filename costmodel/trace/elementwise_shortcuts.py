@@ -22,7 +22,7 @@ import torch
 
 from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
-from costmodel.trace.shortcut_helpers import Result, aten_call, is_any_tensor, is_traced_tensor, pending_like
+from costmodel.trace.shortcut_helpers import Result, aten_call, is_any_tensor, is_traced_tensor, pending_like, preserved_like
 
 Geometry = tuple[tuple[int, ...], tuple[int, ...]]  # (shape, strides)
 
@@ -184,7 +184,7 @@ def _scales_b(op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return type(alpha) is int or type(alpha) is float and args[0].dtype.is_floating_point
 
 
-def _row_major_result(shape: tuple[int, ...], operands: list[Any]) -> bool:
+def row_major_result(shape: tuple[int, ...], operands: list[Any]) -> bool:
     """``elementwise_layout``'s answer for operands that are all row-major of the output's shape, read
     without comparing strides: row-major, unless a 4-D row-major tensor of this shape is also
     channels-last (C = 1 or H = W = 1), which leaves it to the full rule."""
@@ -224,7 +224,7 @@ def _binary(op: str, inplace: bool) -> Callable[[tuple[Any, ...], dict[str, Any]
             if shape != tuple(a.shape):
                 return None
             out = a
-        elif _row_major_result(shape, operands):
+        elif row_major_result(shape, operands):
             out = pending_like(traced, shape, mode)
         else:
             strides = elementwise_layout(shape, [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in operands])
@@ -285,7 +285,7 @@ def _where(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) ->
         shape = None if shape is None else broadcast_shape(shape, tuple(t.shape))
     if shape is None:
         return None
-    if _row_major_result(shape, operands):
+    if row_major_result(shape, operands):
         out = pending_like(first, shape, mode)
     else:
         out = pending_like(
@@ -308,7 +308,7 @@ def masked_fill(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Laz
         return None
     if type(value) is float and not (x.dtype.is_floating_point or x.dtype.is_complex):
         return None  # torch refuses a float fill of an integer tensor
-    out = pending_like(x, tuple(x.shape), mode, tuple(x.stride()))
+    out = preserved_like(x, mode)
     return out, [aten_call("aten::masked_fill", (TensorMeta.of(x), TensorMeta.of(mask), value), [x, mask], [out])]
 
 

@@ -1,7 +1,7 @@
 """Closed-form rules for one-tensor element-wise math (``sin``, ``cos``, ``exp``, ``log``, ``sqrt``,
 ``rsqrt``, ``abs``, ``neg``, ``reciprocal``, ``erf`` as functions, methods and ``-x``; ``clamp`` with
-number bounds), a number raised
-to a tensor's power (``2 ** x``, ALiBi slopes), and ``cumsum`` (position ids from a mask).
+number bounds), a number raised to a tensor's power (``2 ** x``, ALiBi slopes), and ``cumsum``
+(position ids from a mask).
 
 The element-wise ops keep the input's dtype (floating input only; ``abs`` and ``neg`` also integers) and
 take the layout torch gives a one-operand element-wise kernel (``elementwise_layout``). ``cumsum`` of a
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.elementwise_shortcuts import POW, elementwise_layout, result_dtype
+from costmodel.trace.elementwise_shortcuts import POW, elementwise_layout, result_dtype, row_major_result
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.shortcut_helpers import Result, aten_call, is_traced_tensor, named_arguments, normalised_dim, pending_like
 
@@ -31,9 +31,10 @@ _UNARY = ("sin", "cos", "exp", "log", "sqrt", "rsqrt", "abs", "neg", "reciprocal
 
 def like_input(x: Any, mode: LazyFakeMode, dtype: torch.dtype | None = None) -> Any:
     """A new tensor laid out as a one-operand element-wise kernel (TensorIterator) lays out its result for
-    ``x``: row-major for a contiguous ``x``, else dense in the order of ``x``'s strides."""
+    ``x``: row-major where ``row_major_result`` says so without comparing strides, else dense in the order
+    of ``x``'s strides (a contiguous 4-D tensor with C = 1 or H = W = 1 may keep channels-last strides)."""
     shape = tuple(x.shape)
-    strides = None if x.is_contiguous() else elementwise_layout(shape, [x.stride()])
+    strides = None if row_major_result(shape, [x]) else elementwise_layout(shape, [x.stride()])
     out = pending_like(x, shape, mode, strides)
     if dtype is not None:
         out.dtype = dtype

@@ -19,7 +19,15 @@ import torch.nn.functional as F
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, aten_call, is_traced_tensor, named_arguments, normalised_dim, pending_like
+from costmodel.trace.shortcut_helpers import (
+    Result,
+    aten_call,
+    is_traced_tensor,
+    named_arguments,
+    normalised_dim,
+    pending_like,
+    preserved_like,
+)
 
 #: interpolate's mode → (the aten op's stem, input ranks it takes, whether it takes align_corners)
 _RESAMPLING = {
@@ -137,17 +145,17 @@ def detach(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFake
 
 
 def clone(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``x.clone()`` of a row-major tensor: ``aten::clone``, a new row-major tensor (other layouts keep
-    theirs and a memory format changes them: run faked)."""
+    """``x.clone()`` of a contiguous tensor: ``aten::clone``, a new tensor of ``x``'s strides (other layouts
+    keep theirs and a memory format changes them: run faked)."""
     if args or kwargs or not x.is_contiguous():
         return None
-    out = pending_like(x, tuple(x.shape), mode)
+    out = preserved_like(x, mode)
     return out, [aten_call("aten::clone", (TensorMeta.of(x),), [x], [out])]
 
 
 def cast(x: Any, dtype: Any, mode: LazyFakeMode, **options: Any) -> Result | None:
-    """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a row-major
-    copy of a row-major tensor (``aten::_to_copy`` with the dtype, and the ``options`` the caller passes
+    """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a copy of a
+    contiguous tensor with its strides (``aten::_to_copy`` with the dtype, and the ``options`` the caller passes
     on as torch does: the device for ``to(device=, dtype=)``, layout and device for ``type_as``)."""
     if type(dtype) is not torch.dtype:
         return None
@@ -155,7 +163,7 @@ def cast(x: Any, dtype: Any, mode: LazyFakeMode, **options: Any) -> Result | Non
         return x, []
     if not x.is_contiguous():
         return None
-    out = pending_like(x, tuple(x.shape), mode)
+    out = preserved_like(x, mode)
     out.dtype = dtype
     return out, [aten_call("aten::_to_copy", (TensorMeta.of(x),), [x], [out], dtype=dtype, **options)]
 

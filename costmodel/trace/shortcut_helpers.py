@@ -76,6 +76,13 @@ def pending_like(
     return PendingTensor(shape, stride, offset, like.dtype, like.device, mode)
 
 
+def preserved_like(x: Any, mode: LazyFakeMode) -> PendingTensor:
+    """A new tensor of a contiguous ``x``'s geometry as torch's ``preserve_format`` allocates it (copies,
+    casts, ``*_like``): ``x``'s own strides, size-1 dimensions' included (a contiguous tensor may carry
+    channels-last strides there), offset 0; contiguous by construction."""
+    return PendingTensor(tuple(x.shape), tuple(x.stride()), 0, x.dtype, x.device, mode, contiguous=True)
+
+
 def view_like(
     like: Any, shape: tuple[int, ...], mode: LazyFakeMode, stride: tuple[int, ...] | None = None, offset: int = 0
 ) -> PendingTensor:

@@ -216,3 +216,41 @@ class ActivationsOfLayout(nn.Module):
 @pytest.mark.parametrize("sliced", [False, True])
 def test_activations_of_any_layout_record_what_fake_records(order: tuple[int, ...], sliced: bool) -> None:
     assert_rules_record_what_fake_records(ActivationsOfLayout(order, sliced).eval(), (2, 3, 1, 5))
+
+
+class OfAmbiguousLayout(nn.Module):
+    """Element-wise ops, copies, casts and ``*_like`` of a tensor that is contiguous yet keeps channels-last
+    strides on its size-1 dims (a permuted NHWC tensor with C = 1, or 1×1 spatial): torch lays the
+    element-wise results out by those strides and the copies keep them."""
+
+    def __init__(self, order: tuple[int, ...]) -> None:
+        super().__init__()
+        self.order, self.relu = order, nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = x.permute(*self.order)
+        return (
+            self.relu(y),
+            torch.sigmoid(y),
+            y.exp(),
+            nn.functional.gelu(y),
+            y.clamp(0, 1),
+            2**y,
+            y.double(),
+            y.to(torch.float16),
+            y.type_as(y.long()),
+            y.clone(),
+            y.masked_fill(y > 0, 0.0),
+            torch.ones_like(y),
+            torch.zeros_like(y, dtype=torch.int64),
+        )
+
+
+@pytest.mark.parametrize(
+    ("shape", "order"),
+    [((2, 5, 7, 1), (0, 3, 1, 2)), ((1, 5, 7, 1), (0, 3, 1, 2)), ((2, 1, 1, 8), (0, 3, 1, 2)), ((2, 3, 1, 1), (0, 2, 3, 1))],
+)
+def test_ops_of_a_contiguous_tensor_with_channels_last_strides_record_what_fake_records(
+    shape: tuple[int, ...], order: tuple[int, ...]
+) -> None:
+    assert_rules_record_what_fake_records(OfAmbiguousLayout(order).eval(), shape)
