@@ -3,6 +3,7 @@ argument conversion and a cheap unpacking of proxies, and one-line failures nami
 
 from __future__ import annotations
 
+import copy
 import dis
 import functools
 import inspect
@@ -20,6 +21,7 @@ import torch
 import torch.fx as fx
 import torch.utils._pytree as pytree
 from torch import nn
+from torch.fx.immutable_collections import immutable_dict
 
 from costmodel.errors import TraceFailure
 from costmodel.rules.base import RULES
@@ -179,6 +181,7 @@ class ModelTracer(fx.Tracer):
         modules: Any = (math,) if autowrap_math else ()
         super().__init__(autowrap_modules=modules)
         self._names: dict[int, str] | None = None
+        self._stack_snapshot: dict[str, tuple[str, type]] | None = None
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf(m)
@@ -196,12 +199,70 @@ class ModelTracer(fx.Tracer):
         return super().getattr(attr, attr_val, parameter_proxy_cache)
 
     def call_module(self, m: nn.Module, forward: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """fx's module call; a module that is not part of the model (made inside a forward, or a function
-        a library wrapped as a module) has no path to name a node by, so its forward is traced inline."""
+        """fx's module call: the module pushed on ``module_stack`` under fx's key (``path``, then
+        ``path@<n>`` for its n-th repeat call), a ``call_module`` node for a leaf, its forward traced
+        otherwise. Without fx's scope bookkeeping, which only feeds ``node_name_to_scope`` (unused here).
+        A module that is not part of the model (made inside a forward, or a function a library wrapped
+        as a module) has no path to name a node by, so its forward is traced inline."""
         paths = self.submodule_paths
-        if paths is not None and m not in paths:
+        if paths is None:  # fx's own path pushes on module_stack too: no snapshot survives it
+            self._stack_snapshot = None
+            try:
+                return super().call_module(m, forward, args, kwargs)
+            finally:
+                self._stack_snapshot = None
+        path = paths.get(m)
+        if path is None:
             return forward(*args, **kwargs)
-        return super().call_module(m, forward, args, kwargs)
+        calls = self.num_calls.get(path, 0)
+        key = f"{path}@{calls}" if calls else path
+        stack = self.module_stack
+        stack[key] = (path, type(m))
+        self.num_calls[path] = calls + 1
+        self._stack_snapshot = None
+        try:
+            if self.is_leaf_module(m, path):
+                return self.create_proxy("call_module", path, args, kwargs)
+            return forward(*args, **kwargs)
+        finally:
+            stack.popitem(last=True)
+            self._stack_snapshot = None
+
+    def create_node(
+        self,
+        kind: str,
+        target: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        name: str | None = None,
+        type_expr: Any = None,
+    ) -> fx.Node:
+        """fx's node creation without its per-node costs that tracing a model on meta tensors does not need:
+        the scan of every argument for raw SymInts (a warning only), the scope table, and a fresh copy of
+        ``module_stack`` per node (nodes created inside one module call share one snapshot: read-only).
+        Where fx would record more (preserved node meta, stack traces, mutation checks, node hooks),
+        fx's own path runs."""
+        graph = self.graph
+        if (
+            self.record_stack_traces
+            or self.check_mutable_operations
+            or fx.traceback.has_preserved_node_meta()
+            or graph.owning_module is not None
+        ):
+            return super().create_node(kind, target, args, kwargs, name, type_expr)
+        candidate = name if name is not None else _node_base_name(graph, target)
+        namespace = graph._graph_namespace
+        node_name = namespace.create_name(candidate, None)
+        node = fx.Node(graph, node_name, kind, target, args, kwargs or immutable_dict(), type_expr)
+        namespace.associate_name_with_obj(node_name, node)
+        graph._insert(node)
+        graph._find_nodes_lookup_table.insert(node)
+        graph._len += 1
+        if self.module_stack:
+            if self._stack_snapshot is None:
+                self._stack_snapshot = copy.copy(self.module_stack)
+            node.meta["nn_module_stack"] = self._stack_snapshot
+        return node
 
     def proxy(self, node: fx.Node) -> fx.Proxy:
         return TracerProxy(node, self)
@@ -217,6 +278,8 @@ class ModelTracer(fx.Tracer):
             return a.node
         if kind is tuple or kind is list:
             return kind(self.create_arg(item) for item in a)
+        if kind is dict and all(type(k) is str for k in a):
+            return {k: self.create_arg(v) for k, v in a.items()}
         if isinstance(a, (torch.Tensor, nn.Module)):
             name = self._root_names().get(id(a))
             if name is not None:
@@ -233,6 +296,23 @@ class ModelTracer(fx.Tracer):
                     names[id(obj)] = name
             self._names = names
         return self._names
+
+
+_BASE_NAMES: dict[Any, str] = {}
+
+
+def _node_base_name(graph: fx.Graph, target: Any) -> str:
+    """fx's default name for a node of ``target`` (``Graph._target_to_str``: snake case, magic-method
+    dunders dropped), remembered per target."""
+    try:
+        return _BASE_NAMES[target]
+    except KeyError:
+        if len(_BASE_NAMES) >= 4096:  # targets include module paths: bounded across many models
+            _BASE_NAMES.clear()
+        name = _BASE_NAMES[target] = graph._target_to_str(target)
+        return name
+    except TypeError:  # an unhashable target
+        return graph._target_to_str(target)
 
 
 class LeafRoot(nn.Module):

@@ -1,14 +1,21 @@
 """fx's tracer as costmodel drives it: the direct test for Tensor methods must answer exactly as
-torch.overrides does, since it decides whether a traced call is recorded as a method or a function."""
+torch.overrides does, since it decides whether a traced call is recorded as a method or a function;
+the lean node creation must build the graph plain fx builds."""
 
 from __future__ import annotations
 
 import types
+from typing import Any
 
+import pytest
 import torch
+import torch.fx as fx
 import torch.nn.functional as F
+from torch import nn
 
-from costmodel.trace.fx_tracer import is_tensor_method
+from costmodel import load_model
+from costmodel.trace.fx_tracer import ModelTracer, is_leaf, is_tensor_method
+from tests.oracles.test_corpus import OWN
 
 _NAMESPACES = (torch, F, torch.linalg, torch.special, torch.fft, torch.nn.init, torch._C._nn, torch._C._VariableFunctions)
 
@@ -39,3 +46,55 @@ def test_tensor_methods_are_told_apart_as_torch_overrides_tells_them() -> None:
     # both kinds occur: methods, property getters and plain functions
     assert is_tensor_method(torch.Tensor.view) and is_tensor_method(torch.Tensor.shape.__get__)
     assert not is_tensor_method(torch.flatten) and not is_tensor_method(F.relu)
+
+
+class _FxReference(fx.Tracer):
+    """Plain torch.fx with costmodel's leaves: every node made by fx's own ``create_node``/``call_module``."""
+
+    proxy_buffer_attributes = True
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return is_leaf(m)
+
+
+def _described(graph: fx.Graph) -> list[tuple[Any, ...]]:
+    """Every node as fx defines it: name, op, target, arguments (nodes by name), module stack."""
+
+    def arg(a: Any) -> Any:
+        return fx.node.map_arg(a, lambda n: f"%{n.name}")
+
+    return [
+        (n.name, n.op, n.target, arg(n.args), arg(dict(n.kwargs)), n.meta.get("nn_module_stack"), n.type) for n in graph.nodes
+    ]
+
+
+class _Reuse(nn.Module):
+    """A layer called twice (fx keys its second call ``path@1``), nested containers, keyword arguments,
+    a functional call with a dict argument, a buffer read, and a Tensor method chain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.blocks = nn.Sequential(nn.Sequential(nn.BatchNorm2d(3), nn.ReLU()), nn.Identity())
+        self.register_buffer("scale", torch.ones(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(self.blocks(x))
+        y = self.conv(input=y) * self.scale
+        y = F.interpolate(y, scale_factor=2.0, mode="nearest")
+        return y.flatten(1).softmax(dim=-1).sum(dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v1_g3", "mobilenet_v2", "resnet18", "reuse", *sorted(OWN)])
+def test_model_tracer_builds_the_graph_plain_fx_builds(name: str) -> None:
+    """ModelTracer's lean node creation and module calls give node for node what fx's own give:
+    names, ops, targets, arguments, the module stack on each node (fx's keys, ``@n`` repeats included)."""
+    model = _Reuse() if name == "reuse" else OWN[name][0]() if name in OWN else load_model(name)
+    model.eval()
+    ours = _described(ModelTracer(autowrap_math=False).trace(model))
+    reference = _described(_FxReference().trace(model))
+    assert ours == reference
+    stacks = [s for *_, s, _ in ours if s]
+    assert stacks, "the module stack is recorded"
+    if name == "reuse":
+        assert any("conv@1" in s for s in stacks)  # the repeat call's key, as fx spells it
