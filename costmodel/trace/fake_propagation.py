@@ -41,7 +41,8 @@ class FakePropagation(fx.Interpreter):
         self.salt = process_salt()
         self.node_outcomes: dict[str, NodeOutcome] = {}
         self.stand_ins: dict[int, PendingTensor] = {}  # by id of the copy's meta tensor (kept alive by twins.keep)
-        # symbolic sizes are keys only within this trace's ShapeEnv: such a trace memoises privately
+        # symbolic sizes are keys only within this trace's ShapeEnv: such a trace memoises privately (and
+        # only such a trace has SymInt sizes)
         self.memo: dict[Any, NodeOutcome] | None = {} if twins.mode.symbolic else None
 
     def run(self, *args: Any, initial_env: dict[fx.Node, Any] | None = None, enable_io_processing: bool = True) -> Any:
@@ -81,7 +82,7 @@ class FakePropagation(fx.Interpreter):
 
     def _run(self, n: fx.Node) -> Any:
         if n.op == "call_module":
-            module = self.fetch_attr(str(n.target))
+            module = self.submodules.get(str(n.target)) or self.fetch_attr(str(n.target))  # paths at start
             if RULES.for_module(module) is not None:  # a user's module rule: one call, its insides muted
                 args, kwargs = self._fake_args(self.fetch_args_kwargs_from_env(n), module)
                 with self._faking():
@@ -100,7 +101,8 @@ class FakePropagation(fx.Interpreter):
     def _memoised(self, n: fx.Node, target: Any) -> Any:
         """Replay the outcome of an earlier node with the same signature, or compute it and remember."""
         args, kwargs = self.fetch_args_kwargs_from_env(n)
-        keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices) if self.shortcuts else None
+        symbolic = self.memo is not None
+        keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices, symbolic) if self.shortcuts else None
         if keyed is not None:
             outcome = recall(keyed[0], self.memo)
             if outcome is not None:

@@ -3,7 +3,6 @@ argument conversion and a cheap unpacking of proxies, and one-line failures nami
 
 from __future__ import annotations
 
-import copy
 import dis
 import functools
 import inspect
@@ -260,7 +259,7 @@ class ModelTracer(fx.Tracer):
         graph._len += 1
         if self.module_stack:
             if self._stack_snapshot is None:
-                self._stack_snapshot = copy.copy(self.module_stack)
+                self._stack_snapshot = self.module_stack.copy()  # an OrderedDict, as fx's copy.copy makes
             node.meta["nn_module_stack"] = self._stack_snapshot
         return node
 

@@ -117,7 +117,10 @@ class _Copier:
 
     def value(self, value: Any) -> Any:
         """A copy of any Python value the forward can reach (see the module docstring)."""
-        if type(value) in _PLAIN or isinstance(value, _SHARED_TYPES):
+        kind = type(value)
+        if kind in _PLAIN or (kind is tuple and _PLAIN.issuperset(map(type, value))):  # a layer's sizes
+            return value
+        if isinstance(value, _SHARED_TYPES):
             return value
         if id(value) in self.memo:
             return self.memo[id(value)]
@@ -127,7 +130,6 @@ class _Copier:
             return self.tensor(value)
         if isinstance(value, types.MethodType):
             return types.MethodType(value.__func__, self.value(value.__self__))
-        kind = type(value)
         if kind is list:
             items: list[Any] = []
             self.remember(value, items)

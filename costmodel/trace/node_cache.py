@@ -112,11 +112,14 @@ def forget() -> None:
 
 class _Freezer:
     """Turns call arguments into a hashable key; tensors become their geometry plus the index of the
-    first argument that is the same tensor object (``x + x`` reads one tensor, ``x + y`` two)."""
+    first argument that is the same tensor object (``x + x`` reads one tensor, ``x + y`` two).
+    ``symbolic``: sizes may be SymInts (a trace with a ShapeEnv), keyed by their expressions; otherwise
+    every size is an int and a shape is its own key."""
 
-    def __init__(self, devices: dict[int, torch.device]) -> None:
+    def __init__(self, devices: dict[int, torch.device], symbolic: bool = True) -> None:
         self.tensors: list[Any] = []
         self.devices = devices  # the traced copy's meta tensors: their real devices
+        self.symbolic = symbolic
 
     def _index(self, value: Any) -> int:
         for i, t in enumerate(self.tensors):
@@ -125,24 +128,30 @@ class _Freezer:
         self.tensors.append(value)
         return len(self.tensors) - 1
 
+    def _tensor(self, value: Any, device: torch.device) -> Hashable:
+        if self.symbolic:
+            sizes, strides = tuple(map(_size_key, value.shape)), tuple(map(_size_key, value.stride()))
+            offset = _size_key(value.storage_offset())
+        else:
+            sizes, strides, offset = tuple(value.shape), value.stride(), value.storage_offset()
+        return (FakeTensor, self._index(value), sizes, strides, offset, value.dtype, device, value.requires_grad)
+
     def freeze(self, value: Any) -> Hashable:
         kind = type(value)
         if kind in _ATOMS:
             return value
+        if kind is FakeTensor or kind is PendingTensor:
+            if value.constant is not None or value.layout is not torch.strided:
+                raise _Uncacheable
+            return self._tensor(value, value.device)
         if kind in _TYPED_ATOMS:
             return (kind, value)
-        fake = kind is FakeTensor or kind is PendingTensor
-        if fake or (isinstance(value, torch.Tensor) and id(value) in self.devices):  # or a meta tensor of the copy
-            if fake and (value.constant is not None or value.layout is not torch.strided):
-                raise _Uncacheable
-            device = value.device if fake else self.devices[id(value)]
-            sizes, strides = tuple(map(_size_key, value.shape)), tuple(map(_size_key, value.stride()))
-            geometry = (sizes, strides, _size_key(value.storage_offset()), value.dtype)
-            return (FakeTensor, self._index(value), *geometry, device, value.requires_grad)
         if kind in _SEQUENCES:
-            return (kind, tuple(self.freeze(v) for v in value))
+            return (kind, tuple([self.freeze(v) for v in value]))
+        if isinstance(value, torch.Tensor) and id(value) in self.devices:  # a meta tensor of the copy
+            return self._tensor(value, self.devices[id(value)])
         if kind is dict or kind is immutable_dict:
-            return (dict, tuple((k, self.freeze(v)) for k, v in value.items()))
+            return (dict, tuple([(k, self.freeze(v)) for k, v in value.items()]))
         if kind is slice:
             return (slice, self.freeze(value.start), self.freeze(value.stop), self.freeze(value.step))
         if kind is types.FunctionType or kind is types.BuiltinFunctionType:
@@ -169,6 +178,7 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
     """A torch.nn layer's behaviour: its class, hyper-parameters (every attribute a bare nn.Module
     lacks), parameter/buffer geometry, sub-layers."""
     items = []
+    freeze = freezer.freeze
     for key, value in module.__dict__.items():
         if key in _BASE_STATE:
             continue
@@ -176,10 +186,11 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
             value = getattr(value, WRAPPED_FORWARD, value)
             if isinstance(value, types.MethodType) and value.__self__ is module:
                 continue  # the class's own forward
-        items.append((key, freezer.freeze(value)))
-    tensors = tuple((k, freezer.freeze(v)) for k, v in {**module._parameters, **module._buffers}.items())
-    children = tuple((k, None if m is None else _module_state(m, freezer)) for k, m in module._modules.items())
-    return (type(module), tuple(items), tensors, children)
+        items.append((key, freeze(value)))
+    tensors = [(k, freeze(v)) for k, v in module._parameters.items()]
+    tensors += [(k, freeze(v)) for k, v in module._buffers.items() if k not in module._parameters]
+    children = tuple([(k, None if m is None else _module_state(m, freezer)) for k, m in module._modules.items()])
+    return (type(module), tuple(items), tuple(tensors), children)
 
 
 def _is_pure_function(target: Any) -> bool:
@@ -187,15 +198,22 @@ def _is_pure_function(target: Any) -> bool:
 
 
 def node_key(
-    node: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], salt: Hashable, devices: dict[int, torch.device]
+    node: fx.Node,
+    target: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    salt: Hashable,
+    devices: dict[int, torch.device],
+    symbolic: bool = True,
 ) -> tuple[Hashable, list[Any]] | None:
     """The memo key of one node about to run (``target`` is the module for call_module) and its
     distinct input tensors in key order, or None when the outcome may depend on more than metadata.
+    ``symbolic``: sizes may be SymInts (False: every size is an int, keyed as it is).
 
     call_module: torch.nn's own layers (the tracer keeps only those, plus user rules, as leaves);
     call_function: functions of torch, operator, math and builtins; call_method: Tensor methods.
     """
-    freezer = _Freezer(devices)
+    freezer = _Freezer(devices, symbolic)
     try:
         if node.op == "call_module":
             if not isinstance(target, nn.Module) or target._forward_hooks or target._forward_pre_hooks:
