@@ -147,6 +147,8 @@ class _Freezer:
         if kind in _TYPED_ATOMS:
             return (kind, value)
         if kind in _SEQUENCES:
+            if _ATOMS.issuperset(map(type, value)):  # sizes, kernel sizes: each item is its own key
+                return (kind, tuple(value))
             return (kind, tuple([self.freeze(v) for v in value]))
         if isinstance(value, torch.Tensor) and id(value) in self.devices:  # a meta tensor of the copy
             return self._tensor(value, self.devices[id(value)])
@@ -186,7 +188,7 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
             value = getattr(value, WRAPPED_FORWARD, value)
             if isinstance(value, types.MethodType) and value.__self__ is module:
                 continue  # the class's own forward
-        items.append((key, freeze(value)))
+        items.append((key, value if type(value) in _ATOMS else freeze(value)))
     tensors = [(k, freeze(v)) for k, v in module._parameters.items()]
     tensors += [(k, freeze(v)) for k, v in module._buffers.items() if k not in module._parameters]
     children = tuple([(k, None if m is None else _module_state(m, freezer)) for k, m in module._modules.items()])
