@@ -38,6 +38,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     numel_of,
     pending_like,
+    trimmed,
     view_like,
 )
 
@@ -291,6 +292,28 @@ def _reduction(op: str, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], m
     return out, [aten_call(op, call_args, [x], [out])]
 
 
+def _vector_norm(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """torch.linalg.vector_norm(x, ord, dim, keepdim) of a real floating tensor of any layout: one
+    ``aten::linalg_vector_norm``, a new row-major tensor of x's dtype with ``dim`` reduced (all dims when None),
+    as ``_mean`` (ConvNeXt V2's global response norm). A ``dtype`` argument runs faked."""
+    params = named_arguments(args, kwargs, ("ord", "dim", "keepdim"))
+    if params is None or set(params) - {"ord", "dim", "keepdim"} or not x.dtype.is_floating_point:
+        return None
+    order, dims, keepdim = params.get("ord", 2), params.get("dim"), params.get("keepdim", False)
+    if type(order) not in (int, float) or type(keepdim) is not bool:
+        return None
+    given = None if dims is None else [dims] if type(dims) is int else list(dims) if isinstance(dims, (list, tuple)) else []
+    if given is not None and (not given or not all(type(d) is int for d in given)):
+        return None
+    resolved = list(range(x.dim())) if given is None else [normalised_dim(d, x.dim()) for d in given]
+    if any(d is None for d in resolved) or len(set(resolved)) != len(resolved):
+        return None
+    out = _reduced(x, {d for d in resolved if d is not None}, keepdim, mode)
+    default_ord = 2 if type(order) is int else None  # the dispatcher keeps a float ord, 2.0 included
+    call_args = (TensorMeta.of(x), *trimmed([order, given, keepdim], [default_ord, None, False]))
+    return out, [aten_call("aten::linalg_vector_norm", call_args, [x], [out])]
+
+
 def _reduced(x: Any, dims: set[int], keepdim: bool, mode: LazyFakeMode) -> PendingTensor:
     if keepdim:
         shape = [1 if i in dims else s for i, s in enumerate(x.shape)]
@@ -466,6 +489,7 @@ _FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], 
     torch.diff: _diff,
     torch.mean: _mean,
     torch.sum: _sum,
+    torch.linalg.vector_norm: _vector_norm,
     torch.softmax: softmax,
     F.softmax: softmax,
     **views.FUNCTIONS_ON_TENSOR,

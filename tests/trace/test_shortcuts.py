@@ -654,17 +654,71 @@ class Reduced(nn.Module):
         return y.mean(self.dims, keepdim=self.keepdim), torch.sum(y, dim=self.dims[0]) * 1
 
 
+def _random_reduction(rng: Any, min_rank: int) -> tuple[tuple[int, ...], tuple[int, ...], list[int]]:
+    """A small shape, a dimension order to store it in, and a sorted non-empty set of dims to reduce."""
+    rank = rng.randint(min_rank, 4)
+    shape = tuple(rng.choice([1, 2, 3, 5]) for _ in range(rank))
+    dims = sorted(rng.sample(range(rank), rng.randint(1, rank)))
+    return shape, tuple(rng.sample(range(rank), rank)), dims
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_reductions_of_any_layout_record_what_fake_records(seed: int) -> None:
     import random
 
     rng = random.Random(seed)
     for _ in range(8):
-        rank = rng.randint(2, 4)
-        shape = tuple(rng.choice([1, 2, 3, 5]) for _ in range(rank))
-        dims = tuple(sorted(rng.sample(range(rank), rng.randint(1, rank))))
-        model = Reduced(tuple(rng.sample(range(rank), rank)), dims, rng.random() < 0.5, rng.random() < 0.3)
+        shape, order, dims = _random_reduction(rng, 2)
+        model = Reduced(order, tuple(dims), rng.random() < 0.5, rng.random() < 0.3)
         assert_rules_record_what_fake_records(model.eval(), shape)
+
+
+class VectorNorms(nn.Module):
+    """torch.linalg.vector_norm over dims of a tensor stored in another dimension order (ConvNeXt V2's
+    global response norm: the L2 norm over H, W of an NHWC tensor), with the arguments spelled every way."""
+
+    def __init__(self, order: tuple[int, ...], dims: Any, keepdim: bool, ord_: float, sliced: bool) -> None:
+        super().__init__()
+        self.order, self.dims, self.keepdim, self.ord, self.sliced = order, dims, keepdim, ord_, sliced
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = x.permute(*self.order)
+        y = y[..., ::2] if self.sliced else y
+        return (
+            torch.linalg.vector_norm(y, self.ord, self.dims, self.keepdim),
+            torch.linalg.vector_norm(y, dim=self.dims, keepdim=self.keepdim),
+            torch.linalg.vector_norm(y, ord=self.ord),
+            torch.linalg.vector_norm(y.half(), keepdim=self.keepdim) * 2,
+        )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vector_norms_of_any_layout_record_what_fake_records(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(6):
+        shape, order, picked = _random_reduction(rng, 1)
+        dims = rng.choice([picked[0] - len(shape), tuple(picked), list(picked), None])
+        model = VectorNorms(order, dims, rng.random() < 0.5, rng.choice([2, 2.0, 1, 3.5, float("inf")]), rng.random() < 0.3)
+        assert_rules_record_what_fake_records(model.eval(), shape)
+
+
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt V2's GRN on an NHWC tensor, as Hugging Face writes it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.permute(0, 2, 3, 1)
+        gx = torch.linalg.vector_norm(y, ord=2, dim=(1, 2), keepdim=True)
+        return gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+
+
+def test_global_response_norm_needs_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_rules_record_what_fake_records(GlobalResponseNorm(), (1, 8, 7, 7))
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(GlobalResponseNorm(), (1, 8, 7, 7))
+    assert not built
+    assert [c.op for c in traced.node_calls["linalg_vector_norm"]] == ["aten::linalg_vector_norm"]
 
 
 class LinearOfStridedInput(nn.Module):
