@@ -13,7 +13,7 @@ import re
 import sys
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -193,6 +193,22 @@ class ModelTracer(fx.Tracer):
         super().__init__(autowrap_modules=modules)
         self._names: dict[int, str] | None = None
         self._stack_snapshot: dict[str, tuple[str, type]] | None = None
+        self._returned = False  # the root's forward has returned: create_arg builds the output node
+
+    def create_args_for_root(self, root_fn: Any, is_module: bool, concrete_args: Any = None) -> tuple[Any, list[Any]]:
+        fn, args = super().create_args_for_root(root_fn, is_module, concrete_args)
+        return self.marking_return(fn), args
+
+    def marking_return(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` that records, once it has returned, that what follows is the graph's output."""
+
+        @functools.wraps(fn)
+        def returning(*args: Any, **kwargs: Any) -> Any:
+            out = fn(*args, **kwargs)
+            self._returned = True
+            return out
+
+        return returning
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf(m)
@@ -295,7 +311,14 @@ class ModelTracer(fx.Tracer):
             name = self._root_names().get(id(a))
             if name is not None:
                 return self.create_node("get_attr", name, (), {})
-        return super().create_arg(a)
+        try:
+            return super().create_arg(a)
+        except NotImplementedError:
+            if not self._returned:
+                raise
+            # an object fx cannot put in a graph, returned by the model (a key/value cache in a Hugging
+            # Face output): the output keeps the traced values it holds, which stay live as the cache does
+            return self.create_arg(tuple(_proxies_within(a)))
 
     def _root_names(self) -> dict[int, str]:
         """id → qualified name of every parameter, buffer and module of the root (first name wins,
@@ -307,6 +330,30 @@ class ModelTracer(fx.Tracer):
                     names[id(obj)] = name
             self._names = names
         return self._names
+
+
+def _proxies_within(value: Any, depth: int = 6) -> Iterator[fx.Proxy]:
+    """The proxies an object holds in its attributes, lists, tuples and dicts (each object once, to
+    ``depth`` levels), in attribute order."""
+    seen: set[int] = set()
+
+    def walk(v: Any, level: int) -> Iterator[fx.Proxy]:
+        if isinstance(v, fx.Proxy):
+            yield v
+            return
+        if level > depth or id(v) in seen or isinstance(v, (str, bytes, int, float, bool, type, nn.Module, torch.Tensor)):
+            return
+        seen.add(id(v))
+        if isinstance(v, dict):
+            items: Any = v.values()
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            items = v
+        else:
+            items = getattr(v, "__dict__", {}).values()
+        for item in items:
+            yield from walk(item, level + 1)
+
+    return walk(value, 0)
 
 
 _BASE_NAMES: dict[Any, str] = {}

@@ -222,7 +222,7 @@ class ShapedTracer(ModelTracer):
         def forward(root: nn.Module) -> Any:
             return root_fn(root, *bound.args, **bound.kwargs)
 
-        return forward, [self.root]
+        return self.marking_return(forward), [self.root]
 
     def _placeholder(self, name: str, value: Any) -> Any:
         """A placeholder proxy holding ``value`` when it holds a tensor, else ``value`` itself."""

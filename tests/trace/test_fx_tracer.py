@@ -98,3 +98,48 @@ def test_model_tracer_builds_the_graph_plain_fx_builds(name: str) -> None:
     assert stacks, "the module stack is recorded"
     if name == "reuse":
         assert any("conv@1" in s for s in stacks)  # the repeat call's key, as fx spells it
+
+
+class _KeyValueCache:
+    """A cache object of the kind Hugging Face models return (``DynamicCache``): plain Python holding
+    the keys and values each layer computed; fx cannot put it in a graph."""
+
+    def __init__(self) -> None:
+        self.layers: list[dict[str, torch.Tensor]] = []
+
+    def update(self, key: torch.Tensor, value: torch.Tensor) -> None:
+        self.layers.append({"keys": key, "values": value})
+
+
+class _ReturnsCache(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.k, self.v, self.out = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> dict[str, Any]:
+        cache = _KeyValueCache()
+        k, v = self.k(x), self.v(x)
+        cache.update(k, v.transpose(1, 2))
+        scores = torch.softmax(x @ k.transpose(1, 2), dim=-1)
+        return {"hidden": self.out(scores @ v), "past_key_values": cache}
+
+
+def test_a_returned_cache_object_keeps_the_fx_walk_and_costs_what_the_aten_walk_costs() -> None:
+    from costmodel import analyze
+
+    traced = analyze(_ReturnsCache().eval(), (2, 5, 8))
+    walked = analyze(_ReturnsCache().eval(), (2, 5, 8), fallback=True)
+    assert traced.walk == "fx" and walked.walk == "aten"
+    assert not traced.notes and not traced.uncounted
+    for metric in ("flops", "mac", "params"):
+        assert sum(getattr(r, metric) for r in traced.layers) == sum(getattr(r, metric) for r in walked.layers)
+    assert any(r.op == "transpose" and r.flops == 0 for r in traced.layers)  # the cached value's view is traced
+
+
+def test_an_object_passed_inside_the_forward_still_fails_where_fx_cannot_record_it() -> None:
+    class Passes(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.add(_KeyValueCache())  # a method call records its arguments: this one cannot be
+
+    with pytest.raises(NotImplementedError):
+        ModelTracer(autowrap_math=False).trace(Passes())
