@@ -47,14 +47,25 @@ def owner_of(node: fx.Node) -> str | None:
     return None
 
 
-def unique_name(base: str, used: set[str]) -> str:
-    """``base``, or ``base_1``, ``base_2``… (the first not in ``used``), recorded in ``used``."""
-    name, n = base, 0
-    while name in used:
-        n += 1
-        name = f"{base}_{n}"
-    used.add(name)
-    return name
+class UniqueNames:
+    """Hands out row names: ``base``, or ``base_1``, ``base_2``… (the first not handed out yet). The
+    suffix search for a base resumes where it last stopped, so n repeats of one base cost O(n), not
+    O(n²) (RWKV's per-token loop repeats each op name hundreds of times)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self._next: dict[str, int] = {}
+
+    def __call__(self, base: str) -> str:
+        """The first of ``base``, ``base_1``, ``base_2``… not handed out yet, now handed out."""
+        n = self._next.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self._next[base] = n + 1
+        self.used.add(name)
+        return name
 
 
 def row_names(traced: TracedModel) -> dict[str, str]:
@@ -62,7 +73,7 @@ def row_names(traced: TracedModel) -> dict[str, str]:
     ``state_dict`` keys: a module call is its module path as ``named_modules`` spells it
     (``stage2.0.branch1.0``); a function or method is ``<owning module path>.<op>`` (``layer1.0.add``), or
     the op alone in the model's own forward; a repeat gets ``_1``, ``_2``… ."""
-    used: set[str] = set()
+    unique = UniqueNames()
     names: dict[str, str] = {}
     for node in traced.call_nodes():
         if node.op == "call_module" and not traced.is_wrapped_leaf:
@@ -72,7 +83,7 @@ def row_names(traced: TracedModel) -> dict[str, str]:
         else:
             owner = owner_of(node)
             base = f"{owner}.{op_name(node, None)}" if owner else op_name(node, None)
-        names[node.name] = unique_name(base, used)
+        names[node.name] = unique(base)
     return names
 
 
@@ -393,14 +404,14 @@ def _aten_analysis(
 def aten_row_names(walk: AtenWalk, model: nn.Module) -> list[str]:
     """Each row's name, the fx walk's scheme: a layer call is its path (the model's class name when the
     model itself is the layer), an op ``<owning module path>.<op>`` or the op alone; repeats ``_1``, ``_2``…"""
-    used: set[str] = set()
+    unique = UniqueNames()
     names = []
     for row in walk.rows:
         if row.layer is not None:
             base = row.layer or type(model).__name__
         else:
             base = f"{row.owner}.{row.op}" if row.owner else row.op
-        names.append(unique_name(base, used))
+        names.append(unique(base))
     return names
 
 

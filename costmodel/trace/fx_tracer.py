@@ -46,14 +46,17 @@ def keep_unicode_names(graph: fx.Graph) -> dict[str, str]:
     names stay unique. Returns the new name of each renamed node by its old name."""
     used = {node.name for node in graph.nodes}
     renamed: dict[str, str] = {}
+    next_suffix: dict[str, int] = {}  # where each base's search resumes: repeats cost O(n), not O(n²)
     for node in graph.nodes:
         if node.op != "call_module" or str(node.target).isascii():
             continue
         base = re.sub(r"\W", "_", str(node.target))
-        candidate, suffix = base, 0
+        suffix = next_suffix.get(base, 0)
+        candidate = base if suffix == 0 else f"{base}_{suffix}"
         while candidate in used:
             suffix += 1
             candidate = f"{base}_{suffix}"
+        next_suffix[base] = suffix + 1
         used.discard(node.name)
         used.add(candidate)
         renamed[node.name] = candidate
@@ -185,6 +188,8 @@ class ModelTracer(fx.Tracer):
     leaves decided by ``is_leaf``."""
 
     proxy_buffer_attributes = True
+    #: the proxy classes this tracer makes (an argument of one of them is its node)
+    proxy_kinds: frozenset[type] = frozenset({TracerProxy, TracerAttribute})
 
     def __init__(self, autowrap_math: bool = True) -> None:
         # fx re-patches all of ``math`` on every trace (a third of a small model's analysis time) so
@@ -301,8 +306,10 @@ class ModelTracer(fx.Tracer):
         kind = type(a)
         if kind in _ATOMS:
             return a
-        if kind is TracerProxy or kind is TracerAttribute:
+        if kind in self.proxy_kinds:
             return a.node
+        if kind is slice:
+            return slice(self.create_arg(a.start), self.create_arg(a.stop), self.create_arg(a.step))
         if kind is tuple or kind is list:
             return kind(self.create_arg(item) for item in a)
         if kind is dict and all(type(k) is str for k in a):
