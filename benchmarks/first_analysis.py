@@ -113,6 +113,19 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hf:Swinv2": ("Swinv2Config", {}, "image"),
     "hf:Hiera": ("HieraConfig", {}, "image"),
     "hf:Data2VecVision": ("Data2VecVisionConfig", {}, "image"),
+    # constructs met later: a returned key/value cache (Bart's default use_cache), einsum-heavy attention
+    # (Funnel), FFTs (FNet), a branch on an internally built mask (Longformer: .item(), the aten walk on real
+    # tensors), padding computed from stride buffers (Encodec), hasattr(weight, "SCB") (RWKV)
+    "hf:Bart": ("BartConfig", {}, "tokens"),
+    "hf:Funnel": ("FunnelConfig", {}, "tokens"),
+    "hf:FNet": ("FNetConfig", {}, "tokens"),
+    "hf:Longformer": ("LongformerConfig", {}, "tokens"),
+    "hf:Encodec": ("EncodecConfig", {}, "codec"),
+    "hf:RWKV(4 layers)": (
+        "RwkvConfig",
+        {"num_hidden_layers": 4, "hidden_size": 768, "attention_hidden_size": 768, "intermediate_size": 3072},
+        "tokens",
+    ),
 }
 
 OWN_CORPUS = ("own:vit", "own:swin_window", "own:efficientnet_se_droppath", "own:convnext_block", "own:stateful")
@@ -149,6 +162,8 @@ def build(key: str) -> tuple[Any, Any, tuple[Any, ...]]:
         size = size[0] if isinstance(size, (list, tuple)) else size
         shape = (1, getattr(config, "num_channels", 3), size, size)
         return model, shape, (torch.randn(shape),)
+    if kind == "codec":  # one second of 24 kHz mono audio
+        return model, (1, 1, 24000), (torch.randn(1, 1, 24000),)
     if kind == "audio":
         return model, (1, 16000), (torch.randn(1, 16000),)
     ids = torch.randint(0, 100, (1, 128))

@@ -2,8 +2,9 @@
 
 The model's forward runs once on a copy (``model_copy.copy_model``) under the same op recorder as the fx
 path, so every op is costed by the same rule table and the two walks agree wherever both run. It runs
-on fake tensors first (no real compute) and on real tensors (a private copy of the model) only when
-an op needs values (``.item()``, ``nonzero``). The engine (``analyze``) costs the calls; rows are aten
+on fake tensors first (no real compute), then on fake tensors that keep the values of the model's
+one-element buffers (a stride kept as a tensor), and on real tensors (a private copy of the model) only
+when an op needs the values of data (``.item()``, ``nonzero``). The engine (``analyze``) costs the calls; rows are aten
 ops named after the module that issued them (``layer1.0.add``), and each call of a leaf layer (a torch.nn
 layer, as the fx walk keeps whole) is one row named by its path (``layer1.0.conv1``, ``Conv2d``), answered
 by the fx walk's shape rules and memo where they apply (``leaf_calls``).
@@ -42,12 +43,14 @@ def _run(
     fake_mode: FakeTensorMode | None = None,
     deadline: float | None = None,
     shortcuts: bool = True,
+    known_values: bool = False,
 ) -> tuple[list[AtenCall], list[WalkRow], dict[int, nn.Parameter], dict[str, list[nn.Parameter]]]:
     """One forward of a copy of ``model``; returns the recorded ops, the rows they make, the user's
     parameters keyed by the storages of their copies (to attribute parameters to the op that reads them),
-    and each leaf layer's own parameters by its path."""
+    and each leaf layer's own parameters by its path. ``known_values``: a fake copy's one-element buffers
+    keep their values (``fake_tensor_map``)."""
     mode = (fake_mode or new_fake_mode()) if fake else None
-    tensor_map = fake_tensor_map(mode, dtype) if mode is not None else real_tensor_map(dtype)
+    tensor_map = fake_tensor_map(mode, dtype, known_values) if mode is not None else real_tensor_map(dtype)
     copied = copy_model(model, tensor_map)
     dispatch_as_eager(copied)
     names = {id(m): n for n, m in copied.named_modules(remove_duplicate=False)}
@@ -147,7 +150,10 @@ def aten_walk(
     real = False
     with process_state_preserved(), fake_errors_unlogged():
         try:
-            calls, rows, by_storage, layer_params = _run(model, spec, dtype, True, fake_mode, deadline, shortcuts)
+            try:
+                calls, rows, by_storage, layer_params = _run(model, spec, dtype, True, fake_mode, deadline, shortcuts)
+            except _NeedsValues:  # perhaps values the model holds (a stride kept as a buffer): fake, with those
+                calls, rows, by_storage, layer_params = _run(model, spec, dtype, True, fake_mode, deadline, shortcuts, True)
         except _NeedsValues as exc:
             if fake_mode is not None:
                 raise NeedsRealValues(f"{type(model).__name__}'s shapes depend on tensor values ({exc.__cause__})") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from costmodel.trace.function_shortcuts import direct_function
 from costmodel.trace.fx_tracer import first_line
 from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
-from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
+from costmodel.trace.node_cache import NodeOutcome, is_pure_function, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.trace.pending import PendingTensor, materialised, standing_in
 from costmodel.trace.recorders import CompositeRecorder, OpRecorder, to_call
 
@@ -44,6 +45,9 @@ class FakePropagation(fx.Interpreter):
         # symbolic sizes are keys only within this trace's ShapeEnv: such a trace memoises privately (and
         # only such a trace has SymInt sizes)
         self.memo: dict[Any, NodeOutcome] | None = {} if twins.mode.symbolic else None
+        # constants may flow (a buffer whose value the copy keeps, a ``torch.tensor(3)`` a node made): nodes
+        # reading one run on fake tensors, where FakeTensorMode carries the value, never by rule or memo
+        self.constants_may_flow = False  # set by the first get_attr of such a buffer, or a node's constant output
 
     def run(self, *args: Any, initial_env: dict[fx.Node, Any] | None = None, enable_io_processing: bool = True) -> Any:
         """fx's ``Interpreter.run`` without its progress bar (tqdm's first bar costs ~2 ms) and without
@@ -96,11 +100,133 @@ class FakePropagation(fx.Interpreter):
             return self._memoised(n, module)
         if n.op in ("call_function", "call_method"):
             return self._memoised(n, n.target)
-        return super().run_node(n)
+        result = super().run_node(n)
+        if n.op == "get_attr" and result in self.twins.constants:
+            self.constants_may_flow = True
+        return result
+
+    def known_value(self, value: Any) -> torch.Tensor | None:
+        """The real value a traced tensor is known to hold, else None: a buffer of the copy whose value it
+        keeps, a constant FakeTensorMode carries, or a real one-element CPU tensor (what a node computed
+        from such values, a constant fx attached)."""
+        if not isinstance(value, torch.Tensor):
+            return None
+        constant = self.twins.constants.get(value)
+        if constant is not None:
+            return constant
+        if type(value) is torch.Tensor:
+            return value if value.device.type == "cpu" and value.numel() <= 1 else None
+        return getattr(value, "constant", None)
+
+    def _on_known_values(self, n: fx.Node, target: Any, value: Any) -> bool:
+        """Whether node ``n`` is a torch, operator or math function, or a Tensor method, all of whose
+        tensor arguments hold known values (see ``known_value``)."""
+        if n.op == "call_function" and not is_pure_function(target):
+            return False
+        if n.op not in ("call_function", "call_method"):
+            return False
+        return self._all_known(value)
+
+    def _all_known(self, value: Any) -> bool:
+        if type(value) is PendingTensor:
+            return False
+        if isinstance(value, torch.Tensor):
+            return self.known_value(value) is not None
+        if type(value) in (tuple, list):
+            return all(self._all_known(v) for v in value)
+        if type(value) is dict:
+            return all(self._all_known(v) for v in value.values())
+        return True
+
+    def _computed_on_values(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Node ``n`` run for real on the known values of its one-element tensors (Encodec's padding
+        arithmetic on stride and kernel-size buffers): microseconds, where FakeTensorMode's constant
+        propagation takes milliseconds an op. The aten ops it runs are recorded as a fake run records
+        them; a one-element result stays a real value, a larger one becomes a fake tensor."""
+
+        def real(v: Any) -> Any:
+            if isinstance(v, torch.Tensor):
+                return self.known_value(v)
+            if type(v) in (tuple, list):
+                return type(v)(real(x) for x in v)
+            if type(v) is dict:
+                return {k: real(x) for k, x in v.items()}
+            return v
+
+        values, named = real(args), real(kwargs)
+        with torch.no_grad(), self.recorder:
+            if n.op == "call_method":
+                result = getattr(values[0], str(target))(*values[1:], **named)
+            else:
+                result = target(*values, **named)
+        return self._fake_where_large(result)
+
+    def _sizes_as_ints(self, value: Any, inside: bool = False, indexing: bool = False) -> Any:
+        """``value`` with each known one-element integer tensor inside a tuple, list or slice (a pad width,
+        a slice bound: where torch reads an int) replaced by its int, so that the node takes its shape rule
+        and the memo; a tensor passed as an operand itself stays a tensor, and so does an index (``indexing``:
+        only slice bounds)."""
+        if inside and isinstance(value, torch.Tensor):
+            known = self.known_value(value)
+            if known is not None and known.numel() == 1 and not known.is_floating_point() and known.dtype is not torch.bool:
+                return int(known.item())
+            return value
+        if type(value) in (tuple, list):
+            return type(value)(self._sizes_as_ints(v, not indexing, indexing) for v in value)
+        if type(value) is slice:
+            return slice(*(self._sizes_as_ints(v, True) for v in (value.start, value.stop, value.step)))
+        if type(value) is dict:
+            return {k: self._sizes_as_ints(v, inside, indexing) for k, v in value.items()}
+        return value
+
+    def _as_constants(self, value: Any) -> Any:
+        """``value`` with each real one-element tensor (a known value) made a FakeTensorMode constant."""
+        if type(value) is torch.Tensor and self.known_value(value) is not None:
+            mode = self.mode.get()
+            return mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=True)
+        if type(value) in (tuple, list):
+            return type(value)(self._as_constants(v) for v in value)
+        if type(value) is dict:
+            return {k: self._as_constants(v) for k, v in value.items()}
+        return value
+
+    def _fake_where_large(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            if value.numel() <= 1 and value.device.type == "cpu":
+                return value
+            mode = self.mode.get()
+            return mode.fake_tensor_converter.from_real_tensor(mode, value)
+        if type(value) in (tuple, list):
+            return type(value)(self._fake_where_large(v) for v in value)
+        return value
 
     def _memoised(self, n: fx.Node, target: Any) -> Any:
-        """Replay the outcome of an earlier node with the same signature, or compute it and remember."""
+        """Replay the outcome of an earlier node with the same signature, or compute it and remember.
+        A node reading known values (``known_value``) is computed on them when they are all it reads; else
+        its known sizes inside tuples and slices become ints; a value a node computed that it still reads
+        as an operand takes it to a fake run carrying the value; a buffer holding one takes the usual path
+        (its value matters to few ops: one that asks for it runs again, carrying it)."""
         args, kwargs = self.fetch_args_kwargs_from_env(n)
+        if not self.constants_may_flow or not self._reads_constant((args, kwargs)):
+            return self._keyed(n, target, args, kwargs)
+        if self._on_known_values(n, target, (args, kwargs)):
+            return self._computed_on_values(n, target, args, kwargs)
+        indexing = target is operator.getitem  # x[t] with a 0-dim tensor t gathers: only slice bounds are ints
+        args, kwargs = self._sizes_as_ints(args, indexing=indexing), self._sizes_as_ints(kwargs, indexing=indexing)
+        if self._reads_constant((args, kwargs), computed_only=True):
+            return self._compute(n, target, args, kwargs, by_rule=False)
+        start = len(self.recorder.calls)
+        try:
+            return self._keyed(n, target, args, kwargs)
+        except Exception as exc:
+            if not needs_values(exc) or not self._reads_constant((args, kwargs)):
+                raise
+            del self.recorder.calls[start:], self.recorder.owners[start:]
+            return self._compute(n, target, args, kwargs, by_rule=False)
+
+    def _keyed(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The memo's outcome of node ``n`` (``target`` its module for call_module) on these arguments, or
+        the node computed and its outcome remembered."""
         symbolic = self.memo is not None
         keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices, symbolic) if self.shortcuts else None
         if keyed is not None:
@@ -119,26 +245,48 @@ class FakePropagation(fx.Interpreter):
                 self.node_outcomes[n.name] = outcome
         return result
 
-    def _compute(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """A closed-form shape rule where one applies, else the node run on fake tensors; composites
-        (attention) are recorded as one op. The composite recorder is entered here only: as a
+    def _reads_constant(self, value: Any, computed_only: bool = False) -> bool:
+        """Whether ``value`` (arguments, nested in tuples, lists, dicts and slices) holds a tensor with a
+        known value (``computed_only``: one a node computed, not a buffer of the copy)."""
+        if isinstance(value, torch.Tensor):
+            if computed_only and value in self.twins.constants:
+                return False
+            return self.known_value(value) is not None
+        if type(value) in (tuple, list):
+            return any(self._reads_constant(v, computed_only) for v in value)
+        if type(value) is dict:
+            return any(self._reads_constant(v, computed_only) for v in value.values())
+        if type(value) is slice:
+            return any(self._reads_constant(v, computed_only) for v in (value.start, value.stop, value.step))
+        return False
+
+    def _compute(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], by_rule: bool = True) -> Any:
+        """A closed-form shape rule where one applies (and ``by_rule``), else the node run on fake tensors;
+        composites (attention) are recorded as one op. The composite recorder is entered here only: as a
         TorchFunctionMode it would tax every torch call of the interpreter and of the replays too."""
-        if self.shortcuts and n.op == "call_module" and not target._forward_hooks and not target._forward_pre_hooks:
+        by_rule = by_rule and self.shortcuts
+        if by_rule and n.op == "call_module" and not target._forward_hooks and not target._forward_pre_hooks:
             direct = direct_call(target, args, kwargs, self.mode)
             if direct is not None:
                 self.recorder.add_all(direct[1])
                 return direct[0]
-        if self.shortcuts and n.op in ("call_function", "call_method"):
+        if by_rule and n.op in ("call_function", "call_method"):
             direct = direct_function(n.op, target, self.standing_in_for(args), self.standing_in_for(kwargs), self.mode)
             if direct is not None:
                 self.recorder.add_all(direct[1])
                 return direct[0]
         args, kwargs = self._fake_args((args, kwargs), target if n.op == "call_module" else None)
+        if not by_rule and self.constants_may_flow:  # known values ride as constants: ``int(t)`` reads them
+            args, kwargs = self._as_constants(args), self._as_constants(kwargs)
         with self._faking(), CompositeRecorder(self.recorder):
             if n.op == "call_method":
                 self_obj, *rest = args
-                return getattr(self_obj, str(target))(*rest, **kwargs)
-            return target(*args, **kwargs)
+                result = getattr(self_obj, str(target))(*rest, **kwargs)
+            else:
+                result = target(*args, **kwargs)
+        if not self.constants_may_flow and self._reads_constant(result):
+            self.constants_may_flow = True
+        return result
 
     def standing_in_for(self, value: Any) -> Any:
         """``value`` with the copy's meta tensors (parameters and buffers the graph reads) replaced by

@@ -37,12 +37,66 @@ class LazyFakeMode:
         return self._mode
 
 
-def meta_tensor_map(dtype: torch.dtype | None, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> TensorMap:
+def holds_known_value(t: torch.Tensor) -> bool:
+    """Whether a stand-in of ``t`` keeps its value (``KnownValues``): a buffer or plain tensor attribute
+    (not a parameter) of at most one element on the CPU — a stride or kernel size kept as a tensor
+    (Encodec's padding arithmetic), a step counter, a scale. Such values decide Python control flow
+    (``max(pad_left, pad_right)``) and cost nothing to carry."""
+    return (
+        type(t) is torch.Tensor
+        and t.numel() <= 1
+        and t.layout is torch.strided
+        and t.device.type == "cpu"
+        and not t.is_quantized
+        and not t.is_complex()
+    )
+
+
+class KnownValues:
+    """The values of the copy's one-element tensors (``holds_known_value``) by the stand-in's id: each
+    read from the user's tensor only when asked (most models never ask), as a private clone cast to the
+    analysis dtype when floating, so no op of the analysis can write the user's tensor."""
+
+    def __init__(self, dtype: torch.dtype | None) -> None:
+        self.dtype = dtype
+        self._originals: dict[int, torch.Tensor] = {}
+        self._values: dict[int, torch.Tensor] = {}
+
+    def add(self, stand_in: torch.Tensor, original: torch.Tensor) -> None:
+        """Record that ``stand_in`` holds the value of the user's ``original``."""
+        self._originals[id(stand_in)] = original
+
+    def __contains__(self, stand_in: Any) -> bool:
+        return id(stand_in) in self._originals
+
+    def __bool__(self) -> bool:
+        return bool(self._originals)
+
+    def get(self, stand_in: Any) -> torch.Tensor | None:
+        """The value ``stand_in`` holds, or None."""
+        key = id(stand_in)
+        value = self._values.get(key)
+        if value is None and key in self._originals:
+            with torch.no_grad():
+                value = self._originals[key].detach().clone()
+                if self.dtype is not None and value.is_floating_point():
+                    value = value.to(self.dtype)
+            self._values[key] = value
+        return value
+
+
+def meta_tensor_map(
+    dtype: torch.dtype | None,
+    devices: dict[int, torch.device],
+    keep: list[torch.Tensor],
+    constants: KnownValues | None = None,
+) -> TensorMap:
     """Maps a real tensor to a meta tensor of the same geometry (memoised; floating-point tensors cast
     to ``dtype``), recording the real device in ``devices`` by the meta tensor's id. Meta tensors cost
     a microsecond and no mode: the shape rules read them; a node that must run turns them into fake
     tensors of the recorded device (``FakeTwins``). ``keep`` holds every meta tensor, so that an id in
-    ``devices`` never comes to name another object once a module's tensors are swapped for fakes."""
+    ``devices`` never comes to name another object once a module's tensors are swapped for fakes.
+    ``constants``: where given, records which meta tensors hold a value they keep (``holds_known_value``)."""
     memo: dict[int, torch.Tensor] = {}
 
     def meta(t: torch.Tensor) -> torch.Tensor:
@@ -61,6 +115,8 @@ def meta_tensor_map(dtype: torch.dtype | None, devices: dict[int, torch.device],
                 m = nn.Parameter(m, requires_grad=t.requires_grad)
             devices[id(m)] = t.device
             keep.append(m)  # ids stay valid: the tensor lives as long as the trace
+            if constants is not None and holds_known_value(t):
+                constants.add(m, t)
         memo[key] = m
         return m
 
@@ -70,10 +126,17 @@ def meta_tensor_map(dtype: torch.dtype | None, devices: dict[int, torch.device],
 class FakeTwins:
     """The fake twin of each meta tensor of the traced copy (one per tensor, so shared stays shared)."""
 
-    def __init__(self, mode: LazyFakeMode, devices: dict[int, torch.device], keep: list[torch.Tensor]) -> None:
+    def __init__(
+        self,
+        mode: LazyFakeMode,
+        devices: dict[int, torch.device],
+        keep: list[torch.Tensor],
+        constants: KnownValues | None = None,
+    ) -> None:
         self.mode = mode
         self.devices = devices
         self.keep = keep
+        self.constants = constants if constants is not None else KnownValues(None)  # the values twins keep
         self._twins: dict[int, torch.Tensor] = {}
 
     def owns(self, t: Any) -> bool:
@@ -83,6 +146,11 @@ class FakeTwins:
     def of(self, t: torch.Tensor) -> torch.Tensor:
         """The fake tensor standing for meta tensor ``t`` on its real device."""
         twin = self._twins.get(id(t))
+        value = self.constants.get(t) if twin is None else None
+        if value is not None:
+            mode = self.mode.get()
+            twin = mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=True)
+            self._twins[id(t)] = twin
         if twin is None:
             geometry = (tuple(t.shape), t.stride(), int(t.storage_offset()), t.dtype)
             twin = fake_from_meta(self.mode.get(), *geometry, self.devices[id(t)], t.requires_grad)
@@ -150,9 +218,11 @@ _PYTHON_KEYS = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.D
 )
 
 
-def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None) -> TensorMap:
+def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None, known_values: bool = False) -> TensorMap:
     """Maps a real tensor to its fake twin (memoised, so shared tensors stay shared); floating-point
-    tensors are cast to ``dtype`` when given. Parameters stay parameters (``isinstance`` holds)."""
+    tensors are cast to ``dtype`` when given. Parameters stay parameters (``isinstance`` holds). With
+    ``known_values``, a tensor ``holds_known_value`` accepts becomes a FakeTensorMode constant holding a
+    clone of its value (~0.4 ms each: only for a forward that needs such values)."""
     memo: dict[int, torch.Tensor] = {}
 
     def fake(t: torch.Tensor) -> torch.Tensor:
@@ -161,6 +231,11 @@ def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None) -> TensorMa
             return memo[key]
         if isinstance(t, FakeTensor):
             f = t.detach()
+        elif known_values and holds_known_value(t):
+            with torch.no_grad():
+                value = t.detach().clone()
+                value = value.to(dtype) if dtype is not None and value.is_floating_point() else value
+            f = mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=True)
         elif dtype is not None and t.is_floating_point() and t.dtype != dtype and t.layout is torch.strided:
             strides = contiguous_strides(t.shape) if t.is_contiguous() else t.stride()
             f = fake_from_meta(mode, tuple(t.shape), strides, 0, dtype, t.device)

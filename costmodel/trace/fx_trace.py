@@ -25,7 +25,7 @@ from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normal
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_propagation import FakePropagation
-from costmodel.trace.fake_tensors import FakeTwins, LazyFakeMode, meta_tensor_map
+from costmodel.trace.fake_tensors import FakeTwins, KnownValues, LazyFakeMode, meta_tensor_map
 from costmodel.trace.fx_tracer import LeafRoot, is_leaf, keep_unicode_names, symbolic_trace, wrap_leaf
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.model_copy import copy_model
@@ -143,32 +143,35 @@ def trace_model(
     mode = LazyFakeMode(fake_mode)
     devices: dict[int, torch.device] = {}
     keep: list[torch.Tensor] = []
+    constants = KnownValues(dtype)
 
     def make(s: Any) -> Any:
         return pending_input(s, dtype, mode)
 
     def fresh_root() -> nn.Module:
-        root = copy_model(model, meta_tensor_map(dtype, devices, keep))
+        root = copy_model(model, meta_tensor_map(dtype, devices, keep, constants))
         dispatch_as_eager(root)
         return wrap_leaf(root) if is_leaf(root) else root
 
     def propagation(root: nn.Module, graph: fx.Graph) -> FakePropagation:
         recorder = OpRecorder()
         recorder.deadline = deadline
-        return FakePropagation(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep), shortcuts)
+        return FakePropagation(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep, constants), shortcuts)
 
     with process_state_preserved():
         root = fresh_root()
         concrete = _unsupplied_defaults(root, spec)
         fake_args = ModelInputs(materialise(spec.args, make), materialise(spec.kwargs, make))
+
+        def traced_with_shapes() -> tuple[fx.Graph, FakePropagation]:
+            # on a fresh copy: the failed trace may have left proxies in the first one's attributes
+            with torch.no_grad(), fake_errors_unlogged():
+                return shaped_trace(fresh_root(), name, fake_args, propagation)
+
         try:
             graph = symbolic_trace(root, name, concrete)
-        except TraceFailure:
-            # control flow on shapes, or a forward fx cannot call: trace again, shapes answered concretely
-            # (on a fresh copy: the failed trace may have left proxies in the first one's attributes)
-            root = fresh_root()
-            with torch.no_grad(), fake_errors_unlogged():
-                graph, prop = shaped_trace(root, name, fake_args, propagation)
+        except TraceFailure:  # control flow on shapes, or a forward fx cannot call: shapes answered concretely
+            graph, prop = traced_with_shapes()
         else:
             placeholders = [n for n in graph.nodes if n.op == "placeholder"]
             defaults = [n.args[0] if n.args else concrete.get(str(n.target).lstrip("*")) for n in placeholders]
@@ -177,8 +180,12 @@ def trace_model(
             try:
                 with torch.no_grad(), fake_errors_unlogged():
                     prop.run(*values)
-            except ShapeMismatch as exc:  # fx appends a multi-line graph excerpt; keep our one line
-                raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__
+            except ShapeMismatch as exc:
+                if not isinstance(exc.__cause__, AttributeError):  # fx appends a graph excerpt; keep our one line
+                    raise ShapeMismatch(str(exc).splitlines()[0]) from exc.__cause__
+                # an attribute a tensor lacks: fx answered ``hasattr(proxy, name)`` True where eager says False
+                graph, prop = traced_with_shapes()
+        root = prop.module
         _drop_nodes_after_output(graph, prop.node_calls, prop.node_outcomes)
         renamed = keep_unicode_names(graph)
         prop.node_calls = {renamed.get(k, k): v for k, v in prop.node_calls.items()}

@@ -195,7 +195,8 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
     return (type(module), tuple(items), tuple(tensors), children)
 
 
-def _is_pure_function(target: Any) -> bool:
+def is_pure_function(target: Any) -> bool:
+    """Whether ``target`` is a function of torch, operator, math or builtins (its outcome depends on its arguments alone)."""
     return (getattr(target, "__module__", None) or "").split(".")[0] in _PURE_MODULES
 
 
@@ -222,7 +223,7 @@ def node_key(
                 return None
             head: Hashable = ("module", _module_state(target, freezer))
         elif node.op == "call_function":
-            if not _is_pure_function(target):
+            if not is_pure_function(target):
                 return None
             head = ("function", target)
         elif node.op == "call_method":

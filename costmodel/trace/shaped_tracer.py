@@ -120,6 +120,8 @@ class ShapedTracer(ModelTracer):
     """fx's tracer whose every new node is propagated at once (``FakePropagation.run_node``), so that
     proxies answer shape questions concretely; the forward is called with ``inputs`` as given."""
 
+    proxy_kinds = frozenset({_ShapedProxy, _ShapedAttribute, TracerProxy, TracerAttribute})
+
     def __init__(self, propagation: Callable[[nn.Module, fx.Graph], FakePropagation], inputs: ModelInputs) -> None:
         """``propagation``: makes the propagation over the graph being traced (called on its first node);
         ``inputs``: the forward's arguments, tensors as pending or fake tensors."""
@@ -171,10 +173,18 @@ class ShapedTracer(ModelTracer):
         return self.prop.standing_in_for(self.prop.env[node])
 
     def fact(self, node: fx.Node, name: str) -> Any:
-        """The concrete answer to ``proxy.<name>`` for a tensor (``_FACTS``), else ``_UNKNOWN``."""
+        """The concrete answer to ``proxy.<name>`` for a tensor (``_FACTS``), AttributeError for a name a
+        tensor lacks, else ``_UNKNOWN``."""
         value = self.value(node)
+        if not is_any_tensor(value):
+            return _UNKNOWN
         read = _FACTS.get(name)
-        return read(value) if read is not None and is_any_tensor(value) else _UNKNOWN
+        if read is not None:
+            return read(value)
+        if not hasattr(torch.Tensor, name) and name not in getattr(value, "__dict__", {}):
+            # ``hasattr(x, "SCB")`` is False in eager (RWKV asks whether a weight is quantised): no node
+            raise AttributeError(f"'{type(value).__name__}' object has no attribute '{name}'")
+        return _UNKNOWN
 
     def length(self, node: fx.Node) -> int:
         """``len()`` of the value: a tensor's first size, a container's length."""
@@ -192,13 +202,25 @@ class ShapedTracer(ModelTracer):
         value = self.value(node)
         if isinstance(value, (int, float, bool)):
             return value
+        known = self._known(node)
+        if known is not None:
+            return known.item()
         raise fx.proxy.TraceError("a tensor's value used as a Python number (data-dependent)")
 
     def to_bool(self, obj: fx.Proxy) -> bool:
         value = self.value(obj.node)
         if is_any_tensor(value):
-            raise fx.proxy.TraceError("data-dependent Python control flow on a tensor's values")
+            known = self._known(obj.node)
+            if known is None:
+                raise fx.proxy.TraceError("data-dependent Python control flow on a tensor's values")
+            return bool(known)
         return bool(value)
+
+    def _known(self, node: fx.Node) -> torch.Tensor | None:
+        """The value of the one-element tensor ``node`` holds, where the trace knows it
+        (``FakePropagation.known_value``: read on the node's own value, not a buffer's stand-in), else None."""
+        known = self.prop.known_value(self.prop.env[node]) if self.prop is not None else None
+        return known if known is not None and known.numel() == 1 else None
 
     def keys(self, obj: fx.Proxy) -> Any:
         value = self.value(obj.node)

@@ -91,7 +91,32 @@ class FixedTable(nn.Module):
         return self.fc(x) + self.table[:, : x.shape[1]].detach().to(dtype=x.dtype, copy=True)
 
 
+class PaddingFromBuffers(nn.Module):
+    """Encodec's convolution: stride and kernel size held as one-element buffers, the padding computed
+    from them and the input length in tensor arithmetic, then read as Python numbers (``max``, a branch,
+    F.pad widths, a slice bound, ``float``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 5, stride=2)
+        self.register_buffer("stride", torch.tensor(2), persistent=False)
+        self.register_buffer("kernel_size", torch.tensor(5), persistent=False)
+        self.register_buffer("padding_total", torch.tensor(3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        frames = torch.ceil((length - self.kernel_size + self.padding_total) / self.stride + 1).to(torch.int64) - 1
+        extra = frames * self.stride + self.kernel_size - self.padding_total - length
+        right = self.padding_total // 2
+        left = self.padding_total - right
+        if max(left, right + extra) > 0:
+            x = F.pad(x, (left, right + extra))
+        y = self.conv(x)
+        return y[..., : y.shape[-1] - extra] * float(self.stride)
+
+
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "padding_from_buffers": (PaddingFromBuffers, (2, 4, 23)),
     "fixed_table": (FixedTable, (2, 12, 8)),
     "shape_branches": (ShapeBranches, (2, 3, 10, 9)),
     "keywords_and_chunks": (KeywordsAndChunks, (((3, 6),), {"gate": (3, 6)})),
@@ -169,6 +194,39 @@ def test_a_branch_on_tensor_values_still_takes_the_aten_walk() -> None:
     assert "data-dependent" in report.notes[0] and "(x > 0).any()" in report.notes[0]
 
 
+class AsksForQuantisation(nn.Module):
+    """RWKV's check whether a weight is quantised: ``hasattr`` on a tensor is False in eager, while a
+    plain fx proxy answers True and records the attribute read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self.fc.weight, "SCB"):
+            return self.fc(x) * self.fc.weight.SCB
+        return self.fc(x).relu()
+
+
+def test_an_attribute_a_tensor_lacks_is_answered_as_eager_answers_it() -> None:
+    model = AsksForQuantisation().eval()
+    report = analyze(model, (2, 4))
+    assert report.walk == "fx" and not report.notes and report.uncounted == []
+    assert [r.op for r in report.layers] == ["Linear", "relu"]  # the branch eager takes
+    assert report.totals == analyze(model, (2, 4), fallback=True).totals
+
+
+def test_buffer_values_decide_the_padding_as_in_eager() -> None:
+    model = PaddingFromBuffers().eval()
+    x = torch.randn(2, 4, 23)
+    report = analyze(model, (2, 4, 23))
+    conv = next(r for r in report.layers if r.op == "Conv1d")
+    padded = F.pad(x, (2, 1 + 1))  # as eager pads: 2 left, 1 + 1 right (the last frame filled): 27 samples
+    assert conv.input_shapes == [list(padded.shape)] and conv.output_shape == list(model.conv(padded).shape)
+    assert report.walk == "fx" and not report.notes
+    assert torch.equal(model.stride, torch.tensor(2))  # the user's buffer, untouched
+
+
 def test_a_wrong_input_is_named_as_the_model_says_it() -> None:
     with pytest.raises(Exception, match="channel dimension does not match"):
         analyze(ShapeBranches(), (1, 4, 8, 8), fallback=False)
@@ -181,6 +239,13 @@ def test_a_wrong_input_is_named_as_the_model_says_it() -> None:
         ("GPT2Config", {"n_layer": 2, "use_cache": False}, {"input_ids": ((1, 16), torch.int64)}),
         ("ResNetConfig", {}, (1, 3, 64, 64)),
         ("SwinConfig", {"depths": [2, 2], "num_heads": [2, 4], "embed_dim": 32}, (1, 3, 224, 224)),
+        # returns a key/value cache object (use_cache by default); asks hasattr(weight, "SCB")
+        ("BartConfig", {"encoder_layers": 1, "decoder_layers": 1, "d_model": 32}, {"input_ids": ((1, 16), torch.int64)}),
+        (
+            "RwkvConfig",
+            {"num_hidden_layers": 2, "hidden_size": 32, "attention_hidden_size": 32},
+            {"input_ids": ((1, 8), torch.int64)},
+        ),
     ],
 )
 def test_hugging_face_models_take_the_fx_walk_with_module_rows(config_name: str, options: dict[str, Any], inputs: Any) -> None:
