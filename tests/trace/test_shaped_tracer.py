@@ -270,3 +270,11 @@ def test_the_graph_runs_for_real_node_by_node(name: str) -> None:
     timed = measure(traced, repeats=2, warmup=1, rounds=1)
     assert set(timed.nodes) == {n.name for n in traced.call_nodes()}
     assert all(t.repeats == 2 for t in timed.nodes.values())
+
+
+def test_the_aten_walk_reads_buffer_values_on_fake_tensors() -> None:
+    from costmodel.trace.aten_walk import aten_walk
+
+    walk = aten_walk(PaddingFromBuffers().eval(), (2, 4, 23))
+    assert not walk.real  # the padding arithmetic ran on the buffers' values, carried as fake constants
+    assert any(call.op == "aten::convolution" and call.inputs[0].shape == (2, 4, 27) for call in walk.calls)
