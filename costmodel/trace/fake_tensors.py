@@ -37,6 +37,18 @@ class LazyFakeMode:
         return self._mode
 
 
+_PLAIN_ATTRIBUTE = (bool, int, float, str, type(None))
+
+
+def carry_attributes(original: torch.Tensor, stand_in: torch.Tensor) -> None:
+    """Give ``stand_in`` the Python attributes of ``original`` that are plain values (a flag such as
+    ``_no_weight_decay``, a quantisation marker), so that ``hasattr``/``getattr`` in a forward answer as on
+    the user's tensor; mutable values stay behind (nothing of the copy may reach the user's state)."""
+    attributes = getattr(original, "__dict__", None)
+    if attributes:
+        stand_in.__dict__.update({k: v for k, v in attributes.items() if type(v) in _PLAIN_ATTRIBUTE})
+
+
 def holds_known_value(t: torch.Tensor) -> bool:
     """Whether a stand-in of ``t`` keeps its value (``KnownValues``): a buffer or plain tensor attribute
     (not a parameter) of at most one element on the CPU — a stride or kernel size kept as a tensor
@@ -117,6 +129,7 @@ def meta_tensor_map(
             keep.append(m)  # ids stay valid: the tensor lives as long as the trace
             if constants is not None and holds_known_value(t):
                 constants.add(m, t)
+        carry_attributes(t, m)
         memo[key] = m
         return m
 
@@ -245,6 +258,7 @@ def fake_tensor_map(mode: FakeTensorMode, dtype: torch.dtype | None, known_value
             if not f.requires_grad and t.requires_grad:
                 f.requires_grad_(True)
             f._is_param = True  # type: ignore[attr-defined]  # how torch marks a Parameter of a tensor subclass
+        carry_attributes(t, f)
         memo[key] = f
         return f
 

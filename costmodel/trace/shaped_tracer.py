@@ -181,7 +181,8 @@ class ShapedTracer(ModelTracer):
         read = _FACTS.get(name)
         if read is not None:
             return read(value)
-        if not hasattr(torch.Tensor, name) and name not in getattr(value, "__dict__", {}):
+        raw = self.prop.env[node] if self.prop is not None else value  # the buffer itself, not its stand-in
+        if not hasattr(torch.Tensor, name) and name not in getattr(raw, "__dict__", {}):
             # ``hasattr(x, "SCB")`` is False in eager (RWKV asks whether a weight is quantised): no node
             raise AttributeError(f"'{type(value).__name__}' object has no attribute '{name}'")
         return _UNKNOWN

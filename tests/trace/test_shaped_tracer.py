@@ -227,6 +227,23 @@ def test_buffer_values_decide_the_padding_as_in_eager() -> None:
     assert torch.equal(model.stride, torch.tensor(2))  # the user's buffer, untouched
 
 
+def test_an_attribute_the_users_tensor_carries_is_seen_by_both_walks() -> None:
+    class Flagged(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.fc.weight.quantised = True  # a plain flag on the user's parameter
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if hasattr(self.fc.weight, "quantised") and x.shape[0] > 0:
+                return self.fc(x) * 2
+            return self.fc(x)
+
+    for fallback in (False, True):
+        report = analyze(Flagged().eval(), (2, 4), fallback=fallback)
+        assert [r.op for r in report.layers] == ["Linear", "mul"], fallback  # the branch eager takes
+
+
 def test_a_wrong_input_is_named_as_the_model_says_it() -> None:
     with pytest.raises(Exception, match="channel dimension does not match"):
         analyze(ShapeBranches(), (1, 4, 8, 8), fallback=False)
