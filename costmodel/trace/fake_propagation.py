@@ -101,7 +101,7 @@ class FakePropagation(fx.Interpreter):
         if n.op in ("call_function", "call_method"):
             return self._memoised(n, n.target)
         result = super().run_node(n)
-        if n.op == "get_attr" and result in self.twins.constants:
+        if n.op == "get_attr" and result in self.twins.constants and self.memo is None:  # not under symbolic sizes
             self.constants_may_flow = True
         return result
 
@@ -284,7 +284,7 @@ class FakePropagation(fx.Interpreter):
                 result = getattr(self_obj, str(target))(*rest, **kwargs)
             else:
                 result = target(*args, **kwargs)
-        if not self.constants_may_flow and self._reads_constant(result):
+        if not self.constants_may_flow and self.memo is None and self._reads_constant(result):
             self.constants_may_flow = True
         return result
 

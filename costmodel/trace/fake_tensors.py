@@ -159,7 +159,7 @@ class FakeTwins:
     def of(self, t: torch.Tensor) -> torch.Tensor:
         """The fake tensor standing for meta tensor ``t`` on its real device."""
         twin = self._twins.get(id(t))
-        value = self.constants.get(t) if twin is None else None
+        value = self.constants.get(t) if twin is None and not self.mode.symbolic else None  # symbolic: sizes only
         if value is not None:
             mode = self.mode.get()
             twin = mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=True)
