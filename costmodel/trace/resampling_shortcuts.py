@@ -96,11 +96,14 @@ def interpolate(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
 
 def pad(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """``F.pad`` in constant mode by non-negative amounts (pairs from the last dimension back) of a
-    row-major tensor: ``aten::constant_pad_nd`` with the fill as a float (0.0 unless given)."""
+    row-major tensor: ``aten::constant_pad_nd`` with the fill as a float (0.0 unless given); reflect and
+    replicate modes by ``_border_pad``."""
     params = named_arguments(args[1:], kwargs, ("pad", "mode", "value")) if args else None
     if params is None or set(params) - {"pad", "mode", "value"}:
         return None
     x, amounts, value = args[0], params.get("pad"), params.get("value")
+    if params.get("mode") in _BORDER_PADS:
+        return _border_pad(x, amounts, _BORDER_PADS[params["mode"]], value, mode)
     if not _row_major_float(x) or params.get("mode", "constant") != "constant" or not isinstance(amounts, (list, tuple)):
         return None
     if not all(type(a) is int and a >= 0 for a in amounts) or len(amounts) % 2 or len(amounts) > 2 * x.dim():
@@ -113,6 +116,30 @@ def pad(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Re
     out = pending_like(x, tuple(shape), mode)
     fill = 0.0 if value is None else value
     return out, [aten_call("aten::constant_pad_nd", (TensorMeta.of(x), list(amounts), fill), [x], [out])]
+
+
+#: F.pad's modes that repeat the border, by the stem of their aten op
+_BORDER_PADS = {"reflect": "reflection", "replicate": "replication"}
+
+
+def _border_pad(x: Any, amounts: Any, stem: str, value: Any, mode: LazyFakeMode) -> Result | None:
+    """``F.pad`` in reflect or replicate mode of a floating (N, C, *spatial) or (C, *spatial) tensor of any
+    layout, k = 1–3 spatial dims padded by non-negative amounts (reflect: each below its dim's size, as
+    torch requires): one ``aten::{reflection|replication}_pad{k}d``, a new row-major tensor."""
+    if not isinstance(amounts, (list, tuple)) or not all(type(a) is int and a >= 0 for a in amounts):
+        return None
+    k = len(amounts) // 2
+    if len(amounts) % 2 or k not in (1, 2, 3) or x.dim() not in (k + 1, k + 2) or not x.dtype.is_floating_point:
+        return None
+    if value is not None and (type(value) not in (int, float) or value != 0):
+        return None  # torch refuses a fill value in these modes
+    shape = list(x.shape)
+    for i in range(k):
+        if stem == "reflection" and max(amounts[2 * i], amounts[2 * i + 1]) >= shape[-1 - i]:
+            return None  # torch's own error
+        shape[-1 - i] += amounts[2 * i] + amounts[2 * i + 1]
+    out = pending_like(x, tuple(shape), mode)
+    return out, [aten_call(f"aten::{stem}_pad{k}d", (TensorMeta.of(x), list(amounts)), [x], [out])]
 
 
 def _ints(value: Any) -> list[int] | None:

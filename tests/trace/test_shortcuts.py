@@ -721,6 +721,43 @@ def test_global_response_norm_needs_no_fake_mode(monkeypatch: pytest.MonkeyPatch
     assert [c.op for c in traced.node_calls["linalg_vector_norm"]] == ["aten::linalg_vector_norm"]
 
 
+class BorderPads(nn.Module):
+    """F.pad in reflect and replicate modes (audio front ends, Encodec's convolutions) on a tensor stored in
+    another dimension order, over the last k dims."""
+
+    def __init__(self, order: tuple[int, ...], amounts: list[int], value: Any) -> None:
+        super().__init__()
+        self.order, self.amounts, self.value = order, amounts, value
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = x.permute(*self.order)
+        return (
+            nn.functional.pad(y, self.amounts, mode="reflect", value=self.value),
+            nn.functional.pad(y, self.amounts, mode="replicate"),
+            nn.functional.pad(y.contiguous(), [a + 1 for a in self.amounts], mode="replicate") * 2,
+        )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_border_pads_of_any_layout_record_what_fake_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(6):
+        k = rng.randint(1, 3)
+        rank = k + rng.randint(1, 2)
+        shape = tuple(rng.randint(2, 5) for _ in range(rank))
+        order = tuple(rng.sample(range(rank), rank))
+        permuted = [shape[i] for i in order]
+        amounts = [rng.randint(0, permuted[-1 - i // 2] - 1) for i in range(2 * k)]  # reflect: below the size
+        model = BorderPads(order, amounts, rng.choice([None, 0.0]))
+        assert_rules_record_what_fake_records(model.eval(), shape)
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(BorderPads((0, 1, 2), [2, 3], None).eval(), (1, 4, 16))
+    assert not built
+    assert [c.op for c in traced.node_calls["pad"]] == ["aten::reflection_pad1d"]
+
+
 class LinearOfStridedInput(nn.Module):
     """Linear layers on non-contiguous inputs of three and four dims (LeViT's and WavLM's): aten::linear
     becomes ``t`` + ``matmul`` (folded or batched) + an out-of-place bias add."""
