@@ -100,7 +100,7 @@ def convolution(
             return None  # let the real shape function raise its own error
         sizes.append(out_size)
     out_shape = (x.shape[0], weight.shape[0], *sizes)
-    if _row_major(x) and _row_major(weight):
+    if row_major(x) and row_major(weight):
         out = pending_like(x, out_shape, mode)
     else:
         strides = conv_output_strides(x, weight, bias, list(stride), call_pads, list(dilation), no_padding, groups, out_shape)
@@ -113,7 +113,7 @@ def convolution(
     return out, [AtenCall("aten::convolution", call_args, {}, inputs, (TensorMeta.of(out),))]
 
 
-def _row_major(t: Any) -> bool:
+def row_major(t: Any) -> bool:
     """Strides exactly row-major (size-1 dimensions included: a row-major-contiguous tensor with other
     strides there, such as a permuted NHWC tensor with C = 1, can read as channels-last to a kernel)."""
     shape = tuple(t.shape)

@@ -17,9 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor
+from torch.nn.utils.parametrizations import _WeightNorm
 from torch.nn.utils.parametrize import is_parametrized
 
 from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace import transformer_shortcuts as transformers
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.function_shortcuts import activation_call, flatten, global_average, softmax
@@ -32,11 +34,12 @@ from costmodel.trace.layer_shortcuts import (
     layer_norm,
     linear,
     pool2d,
+    row_major,
 )
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.pointwise_shortcuts import like_input
 from costmodel.trace.resampling_shortcuts import pad
-from costmodel.trace.shortcut_helpers import pending_like
+from costmodel.trace.shortcut_helpers import aten_call, pending_like
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
     nn.ReLU: "aten::relu",
@@ -102,8 +105,12 @@ def direct_call(
     called on one fake or pending tensor, or None when no closed-form rule applies (then it runs
     under FakeTensorMode). The output is a PendingTensor of the closed-form shape."""
     kind: Any = type(module)
+    if is_parametrized(module):  # torch made it a subclass whose properties compute the tensors on access
+        original = kind.__bases__[0] if len(kind.__bases__) == 1 else None
+        cls = ruled_class(original) if original is not None else None
+        return _weight_normed_conv(module, args, kwargs, mode) if cls in _CONVS else None
     cls = ruled_class(kind)
-    if cls is None or is_parametrized(module):  # a parametrization computes the weight on each access
+    if cls is None:
         return None
     if cls is nn.MultiheadAttention:
         return transformers.multi_head_attention(module, args, kwargs, mode)
@@ -176,3 +183,26 @@ def direct_call(
         state = (bn.weight, bn.bias, bn.running_mean, bn.running_var)
         return out, batch_norm_calls(x, out, state, False, momentum, bn.eps)
     return None
+
+
+def _weight_normed_conv(
+    conv: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode
+) -> tuple[Any, list[AtenCall]] | None:
+    """A convolution whose weight is weight-normed (``nn.utils.parametrizations.weight_norm``: Encodec,
+    HiFi-GAN, wav2vec 2.0's positional convolution) over its first or last dim, where torch runs the fused
+    ``aten::_weight_norm_interface(v, g[, dim])`` (a weight of v's shape and the norms of g's, both new
+    row-major tensors), then the convolution rule on that weight. Any other parametrization runs faked."""
+    chain = conv.parametrizations
+    if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)) or list(chain) != ["weight"]:
+        return None
+    norm = chain["weight"]
+    if len(norm) != 1 or type(norm[0]) is not _WeightNorm or conv.padding_mode != "zeros":
+        return None
+    g, v, dim = norm.original0, norm.original1, norm[0].dim
+    if dim not in (0, v.dim() - 1) or not row_major(v) or not row_major(g) or g.dtype != v.dtype:
+        return None
+    weight, norms = pending_like(v, tuple(v.shape), mode), pending_like(g, tuple(g.shape), mode)
+    call_args = (TensorMeta.of(v), TensorMeta.of(g), *((dim,) if dim else ()))  # dim 0, the default, is left out
+    normed = aten_call("aten::_weight_norm_interface", call_args, [v, g], [weight, norms])
+    convolved = convolution(args[0], weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
+    return None if convolved is None else (convolved[0], [normed, *convolved[1]])

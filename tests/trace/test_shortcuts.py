@@ -273,6 +273,17 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
             assert nodes[node_name][1] == calls, node_name
 
 
+def _weight_normed(conv: nn.Module, dim: int = 0) -> nn.Module:
+    return nn.utils.parametrizations.weight_norm(conv, dim=dim)
+
+
+def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(nn.Sequential(_weight_normed(nn.Conv1d(4, 6, 3))).eval(), (1, 4, 10))
+    assert not built
+    assert [c.op for c in traced.node_calls["_0"]] == ["aten::_weight_norm_interface", "aten::convolution"]
+
+
 @pytest.mark.parametrize(
     "layer, shape",
     [
@@ -310,6 +321,13 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
         (nn.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 3, 7, 7)),
         (nn.MaxPool2d(3, 2, 1), (1, 3, 7, 7)),
         (nn.MaxPool2d(2, ceil_mode=True), (1, 3, 7, 7)),
+        # weight-normed convolutions: the fused interface over the first or last dim, the rest faked
+        (_weight_normed(nn.Conv1d(4, 6, 3)), (1, 4, 10)),
+        (_weight_normed(nn.Conv1d(4, 6, 3, padding=1, groups=2), dim=2), (2, 4, 10)),
+        (_weight_normed(nn.Conv1d(4, 6, 3), dim=-1), (1, 4, 10)),
+        (_weight_normed(nn.Conv2d(4, 6, 3, stride=2, bias=False)), (1, 4, 9, 9)),
+        (_weight_normed(nn.Conv1d(4, 6, 3), dim=1), (1, 4, 10)),
+        (_weight_normed(nn.ConvTranspose1d(4, 6, 3)), (1, 4, 10)),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
