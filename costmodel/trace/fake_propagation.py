@@ -19,11 +19,34 @@ from costmodel.trace.function_shortcuts import direct_function
 from costmodel.trace.fx_tracer import first_line
 from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
-from costmodel.trace.node_cache import NodeOutcome, is_pure_function, node_key, outcome_of, process_salt, recall, remember, replay
+from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.trace.pending import PendingTensor, materialised, standing_in
 from costmodel.trace.recorders import CompositeRecorder, OpRecorder, to_call
 
 __all__ = ["FakePropagation"]
+
+
+#: torch functions and Tensor methods whose output on one-element tensors and numbers has one element at most
+_SCALAR_FUNCTIONS = frozenset(
+    {
+        torch.add, torch.sub, torch.mul, torch.div, torch.true_divide, torch.floor_divide, torch.remainder,
+        torch.fmod, torch.pow, torch.neg, torch.abs, torch.sign, torch.ceil, torch.floor, torch.round, torch.trunc,
+        torch.sqrt, torch.exp, torch.log, torch.log2, torch.clamp, torch.minimum, torch.maximum, torch.where,
+        torch.eq, torch.ne, torch.gt, torch.ge, torch.lt, torch.le, torch.logical_and, torch.logical_or,
+        torch.logical_not, torch.max, torch.min, torch.sum, torch.prod,
+    }
+)  # fmt: skip
+_SCALAR_METHODS = frozenset(
+    {
+        "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "fmod", "pow", "neg", "abs",
+        "sign", "ceil", "floor", "round", "trunc", "sqrt", "exp", "log", "log2", "clamp", "clamp_min", "clamp_max",
+        "eq", "ne", "gt", "ge", "lt", "le", "logical_and", "logical_or", "logical_not", "max", "min", "sum", "prod",
+        "item", "to", "type", "type_as", "long", "int", "float", "double", "half", "bfloat16", "bool", "clone",
+        "detach", "contiguous", "add_", "sub_", "mul_", "div_", "fill_", "zero_", "copy_", "clamp_",
+        "__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__mod__", "__pow__", "__neg__",
+        "__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rfloordiv__",
+    }
+)  # fmt: skip
 
 
 class FakePropagation(fx.Interpreter):
@@ -119,13 +142,15 @@ class FakePropagation(fx.Interpreter):
         return getattr(value, "constant", None)
 
     def _on_known_values(self, n: fx.Node, target: Any, value: Any) -> bool:
-        """Whether node ``n`` is a torch, operator or math function, or a Tensor method, all of whose
-        tensor arguments hold known values (see ``known_value``)."""
-        if n.op == "call_function" and not is_pure_function(target):
-            return False
-        if n.op not in ("call_function", "call_method"):
-            return False
-        return self._all_known(value)
+        """Whether node ``n`` is element-wise arithmetic, a comparison, a rounding, a cast or a reduction
+        (``_SCALAR_FUNCTIONS``, ``_SCALAR_METHODS``) all of whose tensor arguments hold known values (see
+        ``known_value``): on one-element inputs its output has one element at most, so running it for real
+        allocates nothing (a factory sized by a known value, ``torch.ones(n, n)``, stays faked)."""
+        if n.op == "call_function":
+            safe = getattr(target, "__module__", None) in ("_operator", "operator") or target in _SCALAR_FUNCTIONS
+        else:
+            safe = n.op == "call_method" and str(target) in _SCALAR_METHODS
+        return safe and self._all_known(value)
 
     def _all_known(self, value: Any) -> bool:
         if type(value) is PendingTensor:

@@ -295,3 +295,27 @@ def test_the_aten_walk_reads_buffer_values_on_fake_tensors() -> None:
     walk = aten_walk(PaddingFromBuffers().eval(), (2, 4, 23))
     assert not walk.real  # the padding arithmetic ran on the buffers' values, carried as fake constants
     assert any(call.op == "aten::convolution" and call.inputs[0].shape == (2, 4, 27) for call in walk.calls)
+
+
+def test_a_factory_sized_by_a_buffer_value_is_never_allocated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmodel.trace.fake_propagation import FakePropagation
+
+    class Table(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("n", torch.tensor(3_000_000_000), persistent=False)  # 24 GB of int64 if real
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            positions = torch.arange(self.n)
+            return self.fc(x) + positions[: x.shape[-1]] * (self.n > 0)
+
+    ran_for_real: list[str] = []
+    computed = FakePropagation._computed_on_values
+    monkeypatch.setattr(
+        FakePropagation, "_computed_on_values", lambda self, n, *a: ran_for_real.append(n.name) or computed(self, n, *a)
+    )
+    report = analyze(Table().eval(), (3, 4))
+    assert report.walk == "fx" and not report.notes
+    assert ran_for_real == ["gt"]  # the comparison ran on the value; the arange ran on fake tensors
+    assert any(a["op"] == "arange" for r in report.layers for a in r.aten)
