@@ -128,14 +128,15 @@ class Scaled(nn.Linear):
 class MoreGlue(nn.Module):
     """Differences (with a prepended or appended tensor) and gathers of positions, ``.T`` and ``.mT``,
     numbers times 0-dim tensors, activations of strided tensors, layers inherited by subclass, Flatten
-    and ZeroPad2d modules, and a weight-normed convolution (its parametrization computes the weight:
-    left to FakeTensorMode)."""
+    and ZeroPad2d modules, and weight-normed convolutions of a transposed input: over the first dim (the
+    fused norm, by rule) and over a middle dim (torch decomposes the norm: left to FakeTensorMode)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.depthwise, self.scaled = DepthwiseConv(7), Scaled(3, 3)
         self.flat, self.pad, self.relu, self.gelu = nn.Flatten(), nn.ZeroPad2d((1, 0, 1, 0)), nn.ReLU(), nn.GELU("tanh")
         self.normed = nn.utils.parametrizations.weight_norm(nn.Conv1d(3, 3, 1))
+        self.unfused = nn.utils.parametrizations.weight_norm(nn.Conv1d(3, 3, 1), dim=1)
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
         image = x.unsqueeze(0)
@@ -162,6 +163,7 @@ class MoreGlue(nn.Module):
             self.flat(x),
             self.pad(image),
             self.normed(x.transpose(1, 2)),
+            self.unfused(x.transpose(1, 2)),
         )
 
 
@@ -169,7 +171,7 @@ def test_more_glue_records_what_fake_records() -> None:
     assert_rules_record_what_fake_records(MoreGlue().eval(), SPEC)
 
 
-def test_more_glue_runs_only_the_weight_normed_layer_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_glue_runs_only_the_unfused_weight_norm_on_fake_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
     from costmodel.trace.fake_propagation import FakePropagation
     from costmodel.trace.node_cache import forget
 
@@ -188,7 +190,7 @@ def test_more_glue_runs_only_the_weight_normed_layer_on_fake_tensors(monkeypatch
     monkeypatch.setattr(FakePropagation, "_compute", computing)
     monkeypatch.setattr(FakePropagation, "_fake_args", faking)
     trace_model(MoreGlue().eval(), SPEC)
-    assert faked == ["normed"]
+    assert faked == ["unfused"]
 
 
 class ActivationsOfLayout(nn.Module):
