@@ -20,10 +20,12 @@ import torch
 import torch.fx as fx
 import torch.utils._pytree as pytree
 from torch import nn
+from torch.fx._lazy_graph_module import _LazyGraphModule as LazyGraphModule
 from torch.fx.immutable_collections import immutable_dict
 
 from costmodel.errors import TraceFailure
 from costmodel.rules.base import RULES
+from costmodel.trace.module_routing import routable, routed
 
 __all__ = [
     "LeafRoot",
@@ -190,6 +192,8 @@ class ModelTracer(fx.Tracer):
     proxy_buffer_attributes = True
     #: the proxy classes this tracer makes (an argument of one of them is its node)
     proxy_kinds: frozenset[type] = frozenset({TracerProxy, TracerAttribute})
+    #: route module calls and tensor reads per instance of the copy (False: fx patches ``nn.Module``)
+    routes_per_instance = True
 
     def __init__(self, autowrap_math: bool = True) -> None:
         # fx re-patches all of ``math`` on every trace (a third of a small model's analysis time) so
@@ -199,6 +203,58 @@ class ModelTracer(fx.Tracer):
         self._names: dict[int, str] | None = None
         self._stack_snapshot: dict[str, tuple[str, type]] | None = None
         self._returned = False  # the root's forward has returned: create_arg builds the output node
+
+    def trace(self, root: nn.Module | Callable[..., Any], concrete_args: dict[str, Any] | None = None) -> fx.Graph:
+        """fx's ``Tracer.trace`` of a module root, with module calls and parameter/buffer reads routed
+        through this tracer per instance of the (private) copy (``module_routing``) instead of by patching
+        ``nn.Module`` for every class in the process. A function root, a module that cannot be routed,
+        or a trace inside another fx trace takes fx's own path."""
+        symbolic = fx._symbolic_trace
+        if not self.routes_per_instance or not isinstance(root, nn.Module) or symbolic._is_fx_tracing_flag:
+            return super().trace(root, concrete_args)
+        paths = {module: name for name, module in root.named_modules()}
+        if not all(routable(module) for module in paths) or not hasattr(type(root), self.traced_func_name):
+            return super().trace(root, concrete_args)
+        symbolic._is_fx_tracing_flag = True
+        try:
+            LazyGraphModule.force_recompile(root)  # type: ignore[arg-type]  # a no-op unless it is one
+            self.root = root
+            fn = getattr(type(root), self.traced_func_name)
+            self.root_module_name = root._get_name()
+            self.submodule_paths = paths
+            self.graph = fx.Graph(tracer_cls=type(self))
+            code = fn.__code__
+            self.graph._co_fields = {
+                "co_name": code.co_name,
+                "co_filename": code.co_filename,
+                "co_firstlineno": code.co_firstlineno,
+            }
+            self.tensor_attrs = _tensor_attributes(root)
+            fn_globals = fn.__globals__
+            fn, args = self.create_args_for_root(fn, True, concrete_args)
+            proxies: dict[str, Any] = {}  # one get_attr node per tensor read
+            wrapped = self._autowrap_function_ids
+            with symbolic._new_patcher() as patcher:
+
+                def call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], own: Callable[..., Any]) -> Any:
+                    if wrapped:  # fx wraps the listed functions in each forward's globals as it meets them
+                        symbolic._autowrap_check(patcher, getattr(getattr(module, "forward", module), "__globals__", {}), wrapped)
+                    return self.call_module(module, own, args, kwargs)
+
+                def read(name: str, value: Any) -> Any:
+                    return self.getattr(name, value, proxies)
+
+                with routed(paths, call, read):
+                    symbolic._patch_wrapped_functions(patcher)
+                    symbolic._autowrap_check(patcher, fn_globals, wrapped)
+                    for library in self._autowrap_search:
+                        symbolic._autowrap_check(patcher, library.__dict__, wrapped)
+                    returns = inspect.get_annotations(inspect.unwrap(fn)).get("return", None)
+                    self.create_node("output", "output", (self.create_arg(fn(*args)),), {}, type_expr=returns)
+            self.submodule_paths = None
+        finally:
+            symbolic._is_fx_tracing_flag = False
+        return self.graph
 
     def create_args_for_root(self, root_fn: Any, is_module: bool, concrete_args: Any = None) -> tuple[Any, list[Any]]:
         fn, args = super().create_args_for_root(root_fn, is_module, concrete_args)
@@ -337,6 +393,19 @@ class ModelTracer(fx.Tracer):
                     names[id(obj)] = name
             self._names = names
         return self._names
+
+
+def _tensor_attributes(root: nn.Module) -> dict[Any, str]:
+    """fx's ``tensor_attrs``: each tensor (or script object, tree spec) held as a plain attribute of a
+    module of ``root`` → its qualified name (the last path wins, as in fx's recursive collection)."""
+    kinds = fx._symbolic_trace._constant_attribute_types
+    found: dict[Any, str] = {}
+    for path, module in root.named_modules(remove_duplicate=False):
+        prefix = path + "." if path else ""
+        for key, value in module.__dict__.items():
+            if isinstance(value, kinds):
+                found[value] = prefix + key
+    return found
 
 
 def _proxies_within(value: Any, depth: int = 6) -> Iterator[fx.Proxy]:

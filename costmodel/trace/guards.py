@@ -46,7 +46,7 @@ def process_state_preserved() -> Iterator[None]:
     and thread count on exit.
     The cyclic garbage collector is paused meanwhile (analysis allocates many short-lived objects;
     full collections over torch's heap would otherwise cost a third of the time on large graphs)."""
-    environment = dict(os.environ)
+    environment = _environment_snapshot()
     recursion = sys.getrecursionlimit()
     sys.setrecursionlimit(max(recursion, _RECURSION_LIMIT))  # deeply nested models run eagerly; tracing adds frames
     numpy_rng = _numpy_rng_state()
@@ -65,15 +65,32 @@ def process_state_preserved() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda_rng)
         random.setstate(py_rng)
         _restore_numpy_rng(numpy_rng)
-        if os.environ != environment:  # torch sets TORCHINDUCTOR_CACHE_DIR and the like on first use
-            for key in set(os.environ) - set(environment):
-                del os.environ[key]
-            os.environ.update(environment)
+        _restore_environment(environment)  # torch sets TORCHINDUCTOR_CACHE_DIR and the like on first use
         sys.setrecursionlimit(recursion)
         torch.set_grad_enabled(grad)
         torch.set_default_dtype(default_dtype)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+def _environment_snapshot() -> dict[Any, Any]:
+    """The environment as ``os.environ`` stores it: its raw (encoded) table where there is one, a
+    copy in about a microsecond against ~60 µs for ``dict(os.environ)``, which decodes every entry."""
+    raw = getattr(os.environ, "_data", None)
+    return dict(raw) if isinstance(raw, dict) else dict(os.environ)
+
+
+def _restore_environment(snapshot: dict[Any, Any]) -> None:
+    """Put the environment back to ``snapshot`` (from ``_environment_snapshot``) if it changed, through
+    ``os.environ`` so that the C-level environment follows."""
+    if _environment_snapshot() == snapshot:
+        return
+    key_of, value_of = getattr(os.environ, "decodekey", None), getattr(os.environ, "decodevalue", None)
+    raw = isinstance(getattr(os.environ, "_data", None), dict)
+    wanted = {key_of(k): value_of(v) for k, v in snapshot.items()} if raw and key_of and value_of else snapshot
+    for key in set(os.environ) - set(wanted):
+        del os.environ[key]
+    os.environ.update(wanted)
 
 
 #: Python's recursion limit during analysis (restored after): fx and the fake run add frames per module.

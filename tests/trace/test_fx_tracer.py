@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from costmodel import load_model
+from costmodel.inputs import TensorSpec
 from costmodel.trace.fx_tracer import ModelTracer, is_leaf, is_tensor_method
 from tests.oracles.test_corpus import OWN
 
@@ -143,3 +144,97 @@ def test_an_object_passed_inside_the_forward_still_fails_where_fx_cannot_record_
 
     with pytest.raises(NotImplementedError):
         ModelTracer(autowrap_math=False).trace(Passes())
+
+
+class _Unregistered(nn.Module):
+    """A layer held only in a plain list (no module path: its forward traced inline), a weight-normed layer (its
+    weight a property reading ``weight_g``/``weight_v`` through ``nn.Module.__getattr__``), a shared layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.side = [nn.GELU()]
+        self.normed = nn.utils.parametrizations.weight_norm(nn.Linear(6, 6))
+        self.shared = nn.Linear(6, 6)
+        self.again = self.shared
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.again(self.shared(self.normed(self.side[0](x)))) + self.normed.weight.sum()
+
+
+class _Patching(ModelTracer):
+    """ModelTracer tracing as fx does: ``nn.Module.__call__``/``__getattr__`` patched for the trace."""
+
+    routes_per_instance = False
+
+
+def test_routed_tracing_matches_patched_tracing_on_unregistered_shared_and_parametrized_layers() -> None:
+    model = _Unregistered().eval()
+    ours = _described(ModelTracer(autowrap_math=False).trace(model))
+    assert ours == _described(_Patching(autowrap_math=False).trace(model))
+    assert any(op == "call_module" and target == "normed" for _, op, target, *_ in ours)
+
+
+def _hf_models() -> dict[str, Any]:
+    transformers = pytest.importorskip("transformers")
+    tokens = TensorSpec((2, 12), torch.int64)
+    small = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
+    return {
+        "bert": (transformers.BertModel(transformers.BertConfig(**small)), {"input_ids": tokens}),
+        "gpt2": (transformers.GPT2Model(transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2)), {"input_ids": tokens}),
+        "wav2vec2": (
+            transformers.Wav2Vec2Model(
+                transformers.Wav2Vec2Config(**small, conv_dim=(16, 16), conv_kernel=(10, 3), conv_stride=(5, 2))
+            ),
+            {"input_values": (2, 1600)},
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "wav2vec2"])
+def test_routed_tracing_costs_library_models_as_fx_patching_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hugging Face models (traced with shapes answered, custom attention, embeddings, buffers, a
+    weight-normed positional conv): every row the same whether calls and reads are routed per instance
+    or through fx's patched ``nn.Module``."""
+    from costmodel import analyze
+
+    model, inputs = _hf_models()[name]
+    model.eval()
+    routed = analyze(model, inputs)
+    monkeypatch.setattr(ModelTracer, "routes_per_instance", False)
+    patched = analyze(model, inputs)
+
+    def rows(report: Any) -> list[tuple[Any, ...]]:
+        return [(r.name, r.op, r.flops, r.mac, r.params) for r in report.layers]
+
+    assert routed.walk == patched.walk == "fx"
+    assert rows(routed) == rows(patched) and len(rows(routed)) > 20
+    assert routed.uncounted == patched.uncounted
+
+
+def test_tracing_leaves_nn_module_and_the_copy_as_they_were() -> None:
+    """No class is patched while a trace runs (the forward sees ``nn.Module``'s own ``__call__`` and
+    ``__getattr__``); afterwards each module's call slot and tensor tables are plain again, holding
+    what they held, and the module runs eagerly."""
+    seen: list[tuple[Any, Any]] = []
+
+    class Looks(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.register_buffer("offset", torch.zeros(4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append((nn.Module.__dict__["__call__"], nn.Module.__dict__["__getattr__"]))
+            return self.fc(x) + self.offset
+
+    model = Looks().eval()
+    call, getattr_ = nn.Module.__dict__["__call__"], nn.Module.__dict__["__getattr__"]
+    graph = ModelTracer(autowrap_math=False).trace(model)
+    assert seen == [(call, getattr_)]
+    assert [n.op for n in graph.nodes].count("get_attr") == 1  # the buffer; the linear is a leaf call
+    for module in model.modules():
+        assert "_compiled_call_impl" not in module.__dict__
+        assert type(module._parameters) is dict and type(module._buffers) is dict
+    assert set(model.fc._parameters) == {"weight", "bias"} and set(model._buffers) == {"offset"}
+    x = torch.randn(2, 4)
+    assert torch.equal(model(x), model.fc(x) + model.offset)

@@ -132,6 +132,29 @@ def test_rngs_and_environment_are_left_alone() -> None:
     assert dict(os.environ) == environment
 
 
+class EditsEnvironment(nn.Module):
+    """A forward that sets, changes and removes environment variables (as a library's first use can)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        os.environ["COSTMODEL_TEST_ADDED"] = "1"
+        os.environ["COSTMODEL_TEST_CHANGED"] = "after"
+        os.environ.pop("COSTMODEL_TEST_REMOVED", None)
+        return x * 2
+
+
+def test_environment_edits_of_a_forward_are_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTMODEL_TEST_CHANGED", "before")
+    monkeypatch.setenv("COSTMODEL_TEST_REMOVED", "kept")
+    monkeypatch.delenv("COSTMODEL_TEST_ADDED", raising=False)
+    environment = dict(os.environ)
+    analyze(EditsEnvironment(), (2, 4))
+    assert dict(os.environ) == environment
+    # the C-level environment a child process inherits follows os.environ
+    names = ("COSTMODEL_TEST_ADDED", "COSTMODEL_TEST_CHANGED", "COSTMODEL_TEST_REMOVED")
+    shown = fresh_process_output(f"import os; print(*(os.environ.get(name) for name in {names}))")
+    assert shown == "None before kept"
+
+
 def test_analysis_imports_no_numpy_random_generator() -> None:
     """numpy imports numpy.random lazily: an analysis neither imports it nor touches a state never made."""
     code = (
