@@ -125,6 +125,11 @@ def _renamed_tensor_methods() -> frozenset[Any]:
     return frozenset(f for name, f in found if callable(f) and getattr(f, "__name__", None) != name)
 
 
+#: the class names a ``torch.Tensor`` attribute's ``__qualname__`` starts with (a renamed one included):
+#: other functions (``torch.flatten``, ``F.relu``) are told apart without the table of renamed ones
+_TENSOR_CLASSES = ("Tensor.", "TensorBase.", "_TensorBase.")
+
+
 @functools.cache
 def _ignored_functions() -> frozenset[Any]:
     return frozenset(torch.overrides.get_ignored_functions())
@@ -142,7 +147,9 @@ def is_tensor_method(function: Any) -> bool:
     try:
         if not isinstance(name, str):
             return function in _renamed_tensor_methods() and function not in _ignored_functions()
-        on_tensor = getattr(torch.Tensor, name, None) is function or function in _renamed_tensor_methods()
+        on_tensor = getattr(torch.Tensor, name, None) is function or (
+            getattr(function, "__qualname__", "").startswith(_TENSOR_CLASSES) and function in _renamed_tensor_methods()
+        )
         return on_tensor and getattr(object, name, None) is not function and function not in _ignored_functions()
     except TypeError:  # unhashable
         return False
