@@ -17,6 +17,7 @@ from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace.fake_tensors import FakeTwins
 from costmodel.trace.function_shortcuts import direct_function
 from costmodel.trace.fx_tracer import first_line
+from costmodel.trace.meta_run import run_on_meta
 from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
 from costmodel.trace.module_shortcuts import direct_call
 from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
@@ -300,6 +301,11 @@ class FakePropagation(fx.Interpreter):
             if direct is not None:
                 self.recorder.add_all(direct[1])
                 return direct[0]
+        if by_rule:
+            ran = run_on_meta(n.op, target, args, kwargs, self.twins.devices, self.mode, self.recorder.deadline)
+            if ran is not None:
+                self.recorder.add_all(ran[1])
+                return ran[0]
         args, kwargs = self._fake_args((args, kwargs), target if n.op == "call_module" else None)
         if not by_rule and self.constants_may_flow:  # known values ride as constants: ``int(t)`` reads them
             args, kwargs = self._as_constants(args), self._as_constants(kwargs)

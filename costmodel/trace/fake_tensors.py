@@ -122,7 +122,7 @@ def meta_tensor_map(
             cast = dtype is not None and t.is_floating_point() and t.dtype != dtype
             stride = contiguous_strides(t.shape) if cast and t.is_contiguous() else t.stride()
             offset = 0 if cast else int(t.storage_offset())
-            m = _meta_tensor(tuple(t.shape), stride, offset, dtype if cast and dtype is not None else t.dtype)
+            m = meta_tensor(tuple(t.shape), stride, offset, dtype if cast and dtype is not None else t.dtype)
             if isinstance(t, nn.Parameter):
                 m = nn.Parameter(m, requires_grad=t.requires_grad)
             devices[id(m)] = t.device
@@ -211,15 +211,16 @@ def fake_from_meta(
     if torch._C._len_torch_dispatch_stack() or torch._C._len_torch_function_stack():
         # built beneath the active modes: the meta tensor is scaffolding, not an op of the model
         with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(_PYTHON_KEYS):
-            meta = _meta_tensor(shape, stride, offset, dtype)
+            meta = meta_tensor(shape, stride, offset, dtype)
     else:
-        meta = _meta_tensor(shape, stride, offset, dtype)
+        meta = meta_tensor(shape, stride, offset, dtype)
     if requires_grad:
         meta.requires_grad_(True)
     return FakeTensor(mode, meta, device)
 
 
-def _meta_tensor(shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype) -> torch.Tensor:
+def meta_tensor(shape: tuple[int, ...], stride: tuple[int, ...], offset: int, dtype: torch.dtype) -> torch.Tensor:
+    """A meta tensor of exactly this geometry (an offset view of a meta storage long enough for it)."""
     if offset:
         span = 1 + sum((n - 1) * s for n, s in zip(shape, stride) if n > 0)
         return torch.empty(offset + span, dtype=dtype, device="meta").as_strided(shape, stride, offset)

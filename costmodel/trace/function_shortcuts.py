@@ -562,6 +562,8 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
         return {"shape": lambda: x.shape, "ndim": x.dim, "dtype": lambda: x.dtype, "device": lambda: x.device}[args[1]](), []
     if target is getattr and len(args) == 2 and is_traced_tensor(args[0]) and not kwargs:
         return _transposed_property(args[0], args[1], mode)
+    if target is getattr and len(args) == 2 and isinstance(args[0], tuple) and type(args[1]) is str and not kwargs:
+        return getattr(args[0], args[1]), []  # a field of a named result (``x.max(dim=1).values``): Python
     return None
 
 

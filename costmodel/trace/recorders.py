@@ -40,6 +40,12 @@ class OpRecorder(TorchDispatchMode):
         self.groups = 0
         self.deadline: float | None = None  # time.monotonic() past which the walk stops (OutOfTime)
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        """False: torch would otherwise wrap ``__torch_dispatch__`` in ``torch._dynamo.disable``, whose first
+        call imports torch._dynamo (1.5–2 s) though nothing here is ever compiled."""
+        return False
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         if self.deadline is not None and time.monotonic() > self.deadline:

@@ -64,7 +64,7 @@ def test_random_products_record_what_a_fake_run_records(seed: int, monkeypatch: 
         built.clear()
         records = node_records(trace_model(model, inputs))
         assert records == reference, (a, b, flip_x, flip_y, as_weight)
-        squeezed = len(a) == len(b) == 3 and a[0] != b[0]  # a batch of one squeezed first: left to FakeTensorMode
-        assert bool(built) == squeezed, (a, b, flip_x, flip_y, as_weight)
+        # the closed form declines a batch of one squeezed first; the meta run takes it: no FakeTensorMode
+        assert not built, (a, b, flip_x, flip_y, as_weight)
         seen |= {c.op for _, calls in records.values() for c, _group in calls}
     assert "aten::bmm" in seen or "aten::mm" in seen

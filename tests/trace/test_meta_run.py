@@ -1,0 +1,154 @@
+"""Nodes without a closed-form rule run on meta tensors (``trace.meta_run``) are held to FakeTensorMode:
+every node's output geometry and aten calls as a run with every node faked records them; the nodes the
+meta run can take need no FakeTensorMode at all; a node it must refuse still runs faked, correctly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from costmodel.inputs import TensorSpec
+from costmodel.trace.fx_trace import trace_model
+from costmodel.trace.meta_run import imports_dynamo, takes_meta_route
+from tests.fresh_process import fresh_process_output
+from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs: torch.Tensor) -> Any:
+        return self.fn(*xs)
+
+
+class Einsums(nn.Module):
+    """Attention, an outer product with broadcasting, a contraction over two labels, an ellipsis."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        q = x.flatten(2).transpose(1, 2)  # (b, n, c), a non-contiguous operand
+        scores = torch.einsum("bnc,bmc->bnm", q, q)
+        mixed = torch.einsum("bnm,bmc->bnc", scores.softmax(-1), q)
+        outer = torch.einsum("bi,bj->bij", x.mean((2, 3)), x.amax((2, 3)))
+        traced = torch.einsum("bchw,bchw->b", x, x)
+        ellipsis = torch.einsum("...hw,...wk->...hk", x, x)
+        return mixed, outer, traced, ellipsis
+
+
+class Recurrent(nn.Module):
+    """Recurrent layers run faked: on CPU their C++ kernel projects all time steps at once, on meta step
+    by step (a meta run would record another path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(8, 6, num_layers=2, batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(12, 5)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out, (h, c) = self.lstm(x)
+        again, last = self.gru(out.transpose(0, 1))
+        return again, last, h, c
+
+
+class Upsampling(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.up2d = nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)
+        self.up1d = nn.ConvTranspose1d(4, 2, 4, stride=2, groups=2)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.up2d(x), self.up1d(x.flatten(2))
+
+
+class Reductions(nn.Module):
+    """Reductions with indices, sorting, scans and gathers, as models write them."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        values, indices = x.max(dim=1)
+        low = torch.min(x, dim=-1, keepdim=True)
+        top = x.flatten(1).topk(5, dim=-1)
+        ordered, order = torch.sort(x, dim=2, descending=True)
+        picked = torch.gather(x, 1, indices.unsqueeze(1))
+        chosen = x.index_select(1, torch.arange(2, device=x.device))
+        return values, low.values, top.indices, ordered, order, picked, chosen, x.cumsum(-1), x.argmax(1)
+
+
+class Rearrangements(nn.Module):
+    """Patch extraction and folding, rolls, flips, triangles, pixel shuffles, repeats, masks, factories."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        patches = F.unfold(x, kernel_size=2, stride=2)
+        folded = F.fold(patches, output_size=x.shape[-2:], kernel_size=2, stride=2)
+        rolled = torch.roll(x, shifts=(1, -2), dims=(2, 3))
+        flipped = x.flip(-1)
+        lower = torch.tril(x) + x.triu(1)
+        shuffled = F.pixel_shuffle(x, 2)
+        repeated = x.repeat(1, 2, 1, 1)
+        mask = torch.ones(x.shape[-2:], dtype=torch.bool, device=x.device).triu(1)
+        filled = x.masked_fill(mask, 0.0)
+        zeros = x.new_zeros(3, 4) + torch.zeros(3, 4, device=x.device)
+        sampled = F.grid_sample(x, torch.zeros(x.shape[0], 3, 5, 2, device=x.device), align_corners=False)
+        return folded, rolled, flipped, lower, shuffled, repeated, filled, zeros, sampled, torch.cdist(x, x)
+
+
+CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "einsums": (Einsums, (2, 4, 6, 6)),
+    "recurrent": (Recurrent, (3, 5, 8)),
+    "upsampling": (Upsampling, (2, 4, 5, 5)),
+    "reductions": (Reductions, (2, 4, 6, 6)),
+    "rearrangements": (Rearrangements, (2, 4, 6, 6)),
+    "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), {"input": TensorSpec((3, 5), torch.int64)}),
+    "elu": (lambda: Lambda(lambda x: nn.ELU()(x) + F.gelu(x, approximate="tanh")), (2, 3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
+    make, inputs = CASES[name]
+    assert_rules_record_what_fake_records(make().eval(), inputs)
+
+
+@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions"])
+def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = count_fake_modes(monkeypatch)
+    make, inputs = CASES[name]
+    trace_model(make().eval(), inputs)
+    assert built == []
+
+
+def test_meta_routes_follow_fake_tensor_mode() -> None:
+    """Ops FakeTensorMode sends to their meta kernel take the meta route; ops it answers otherwise (its own
+    implementation with other results, a Python decomposition first, values needed) do not."""
+    aten = torch.ops.aten
+    for op in (aten.bmm.default, aten.view.default, aten.max.dim, aten.convolution.default, aten.empty.memory_format):
+        assert takes_meta_route(op), op
+    for op in (
+        aten.nonzero.default,
+        aten.index.Tensor,
+        aten._local_scalar_dense.default,
+        aten.masked_select.default,
+        aten.copy_.default,
+    ):
+        assert not takes_meta_route(op), op
+    assert imports_dynamo(aten.elu.default) and not imports_dynamo(aten.bmm.default)
+
+
+def test_a_model_with_einsum_is_costed_without_importing_dynamo_or_sympy() -> None:
+    """FakeTensorMode's first use imports torch._dynamo (1.5-2 s), torch's Python meta kernels sympy (~0.5 s):
+    an attention written with einsum (views and batched products underneath) needs neither."""
+    code = (
+        "import sys, torch, costmodel\n"
+        "from torch import nn\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return torch.einsum('bij,bjk->bik', x, x.transpose(1, 2)), torch.einsum('bij->bji', x)\n"
+        "report = costmodel.analyze(M(), (2, 3, 4))\n"
+        "print(report.totals['flops'], 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
+    )
+    assert fresh_process_output(code) == f"{2 * 3 * 3 * 4} False False"  # b·i·k outputs × j multiply-adds
