@@ -238,8 +238,8 @@ def run_on_meta(
     copy's meta tensors (their real devices in ``devices`` by id); outputs come back as PendingTensors on
     that device, an output that is an operand itself (in place, ``contiguous()``) as that operand.
     ``deadline``: the recorder's (``OutOfTime`` past it, as on fake tensors)."""
-    if mode.symbolic or not runs_on_meta(op, target):
-        return None
+    if mode.symbolic or not runs_on_meta(op, target) or torch.are_deterministic_algorithms_enabled():
+        return None  # (deterministic algorithms: torch.nn.functional then branches on ``is_cpu``)
     found: dict[int, Any] = {}  # id(meta operand) → the operand it stands for
     seen: set[torch.device] = set()
     made: dict[int, torch.Tensor] = {}  # id(PendingTensor) → its meta tensor: an operand passed twice is one tensor
