@@ -1,6 +1,6 @@
 """The first analysis of a model in a fresh process (the CLI's case) against its peers, measured in that
 process: a broad corpus of definitions written elsewhere (Hugging Face vision, text and audio models from
-configs, no weights) and the own models.
+configs, no weights), the own models, and blocks as plain torch code writes them (``plain_models``).
 
 Run with a model key, it measures that one model and prints one JSON line: our first analysis (memo
 empty, nothing warmed up: exactly what ``costmodel report`` pays), our second analysis, fvcore, the other
@@ -128,9 +128,11 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     ),
 }
 
+#: blocks as plain torch code writes them (``plain_models``): constructs without a shape rule of their own
+PLAIN_CORPUS = ("plain:einsum_vit", "plain:unet_decoder", "plain:unfold_patches", "plain:topk_router", "plain:gru_encoder")
 OWN_CORPUS = ("own:vit", "own:swin_window", "own:efficientnet_se_droppath", "own:convnext_block", "own:stateful")
 ZOO_CORPUS = ("zoo:shufflenet_v2_x1_0", "zoo:mobilenet_v2", "zoo:resnet50")
-KEYS = (*ZOO_CORPUS, *OWN_CORPUS, *HF_CORPUS)
+KEYS = (*ZOO_CORPUS, *OWN_CORPUS, *PLAIN_CORPUS, *HF_CORPUS)
 
 
 def build(key: str) -> tuple[Any, Any, tuple[Any, ...]]:
@@ -148,6 +150,12 @@ def build(key: str) -> tuple[Any, Any, tuple[Any, ...]]:
 
         make, shape = OWN[key[4:]]
         return make().eval(), shape, (torch.randn(shape),)
+    if key.startswith("plain:"):
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from plain_models import PLAIN
+
+        make, spec, real = PLAIN[key]
+        return make().eval(), spec, real()
     import transformers
 
     config_name, options, kind = HF_CORPUS[key]
@@ -320,7 +328,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--source", help="import costmodel from this checkout (an earlier commit, for before/after)")
     parser.add_argument("--json", help="also write every row to this JSON file")
-    parser.add_argument("--only", help="measure only the keys starting with this prefix (zoo:, own:, hf:)")
+    parser.add_argument("--only", help="measure only the keys starting with this prefix (zoo:, own:, plain:, hf:)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)

@@ -17,6 +17,7 @@ with and without the memo and require identical shapes and aten calls.
 from __future__ import annotations
 
 import types
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -188,11 +189,20 @@ def _module_state(module: nn.Module, freezer: _Freezer) -> Hashable:
             value = getattr(value, WRAPPED_FORWARD, value)
             if isinstance(value, types.MethodType) and value.__self__ is module:
                 continue  # the class's own forward
+        if _weak_references(value):
+            continue  # (the recurrent layers' ``_flat_weight_refs``) they point at tensors keyed where they live
         items.append((key, value if type(value) in _ATOMS else freeze(value)))
     tensors = [(k, freeze(v)) for k, v in module._parameters.items()]
     tensors += [(k, freeze(v)) for k, v in module._buffers.items() if k not in module._parameters]
     children = tuple([(k, None if m is None else _module_state(m, freezer)) for k, m in module._modules.items()])
     return (type(module), tuple(items), tuple(tensors), children)
+
+
+def _weak_references(value: Any) -> bool:
+    """Whether ``value`` is a weak reference, or a list or tuple of weak references (and Nones)."""
+    if type(value) is weakref.ref:
+        return True
+    return type(value) in (list, tuple) and bool(value) and all(v is None or type(v) is weakref.ref for v in value)
 
 
 def is_pure_function(target: Any) -> bool:

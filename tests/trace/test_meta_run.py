@@ -152,3 +152,18 @@ def test_a_model_with_einsum_is_costed_without_importing_dynamo_or_sympy() -> No
         "print(report.totals['flops'], 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
     )
     assert fresh_process_output(code) == f"{2 * 3 * 3 * 4} False False"  # b·i·k outputs × j multiply-adds
+
+
+def test_recurrent_layers_replay_from_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recurrent layer's weak references to its own weights do not keep it out of the node memo: a
+    second trace replays it (no FakeTensorMode), recording what the fake run recorded."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+
+    make, inputs = CASES["recurrent"]
+    model = make().eval()
+    assert_rules_record_what_fake_records(model, inputs)  # leaves the memo filled by the rules' trace
+    built: list[int] = []
+    get = LazyFakeMode.get
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    trace_model(model, inputs)
+    assert built == []
