@@ -33,6 +33,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode, torch_decomp_decomposi
 from costmodel.rules.base import AtenCall
 from costmodel.trace.fake_tensors import LazyFakeMode, meta_tensor
 from costmodel.trace.fx_tracer import is_tensor_method
+from costmodel.trace.meta_outputs import made_output
 from costmodel.trace.model_errors import OutOfTime
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.recorders import CompositeRecorder, OpRecorder, to_call
@@ -160,13 +161,13 @@ class _MetaRecorder(OpRecorder):
         device = kwargs.get("device")
         if not tensors and (device is None or torch.device(device).type != "meta"):
             raise MetaRefused("a factory on the default device")
-        if route == "meta":
-            product = _product(func, args, kwargs)
-            if product is None:
-                return super().__torch_dispatch__(func, types, args, kwargs)
+        made = made_output(func, args, kwargs)  # no Python kernel run: they import sympy on first use
+        if made is not None:
             if not self.muted:
-                self.add(to_call(str(func._schema.name), args, kwargs, product))
-            return product
+                self.add(to_call(str(func._schema.name), args, kwargs, made))
+            return made
+        if route == "meta":
+            return super().__torch_dispatch__(func, types, args, kwargs)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfTime("the walk passed its time limit")
         self.muted += 1  # the decomposition's ops run through this recorder (checked), unrecorded
@@ -180,21 +181,6 @@ class _MetaRecorder(OpRecorder):
         if not self.muted:
             self.add(to_call(str(func._schema.name), args, kwargs, out))
         return out
-
-
-def _product(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
-    """The output of a matrix product (``aten::mm``, ``aten::bmm``) of well-formed meta operands as its meta
-    kernel makes it (a new row-major tensor of the operands' dtype), without running that kernel: torch's
-    Python meta kernels import sympy on first use (~0.5 s of a fresh process). None where the kernel must
-    run (anything else, or operands it would reject with its own error)."""
-    name = str(func._schema.name)
-    if name not in ("aten::mm", "aten::bmm") or str(func._overloadname) != "default" or kwargs or len(args) != 2:
-        return None
-    a, b = args
-    rank = 2 if name == "aten::mm" else 3
-    if a.dim() != rank or b.dim() != rank or a.dtype != b.dtype or a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
-        return None
-    return torch.empty((*a.shape[:-1], b.shape[-1]), dtype=a.dtype, device=_META)
 
 
 def _flat(value: Any) -> list[Any]:

@@ -61,9 +61,10 @@ class Upsampling(nn.Module):
         super().__init__()
         self.up2d = nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1)
         self.up1d = nn.ConvTranspose1d(4, 2, 4, stride=2, groups=2)
+        self.up3d = nn.ConvTranspose3d(4, 2, (1, 3, 3), stride=(1, 2, 1), padding=(0, 1, 1), dilation=(1, 1, 2))
 
     def forward(self, x: torch.Tensor) -> Any:
-        return self.up2d(x), self.up1d(x.flatten(2))
+        return self.up2d(x), self.up1d(x.flatten(2)), self.up3d(x[:, :, None])
 
 
 class Reductions(nn.Module):
@@ -73,10 +74,12 @@ class Reductions(nn.Module):
         values, indices = x.max(dim=1)
         low = torch.min(x, dim=-1, keepdim=True)
         top = x.flatten(1).topk(5, dim=-1)
+        bottom = torch.topk(x, 2, dim=1, largest=False, sorted=False)
+        peaks = x.amax((1, -1)) + x.amin(2, keepdim=True).sum() + x.amax()
         ordered, order = torch.sort(x, dim=2, descending=True)
         picked = torch.gather(x, 1, indices.unsqueeze(1))
         chosen = x.index_select(1, torch.arange(2, device=x.device))
-        return values, low.values, top.indices, ordered, order, picked, chosen, x.cumsum(-1), x.argmax(1)
+        return values, low.values, top.indices, bottom, peaks, ordered, order, picked, chosen, x.cumsum(-1), x.argmax(1)
 
 
 class Rearrangements(nn.Module):
@@ -84,6 +87,7 @@ class Rearrangements(nn.Module):
 
     def forward(self, x: torch.Tensor) -> Any:
         patches = F.unfold(x, kernel_size=2, stride=2)
+        spread = F.unfold(x, kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
         folded = F.fold(patches, output_size=x.shape[-2:], kernel_size=2, stride=2)
         rolled = torch.roll(x, shifts=(1, -2), dims=(2, 3))
         flipped = x.flip(-1)
@@ -94,7 +98,7 @@ class Rearrangements(nn.Module):
         filled = x.masked_fill(mask, 0.0)
         zeros = x.new_zeros(3, 4) + torch.zeros(3, 4, device=x.device)
         sampled = F.grid_sample(x, torch.zeros(x.shape[0], 3, 5, 2, device=x.device), align_corners=False)
-        return folded, rolled, flipped, lower, shuffled, repeated, filled, zeros, sampled, torch.cdist(x, x)
+        return folded, spread, rolled, flipped, lower, shuffled, repeated, filled, zeros, sampled, torch.cdist(x, x)
 
 
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {

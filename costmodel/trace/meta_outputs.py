@@ -1,0 +1,166 @@
+"""Outputs of a few aten ops on meta tensors, made from their operands' geometry without running the
+Python kernel that makes them under FakeTensorMode (torch's Python meta kernels and decompositions
+import sympy on first use, about half a second of a fresh process).
+
+Each maker returns what that kernel returns — new row-major tensors of the shapes torch's own formulas
+give (tests hold the meta run to FakeTensorMode, output geometry and calls) — or None wherever the
+kernel has to run: an overload, an argument form or a layout it does not cover, or operands the kernel
+would reject with its own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = ["made_output"]
+
+_META = torch.device("meta")
+
+
+def _new(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype, device=_META)
+
+
+def _pairs(value: Any, rank: int) -> tuple[int, ...] | None:
+    """Per-dimension ints from an int list of length 1 or ``rank``; None otherwise."""
+    if not isinstance(value, (list, tuple)) or not all(type(v) is int for v in value):
+        return None
+    if len(value) == 1:
+        return tuple(value) * rank
+    return tuple(value) if len(value) == rank else None
+
+
+def _product(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::mm`` (m×k @ k×n) and ``aten::bmm`` (b×m×k @ b×k×n): a new m×n (b×m×n) tensor."""
+    if len(args) != 2:
+        return None
+    a, b = args
+    if a.dim() != b.dim() or a.dim() not in (2, 3) or a.dtype != b.dtype:
+        return None
+    if a.shape[-1] != b.shape[-2] or a.shape[:-2] != b.shape[:-2]:
+        return None
+    return _new((*a.shape[:-1], b.shape[-1]), a.dtype)
+
+
+def _im2col(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::im2col`` (``F.unfold``) of an (N, C, H, W) or (C, H, W) input: (N, C·kh·kw, L), L the
+    number of kernel positions, ∏ ⌊(size + 2·pad − dil·(k − 1) − 1) / stride⌋ + 1."""
+    if len(args) != 5:
+        return None
+    x, kernel, dilation, padding, stride = args
+    if x.dim() not in (3, 4) or x.numel() == 0:
+        return None
+    kernel, dilation, padding, stride = (_pairs(v, 2) for v in (kernel, dilation, padding, stride))
+    if kernel is None or dilation is None or padding is None or stride is None:
+        return None
+    if min(*kernel, *dilation, *stride) <= 0 or min(padding) < 0:
+        return None
+    positions = 1
+    for size, k, d, p, s in zip(x.shape[-2:], kernel, dilation, padding, stride):
+        span = size + 2 * p - d * (k - 1) - 1
+        if span < 0:
+            return None
+        positions *= span // s + 1
+    columns = x.shape[-3] * kernel[0] * kernel[1]
+    return _new((*x.shape[:-3], columns, positions), x.dtype)
+
+
+def _topk(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::topk(x, k, dim)``: values and int64 indices, ``x``'s shape with size k at ``dim``."""
+    if not 2 <= len(args) <= 5 or type(args[1]) is not int:
+        return None
+    x, k = args[0], args[1]
+    dim = args[2] if len(args) > 2 else -1
+    if x.dim() == 0 or type(dim) is not int or not -x.dim() <= dim < x.dim():
+        return None
+    dim %= x.dim()
+    if not 0 <= k <= x.shape[dim]:
+        return None
+    shape = (*x.shape[:dim], k, *x.shape[dim + 1 :])
+    return _new(shape, x.dtype), _new(shape, torch.int64)
+
+
+def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::convolution`` of a contiguous batched input by a contiguous weight (plain or transposed):
+    a new contiguous tensor of torch's output sizes — (in + 2·pad − dil·(k − 1) − 1) / stride + 1, or
+    for a transposed one (in − 1)·stride − 2·pad + dil·(k − 1) + output_pad + 1."""
+    if len(args) != 9:
+        return None
+    x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args
+    rank = x.dim() - 2
+    if rank < 1 or weight.dim() != x.dim() or x.dtype != weight.dtype or type(groups) is not int or groups <= 0:
+        return None
+    if not (x.is_contiguous() and weight.is_contiguous()) or x.numel() == 0:
+        return None
+    if bias is not None and (bias.dim() != 1 or bias.dtype != x.dtype):
+        return None
+    stride, padding, dilation, output_padding = (_pairs(v, rank) for v in (stride, padding, dilation, output_padding))
+    if stride is None or padding is None or dilation is None or output_padding is None or type(transposed) is not bool:
+        return None
+    if min(*stride, *dilation) <= 0 or min(*padding, *output_padding) < 0:
+        return None
+    if transposed:
+        if (
+            x.shape[1] != weight.shape[0]
+            or weight.shape[0] % groups
+            or any(o >= max(s, d) for o, s, d in zip(output_padding, stride, dilation))
+        ):
+            return None
+        channels = weight.shape[1] * groups
+        sizes = [
+            (n - 1) * s - 2 * p + d * (k - 1) + o + 1
+            for n, k, s, p, d, o in zip(x.shape[2:], weight.shape[2:], stride, padding, dilation, output_padding)
+        ]
+    else:
+        if x.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups or any(output_padding):
+            return None
+        channels = weight.shape[0]
+        sizes = [
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, k, s, p, d in zip(x.shape[2:], weight.shape[2:], stride, padding, dilation)
+        ]
+    if bias is not None and bias.shape[0] != channels or min(sizes) <= 0:
+        return None
+    return _new((x.shape[0], channels, *sizes), x.dtype)
+
+
+def _extremum(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::amax``/``aten::amin(x, dims, keepdim)`` of a non-empty tensor: a new tensor of ``x``'s shape
+    with the reduced dimensions dropped (kept as 1 with ``keepdim``); no dims reduces them all."""
+    if not 1 <= len(args) <= 3:
+        return None
+    x = args[0]
+    dims = args[1] if len(args) > 1 else []
+    keepdim = args[2] if len(args) > 2 else False
+    if x.dim() == 0 or x.numel() == 0 or type(keepdim) is not bool or not isinstance(dims, (list, tuple)):
+        return None
+    if not all(type(d) is int and -x.dim() <= d < x.dim() for d in dims):
+        return None
+    reduced = {d % x.dim() for d in dims} if dims else set(range(x.dim()))
+    if len(reduced) != len(dims or reduced):
+        return None  # a dim named twice: the kernel's own error
+    shape = tuple(1 if i in reduced else n for i, n in enumerate(x.shape) if keepdim or i not in reduced)
+    return _new(shape, x.dtype)
+
+
+_MAKERS: dict[str, Callable[[tuple[Any, ...]], Any]] = {
+    "aten::amax": _extremum,
+    "aten::amin": _extremum,
+    "aten::mm": _product,
+    "aten::bmm": _product,
+    "aten::im2col": _im2col,
+    "aten::topk": _topk,
+    "aten::convolution": _convolution,
+}
+
+
+def made_output(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The output of ``func`` (an aten overload) on these meta operands, made from their geometry, or
+    None when its kernel must run (see the module docstring). Positional arguments only."""
+    maker = _MAKERS.get(str(func._schema.name))
+    if maker is None or kwargs or str(func._overloadname) != "default":
+        return None
+    return maker(args)
