@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from costmodel.trace.fake_tensors import contiguous_strides
+
 __all__ = ["made_output"]
 
 _META = torch.device("meta")
@@ -93,7 +95,7 @@ def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
     rank = x.dim() - 2
     if rank < 1 or weight.dim() != x.dim() or x.dtype != weight.dtype or type(groups) is not int or groups <= 0:
         return None
-    if not (x.is_contiguous() and weight.is_contiguous()) or x.numel() == 0:
+    if not (_row_major(x) and _row_major(weight)) or x.numel() == 0:
         return None
     if bias is not None and (bias.dim() != 1 or bias.dtype != x.dtype):
         return None
@@ -146,7 +148,107 @@ def _extremum(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new(shape, x.dtype)
 
 
+def _row_major(x: Any) -> bool:
+    """Whether ``x`` has exactly the row-major strides of its shape (size-1 dimensions included: a tensor
+    torch calls contiguous may carry other strides there, and kernels follow them)."""
+    return tuple(x.stride()) == contiguous_strides(tuple(x.shape))
+
+
+def _like(x: Any) -> torch.Tensor | None:
+    """A new tensor of ``x``'s geometry where ``x`` has exactly row-major strides, or exactly channels-last
+    ones with no size-1 dimension to make the order ambiguous (what element-wise kernels make of such an
+    input); None for any other layout."""
+    if _row_major(x):
+        return _new(tuple(x.shape), x.dtype)
+    if x.dim() == 4 and min(x.shape) > 1 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.empty_like(x, memory_format=torch.channels_last)
+    return None
+
+
+#: element-wise ops whose output is not of the input's dtype (comparisons, tests): never made here
+_OTHER_DTYPE = (
+    "aten::eq",
+    "aten::ne",
+    "aten::lt",
+    "aten::le",
+    "aten::gt",
+    "aten::ge",
+    "aten::is",
+    "aten::logical",
+    "aten::bitwise",
+    "aten::signbit",
+)
+
+
+def _unary_pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
+    """An element-wise op (``torch.Tag.pointwise``) of one floating-point tensor and numbers: a tensor of the
+    input's geometry and dtype (``_like``); an in-place one returns its input."""
+    name = str(func._schema.name)
+    if torch.Tag.pointwise not in func.tags or name.startswith(_OTHER_DTYPE) or not args or len(func._schema.returns) != 1:
+        return None
+    x = args[0]
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.numel() == 0:
+        return None
+    if any(isinstance(a, torch.Tensor) or not isinstance(a, (int, float, bool, type(None))) for a in args[1:]):
+        return None
+    if name.endswith("_"):
+        return x  # in place: the input itself
+    return _like(x)
+
+
+def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::_softmax``/``aten::_log_softmax(x, dim, half_to_float=False)`` of a row-major ``x``: a new
+    row-major tensor like it (a channels-last input comes out row-major: the kernel runs for those)."""
+    if len(args) != 3 or args[2] is not False or type(args[1]) is not int or x_empty(args[0]):
+        return None
+    x, dim = args[0], args[1]
+    if not x.is_floating_point() or not _row_major(x) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+        return None
+    return _new(tuple(x.shape), x.dtype)
+
+
+def _sort(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::sort(x, dim, descending)``: sorted values like ``x`` and int64 indices of its shape."""
+    if not 1 <= len(args) <= 3 or x_empty(args[0]):
+        return None
+    x = args[0]
+    dim = args[1] if len(args) > 1 else -1
+    if type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1) or not _row_major(x):
+        return None
+    return _new(tuple(x.shape), x.dtype), _new(tuple(x.shape), torch.int64)
+
+
+def x_empty(x: Any) -> bool:
+    """Whether ``x`` is not a tensor with elements (the kernels' edge cases stay theirs)."""
+    return not isinstance(x, torch.Tensor) or x.numel() == 0
+
+
+def _copy_like(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::flip(x, dims)``, ``aten::tril``/``aten::triu(x, diagonal)``: a new row-major tensor like a
+    row-major ``x``."""
+    if not args or x_empty(args[0]) or not _row_major(args[0]):
+        return None
+    return _new(tuple(args[0].shape), args[0].dtype)
+
+
+def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::pixel_shuffle(x, r)`` of (…, C·r², H, W): a row-major (…, C, H·r, W·r) tensor."""
+    if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or x_empty(args[0]):
+        return None
+    x, r = args
+    if x.dim() < 3 or x.shape[-3] % (r * r) or not _row_major(x):
+        return None
+    return _new((*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r), x.dtype)
+
+
 _MAKERS: dict[str, Callable[[tuple[Any, ...]], Any]] = {
+    "aten::_softmax": _softmax,
+    "aten::_log_softmax": _softmax,
+    "aten::sort": _sort,
+    "aten::flip": _copy_like,
+    "aten::tril": _copy_like,
+    "aten::triu": _copy_like,
+    "aten::pixel_shuffle": _pixel_shuffle,
     "aten::amax": _extremum,
     "aten::amin": _extremum,
     "aten::mm": _product,
@@ -160,7 +262,9 @@ _MAKERS: dict[str, Callable[[tuple[Any, ...]], Any]] = {
 def made_output(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The output of ``func`` (an aten overload) on these meta operands, made from their geometry, or
     None when its kernel must run (see the module docstring). Positional arguments only."""
-    maker = _MAKERS.get(str(func._schema.name))
-    if maker is None or kwargs or str(func._overloadname) != "default":
+    if kwargs:
         return None
-    return maker(args)
+    maker = _MAKERS.get(str(func._schema.name))
+    if maker is None:
+        return _unary_pointwise(func, args)
+    return maker(args) if str(func._overloadname) == "default" else None

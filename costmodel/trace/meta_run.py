@@ -145,8 +145,8 @@ class _MetaRecorder(OpRecorder):
         route = meta_route(func)
         if route is None:
             raise MetaRefused(f"{func} is not answered by its meta kernel")
-        if "torch._dynamo" not in sys.modules and imports_dynamo(func):
-            raise MetaRefused(f"{func}'s meta kernel would import torch._dynamo")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime("the walk passed its time limit")
         tensors = 0
         contiguous_only = str(func._schema.name) in _CONTIGUOUS_ONLY
         for value in _flat((args, kwargs)):
@@ -166,10 +166,10 @@ class _MetaRecorder(OpRecorder):
             if not self.muted:
                 self.add(to_call(str(func._schema.name), args, kwargs, made))
             return made
+        if "torch._dynamo" not in sys.modules and imports_dynamo(func):
+            raise MetaRefused(f"{func}'s meta kernel would import torch._dynamo")
         if route == "meta":
             return super().__torch_dispatch__(func, types, args, kwargs)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise OutOfTime("the walk passed its time limit")
         self.muted += 1  # the decomposition's ops run through this recorder (checked), unrecorded
         try:
             with self:

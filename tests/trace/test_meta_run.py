@@ -101,7 +101,21 @@ class Rearrangements(nn.Module):
         return folded, spread, rolled, flipped, lower, shuffled, repeated, filled, zeros, sampled, torch.cdist(x, x)
 
 
+class Activations(nn.Module):
+    """Activations and per-element math without a shape rule, sorting, flips, triangles and pixel
+    shuffles, on row-major, channels-last and permuted inputs, in place too."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out = []
+        for y in (x, x.contiguous(memory_format=torch.channels_last), x.transpose(1, 3)):
+            out += [F.elu(y), F.leaky_relu(y, 0.2), F.softplus(y, beta=2.0), F.mish(y), F.hardtanh(y, -2.0, 2.0)]
+            out += [y.log_softmax(-1), torch.erfinv(y.tanh() * 0.5), y.sort(-1).values, y.argsort(1), y.flip(-1), y.tril(-1)]
+        out += [F.pixel_shuffle(x, 2), F.elu(x.clone(), inplace=True), x.clone().clamp_(0, 1), x.float().pow(3)]
+        return out
+
+
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "activations": (Activations, (2, 8, 6, 4)),
     "einsums": (Einsums, (2, 4, 6, 6)),
     "recurrent": (Recurrent, (3, 5, 8)),
     "upsampling": (Upsampling, (2, 4, 5, 5)),
@@ -118,7 +132,7 @@ def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
     assert_rules_record_what_fake_records(make().eval(), inputs)
 
 
-@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions"])
+@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations"])
 def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     built = count_fake_modes(monkeypatch)
     make, inputs = CASES[name]
