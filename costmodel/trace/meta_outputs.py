@@ -129,23 +129,50 @@ def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new((x.shape[0], channels, *sizes), x.dtype)
 
 
-def _extremum(args: tuple[Any, ...]) -> torch.Tensor | None:
-    """``aten::amax``/``aten::amin(x, dims, keepdim)`` of a non-empty tensor: a new tensor of ``x``'s shape
-    with the reduced dimensions dropped (kept as 1 with ``keepdim``); no dims reduces them all."""
-    if not 1 <= len(args) <= 3:
+def _reduced(x: Any, dims: Any, keepdim: Any) -> torch.Tensor | None:
+    """A new tensor of a non-empty floating-point ``x``'s shape with ``dims`` reduced: dropped, or kept
+    as 1 with ``keepdim``; no dims (None or empty) reduces them all. None for anything the kernel must
+    judge itself (a dim out of range or named twice)."""
+    if x_empty(x) or x.dim() == 0 or not x.is_floating_point() or type(keepdim) is not bool:
         return None
-    x = args[0]
-    dims = args[1] if len(args) > 1 else []
-    keepdim = args[2] if len(args) > 2 else False
-    if x.dim() == 0 or x.numel() == 0 or type(keepdim) is not bool or not isinstance(dims, (list, tuple)):
-        return None
-    if not all(type(d) is int and -x.dim() <= d < x.dim() for d in dims):
+    if dims is None:
+        dims = []
+    if type(dims) is int:
+        dims = [dims]
+    if not isinstance(dims, (list, tuple)) or not all(type(d) is int and -x.dim() <= d < x.dim() for d in dims):
         return None
     reduced = {d % x.dim() for d in dims} if dims else set(range(x.dim()))
     if len(reduced) != len(dims or reduced):
-        return None  # a dim named twice: the kernel's own error
-    shape = tuple(1 if i in reduced else n for i, n in enumerate(x.shape) if keepdim or i not in reduced)
-    return _new(shape, x.dtype)
+        return None
+    return _new(tuple(1 if i in reduced else n for i, n in enumerate(x.shape) if keepdim or i not in reduced), x.dtype)
+
+
+def _extremum(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::amax``/``aten::amin(x, dims=[], keepdim=False)``, ``aten::logsumexp(x, dims, keepdim=False)``,
+    ``aten::mean.dim``/``aten::sum.dim_IntList(x, dims, keepdim=False)``: the reduced tensor."""
+    if kwargs.get("dtype") is not None or set(kwargs) - {"dtype"} or not 1 <= len(args) <= 3:
+        return None
+    return _reduced(args[0], args[1] if len(args) > 1 else [], args[2] if len(args) > 2 else False)
+
+
+def _statistic(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::var.correction``/``aten::std.correction(x, dims, *, correction, keepdim)``: the reduced tensor."""
+    if set(kwargs) - {"correction", "keepdim"} or not 1 <= len(args) <= 2:
+        return None
+    correction = kwargs.get("correction")
+    if correction is not None and not isinstance(correction, (int, float)):
+        return None
+    return _reduced(args[0], args[1] if len(args) > 1 else None, kwargs.get("keepdim", False))
+
+
+def _vector_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::linalg_vector_norm(x, ord=2, dims=None, keepdim=False)`` of a real floating tensor: the
+    reduced tensor."""
+    if kwargs.get("dtype") is not None or set(kwargs) - {"dtype"} or not 1 <= len(args) <= 4:
+        return None
+    if len(args) > 1 and not isinstance(args[1], (int, float)):
+        return None
+    return _reduced(args[0], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else False)
 
 
 def _row_major(x: Any) -> bool:
@@ -154,46 +181,66 @@ def _row_major(x: Any) -> bool:
     return tuple(x.stride()) == contiguous_strides(tuple(x.shape))
 
 
+def _row_major_broadcast(x: Any) -> bool:
+    """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
+    tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
+    strides, ignoring stride-0 dimensions: with every operand such, the output is row-major."""
+    kept = [(n, st) for n, st in zip(x.shape, x.stride()) if st != 0]
+    expected = 1
+    for n, st in reversed(kept):
+        if st != expected:
+            return False
+        expected *= n
+    return True
+
+
 def _like(x: Any) -> torch.Tensor | None:
-    """A new tensor of ``x``'s geometry where ``x`` has exactly row-major strides, or exactly channels-last
-    ones with no size-1 dimension to make the order ambiguous (what element-wise kernels make of such an
-    input); None for any other layout."""
-    if _row_major(x):
-        return _new(tuple(x.shape), x.dtype)
-    if x.dim() == 4 and min(x.shape) > 1 and x.is_contiguous(memory_format=torch.channels_last):
-        return torch.empty_like(x, memory_format=torch.channels_last)
-    return None
+    """A new row-major tensor of ``x``'s shape and dtype where ``x`` has exactly row-major strides (what
+    element-wise kernels make of such an input; of a channels-last one some keep the layout and some do
+    not, so those run); None for any other layout."""
+    return _new(tuple(x.shape), x.dtype) if _row_major(x) else None
 
 
-#: element-wise ops whose output is not of the input's dtype (comparisons, tests): never made here
-_OTHER_DTYPE = (
-    "aten::eq",
-    "aten::ne",
-    "aten::lt",
-    "aten::le",
-    "aten::gt",
-    "aten::ge",
-    "aten::is",
-    "aten::logical",
-    "aten::bitwise",
-    "aten::signbit",
-)
+#: element-wise ops whose output is not of the input's dtype (comparisons, tests, float_power): never made here
+_COMPARISONS = frozenset(
+    {"aten::eq", "aten::ne", "aten::lt", "aten::le", "aten::gt", "aten::ge", "aten::signbit", "aten::float_power"}
+)  # (float_power computes in double)
+_OTHER_DTYPE = ("aten::is", "aten::logical_", "aten::bitwise_")
 
 
-def _unary_pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
-    """An element-wise op (``torch.Tag.pointwise``) of one floating-point tensor and numbers: a tensor of the
-    input's geometry and dtype (``_like``); an in-place one returns its input."""
+def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
+    """An element-wise op (``torch.Tag.pointwise``) of floating-point tensors of one dtype (and numbers,
+    and 0-dim tensors of a floating dtype, which torch's promotion lets the others decide): a tensor of
+    the operands' broadcast shape. One operand: its geometry (``_like``); several: each row-major, or
+    expanded from a row-major tensor (``_row_major_broadcast``), the output row-major too. An in-place
+    op returns its first operand where the result has its shape."""
     name = str(func._schema.name)
-    if torch.Tag.pointwise not in func.tags or name.startswith(_OTHER_DTYPE) or not args or len(func._schema.returns) != 1:
+    if torch.Tag.pointwise not in func.tags or name in _COMPARISONS or name.startswith(_OTHER_DTYPE):
         return None
-    x = args[0]
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.numel() == 0:
+    if not args or [str(r.type) for r in func._schema.returns] != ["Tensor"]:
         return None
-    if any(isinstance(a, torch.Tensor) or not isinstance(a, (int, float, bool, type(None))) for a in args[1:]):
+    if not isinstance(args[0], torch.Tensor) or any(
+        not isinstance(a, (torch.Tensor, int, float, bool, type(None))) for a in args[1:]
+    ):
         return None
-    if name.endswith("_"):
-        return x  # in place: the input itself
-    return _like(x)
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    shaped = [t for t in tensors if t.dim() > 0] or tensors[:1]
+    dtype = shaped[0].dtype
+    if not all(t.is_floating_point() for t in tensors) or any(t.dtype != dtype for t in shaped) or shaped[0].numel() == 0:
+        return None
+    if len(tensors) == 1:
+        out = _like(tensors[0])
+    else:
+        if not all(_row_major_broadcast(t) for t in tensors):
+            return None
+        try:
+            shape = tuple(torch.broadcast_shapes(*(tuple(t.shape) for t in tensors)))
+        except RuntimeError:
+            return None  # not broadcastable: the kernel's own error
+        out = _new(shape, dtype)
+    if out is not None and name.endswith("_"):
+        return args[0] if tuple(out.shape) == tuple(args[0].shape) and out.dtype == args[0].dtype else None
+    return out
 
 
 def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
@@ -241,30 +288,43 @@ def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new((*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r), x.dtype)
 
 
-_MAKERS: dict[str, Callable[[tuple[Any, ...]], Any]] = {
-    "aten::_softmax": _softmax,
-    "aten::_log_softmax": _softmax,
-    "aten::sort": _sort,
-    "aten::flip": _copy_like,
-    "aten::tril": _copy_like,
-    "aten::triu": _copy_like,
-    "aten::pixel_shuffle": _pixel_shuffle,
-    "aten::amax": _extremum,
-    "aten::amin": _extremum,
-    "aten::mm": _product,
-    "aten::bmm": _product,
-    "aten::im2col": _im2col,
-    "aten::topk": _topk,
-    "aten::convolution": _convolution,
+def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
+    def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return None if kwargs else maker(args)
+
+    return made
+
+
+#: aten op → (the overloads covered, the maker of their output)
+_MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, Any]], Any]]] = {
+    "aten::_softmax": (("default",), _positional(_softmax)),
+    "aten::_log_softmax": (("default",), _positional(_softmax)),
+    "aten::sort": (("default",), _positional(_sort)),
+    "aten::flip": (("default",), _positional(_copy_like)),
+    "aten::tril": (("default",), _positional(_copy_like)),
+    "aten::triu": (("default",), _positional(_copy_like)),
+    "aten::pixel_shuffle": (("default",), _positional(_pixel_shuffle)),
+    "aten::amax": (("default",), _extremum),
+    "aten::amin": (("default",), _extremum),
+    "aten::logsumexp": (("default",), _extremum),
+    "aten::mean": (("dim",), _extremum),
+    "aten::sum": (("dim_IntList",), _extremum),
+    "aten::var": (("correction",), _statistic),
+    "aten::std": (("correction",), _statistic),
+    "aten::linalg_vector_norm": (("default",), _vector_norm),
+    "aten::mm": (("default",), _positional(_product)),
+    "aten::bmm": (("default",), _positional(_product)),
+    "aten::im2col": (("default",), _positional(_im2col)),
+    "aten::topk": (("default",), _positional(_topk)),
+    "aten::convolution": (("default",), _positional(_convolution)),
 }
 
 
 def made_output(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The output of ``func`` (an aten overload) on these meta operands, made from their geometry, or
-    None when its kernel must run (see the module docstring). Positional arguments only."""
-    if kwargs:
-        return None
-    maker = _MAKERS.get(str(func._schema.name))
-    if maker is None:
-        return _unary_pointwise(func, args)
-    return maker(args) if str(func._overloadname) == "default" else None
+    None when its kernel must run (see the module docstring)."""
+    entry = _MAKERS.get(str(func._schema.name))
+    if entry is None:
+        return None if kwargs else _pointwise(func, args)
+    overloads, maker = entry
+    return maker(args, kwargs) if str(func._overloadname) in overloads else None

@@ -114,7 +114,23 @@ class Activations(nn.Module):
         return out
 
 
+class Statistics(nn.Module):
+    """Reductions, norms and normalisations without a shape rule, and element-wise math of several tensors
+    (broadcast, in place), on row-major and permuted inputs."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out = []
+        for y in (x, x.transpose(1, 3)):
+            out += [y.std(-1), y.var((1, 2), keepdim=True, correction=0), y.norm(dim=-1), F.normalize(y, dim=1)]
+            out += [y.logsumexp(-1), F.leaky_relu(y, 0.2), y.mean((0, 2)), y.sum(-1, keepdim=True)]
+            col = y.mean(1, keepdim=True)
+            out += [torch.hypot(y, col), torch.atan2(col, y), torch.lerp(y, col, 0.3), torch.copysign(y, col)]
+        out += [F.instance_norm(x), F.prelu(x, torch.full((8,), 0.25, device=x.device)), x.clone().mul_(x.amax(1, keepdim=True))]
+        return out
+
+
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "statistics": (Statistics, (2, 8, 6, 4)),
     "activations": (Activations, (2, 8, 6, 4)),
     "einsums": (Einsums, (2, 4, 6, 6)),
     "recurrent": (Recurrent, (3, 5, 8)),
@@ -132,7 +148,7 @@ def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
     assert_rules_record_what_fake_records(make().eval(), inputs)
 
 
-@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations"])
+@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations", "statistics"])
 def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     built = count_fake_modes(monkeypatch)
     make, inputs = CASES[name]
