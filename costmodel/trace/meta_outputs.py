@@ -133,7 +133,7 @@ def _reduced(x: Any, dims: Any, keepdim: Any) -> torch.Tensor | None:
     """A new tensor of a non-empty floating-point ``x``'s shape with ``dims`` reduced: dropped, or kept
     as 1 with ``keepdim``; no dims (None or empty) reduces them all. None for anything the kernel must
     judge itself (a dim out of range or named twice)."""
-    if x_empty(x) or x.dim() == 0 or not x.is_floating_point() or type(keepdim) is not bool:
+    if _no_elements(x) or x.dim() == 0 or not x.is_floating_point() or type(keepdim) is not bool:
         return None
     if dims is None:
         dims = []
@@ -246,7 +246,7 @@ def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
 def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
     """``aten::_softmax``/``aten::_log_softmax(x, dim, half_to_float=False)`` of a row-major ``x``: a new
     row-major tensor like it (a channels-last input comes out row-major: the kernel runs for those)."""
-    if len(args) != 3 or args[2] is not False or type(args[1]) is not int or x_empty(args[0]):
+    if len(args) != 3 or args[2] is not False or type(args[1]) is not int or _no_elements(args[0]):
         return None
     x, dim = args[0], args[1]
     if not x.is_floating_point() or not _row_major(x) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
@@ -256,7 +256,7 @@ def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 def _sort(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``aten::sort(x, dim, descending)``: sorted values like ``x`` and int64 indices of its shape."""
-    if not 1 <= len(args) <= 3 or x_empty(args[0]):
+    if not 1 <= len(args) <= 3 or _no_elements(args[0]):
         return None
     x = args[0]
     dim = args[1] if len(args) > 1 else -1
@@ -265,7 +265,7 @@ def _sort(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
     return _new(tuple(x.shape), x.dtype), _new(tuple(x.shape), torch.int64)
 
 
-def x_empty(x: Any) -> bool:
+def _no_elements(x: Any) -> bool:
     """Whether ``x`` is not a tensor with elements (the kernels' edge cases stay theirs)."""
     return not isinstance(x, torch.Tensor) or x.numel() == 0
 
@@ -273,14 +273,14 @@ def x_empty(x: Any) -> bool:
 def _copy_like(args: tuple[Any, ...]) -> torch.Tensor | None:
     """``aten::flip(x, dims)``, ``aten::tril``/``aten::triu(x, diagonal)``: a new row-major tensor like a
     row-major ``x``."""
-    if not args or x_empty(args[0]) or not _row_major(args[0]):
+    if not args or _no_elements(args[0]) or not _row_major(args[0]):
         return None
     return _new(tuple(args[0].shape), args[0].dtype)
 
 
 def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
     """``aten::pixel_shuffle(x, r)`` of (…, C·r², H, W): a row-major (…, C, H·r, W·r) tensor."""
-    if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or x_empty(args[0]):
+    if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or _no_elements(args[0]):
         return None
     x, r = args
     if x.dim() < 3 or x.shape[-3] % (r * r) or not _row_major(x):
