@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from costmodel.trace.fake_tensors import contiguous_strides
+from costmodel.trace.elementwise_shortcuts import broadcast_shape
+from costmodel.trace.layer_shortcuts import row_major
 
 __all__ = ["made_output"]
 
@@ -95,7 +96,7 @@ def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
     rank = x.dim() - 2
     if rank < 1 or weight.dim() != x.dim() or x.dtype != weight.dtype or type(groups) is not int or groups <= 0:
         return None
-    if not (_row_major(x) and _row_major(weight)) or x.numel() == 0:
+    if not (row_major(x) and row_major(weight)) or x.numel() == 0:
         return None
     if bias is not None and (bias.dim() != 1 or bias.dtype != x.dtype):
         return None
@@ -175,12 +176,6 @@ def _vector_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor 
     return _reduced(args[0], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else False)
 
 
-def _row_major(x: Any) -> bool:
-    """Whether ``x`` has exactly the row-major strides of its shape (size-1 dimensions included: a tensor
-    torch calls contiguous may carry other strides there, and kernels follow them)."""
-    return tuple(x.stride()) == contiguous_strides(tuple(x.shape))
-
-
 def _row_major_broadcast(x: Any) -> bool:
     """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
     tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
@@ -198,7 +193,7 @@ def _like(x: Any) -> torch.Tensor | None:
     """A new row-major tensor of ``x``'s shape and dtype where ``x`` has exactly row-major strides (what
     element-wise kernels make of such an input; of a channels-last one some keep the layout and some do
     not, so those run); None for any other layout."""
-    return _new(tuple(x.shape), x.dtype) if _row_major(x) else None
+    return _new(tuple(x.shape), x.dtype) if row_major(x) else None
 
 
 #: element-wise ops whose output is not of the input's dtype (comparisons, tests, float_power): never made here
@@ -233,9 +228,10 @@ def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
     else:
         if not all(_row_major_broadcast(t) for t in tensors):
             return None
-        try:
-            shape = tuple(torch.broadcast_shapes(*(tuple(t.shape) for t in tensors)))
-        except RuntimeError:
+        shape: tuple[int, ...] | None = ()
+        for t in tensors:
+            shape = None if shape is None else broadcast_shape(shape, t.shape)
+        if shape is None:
             return None  # not broadcastable: the kernel's own error
         out = _new(shape, dtype)
     if out is not None and name.endswith("_"):
@@ -249,7 +245,7 @@ def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
     if len(args) != 3 or args[2] is not False or type(args[1]) is not int or _no_elements(args[0]):
         return None
     x, dim = args[0], args[1]
-    if not x.is_floating_point() or not _row_major(x) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+    if not x.is_floating_point() or not row_major(x) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
         return None
     return _new(tuple(x.shape), x.dtype)
 
@@ -260,7 +256,7 @@ def _sort(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
         return None
     x = args[0]
     dim = args[1] if len(args) > 1 else -1
-    if type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1) or not _row_major(x):
+    if type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1) or not row_major(x):
         return None
     return _new(tuple(x.shape), x.dtype), _new(tuple(x.shape), torch.int64)
 
@@ -273,7 +269,7 @@ def _no_elements(x: Any) -> bool:
 def _copy_like(args: tuple[Any, ...]) -> torch.Tensor | None:
     """``aten::flip(x, dims)``, ``aten::tril``/``aten::triu(x, diagonal)``: a new row-major tensor like a
     row-major ``x``."""
-    if not args or _no_elements(args[0]) or not _row_major(args[0]):
+    if not args or _no_elements(args[0]) or not row_major(args[0]):
         return None
     return _new(tuple(args[0].shape), args[0].dtype)
 
@@ -283,7 +279,7 @@ def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
     if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or _no_elements(args[0]):
         return None
     x, r = args
-    if x.dim() < 3 or x.shape[-3] % (r * r) or not _row_major(x):
+    if x.dim() < 3 or x.shape[-3] % (r * r) or not row_major(x):
         return None
     return _new((*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r), x.dtype)
 

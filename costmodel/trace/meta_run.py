@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 from torch._decomp import decomposition_table, meta_table
 from torch._library import simple_registry
@@ -149,7 +150,7 @@ class _MetaRecorder(OpRecorder):
             raise OutOfTime("the walk passed its time limit")
         tensors = 0
         contiguous_only = str(func._schema.name) in _CONTIGUOUS_ONLY
-        for value in _flat((args, kwargs)):
+        for value in pytree.tree_leaves((args, kwargs)):
             if isinstance(value, torch.Tensor):
                 if value.device.type != "meta" or type(value) not in (torch.Tensor, nn.Parameter):
                     raise MetaRefused("a tensor not on meta")
@@ -181,14 +182,6 @@ class _MetaRecorder(OpRecorder):
         if not self.muted:
             self.add(to_call(str(func._schema.name), args, kwargs, out))
         return out
-
-
-def _flat(value: Any) -> list[Any]:
-    if isinstance(value, (tuple, list)):
-        return [v for item in value for v in _flat(item)]
-    if isinstance(value, dict):
-        return [v for item in value.values() for v in _flat(item)]
-    return [value]
 
 
 def runs_on_meta(op: str, target: Any) -> bool:
@@ -300,16 +293,10 @@ def _stand_ins(value: Any, found: dict[int, Any], device: torch.device, mode: La
 
 def _on_device(call: AtenCall, device: torch.device) -> AtenCall:
     """``call`` with each meta device among its arguments replaced by ``device`` (as recorded on fakes)."""
+    if not any(isinstance(v, torch.device) for v in pytree.tree_leaves((call.args, call.kwargs))):
+        return call
 
     def swap(value: Any) -> Any:
-        if isinstance(value, torch.device):
-            return device if value.type == "meta" else value
-        if type(value) in (tuple, list):
-            return type(value)(swap(v) for v in value)
-        if type(value) is dict:
-            return {k: swap(v) for k, v in value.items()}
-        return value
+        return device if isinstance(value, torch.device) and value.type == "meta" else value
 
-    if not any(isinstance(v, torch.device) for v in _flat((call.args, call.kwargs))):
-        return call
-    return dataclasses.replace(call, args=swap(call.args), kwargs=swap(call.kwargs))
+    return dataclasses.replace(call, args=pytree.tree_map(swap, call.args), kwargs=pytree.tree_map(swap, call.kwargs))
