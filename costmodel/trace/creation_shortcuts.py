@@ -19,7 +19,7 @@ import torch
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, aten_call, preserved_like
+from costmodel.trace.shortcut_helpers import Result, aten_call, default_device, preserved_like
 
 __all__ = ["FUNCTIONS", "FUNCTIONS_ON_TENSOR", "METHODS"]
 
@@ -57,7 +57,7 @@ def _factory(op: str, takes_value: bool) -> Callable[[tuple[Any, ...], dict[str,
         if size is None or implied is None or dtype is not None and type(dtype) is not torch.dtype:
             return None
         if device is None:
-            device = torch.get_default_device()
+            device = default_device()
         if type(device) is not torch.device or device.type != "cpu":
             return None
         out = PendingTensor(tuple(size), contiguous_strides(size), 0, dtype or implied, device, mode, contiguous=True)

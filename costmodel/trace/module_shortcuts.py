@@ -38,7 +38,7 @@ from costmodel.trace.layer_shortcuts import (
 )
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.pointwise_shortcuts import like_input
-from costmodel.trace.resampling_shortcuts import pad
+from costmodel.trace.resampling_shortcuts import interpolate, pad
 from costmodel.trace.shortcut_helpers import aten_call, pending_like
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -77,7 +77,7 @@ def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall
 _RULED = (
     nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
     *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
-    *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+    *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.Upsample,
 )  # fmt: skip
 #: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
 _CALLED = ("forward", "_conv_forward", "_check_input_dim", "extra_repr")
@@ -142,6 +142,10 @@ def direct_call(
         if conv.padding_mode != "zeros":
             return None
         return convolution(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
+    if cls is nn.Upsample:  # (and UpsamplingNearest2d/UpsamplingBilinear2d): its forward is F.interpolate
+        up: Any = module
+        settings = (up.size, up.scale_factor, up.mode, up.align_corners)
+        return interpolate((x, *settings), {"recompute_scale_factor": up.recompute_scale_factor}, mode)
     if cls is nn.Flatten:
         return flatten(x, (module.start_dim, module.end_dim), {}, mode)
     if cls in (nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d):

@@ -22,6 +22,7 @@ from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
     Result,
     aten_call,
+    default_device,
     is_traced_tensor,
     named_arguments,
     normalised_dim,
@@ -264,7 +265,7 @@ def arange(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) ->
     dtype, device = kwargs.get("dtype"), kwargs.get("device")
     if dtype is not None and type(dtype) is not torch.dtype or device is not None and type(device) is not torch.device:
         return None
-    if device is None and torch.get_default_device().type != "cpu":
+    if device is None and default_device().type != "cpu":
         return None
     place = torch.device("cpu") if device is None else device
     length = -(-(end - start) // step)

@@ -3,6 +3,7 @@ outputs and the AtenCall a rule records."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,16 @@ from costmodel.trace.pending import PendingTensor
 
 #: A rule's answer: the node's output and the aten calls it runs.
 Result = tuple[Any, list[AtenCall]]
+
+
+_CPU = torch.device("cpu")
+
+
+def default_device() -> torch.device:
+    """``torch.get_default_device()``, without the import its first call makes (half a millisecond): a
+    default other than the CPU lives in ``torch.utils._device``'s contexts (``set_default_device``, ``with
+    torch.device(…)``), so while that module is not imported the default is the CPU."""
+    return torch.get_default_device() if "torch.utils._device" in sys.modules else _CPU
 
 
 def is_traced_tensor(value: Any) -> bool:

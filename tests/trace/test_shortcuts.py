@@ -321,6 +321,15 @@ def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.Monk
         (nn.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 3, 7, 7)),
         (nn.MaxPool2d(3, 2, 1), (1, 3, 7, 7)),
         (nn.MaxPool2d(2, ceil_mode=True), (1, 3, 7, 7)),
+        (nn.Upsample(scale_factor=2), (1, 3, 5, 7)),
+        (nn.Upsample(scale_factor=(1.5, 2.25), mode="nearest"), (2, 3, 5, 7)),
+        (nn.Upsample(size=(9, 4), mode="bilinear", align_corners=True), (1, 2, 5, 7)),
+        (nn.Upsample(scale_factor=2.5, mode="linear"), (1, 2, 5)),
+        (nn.Upsample(size=(3, 6, 4), mode="trilinear"), (1, 2, 2, 3, 4)),
+        (nn.Upsample(scale_factor=3, mode="nearest"), (1, 2, 2, 3, 4)),
+        (nn.Upsample(scale_factor=2, mode="bicubic", recompute_scale_factor=True), (1, 2, 4, 4)),
+        (nn.UpsamplingNearest2d(scale_factor=2), (1, 3, 4, 6)),
+        (nn.UpsamplingBilinear2d(size=(8, 9)), (1, 3, 4, 6)),
         # weight-normed convolutions: the fused interface over the first or last dim, the rest faked
         (_weight_normed(nn.Conv1d(4, 6, 3)), (1, 4, 10)),
         (_weight_normed(nn.Conv1d(4, 6, 3, padding=1, groups=2), dim=2), (2, 4, 10)),
@@ -334,6 +343,33 @@ def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.Monk
 def test_closed_form_layer_rules_record_what_a_fake_run_records(layer: nn.Module, shape: tuple[int, ...]) -> None:
     model = nn.Sequential(layer).eval()
     assert_rules_record_what_fake_records(model, shape)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (nn.Upsample(scale_factor=2), (1, 3, 5, 7)),
+        (nn.Upsample(size=(9, 4), mode="bilinear", align_corners=True), (1, 2, 5, 7)),
+        (nn.Upsample(scale_factor=2.5, mode="linear"), (1, 2, 5)),
+        (nn.UpsamplingNearest2d(scale_factor=2), (1, 3, 4, 6)),
+        (nn.UpsamplingBilinear2d(size=(8, 9)), (1, 3, 4, 6)),
+    ],
+)
+def test_upsampling_layers_take_the_interpolate_rule(
+    monkeypatch: pytest.MonkeyPatch, layer: nn.Module, shape: tuple[int, ...]
+) -> None:
+    """nn.Upsample and its two subclasses are answered by F.interpolate's rule: neither FakeTensorMode nor a
+    meta run (whose upsampling meta kernels import sympy, a quarter of a second of a fresh process)."""
+    import costmodel.trace.fake_propagation as propagation
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the layer ran on meta tensors")
+
+    built = count_fake_modes(monkeypatch)
+    monkeypatch.setattr(propagation, "run_on_meta", refuse)
+    traced = trace_model(nn.Sequential(layer).eval(), shape)
+    assert not built
+    assert [c.op for c in traced.node_calls["_0"]] == [f"aten::upsample_{layer.mode}{len(shape) - 2}d"]
 
 
 def test_a_network_of_ruled_ops_never_builds_a_fake_tensor_mode() -> None:
@@ -799,3 +835,34 @@ def test_linear_of_strided_input_records_what_fake_records(monkeypatch: pytest.M
     assert_rules_record_what_fake_records(LinearOfStridedInput().eval(), (2, 7, 3))
     built = count_fake_modes(monkeypatch)
     assert trace_model(LinearOfStridedInput().eval(), (2, 7, 3)).node_outcomes and not built
+
+
+class _Factories(nn.Module):
+    def forward(self, x: torch.Tensor) -> Any:
+        return x * 2, torch.arange(x.shape[-1]), torch.zeros(x.shape[-1])
+
+
+def test_factories_follow_the_default_device() -> None:
+    """arange and zeros without a device land on the default device: the CPU, or a device context's (then
+    the rules leave them to FakeTensorMode, which records that device)."""
+    forget()
+    devices = {
+        name: [c.kwargs.get("device") for c in calls] for name, calls in trace_model(_Factories(), (2, 4)).node_calls.items()
+    }
+    assert devices["arange"] == devices["zeros"] == [torch.device("cpu")]
+    with torch.device("meta"):
+        traced = trace_model(_Factories(), (2, 4))
+    devices = {name: [c.kwargs.get("device") for c in calls] for name, calls in traced.node_calls.items()}
+    assert devices["arange"] == devices["zeros"] == [torch.device("meta")]
+
+
+def test_factories_cost_nothing_to_import() -> None:
+    """Reading the default device imports torch.utils._device on first use (half a millisecond of a fresh
+    process): the rules know the CPU is the default while no device context can exist."""
+    code = (
+        "import sys, torch, costmodel\n"
+        "from tests.trace.test_shortcuts import _Factories\n"
+        "report = costmodel.analyze(_Factories(), (2, 4))\n"
+        "print([row.op for row in report.layers if row.mac], 'torch.utils._device' in sys.modules)"
+    )
+    assert fresh_process_output(code) == "['mul', 'arange', 'zeros'] False"
