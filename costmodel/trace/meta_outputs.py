@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from costmodel.trace.elementwise_shortcuts import broadcast_shape
-from costmodel.trace.layer_shortcuts import row_major
+from costmodel.trace.layer_shortcuts import pool_size, row_major
 
-__all__ = ["made_output"]
+__all__ = ["made_output", "reads_as_channels_last"]
 
 _META = torch.device("meta")
 
@@ -284,6 +284,198 @@ def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new((*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r), x.dtype)
 
 
+def _unambiguous_rows(x: Any, spatial: int) -> bool:
+    """Whether a non-empty floating (N, C, *spatial) or (C, *spatial) ``x`` is row-major and does not read
+    as channels-last to the pooling kernels (``reads_as_channels_last``: C = 1 can), which then keep that
+    layout."""
+    if _no_elements(x) or not x.is_floating_point() or x.dim() not in (spatial + 1, spatial + 2) or not row_major(x):
+        return False
+    return not reads_as_channels_last(tuple(x.shape), tuple(x.stride()))
+
+
+def reads_as_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """torch's ``suggest_memory_format`` test at concrete sizes (``is_channels_last_strides_2d``/``_3d``):
+    a 4-d (5-d) tensor reads as channels-last when, taken in the order C, W, H, N (C, W, H, D, N), no
+    stride is smaller than the previous one times its size, none is of an empty dim, C's is not 0, and
+    N's does not merely repeat C's span. Its Python form imports sympy on first use."""
+    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(len(shape))
+    if order is None or strides[1] == 0:
+        return False
+    least = 0
+    for d in order:
+        if shape[d] == 0 or strides[d] < least or d == 0 and least == strides[1]:
+            return False
+        least = strides[d] * shape[d]
+    return True
+
+
+def _window_sizes(
+    x: Any, spatial: int, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
+) -> list[int] | None:
+    """Output sizes of a pooling window over ``x``'s last ``spatial`` dims (``pool_size``), or None where
+    the kernel must judge (a size not positive, padding over half the kernel, a form it rejects)."""
+    kernel, padding, dilation = _pairs(kernel, spatial), _pairs(padding, spatial), _pairs(dilation, spatial)
+    stride = kernel if isinstance(stride, (list, tuple)) and not stride else _pairs(stride, spatial)
+    if kernel is None or stride is None or padding is None or dilation is None or type(ceil_mode) is not bool:
+        return None
+    if min(*kernel, *stride, *dilation) <= 0 or min(padding) < 0 or any(2 * p > k for p, k in zip(padding, kernel)):
+        return None
+    sizes = [pool_size(n, k, p, s, d, ceil_mode) for n, k, p, s, d in zip(x.shape[-spatial:], kernel, padding, stride, dilation)]
+    return sizes if min(sizes) > 0 else None
+
+
+def _completed(args: tuple[Any, ...], defaults: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pooling op's operands (input and kernel, then what the dispatcher handed over) with the trailing
+    defaults it left out filled in."""
+    return (*args, *defaults[len(args) - 2 :])
+
+
+def _max_pool2d(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::max_pool2d_with_indices(x, kernel, stride=[], padding=0, dilation=1, ceil_mode=False)`` (max
+    pooling, 1-d pooling on an unsqueezed input too): values and int64 indices of the pooled shape."""
+    if not 2 <= len(args) <= 6 or not _unambiguous_rows(args[0], 2):
+        return None
+    x, kernel, stride, padding, dilation, ceil_mode = _completed(args, ((), [0], [1], False))
+    sizes = _window_sizes(x, 2, kernel, stride, padding, dilation, ceil_mode)
+    if sizes is None:
+        return None
+    shape = (*x.shape[:-2], *sizes)
+    return _new(shape, x.dtype), _new(shape, torch.int64)
+
+
+def _avg_pool(spatial: int) -> Callable[[tuple[Any, ...]], torch.Tensor | None]:
+    """``aten::avg_pool2d``/``avg_pool3d(x, kernel, stride=[], padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``: the pooled tensor."""
+
+    def made(args: tuple[Any, ...]) -> torch.Tensor | None:
+        if not 2 <= len(args) <= 7 or not _unambiguous_rows(args[0], spatial):
+            return None
+        x, kernel, stride, padding, ceil_mode, include_pad, divisor = _completed(args, ((), [0], False, True, None))
+        if type(include_pad) is not bool or divisor is not None and (type(divisor) is not int or divisor == 0):
+            return None
+        sizes = _window_sizes(x, spatial, kernel, stride, padding, [1], ceil_mode)
+        return None if sizes is None else _new((*x.shape[:-spatial], *sizes), x.dtype)
+
+    return made
+
+
+def _adaptive_pool(with_indices: bool) -> Callable[[tuple[Any, ...]], Any]:
+    """``aten::adaptive_max_pool2d(x, output_size)`` (values and int64 indices) and
+    ``aten::_adaptive_avg_pool2d(x, output_size)``: (…, out_h, out_w)."""
+
+    def made(args: tuple[Any, ...]) -> Any:
+        if len(args) != 2 or not _unambiguous_rows(args[0], 2):
+            return None
+        size = _pairs(args[1], 2)
+        if size is None or min(size) <= 0:
+            return None
+        shape = (*args[0].shape[:-2], *size)
+        out = _new(shape, args[0].dtype)
+        return (out, _new(shape, torch.int64)) if with_indices else out
+
+    return made
+
+
+def _pixel_unshuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::pixel_unshuffle(x, r)`` of (…, C, H·r, W·r): a row-major (…, C·r², H, W) tensor."""
+    if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or _no_elements(args[0]):
+        return None
+    x, r = args
+    if x.dim() < 3 or x.shape[-2] % r or x.shape[-1] % r or not row_major(x):
+        return None
+    return _new((*x.shape[:-3], x.shape[-3] * r * r, x.shape[-2] // r, x.shape[-1] // r), x.dtype)
+
+
+def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``aten::native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)`` of a
+    row-major float32/float64 (N, C, …) ``x`` (instance norm runs it on (1, N·C, …)): the normalised tensor
+    like ``x`` and the saved mean and 1/std, C each in training and empty otherwise (the decomposition
+    FakeTensorMode runs makes them so on every device)."""
+    if len(args) != 8 or _no_elements(args[0]):
+        return None
+    x, weight, bias, mean, var, training, momentum, eps = args
+    if x.dim() < 2 or x.dtype not in (torch.float32, torch.float64) or not row_major(x) or type(training) is not bool:
+        return None
+    state = [t for t in (weight, bias, mean, var) if t is not None]
+    if any(not isinstance(t, torch.Tensor) or tuple(t.shape) != (x.shape[1],) or t.dtype != x.dtype for t in state):
+        return None
+    if (
+        not isinstance(momentum, (int, float))
+        or not isinstance(eps, (int, float))
+        or not training
+        and (mean is None or var is None)
+    ):
+        return None
+    saved = (x.shape[1],) if training else (0,)
+    return _new(tuple(x.shape), x.dtype), _new(saved, x.dtype), _new(saved, x.dtype)
+
+
+def _prelu(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::_prelu_kernel(x, weight)``, the weight broadcast over a row-major floating ``x`` (F.prelu views
+    it as (1, C, 1, …)): a new tensor like ``x``."""
+    if len(args) != 2 or _no_elements(args[0]) or not isinstance(args[1], torch.Tensor):
+        return None
+    x, weight = args
+    if not x.is_floating_point() or weight.dtype != x.dtype or not row_major(x) or weight.dim() > x.dim():
+        return None
+    return _new(tuple(x.shape), x.dtype) if broadcast_shape(tuple(x.shape), tuple(weight.shape)) == tuple(x.shape) else None
+
+
+def _glu(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::glu(x, dim=-1)`` of a row-major floating ``x``, even at ``dim``: a new tensor with that dim halved."""
+    if not 1 <= len(args) <= 2 or _no_elements(args[0]):
+        return None
+    x = args[0]
+    dim = args[1] if len(args) > 1 else -1
+    if x.dim() == 0 or type(dim) is not int or not -x.dim() <= dim < x.dim() or not x.is_floating_point() or not row_major(x):
+        return None
+    dim %= x.dim()
+    if x.shape[dim] % 2:
+        return None
+    return _new((*x.shape[:dim], x.shape[dim] // 2, *x.shape[dim + 1 :]), x.dtype)
+
+
+def _grid_sampler(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::grid_sampler_2d(x, grid, interpolation, padding, align_corners)`` of a floating (N, C, H, W)
+    ``x`` at an (N, Hg, Wg, 2) grid: a new row-major (N, C, Hg, Wg) tensor."""
+    if len(args) != 5 or _no_elements(args[0]) or _no_elements(args[1]):
+        return None
+    x, grid, interpolation, padding, align = args
+    if x.dim() != 4 or grid.dim() != 4 or grid.shape[0] != x.shape[0] or grid.shape[3] != 2 or grid.dtype != x.dtype:
+        return None
+    if not x.is_floating_point() or interpolation not in (0, 1, 2) or padding not in (0, 1, 2) or type(align) is not bool:
+        return None
+    return _new((x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]), x.dtype)
+
+
+def _scan(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::cumprod(x, dim)`` of a row-major floating ``x`` (no dtype): a new tensor like it."""
+    if kwargs.get("dtype") is not None or set(kwargs) - {"dtype"} or len(args) != 2 or _no_elements(args[0]):
+        return None
+    x, dim = args
+    if type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1) or not x.is_floating_point():
+        return None
+    return _like(x)
+
+
+def _statistic_and_mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::var_mean.correction``/``aten::std_mean.correction``: two reduced tensors (``_statistic``)."""
+    reduced = _statistic(args, kwargs)
+    return None if reduced is None else (reduced, _new(tuple(reduced.shape), reduced.dtype))
+
+
+def _repeat(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::repeat(x, repeats)``, at least one non-negative count per dim of ``x`` (more: new leading dims
+    of size 1): a new row-major tensor of the padded shape times the counts."""
+    if len(args) != 2 or not isinstance(args[0], torch.Tensor) or not isinstance(args[1], (list, tuple)):
+        return None
+    x, repeats = args
+    if len(repeats) < x.dim() or not all(type(r) is int and r >= 0 for r in repeats):
+        return None
+    padded = (1,) * (len(repeats) - x.dim()) + tuple(x.shape)
+    return _new(tuple(n * r for n, r in zip(padded, repeats)), x.dtype)
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -300,12 +492,26 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::tril": (("default",), _positional(_copy_like)),
     "aten::triu": (("default",), _positional(_copy_like)),
     "aten::pixel_shuffle": (("default",), _positional(_pixel_shuffle)),
+    "aten::pixel_unshuffle": (("default",), _positional(_pixel_unshuffle)),
+    "aten::max_pool2d_with_indices": (("default",), _positional(_max_pool2d)),
+    "aten::avg_pool2d": (("default",), _positional(_avg_pool(2))),
+    "aten::avg_pool3d": (("default",), _positional(_avg_pool(3))),
+    "aten::adaptive_max_pool2d": (("default",), _positional(_adaptive_pool(True))),
+    "aten::_adaptive_avg_pool2d": (("default",), _positional(_adaptive_pool(False))),
     "aten::amax": (("default",), _extremum),
     "aten::amin": (("default",), _extremum),
     "aten::logsumexp": (("default",), _extremum),
     "aten::mean": (("dim",), _extremum),
     "aten::sum": (("dim_IntList",), _extremum),
     "aten::var": (("correction",), _statistic),
+    "aten::var_mean": (("correction",), _statistic_and_mean),
+    "aten::std_mean": (("correction",), _statistic_and_mean),
+    "aten::cumprod": (("default",), _scan),
+    "aten::native_batch_norm": (("default",), _positional(_batch_norm)),
+    "aten::_prelu_kernel": (("default",), _positional(_prelu)),
+    "aten::glu": (("default",), _positional(_glu)),
+    "aten::repeat": (("default",), _positional(_repeat)),
+    "aten::grid_sampler_2d": (("default",), _positional(_grid_sampler)),
     "aten::std": (("correction",), _statistic),
     "aten::linalg_vector_norm": (("default",), _vector_norm),
     "aten::mm": (("default",), _positional(_product)),

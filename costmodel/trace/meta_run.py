@@ -3,13 +3,14 @@
 FakeTensorMode answers most aten ops by running their meta kernel on meta tensors and wrapping the
 results as fake tensors on the inputs' device. Building the first FakeTensorMode of a process imports
 ``torch._dynamo`` (1.5–2 s), and each op under it costs tens of microseconds of Python dispatch. A node
-whose operands are all stand-ins (PendingTensors, the copy's meta parameters) on one device can run on
+whose operands are all stand-ins (PendingTensors, the copy's meta parameters) or real tensors the forward
+made (constants, which FakeTensorMode would take as fakes of their geometry) on one device can run on
 meta tensors directly, with the op recorder on top, when every aten op it reaches is one FakeTensorMode
 would itself answer by the meta kernel, or by a decomposition whose ops are answered so in turn
 (``meta_route``): the same ops are recorded with the same shapes, strides and dtypes. Anything else — a
-real or fake tensor among the operands, an op FakeTensorMode handles by an implementation of its own, a
-factory not on the meta device, a kernel that needs values — stops the run before the op executes, and
-the node runs under FakeTensorMode as before. Only torch's own functions, Python operators, Tensor
+fake tensor among the operands, a real one handed back as an output, an op FakeTensorMode handles by an
+implementation of its own, a factory not on the meta device, a kernel that needs values — stops the run
+before the op executes, and the node runs under FakeTensorMode as before. Only torch's own functions, Python operators, Tensor
 methods and ``torch.nn`` layers run here, never user code (whose Python side effects must not run twice),
 and not the layers whose forward or kernel picks a path by device type (``_DEVICE_DEPENDENT``): on meta
 they would take another path than on the real device.
@@ -221,7 +222,9 @@ def run_on_meta(
         return None  # (deterministic algorithms: torch.nn.functional then branches on ``is_cpu``)
     found: dict[int, Any] = {}  # id(meta operand) → the operand it stands for
     seen: set[torch.device] = set()
-    made: dict[int, torch.Tensor] = {}  # id(PendingTensor) → its meta tensor: an operand passed twice is one tensor
+    # id(PendingTensor or real tensor) → its meta tensor: an operand passed twice is one tensor
+    made: dict[int, torch.Tensor] = {}
+    real: set[int] = set()  # ids of the meta tensors standing for real ones
 
     def to_meta(value: Any) -> Any:
         if type(value) is PendingTensor:
@@ -235,8 +238,18 @@ def run_on_meta(
             return meta
         if isinstance(value, torch.Tensor):
             device = devices.get(id(value))
+            if device is None and _plain_real(value):  # a constant the forward made (``torch.zeros(…)``)
+                if id(value) not in made:
+                    meta = made[id(value)] = meta_tensor(
+                        tuple(value.shape), value.stride(), int(value.storage_offset()), value.dtype
+                    )
+                    meta.requires_grad_(value.requires_grad)
+                    seen.add(value.device)
+                    found[id(meta)] = value
+                    real.add(id(meta))
+                return made[id(value)]
             if device is None or value.device.type != "meta":
-                raise MetaRefused("a real or fake operand")
+                raise MetaRefused("a fake operand")
             seen.add(device)
             found[id(value)] = value
             return value
@@ -261,7 +274,7 @@ def run_on_meta(
                 result = getattr(meta_args[0], str(target))(*meta_args[1:], **meta_kwargs)
             else:
                 result = target(*meta_args, **meta_kwargs)
-        out = _stand_ins(result, found, device, mode)
+        out = _stand_ins(result, found, real, device, mode)
     except OutOfTime:
         raise
     except Exception:  # noqa: BLE001  # refused, or the kernel needs values: FakeTensorMode decides
@@ -269,10 +282,13 @@ def run_on_meta(
     return out, [_on_device(call, device) for call in meta_recorder.calls]
 
 
-def _stand_ins(value: Any, found: dict[int, Any], device: torch.device, mode: LazyFakeMode) -> Any:
+def _stand_ins(value: Any, found: dict[int, Any], real: set[int], device: torch.device, mode: LazyFakeMode) -> Any:
     """The meta run's output as the propagation holds values: a meta tensor that is an operand → that
-    operand; any other → a PendingTensor of its geometry on ``device``."""
+    operand (refused for a real one: FakeTensorMode would hand back a fake of it); any other → a
+    PendingTensor of its geometry on ``device``."""
     if isinstance(value, torch.Tensor):
+        if id(value) in real:
+            raise MetaRefused("a real operand returned")
         if id(value) in found:
             return found[id(value)]
         if value.device.type != "meta":
@@ -281,14 +297,25 @@ def _stand_ins(value: Any, found: dict[int, Any], device: torch.device, mode: La
         out.requires_grad = value.requires_grad
         return out
     if isinstance(value, tuple) and hasattr(value, "_fields") or type(value).__module__ == "torch.return_types":
-        return type(value)(tuple(_stand_ins(v, found, device, mode) for v in value))
+        return type(value)(tuple(_stand_ins(v, found, real, device, mode) for v in value))
     if type(value) in (tuple, list):
-        return type(value)(_stand_ins(v, found, device, mode) for v in value)
+        return type(value)(_stand_ins(v, found, real, device, mode) for v in value)
     if type(value) is dict:
-        return {k: _stand_ins(v, found, device, mode) for k, v in value.items()}
+        return {k: _stand_ins(v, found, real, device, mode) for k, v in value.items()}
     if isinstance(value, torch.device) and value.type == "meta":
         raise MetaRefused("a device returned")
     return value
+
+
+def _plain_real(value: torch.Tensor) -> bool:
+    """Whether ``value`` is a real (not fake, not meta) plain strided tensor, which FakeTensorMode would take
+    as a fake tensor of the same geometry on its device."""
+    return (
+        type(value) in (torch.Tensor, nn.Parameter)
+        and value.layout is torch.strided
+        and value.device.type != "meta"
+        and not value.is_quantized
+    )
 
 
 def _on_device(call: AtenCall, device: torch.device) -> AtenCall:

@@ -4,6 +4,7 @@ expanded, channels-last and permuted operands — same shape, strides and dtype 
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -85,3 +86,184 @@ def test_made_element_wise_outputs_match_the_cpu_kernels(layout: str) -> None:
         assert made_any == 0  # their layouts are left to the kernels (some keep channels-last, some do not)
     else:
         assert made_any > 20
+
+
+_aten = torch.ops.aten
+_WINDOWS: list[tuple[Any, tuple[Any, ...]]] = [
+    (_aten.max_pool2d_with_indices.default, ([3, 3], [2, 2], [1, 1])),
+    (_aten.max_pool2d_with_indices.default, ([2, 2],)),
+    (_aten.max_pool2d_with_indices.default, ([1, 3], [1, 2], [0, 1], [1, 1], True)),
+    (_aten.max_pool2d_with_indices.default, ([3, 3], [1, 1], [1, 1], [2, 2])),
+    (_aten.max_pool2d_with_indices.default, ([3, 3], [], [0, 0], [1, 1], True)),
+    (_aten.max_pool2d_with_indices.default, ([3, 3], [1, 1], [2, 2])),  # padding over half the kernel
+    (_aten.max_pool2d_with_indices.default, ([7, 7],)),  # a window larger than the input
+    (_aten.avg_pool2d.default, ([3, 3], [2, 2], [1, 1])),
+    (_aten.avg_pool2d.default, ([2, 2],)),
+    (_aten.avg_pool2d.default, ([1, 3], [1, 2], [0, 1], True, False)),
+    (_aten.avg_pool2d.default, ([3, 3], [1, 1], [1, 1], False, True, 4)),
+    (_aten.avg_pool2d.default, ([3, 3], [1, 1], [1, 1], False, True, 0)),  # a zero divisor
+    (_aten.adaptive_max_pool2d.default, ([1, 1],)),
+    (_aten.adaptive_max_pool2d.default, ([3, 4],)),
+    (_aten._adaptive_avg_pool2d.default, ([2, 3],)),
+    (_aten._adaptive_avg_pool2d.default, ([0, 3],)),
+    (_aten.pixel_unshuffle.default, (2,)),
+    (_aten.pixel_unshuffle.default, (3,)),
+]
+_MAPS = {
+    "row-major": lambda: torch.rand(2, 8, 6, 6),
+    "unbatched": lambda: torch.rand(8, 6, 6),
+    "one row": lambda: torch.rand(2, 8, 1, 6),
+    "one channel": lambda: torch.rand(2, 1, 6, 6),
+    "one pixel": lambda: torch.rand(2, 8, 1, 1),
+    "channels-last": lambda: torch.rand(2, 8, 6, 6).contiguous(memory_format=torch.channels_last),
+    "permuted": lambda: torch.rand(2, 6, 6, 8).permute(0, 3, 2, 1),
+}
+
+
+def _geometry(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape), value.stride(), value.dtype
+    return tuple(_geometry(v) for v in value)
+
+
+def _kernel_geometry(func: Any, args: tuple[Any, ...]) -> Any:
+    """The geometry of ``func``'s outputs run for real on the CPU and by its meta kernel (asserted equal),
+    or None when either kernel rejects the operands."""
+    try:
+        real = _geometry(func(*args))
+        meta = _geometry(func(*(a.to("meta") if isinstance(a, torch.Tensor) else a for a in args)))
+    except Exception:  # noqa: BLE001  # the kernel's own error: nothing may be made for these operands
+        return None
+    assert real == meta, func
+    return real
+
+
+@pytest.mark.parametrize("layout", sorted(_MAPS))
+def test_made_pooling_outputs_match_the_cpu_and_meta_kernels(layout: str) -> None:
+    """Max, average and adaptive pooling and pixel unshuffling: a made output has the geometry both kernels
+    give; none is made where a kernel rejects the operands or could pick channels-last."""
+    made_any = 0
+    for func, options in _WINDOWS:
+        x = _MAPS[layout]()
+        expected = _kernel_geometry(func, (x, *options))
+        made = made_output(func, (x.to("meta"), *options), {})
+        if made is None:
+            continue
+        made_any += 1
+        assert expected is not None and _geometry(made) == expected, (func, options)
+    least = {"row-major": 12, "unbatched": 12, "one row": 5}  # (a single row fits few windows)
+    if layout in least:
+        assert made_any >= least[layout]
+    elif layout in ("channels-last", "permuted"):
+        assert made_any == 0  # layouts that can read as channels-last are the kernels' to decide
+
+
+def test_the_channels_last_reading_is_torchs_own() -> None:
+    """``reads_as_channels_last`` against torch's ``are_strides_like_channels_last_or_false`` on every 4-d and
+    5-d shape of sizes 0–2 (and 3), each with row-major, channels-last, reversed, broadcast (stride 0) and
+    size-1-padded strides."""
+    import itertools
+
+    from torch._prims_common import are_strides_like_channels_last_or_false
+
+    from costmodel.trace.meta_outputs import reads_as_channels_last
+
+    checked = 0
+    for rank in (3, 4, 5):
+        for shape in itertools.product((0, 1, 2, 3), repeat=rank):
+            base = torch.empty(shape)
+            layouts = [
+                base.stride(),
+                tuple(reversed(base.stride())),
+                tuple(0 if n == 1 else st for n, st in zip(shape, base.stride())),
+            ]
+            if rank in (4, 5):
+                fmt = torch.channels_last if rank == 4 else torch.channels_last_3d
+                layouts.append(base.contiguous(memory_format=fmt).stride())
+                layouts.append(
+                    tuple(st * 7 if n == 1 else st for n, st in zip(shape, base.contiguous(memory_format=fmt).stride()))
+                )
+            for strides in layouts:
+                expected = are_strides_like_channels_last_or_false(shape, strides)
+                assert reads_as_channels_last(shape, tuple(strides)) == expected, (shape, strides)
+                checked += 1
+    rng = random.Random(0)
+    for _ in range(4000):  # arbitrary strides, small sizes
+        shape = tuple(rng.choice((0, 1, 2, 3, 4)) for _ in range(rng.choice((4, 5))))
+        strides = tuple(rng.choice((0, 1, 2, 3, 4, 6, 8, 12, 24)) for _ in shape)
+        assert reads_as_channels_last(shape, strides) == are_strides_like_channels_last_or_false(shape, strides), (shape, strides)
+    assert checked > 5000
+
+
+def _fake_geometry(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The geometry of ``func``'s outputs under FakeTensorMode (the reference every trace is held to), or
+    None when it rejects the operands."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+        fakes = tuple(mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args)
+        try:
+            return _geometry(func(*fakes, **kwargs))
+        except Exception:  # noqa: BLE001  # its own error: nothing may be made
+            return None
+
+
+def _ones(*shape: int) -> torch.Tensor:
+    return torch.ones(shape)
+
+
+_x = torch.rand(2, 6, 5, 4)
+_x_last = _x.contiguous(memory_format=torch.channels_last)
+_c = _ones(6)
+_OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
+    # (op, operands, keyword arguments, whether an output must be made)
+    (_aten.native_batch_norm.default, (_x, None, None, None, None, True, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x, _c, _c, _c, _c, True, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x, _c, None, _c, _c, False, 0.0, 1e-3), {}, True),
+    (_aten.native_batch_norm.default, (_x.flatten(2), None, None, None, None, True, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x.double(), _c.double(), _c.double(), None, None, True, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x, None, None, None, None, False, 0.1, 1e-5), {}, False),  # eval without statistics
+    (_aten.native_batch_norm.default, (_x_last, None, None, None, None, True, 0.1, 1e-5), {}, False),
+    (_aten.native_batch_norm.default, (_x.half(), None, None, None, None, True, 0.1, 1e-5), {}, False),
+    (_aten.native_batch_norm.default, (_x, _ones(5), None, None, None, True, 0.1, 1e-5), {}, False),
+    (_aten._prelu_kernel.default, (_x, _ones(1, 1, 1, 1)), {}, True),
+    (_aten._prelu_kernel.default, (_x, _ones(1, 6, 1, 1)), {}, True),
+    (_aten._prelu_kernel.default, (_x.flatten(2), _ones(1, 6, 1)), {}, True),
+    (_aten._prelu_kernel.default, (_x, _ones(1, 5, 1, 1)), {}, False),
+    (_aten._prelu_kernel.default, (_x_last, _ones(1, 6, 1, 1)), {}, False),
+    (_aten.glu.default, (_x, 1), {}, True),
+    (_aten.glu.default, (_x,), {}, True),
+    (_aten.glu.default, (_x, -2), {}, False),  # an odd size
+    (_aten.glu.default, (_x, 4), {}, False),
+    (_aten.grid_sampler_2d.default, (_x, torch.zeros(2, 3, 7, 2), 0, 0, False), {}, True),
+    (_aten.grid_sampler_2d.default, (_x, torch.zeros(2, 3, 7, 2), 1, 2, True), {}, True),
+    (_aten.grid_sampler_2d.default, (_x_last, torch.zeros(2, 3, 7, 2), 2, 1, False), {}, True),
+    (_aten.grid_sampler_2d.default, (_x, torch.zeros(1, 3, 7, 2), 0, 0, False), {}, False),
+    (_aten.cumprod.default, (_x, 1), {}, True),
+    (_aten.cumprod.default, (_x, -1), {}, True),
+    (_aten.cumprod.default, (_x_last, 1), {}, False),
+    (_aten.cumprod.default, (_x, 1), {"dtype": torch.float64}, False),
+    (_aten.var_mean.correction, (_x, [1]), {"correction": 1}, True),
+    (_aten.var_mean.correction, (_x, [1, 3]), {"correction": 0, "keepdim": True}, True),
+    (_aten.std_mean.correction, (_x, None), {}, True),
+    (_aten.std_mean.correction, (_x, [1, 1]), {}, False),
+    (_aten.repeat.default, (_x, [1, 2, 1, 3]), {}, True),
+    (_aten.repeat.default, (_c, [3, 2]), {}, True),
+    (_aten.repeat.default, (_x_last, [2, 1, 1, 1]), {}, True),
+    (_aten.repeat.default, (_x, [0, 1, 1, 1]), {}, True),
+    (_aten.repeat.default, (_x, [2, 2]), {}, False),
+    (_aten.repeat.default, (_x, [1, -1, 1, 1]), {}, False),
+]
+
+
+@pytest.mark.parametrize("index", range(len(_OTHERS)))
+def test_made_outputs_match_fake_tensor_mode(index: int) -> None:
+    """Batch and instance norm's kernel, PReLU, GLU, grid sampling, cumulative products, variance and
+    mean, repeats: where an output is made it has the geometry FakeTensorMode gives; where FakeTensorMode
+    rejects the operands, or the layout is the kernel's to choose, none is made."""
+    func, args, kwargs, expected_made = _OTHERS[index]
+    meta_args = tuple(a.to("meta") if isinstance(a, torch.Tensor) else a for a in args)
+    made = made_output(func, meta_args, kwargs)
+    assert (made is not None) == expected_made
+    if made is not None:
+        assert _geometry(made) == _fake_geometry(func, args, kwargs)

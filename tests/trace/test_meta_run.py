@@ -129,6 +129,52 @@ class Statistics(nn.Module):
         return out
 
 
+class Pooling(nn.Module):
+    """Pooling without a shape rule as models write it: 1-d pooling (an unsqueezed 2-d kernel), max pooling
+    with indices, adaptive max pooling (CBAM's channel attention), area resampling, local response norm
+    (3-d average pooling), pixel unshuffling; on row-major and channels-last maps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attend = nn.AdaptiveMaxPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out = []
+        for y in (x, x.contiguous(memory_format=torch.channels_last)):
+            pooled, where = F.max_pool2d(y, 3, 2, 1, return_indices=True)
+            out += [pooled, where, self.attend(y), F.adaptive_max_pool2d(y, (3, 2)), F.interpolate(y, size=(3, 3), mode="area")]
+            out += [F.local_response_norm(y, 3), F.pixel_unshuffle(y, 2), F.avg_pool2d(y, 3, 1, 1, divisor_override=2)]
+        row = x.flatten(2)
+        out += [
+            F.max_pool1d(row, 3),
+            F.max_pool1d(row, 4, 3, 1, ceil_mode=True),
+            F.avg_pool1d(row, 3, 2, count_include_pad=False),
+        ]
+        out += [F.adaptive_max_pool1d(row, 5), F.avg_pool3d(x[:, None], (2, 2, 2))]
+        return out
+
+
+class NormsAndGates(nn.Module):
+    """Instance norm (affine, with running statistics), batch norm on batch statistics, PReLU per channel,
+    GLU, grid sampling at a grid the forward makes, var_mean, cumprod and repeat; constants the forward
+    makes as operands (a kernel, an index), one written in place (which runs faked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inorm = nn.InstanceNorm2d(4, affine=True)
+        self.tracked = nn.InstanceNorm2d(4, track_running_stats=True)
+        self.prelu = nn.PReLU(4)
+
+    def forward(self, x: torch.Tensor) -> Any:
+        grid = torch.zeros(2, 3, 5, 2)  # a constant: the batch is 2
+        var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True)
+        out = [self.inorm(x), self.tracked(x), self.prelu(x), F.glu(x, 1), F.grid_sample(x, grid, align_corners=False)]
+        out += [var, mean, torch.cumprod(x, -1), x.repeat(1, 2, 1, 1), F.batch_norm(x, None, None, training=True)]
+        out += [F.conv2d(x, torch.ones(2, 4, 1, 1)), x.index_select(1, torch.tensor([0, 2])), torch.std_mean(x, 1)[0]]
+        out += [torch.zeros(6).lerp_(x[0, 0, 0], 0.5), F.instance_norm(x.contiguous(memory_format=torch.channels_last))]
+        return out
+
+
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "statistics": (Statistics, (2, 8, 6, 4)),
     "activations": (Activations, (2, 8, 6, 4)),
@@ -136,6 +182,8 @@ CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "recurrent": (Recurrent, (3, 5, 8)),
     "upsampling": (Upsampling, (2, 4, 5, 5)),
     "reductions": (Reductions, (2, 4, 6, 6)),
+    "pooling": (Pooling, (2, 4, 6, 6)),
+    "norms_and_gates": (NormsAndGates, (2, 4, 6, 6)),
     "rearrangements": (Rearrangements, (2, 4, 6, 6)),
     "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), {"input": TensorSpec((3, 5), torch.int64)}),
     "elu": (lambda: Lambda(lambda x: nn.ELU()(x) + F.gelu(x, approximate="tanh")), (2, 3, 4)),
@@ -148,7 +196,7 @@ def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
     assert_rules_record_what_fake_records(make().eval(), inputs)
 
 
-@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations", "statistics"])
+@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations", "statistics", "pooling"])
 def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     built = count_fake_modes(monkeypatch)
     make, inputs = CASES[name]
@@ -186,6 +234,30 @@ def test_a_model_with_einsum_is_costed_without_importing_dynamo_or_sympy() -> No
         "print(report.totals['flops'], 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
     )
     assert fresh_process_output(code) == f"{2 * 3 * 3 * 4} False False"  # b·i·k outputs × j multiply-adds
+
+
+def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() -> None:
+    """CBAM's channel attention (adaptive max pooling), an FPN's nearest upsampling, 1-d max pooling, local
+    response norm, pixel unshuffling, instance norm, GLU, PReLU, grid sampling at a constant grid: their
+    meta kernels import sympy (a quarter of a second of a fresh process) or torch._dynamo (one to two
+    seconds); their outputs are made from geometry instead."""
+    code = (
+        "import sys, torch, costmodel\n"
+        "from torch import nn\n"
+        "import torch.nn.functional as F\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.up = nn.Upsample(scale_factor=2); self.attend = nn.AdaptiveMaxPool2d(1)\n"
+        "    def forward(self, x):\n"
+        "        y = self.up(x) * 1 + 0\n"
+        "        g = F.grid_sample(x, torch.zeros(2, 3, 3, 2), align_corners=False)\n"
+        "        z = F.glu(nn.functional.instance_norm(x), 1) + F.prelu(x, torch.ones(1))[:, :2]\n"
+        "        pooled = F.max_pool1d(x.flatten(2), 3), F.local_response_norm(x, 3), F.pixel_unshuffle(y, 2)\n"
+        "        return self.attend(y), pooled, g, z\n"
+        "report = costmodel.analyze(M(), (2, 4, 6, 6))\n"
+        "print(len(report.uncounted), 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
+    )
+    assert fresh_process_output(code) == "0 False False"
 
 
 def test_recurrent_layers_replay_from_the_memo(monkeypatch: pytest.MonkeyPatch) -> None:
