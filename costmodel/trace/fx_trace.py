@@ -106,8 +106,9 @@ def _unsupplied_defaults(model: nn.Module, inputs: ModelInputs) -> dict[str, Any
     """Forward parameters the caller did not supply, at their defaults (traced as constants, so that
     ``if mask is None`` takes the branch a real call would)."""
     try:
-        params = inspect.signature(model.forward).parameters
-        supplied = inspect.signature(model.forward).bind_partial(*inputs.args, **inputs.kwargs).arguments
+        signature = inspect.signature(model.forward)
+        params = signature.parameters
+        supplied = signature.bind_partial(*inputs.args, **inputs.kwargs).arguments
     except (TypeError, ValueError):
         return {}
     return {
