@@ -182,6 +182,8 @@ def direct_call(
             return None
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
             return None  # other devices and dtypes take other kernels: run them under FakeTensorMode
+        if not x.is_contiguous():
+            return None  # the kernel's output keeps the input's layout (channels-last): run faked
         out = pending_like(x, tuple(x.shape), mode)
         momentum = 0.0 if bn.momentum is None else bn.momentum
         state = (bn.weight, bn.bias, bn.running_mean, bn.running_var)

@@ -57,29 +57,27 @@ def permute(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFak
 
 
 def expand(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
-    """``x.expand(sizes)``: new leading dimensions and stretched size-1 dimensions get stride 0, a -1
-    keeps the size (``aten::expand`` with the sizes as given)."""
+    """``x.expand(sizes)`` (``aten::expand`` with the sizes as given), torch's geometry taken from the
+    innermost dimension out: a stretched size-1 dimension gets stride 0, a kept one (or -1) its own; a new
+    leading dimension of size 1 the span of the dimension after it (size × stride), of any other size 0."""
     sizes = _sizes(args) if not kwargs else None
     if sizes is None or len(sizes) < x.dim():
         return None
     lead = len(sizes) - x.dim()
-    shape, strides = [], []
-    for i, size in enumerate(sizes):
-        if i < lead:
-            if size < 0:
-                return None
-            shape.append(size)
-            strides.append(0)
-            continue
-        own, stride = x.shape[i - lead], x.stride()[i - lead]
-        if size == -1 or size == own:
-            shape.append(own)
-            strides.append(stride)
-        elif own == 1 and size >= 0:
-            shape.append(size)
-            strides.append(0)
-        else:
-            return None
+    shape, strides = [0] * len(sizes), [0] * len(sizes)
+    for i in reversed(range(len(sizes))):
+        if i >= lead:
+            own, stride = x.shape[i - lead], x.stride()[i - lead]
+        else:  # a new dimension: a 0-dim tensor's innermost one spans nothing
+            own, stride = 1, shape[i + 1] * strides[i + 1] if i + 1 < len(sizes) else 0
+        size = sizes[i]
+        if size == -1 and i >= lead:
+            size = own
+        if size != own:
+            if own != 1 or size < 0:
+                return None  # -1 for a new dimension, or a dimension that is not 1 stretched: torch raises
+            stride = 0
+        shape[i], strides[i] = size, stride
     out = view_like(x, tuple(shape), mode, tuple(strides), x.storage_offset())
     return out, [aten_call("aten::expand", (TensorMeta.of(x), sizes), [x], [out], aliases=True)]
 

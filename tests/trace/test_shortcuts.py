@@ -273,6 +273,16 @@ def test_shortcuts_match_running_every_node_on_fake_tensors(name: str) -> None:
             assert nodes[node_name][1] == calls, node_name
 
 
+class _ChannelsLast(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+class _Transposed(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 3)
+
+
 def _weight_normed(conv: nn.Module, dim: int = 0) -> nn.Module:
     return nn.utils.parametrizations.weight_norm(conv, dim=dim)
 
@@ -309,6 +319,9 @@ def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.Monk
         (nn.BatchNorm2d(4, momentum=None), (2, 4, 3, 3)),
         (nn.BatchNorm1d(4, affine=False), (2, 4)),
         (nn.BatchNorm1d(4), (2, 4, 6)),
+        (nn.Sequential(_ChannelsLast(), nn.BatchNorm2d(4)), (2, 4, 3, 3)),
+        (nn.Sequential(_ChannelsLast(), nn.BatchNorm2d(4)), (2, 4, 1, 1)),
+        (nn.Sequential(_Transposed(), nn.BatchNorm2d(4)), (2, 3, 3, 4)),
         (nn.ReLU(inplace=True), (2, 3)),
         (nn.ReLU6(), (2, 3)),
         (nn.ReLU6(inplace=True), (2, 3)),

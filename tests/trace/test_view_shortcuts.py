@@ -62,7 +62,7 @@ def _expansion(rng: random.Random, shape: torch.Size) -> list[int] | None:
     if rng.random() < 0.4:
         return None
     sizes = [rng.choice([-1, s]) if s != 1 else rng.choice([-1, 1, 3]) for s in shape]
-    return [2] * rng.randint(0, 2) + sizes
+    return [rng.choice([1, 2]) for _ in range(rng.randint(0, 2))] + sizes  # new leading dims: 1s take a stride
 
 
 @pytest.mark.parametrize("seed", range(8))
