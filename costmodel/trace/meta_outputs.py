@@ -17,6 +17,7 @@ import torch
 
 from costmodel.trace.elementwise_shortcuts import broadcast_shape
 from costmodel.trace.layer_shortcuts import pool_size, row_major
+from costmodel.trace.view_shortcuts import inferred_shape, viewed_strides
 
 __all__ = ["made_output", "reads_as_channels_last"]
 
@@ -476,6 +477,20 @@ def _repeat(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new(tuple(n * r for n, r in zip(padded, repeats)), x.dtype)
 
 
+def _view(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::view``/``aten::_unsafe_view(x, sizes)`` of a tensor with elements: a view of ``x`` with the
+    strides FakeTensorMode gives (``viewed_strides``, torch's Python reference: the meta kernel strides
+    size-1 dimensions otherwise); None where no view exists (the kernel raises) or to 0 dims."""
+    if len(args) != 2 or _no_elements(args[0]) or not isinstance(args[1], (list, tuple)):
+        return None
+    x, sizes = args
+    if not sizes or not all(type(s) is int for s in sizes):
+        return None
+    shape = inferred_shape(list(sizes), x.numel())
+    strides = None if shape is None else viewed_strides(tuple(x.shape), tuple(x.stride()), shape)
+    return None if shape is None or strides is None else x.as_strided(shape, strides, x.storage_offset())
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -511,6 +526,8 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::_prelu_kernel": (("default",), _positional(_prelu)),
     "aten::glu": (("default",), _positional(_glu)),
     "aten::repeat": (("default",), _positional(_repeat)),
+    "aten::view": (("default",), _positional(_view)),
+    "aten::_unsafe_view": (("default",), _positional(_view)),
     "aten::grid_sampler_2d": (("default",), _positional(_grid_sampler)),
     "aten::std": (("correction",), _statistic),
     "aten::linalg_vector_norm": (("default",), _vector_norm),

@@ -267,3 +267,36 @@ def test_made_outputs_match_fake_tensor_mode(index: int) -> None:
     assert (made is not None) == expected_made
     if made is not None:
         assert _geometry(made) == _fake_geometry(func, args, kwargs)
+
+
+def _view_cases() -> list[tuple[torch.Tensor, list[int]]]:
+    """Views as einsum, attention and patch code make them: size-1 dimensions (where the meta kernel and
+    FakeTensorMode's reference stride differently), permuted and offset inputs, -1, impossible views."""
+    base = torch.rand(2, 1, 6, 4)
+    permuted = torch.rand(4, 6, 1, 2).permute(3, 2, 1, 0)
+    sliced = torch.rand(3, 8, 4)[1:, 2:6]
+    one = torch.rand(1, 64, 8, 128, 1).permute(0, 1, 2, 3, 4)
+    strided = torch.rand(64, 1, 1, 8, 128).permute(2, 0, 3, 4, 1)
+    cases = [(base, s) for s in ([2, 24], [48], [2, 1, 1, 6, 4], [-1, 4], [2, 6, 4], [1, 2, 24, 1], [5, -1])]
+    cases += [(permuted, s) for s in ([2, 24], [2, 1, 6, 4], [48], [2, 6, 2, 2], [-1])]
+    cases += [(sliced, s) for s in ([8, 2], [2, 4, 4], [16], [2, 2, 2, 4])]
+    cases += [(one, [1, 64, 8, 128]), (strided, [1, 64, 8, 128]), (strided, [64, 1024]), (torch.rand(7), [7, 1])]
+    return cases
+
+
+@pytest.mark.parametrize("func", [_aten.view.default, _aten._unsafe_view.default], ids=["view", "_unsafe_view"])
+def test_made_views_match_fake_tensor_mode(func: Any) -> None:
+    """A made view has FakeTensorMode's shape, strides and offset, aliases its input, and is not made where
+    FakeTensorMode refuses the view."""
+    made_any = 0
+    for x, sizes in _view_cases():
+        meta = x.to("meta").as_strided(x.shape, x.stride(), x.storage_offset())
+        made = made_output(func, (meta, sizes), {})
+        expected = _fake_geometry(func, (x, sizes), {})
+        if made is None:
+            assert expected is None, (tuple(x.shape), x.stride(), sizes)  # no view exists: torch raises
+            continue
+        made_any += 1
+        assert expected is not None and _geometry(made) == expected, (tuple(x.shape), x.stride(), sizes)
+        assert made.storage_offset() == meta.storage_offset() and made._base is not None
+    assert made_any >= 12
