@@ -17,9 +17,10 @@ import torch
 
 from costmodel.trace.elementwise_shortcuts import broadcast_shape
 from costmodel.trace.layer_shortcuts import pool_size, row_major
+from costmodel.trace.shortcut_helpers import reads_as_channels_last
 from costmodel.trace.view_shortcuts import inferred_shape, viewed_strides
 
-__all__ = ["made_output", "reads_as_channels_last"]
+__all__ = ["made_output"]
 
 _META = torch.device("meta")
 
@@ -292,22 +293,6 @@ def _unambiguous_rows(x: Any, spatial: int) -> bool:
     if _no_elements(x) or not x.is_floating_point() or x.dim() not in (spatial + 1, spatial + 2) or not row_major(x):
         return False
     return not reads_as_channels_last(tuple(x.shape), tuple(x.stride()))
-
-
-def reads_as_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
-    """torch's ``suggest_memory_format`` test at concrete sizes (``is_channels_last_strides_2d``/``_3d``):
-    a 4-d (5-d) tensor reads as channels-last when, taken in the order C, W, H, N (C, W, H, D, N), no
-    stride is smaller than the previous one times its size, none is of an empty dim, C's is not 0, and
-    N's does not merely repeat C's span. Its Python form imports sympy on first use."""
-    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(len(shape))
-    if order is None or strides[1] == 0:
-        return False
-    least = 0
-    for d in order:
-        if shape[d] == 0 or strides[d] < least or d == 0 and least == strides[1]:
-            return False
-        least = strides[d] * shape[d]
-    return True
 
 
 def _window_sizes(

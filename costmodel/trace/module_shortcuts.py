@@ -54,6 +54,15 @@ _ACTIVATION_OPS: dict[type[nn.Module], str] = {
 _IDENTITIES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+#: the padding layers that repeat the border, by the F.pad mode their forward passes
+_BORDER_PADS: dict[type[nn.Module], str] = {
+    nn.ReflectionPad1d: "reflect",
+    nn.ReflectionPad2d: "reflect",
+    nn.ReflectionPad3d: "reflect",
+    nn.ReplicationPad1d: "replicate",
+    nn.ReplicationPad2d: "replicate",
+    nn.ReplicationPad3d: "replicate",
+}
 
 
 def _pool2d(module: Any, x: Any, mode: LazyFakeMode) -> tuple[Any, list[AtenCall]] | None:
@@ -78,6 +87,7 @@ _RULED = (
     nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
     *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
     *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.Upsample,
+    *_BORDER_PADS,
 )  # fmt: skip
 #: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
 _CALLED = ("forward", "_conv_forward", "_check_input_dim", "extra_repr")
@@ -142,6 +152,9 @@ def direct_call(
         if conv.padding_mode != "zeros":
             return None
         return convolution(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
+    if cls in _BORDER_PADS:  # their forward is F.pad(x, padding, mode)
+        border: Any = module
+        return pad((x, tuple(border.padding), _BORDER_PADS[cls]), {}, mode)
     if cls is nn.Upsample:  # (and UpsamplingNearest2d/UpsamplingBilinear2d): its forward is F.interpolate
         up: Any = module
         settings = (up.size, up.scale_factor, up.mode, up.align_corners)

@@ -28,6 +28,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     pending_like,
     preserved_like,
+    reads_as_channels_last,
 )
 
 #: interpolate's mode → (the aten op's stem, input ranks it takes, whether it takes align_corners)
@@ -126,7 +127,8 @@ _BORDER_PADS = {"reflect": "reflection", "replicate": "replication"}
 def _border_pad(x: Any, amounts: Any, stem: str, value: Any, mode: LazyFakeMode) -> Result | None:
     """``F.pad`` in reflect or replicate mode of a floating (N, C, *spatial) or (C, *spatial) tensor of any
     layout, k = 1–3 spatial dims padded by non-negative amounts (reflect: each below its dim's size, as
-    torch requires): one ``aten::{reflection|replication}_pad{k}d``, a new row-major tensor."""
+    torch requires): one ``aten::{reflection|replication}_pad{k}d``, a new row-major tensor — channels-last
+    where a 4-d input reads so off CUDA (the CPU kernels keep that layout)."""
     if not isinstance(amounts, (list, tuple)) or not all(type(a) is int and a >= 0 for a in amounts):
         return None
     k = len(amounts) // 2
@@ -139,7 +141,10 @@ def _border_pad(x: Any, amounts: Any, stem: str, value: Any, mode: LazyFakeMode)
         if stem == "reflection" and max(amounts[2 * i], amounts[2 * i + 1]) >= shape[-1 - i]:
             return None  # torch's own error
         shape[-1 - i] += amounts[2 * i] + amounts[2 * i + 1]
-    out = pending_like(x, tuple(shape), mode)
+    strides = None
+    if x.dim() == 4 and x.device.type != "cuda" and reads_as_channels_last(tuple(x.shape), tuple(x.stride())):
+        strides = tuple(torch.empty(shape, device="meta").contiguous(memory_format=torch.channels_last).stride())
+    out = pending_like(x, tuple(shape), mode, strides)
     return out, [aten_call(f"aten::{stem}_pad{k}d", (TensorMeta.of(x), list(amounts)), [x], [out])]
 
 

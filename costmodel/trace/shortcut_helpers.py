@@ -29,6 +29,22 @@ def default_device() -> torch.device:
     return torch.get_default_device() if "torch.utils._device" in sys.modules else _CPU
 
 
+def reads_as_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """torch's ``suggest_memory_format`` test at concrete sizes (``is_channels_last_strides_2d``/``_3d``):
+    a 4-d (5-d) tensor reads as channels-last when, taken in the order C, W, H, N (C, W, H, D, N), no
+    stride is smaller than the previous one times its size, none is of an empty dim, C's is not 0, and
+    N's does not merely repeat C's span. Its Python form imports sympy on first use."""
+    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(len(shape))
+    if order is None or strides[1] == 0:
+        return False
+    least = 0
+    for d in order:
+        if shape[d] == 0 or strides[d] < least or d == 0 and least == strides[1]:
+            return False
+        least = strides[d] * shape[d]
+    return True
+
+
 def is_traced_tensor(value: Any) -> bool:
     """A tensor flowing through the trace: a fake tensor or a pending one (not a parameter's meta tensor)."""
     return type(value) is FakeTensor or type(value) is PendingTensor

@@ -166,7 +166,7 @@ def test_the_channels_last_reading_is_torchs_own() -> None:
 
     from torch._prims_common import are_strides_like_channels_last_or_false
 
-    from costmodel.trace.meta_outputs import reads_as_channels_last
+    from costmodel.trace.shortcut_helpers import reads_as_channels_last
 
     checked = 0
     for rank in (3, 4, 5):

@@ -343,6 +343,17 @@ def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.Monk
         (nn.Upsample(scale_factor=2, mode="bicubic", recompute_scale_factor=True), (1, 2, 4, 4)),
         (nn.UpsamplingNearest2d(scale_factor=2), (1, 3, 4, 6)),
         (nn.UpsamplingBilinear2d(size=(8, 9)), (1, 3, 4, 6)),
+        (nn.ReflectionPad2d(3), (1, 3, 7, 7)),
+        (nn.ReflectionPad2d((1, 0, 2, 1)), (3, 7, 7)),
+        (nn.Sequential(_ChannelsLast(), nn.ReflectionPad2d(1)), (2, 3, 4, 5)),
+        (nn.Sequential(_ChannelsLast(), nn.ReflectionPad2d(1)), (2, 1, 4, 5)),  # C = 1: both layouts at once
+        (nn.Sequential(_ChannelsLast(), nn.ReplicationPad2d((0, 2, 1, 0))), (1, 4, 1, 1)),
+        (nn.Sequential(_Transposed(), nn.ReflectionPad2d(1)), (2, 3, 3, 4)),
+        (nn.ReflectionPad1d(2), (2, 3, 5)),
+        (nn.ReflectionPad3d(1), (1, 2, 3, 4, 5)),
+        (nn.ReplicationPad2d((2, 1, 0, 3)), (1, 3, 4, 5)),
+        (nn.ReplicationPad1d(4), (2, 3, 2)),
+        (nn.ReplicationPad3d((1, 1, 0, 0, 2, 2)), (1, 2, 3, 4, 5)),
         # weight-normed convolutions: the fused interface over the first or last dim, the rest faked
         (_weight_normed(nn.Conv1d(4, 6, 3)), (1, 4, 10)),
         (_weight_normed(nn.Conv1d(4, 6, 3, padding=1, groups=2), dim=2), (2, 4, 10)),
