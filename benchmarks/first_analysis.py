@@ -129,7 +129,15 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 #: blocks as plain torch code writes them (``plain_models``): constructs without a shape rule of their own
-PLAIN_CORPUS = ("plain:einsum_vit", "plain:unet_decoder", "plain:unfold_patches", "plain:topk_router", "plain:gru_encoder")
+PLAIN_CORPUS = (
+    "plain:einsum_vit",
+    "plain:unet_decoder",
+    "plain:unfold_patches",
+    "plain:topk_router",
+    "plain:gru_encoder",
+    "plain:cbam_fpn",
+    "plain:style_generator",
+)
 OWN_CORPUS = ("own:vit", "own:swin_window", "own:efficientnet_se_droppath", "own:convnext_block", "own:stateful")
 ZOO_CORPUS = ("zoo:shufflenet_v2_x1_0", "zoo:mobilenet_v2", "zoo:resnet50")
 KEYS = (*ZOO_CORPUS, *OWN_CORPUS, *PLAIN_CORPUS, *HF_CORPUS)

@@ -1,7 +1,7 @@
 """Blocks as code outside any model library writes them, on plain torch (no transformers imported, so the
 first FakeTensorMode of the process would pay for importing torch._dynamo): the constructs that have no
 closed-form shape rule of their own — einsum attention, transposed convolutions, unfolded patches,
-top-k routing, a recurrent layer."""
+top-k routing, a recurrent layer, CBAM attention with FPN upsampling, a style-transfer generator."""
 
 from __future__ import annotations
 
@@ -103,6 +103,54 @@ class GRUEncoder(nn.Module):
         return self.gru(self.embed(ids))[0]
 
 
+class CBAMNeck(nn.Module):
+    """A CBAM-attended backbone stage (channel attention from average and max pooling, spatial attention
+    from channel mean and max) under an FPN neck (nearest upsampling, lateral 1×1 convolutions)."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1), nn.BatchNorm2d(width), nn.ReLU())
+        self.down = nn.Conv2d(width, 2 * width, 3, 2, 1)
+        self.mlp = nn.Sequential(nn.Conv2d(2 * width, width // 4, 1), nn.ReLU(), nn.Conv2d(width // 4, 2 * width, 1))
+        self.spatial = nn.Conv2d(2, 1, 7, padding=3)
+        self.lateral = nn.Conv2d(width, 2 * width, 1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.smooth = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.stem(x)
+        high = self.down(low)
+        gate = torch.sigmoid(self.mlp(F.adaptive_avg_pool2d(high, 1)) + self.mlp(F.adaptive_max_pool2d(high, 1)))
+        high = high * gate
+        maps = torch.cat([high.mean(1, keepdim=True), high.amax(1, keepdim=True)], 1)
+        high = high * torch.sigmoid(self.spatial(maps))
+        return self.smooth(self.lateral(low) + self.up(high))
+
+
+class StyleGenerator(nn.Module):
+    """A style-transfer generator: reflection-padded convolutions, instance norm, PReLU, residual blocks,
+    a GLU gate, pixel-shuffle upsampling."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.head = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(3, width, 7), nn.InstanceNorm2d(width, affine=True), nn.PReLU()
+        )
+        self.down = nn.Sequential(nn.Conv2d(width, 2 * width, 3, 2, 1), nn.InstanceNorm2d(2 * width, affine=True), nn.PReLU())
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.InstanceNorm2d(4 * width), nn.GLU(1))
+            for _ in range(3)
+        )
+        self.up = nn.Sequential(nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.PixelShuffle(2), nn.PReLU(width))
+        self.tail = nn.Conv2d(width, 3, 7, padding=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.down(self.head(x))
+        for block in self.blocks:
+            y = y + block(y)
+        return torch.tanh(self.tail(self.up(y)))
+
+
 #: key → (model maker, our input spec, the peers' real inputs maker)
 PLAIN: dict[str, tuple[Any, Any, Any]] = {
     "plain:einsum_vit": (EinsumViT, (1, 3, 224, 224), lambda: (torch.randn(1, 3, 224, 224),)),
@@ -110,4 +158,6 @@ PLAIN: dict[str, tuple[Any, Any, Any]] = {
     "plain:unfold_patches": (UnfoldPatches, (1, 3, 224, 224), lambda: (torch.randn(1, 3, 224, 224),)),
     "plain:topk_router": (TopKRouter, (1, 64, 128), lambda: (torch.randn(1, 64, 128),)),
     "plain:gru_encoder": (GRUEncoder, {"ids": ((1, 32), torch.int64)}, lambda: (torch.randint(0, 1000, (1, 32)),)),
+    "plain:cbam_fpn": (CBAMNeck, (1, 3, 224, 224), lambda: (torch.randn(1, 3, 224, 224),)),
+    "plain:style_generator": (StyleGenerator, (1, 3, 128, 128), lambda: (torch.randn(1, 3, 128, 128),)),
 }
