@@ -19,6 +19,7 @@ from costmodel.trace.aten_walk import AtenWalk, aten_walk
 from costmodel.trace.fx_trace import TracedModel, trace_model
 from costmodel.trace.guards import gc_paused
 from costmodel.trace.model_errors import check_dtype, check_model
+from costmodel.trace.module_walk import module_paths
 from costmodel.trace.pending import tensors_in
 
 MacUnit = Literal["elements", "bytes"]
@@ -100,7 +101,7 @@ def params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]], 
     params: dict[str, nn.Parameter] = {}
     seen: set[int] = set()
     total = 0
-    for path, module in traced.model.named_modules(remove_duplicate=False):
+    for path, module in module_paths(traced.model, remove_duplicate=False):
         modules[path] = module
         for name, p in module._parameters.items():
             if p is not None:
@@ -113,9 +114,9 @@ def params_by_node(traced: TracedModel) -> tuple[dict[str, list[nn.Parameter]], 
     for node in traced.call_nodes():
         found: list[nn.Parameter] = []
         if node.op == "call_module":
-            module = traced.model if wrapped else modules.get(str(node.target))
-            if module is not None:
-                own = module._parameters.values() if not module._modules else module.parameters()
+            owner = traced.model if wrapped else modules.get(str(node.target))
+            if owner is not None:
+                own = owner._parameters.values() if not owner._modules else owner.parameters()
                 found = [p for p in own if p is not None]
         for arg in node.all_input_nodes:
             if arg.op == "get_attr" and str(arg.target) in params:
@@ -186,7 +187,7 @@ def cost_traced(traced: TracedModel, model_name: str, *, strict: bool = False, m
     layers: list[LayerCost] = []
     uncounted: list[UncountedOp] = []
     node_params, model_params = params_by_node(traced)
-    modules = dict(root.named_modules(remove_duplicate=False))
+    modules = dict(module_paths(root, remove_duplicate=False))
     names = row_names(traced)
     metas: dict[fx.Node, list[TensorMeta]] = {}  # each node's outputs, described once for all its readers
 

@@ -26,6 +26,7 @@ from torch.fx.immutable_collections import immutable_dict
 from costmodel.errors import TraceFailure
 from costmodel.rules.base import RULES
 from costmodel.trace.module_routing import routable, routed
+from costmodel.trace.module_walk import module_paths
 
 __all__ = [
     "LeafRoot",
@@ -234,7 +235,7 @@ class ModelTracer(fx.Tracer):
         symbolic = fx._symbolic_trace
         if not self.routes_per_instance or not isinstance(root, nn.Module) or symbolic._is_fx_tracing_flag:
             return super().trace(root, concrete_args)
-        paths = {module: name for name, module in root.named_modules()}
+        paths = {module: name for name, module in module_paths(root)}
         if not all(routable(module) for module in paths) or not hasattr(type(root), self.traced_func_name):
             return super().trace(root, concrete_args)
         symbolic._is_fx_tracing_flag = True
@@ -422,7 +423,7 @@ def _tensor_attributes(root: nn.Module) -> dict[Any, str]:
     module of ``root`` → its qualified name (the last path wins, as in fx's recursive collection)."""
     kinds = fx._symbolic_trace._constant_attribute_types
     found: dict[Any, str] = {}
-    for path, module in root.named_modules(remove_duplicate=False):
+    for path, module in module_paths(root, remove_duplicate=False):
         prefix = path + "." if path else ""
         for key, value in module.__dict__.items():
             if isinstance(value, kinds):

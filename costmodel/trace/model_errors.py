@@ -15,6 +15,7 @@ from torch import nn
 from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicOutputShapeException
 
 from costmodel.errors import CostModelError, TraceFailure
+from costmodel.trace.module_walk import module_paths
 
 
 class NeedsRealValues(TraceFailure):
@@ -79,9 +80,11 @@ def check_model(model: object) -> None:
     if not isinstance(model, nn.Module):
         hint = f" (for a zoo name or a file, costmodel.load_model({model!r}) builds the module)" if isinstance(model, str) else ""
         raise BadModel(f"expected an nn.Module, got {type(model).__name__}{hint}")
-    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
-        if nn.parameter.is_lazy(tensor):
-            raise BadModel(f"'{name}' is uninitialised (a Lazy module): run one forward on a real input first, then analyse")
+    for path, module in module_paths(model):
+        for key, tensor in (*module._parameters.items(), *module._buffers.items()):
+            if tensor is not None and nn.parameter.is_lazy(tensor):
+                name = f"{path}.{key}" if path else key
+                raise BadModel(f"'{name}' is uninitialised (a Lazy module): run one forward on a real input first, then analyse")
 
 
 def check_dtype(dtype: object) -> None:

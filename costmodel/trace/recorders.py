@@ -20,6 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.model_errors import OutOfTime
+from costmodel.trace.module_walk import module_paths
 from costmodel.trace.pending import as_meta, distinct_tensors, tensors_in
 
 
@@ -245,7 +246,7 @@ def dispatch_as_eager(root: nn.Module) -> None:
     its forward runs with torch-function overrides disabled, so ``nn.MultiheadAttention`` in eval/no_grad
     calls ``_native_multi_head_attention`` when PyTorch's own fast-path conditions hold (and its
     decomposed path, whose ops are recorded as dispatched, when they do not)."""
-    for module in root.modules():
+    for _, module in module_paths(root):
         base = next((cls for cls in _FAST_PATH_MODULES if isinstance(module, cls)), None)
         if base is not None and type(module).forward is base.forward:
             module.forward = functools.partial(_without_torch_function, base.forward, module)
