@@ -102,6 +102,8 @@ def meta_route(func: torch._ops.OpOverload) -> str | None:
     if simple_registry.singleton.find(func.name()).fake_impl.kernel is not None:
         return None
     own = [impl for check, impl in fake_impls.op_implementations_checks if check(func)]
+    if own == [fake_impls.dispatch_to_op_implementations_dict]:  # registered by name: the function it names
+        own = [fake_impls.op_implementations_dict[func]]
     if own and not (
         str(func._schema.name) in _SAME_AS_META
         and str(func._overloadname) in ("default", "int", "Tensor")

@@ -157,7 +157,8 @@ class Pooling(nn.Module):
 class NormsAndGates(nn.Module):
     """Instance norm (affine, with running statistics), batch norm on batch statistics, PReLU per channel,
     GLU, grid sampling at a grid the forward makes, var_mean, cumprod and repeat; constants the forward
-    makes as operands (a kernel, an index), one written in place (which runs faked)."""
+    makes as operands (a kernel, an index), one written in place (which runs faked); tensors made like
+    others (``new_zeros``, ``zeros_like``, ``empty_like`` of a permuted tensor keeps its layout)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -172,6 +173,8 @@ class NormsAndGates(nn.Module):
         out += [var, mean, torch.cumprod(x, -1), x.repeat(1, 2, 1, 1), F.batch_norm(x, None, None, training=True)]
         out += [F.conv2d(x, torch.ones(2, 4, 1, 1)), x.index_select(1, torch.tensor([0, 2])), torch.std_mean(x, 1)[0]]
         out += [torch.zeros(6).lerp_(x[0, 0, 0], 0.5), F.instance_norm(x.contiguous(memory_format=torch.channels_last))]
+        out += [x.new_zeros(3, 4), torch.zeros_like(x), torch.empty_like(x.transpose(1, 3))]
+        out += [torch.ones_like(x, dtype=torch.int64), F.rrelu(x), F.logsigmoid(x)]
         return out
 
 
@@ -209,6 +212,8 @@ def test_meta_routes_follow_fake_tensor_mode() -> None:
     implementation with other results, a Python decomposition first, values needed) do not."""
     aten = torch.ops.aten
     for op in (aten.bmm.default, aten.view.default, aten.max.dim, aten.convolution.default, aten.empty.memory_format):
+        assert takes_meta_route(op), op
+    for op in (aten.new_zeros.default, aten.new_empty.default, aten.empty_like.default, aten.zeros_like.default):
         assert takes_meta_route(op), op
     for op in (
         aten.nonzero.default,
