@@ -88,6 +88,15 @@ def bmm(call: AtenCall) -> OpCost:
     return OpCost(call.output.numel * a.shape[-1], call.io_elements(), None, "matmul")
 
 
+@rule("_cdist_forward", "_euclidean_dist", family="matmul")
+def pairwise_distance(call: AtenCall) -> OpCost:
+    """``torch.cdist`` of (…×P×M) and (…×R×M) points (the direct kernel for any p, or the Euclidean one that
+    runs as a matrix product): one multiply-add per coordinate of each pair, FLOPs = (…)·P·R·M — the
+    contraction ``mm`` counts for the P×M by M×R product; MAC = both point sets + the (…×P×R) output."""
+    a = call.args[0]
+    return OpCost(call.output.numel * a.shape[-1], call.io_elements(), None, "distance")
+
+
 @rule("_grouped_mm", "grouped_mm", family="matmul")
 def grouped_mm(call: AtenCall) -> OpCost:
     """Grouped matrix products (Mixture-of-Experts layers): each output element is one dot product over

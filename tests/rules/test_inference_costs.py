@@ -196,3 +196,38 @@ def test_a_mixture_of_experts_layer_is_costed_completely() -> None:
     assert grouped[0].mac == routed * hidden + experts * hidden * 2 * inner + experts + routed * 2 * inner
     histc = next(r for r in report.layers if r.op == "histc")
     assert (histc.flops, histc.mac) == (routed, routed + experts)
+
+
+class _Distances(nn.Module):
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(a, b, p=self.p)
+
+
+@pytest.mark.parametrize(
+    "batch, points, others, coords, p",
+    [
+        (2, 8, 6, 16, 2.0),  # few points: the direct kernel, _cdist_forward
+        (2, 40, 30, 16, 2.0),  # more than 25 points at p = 2: the matrix-product kernel, _euclidean_dist
+        (1, 8, 6, 5, 1.0),
+        (3, 30, 40, 7, 3.0),
+    ],
+)
+def test_pairwise_distances_cost_one_multiply_add_per_coordinate_pair(
+    batch: int, points: int, others: int, coords: int, p: float
+) -> None:
+    """torch.cdist, whichever kernel PyTorch picks: FLOPs = B·P·R·M, MAC = both point sets + the B×P×R
+    distances (a closed form here; FlopCounterMode has no formula for either kernel)."""
+    report = analyze(_Distances(p), [(batch, points, coords), (batch, others, coords)])
+    assert report.uncounted == []
+    assert report.totals["flops"] == batch * points * others * coords
+    assert report.totals["mac"] == batch * (points + others) * coords + batch * points * others
+    expected = "_euclidean_dist" if p == 2.0 and max(points, others) > 25 else "_cdist_forward"
+    assert [a["op"] for r in report.layers for a in r.aten if a["flops"]] == [expected]
+    assert (
+        list(_Distances(p)(torch.rand(batch, points, coords), torch.rand(batch, others, coords)).shape)
+        == report.layers[-1].output_shape
+    )
