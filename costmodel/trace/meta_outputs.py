@@ -476,6 +476,45 @@ def _view(args: tuple[Any, ...]) -> torch.Tensor | None:
     return None if shape is None or strides is None else x.as_strided(shape, strides, x.storage_offset())
 
 
+def _arg_extremum(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::argmax``/``aten::argmin(x, dim=None, keepdim=False)`` of a floating ``x`` with elements: int64
+    indices of the reduced shape (every dim reduced when ``dim`` is None)."""
+    if not 1 <= len(args) <= 3 or _no_elements(args[0]) or not args[0].is_floating_point():
+        return None
+    x = args[0]
+    dim = args[1] if len(args) > 1 else None
+    keepdim = args[2] if len(args) > 2 else False
+    if dim is not None and (type(dim) is not int or x.dim() == 0):
+        return None
+    reduced = _reduced(x, dim, keepdim)
+    return None if reduced is None else _new(tuple(reduced.shape), torch.int64)
+
+
+def _channel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::channel_shuffle``/``aten::native_channel_shuffle(x, groups)`` of a row-major (N, C, …) ``x``,
+    1 < groups < C dividing C: a new row-major tensor like ``x`` (the channels regrouped by a copy)."""
+    if len(args) != 2 or type(args[1]) is not int or _no_elements(args[0]):
+        return None
+    x, groups = args
+    if x.dim() < 3 or not row_major(x) or not 1 < groups < x.shape[1] or x.shape[1] % groups:
+        return None
+    return _new(tuple(x.shape), x.dtype)
+
+
+def _distances(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::_cdist_forward(x1, x2, p, compute_mode)`` and ``aten::_euclidean_dist(x1, x2)`` of floating
+    (…, P, M) and (…, R, M) points of one dtype: a new row-major (…, P, R) tensor, the batch dims broadcast."""
+    if len(args) not in (2, 4) or _no_elements(args[0]) or _no_elements(args[1]):
+        return None
+    x1, x2 = args[0], args[1]
+    if x1.dim() < 2 or x2.dim() < 2 or x1.shape[-1] != x2.shape[-1] or x1.dtype != x2.dtype or not x1.is_floating_point():
+        return None
+    if len(args) == 4 and (not isinstance(args[2], (int, float)) or args[2] < 0 or args[3] not in (None, 0, 1, 2)):
+        return None
+    batch = broadcast_shape(tuple(x1.shape[:-2]), tuple(x2.shape[:-2]))
+    return None if batch is None else _new((*batch, x1.shape[-2], x2.shape[-2]), x1.dtype)
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -512,6 +551,12 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::glu": (("default",), _positional(_glu)),
     "aten::repeat": (("default",), _positional(_repeat)),
     "aten::view": (("default",), _positional(_view)),
+    "aten::argmax": (("default",), _positional(_arg_extremum)),
+    "aten::argmin": (("default",), _positional(_arg_extremum)),
+    "aten::native_channel_shuffle": (("default",), _positional(_channel_shuffle)),
+    "aten::channel_shuffle": (("default",), _positional(_channel_shuffle)),
+    "aten::_cdist_forward": (("default",), _positional(_distances)),
+    "aten::_euclidean_dist": (("default",), _positional(_distances)),
     "aten::_unsafe_view": (("default",), _positional(_view)),
     "aten::grid_sampler_2d": (("default",), _positional(_grid_sampler)),
     "aten::std": (("correction",), _statistic),

@@ -253,6 +253,21 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.repeat.default, (_x, [0, 1, 1, 1]), {}, True),
     (_aten.repeat.default, (_x, [2, 2]), {}, False),
     (_aten.repeat.default, (_x, [1, -1, 1, 1]), {}, False),
+    (_aten.argmax.default, (_x, 1), {}, True),
+    (_aten.argmax.default, (_x, -1, True), {}, True),
+    (_aten.argmin.default, (_x,), {}, True),
+    (_aten.argmin.default, (_x, None, True), {}, True),
+    (_aten.argmax.default, (_x, 4), {}, False),
+    (_aten.native_channel_shuffle.default, (_x, 2), {}, True),
+    (_aten.native_channel_shuffle.default, (_x, 3), {}, True),
+    (_aten.native_channel_shuffle.default, (_x, 4), {}, False),  # 6 channels in 4 groups
+    (_aten.native_channel_shuffle.default, (_x_last, 2), {}, False),
+    (_aten.channel_shuffle.default, (_x, 3), {}, True),
+    (_aten.channel_shuffle.default, (_x.flatten(2), 2), {}, True),
+    (_aten._cdist_forward.default, (torch.rand(2, 5, 3), torch.rand(2, 4, 3), 2.0, None), {}, True),
+    (_aten._cdist_forward.default, (torch.rand(2, 1, 5, 3), torch.rand(3, 4, 3), 1.0, 0), {}, True),
+    (_aten._cdist_forward.default, (torch.rand(5, 3), torch.rand(4, 2), 2.0, None), {}, False),
+    (_aten._euclidean_dist.default, (torch.rand(2, 30, 3), torch.rand(2, 40, 3)), {}, True),
 ]
 
 

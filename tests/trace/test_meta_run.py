@@ -175,6 +175,8 @@ class NormsAndGates(nn.Module):
         out += [torch.zeros(6).lerp_(x[0, 0, 0], 0.5), F.instance_norm(x.contiguous(memory_format=torch.channels_last))]
         out += [x.new_zeros(3, 4), torch.zeros_like(x), torch.empty_like(x.transpose(1, 3))]
         out += [torch.ones_like(x, dtype=torch.int64), F.rrelu(x), F.logsigmoid(x)]
+        points = x.flatten(2).transpose(1, 2)  # 36 points: cdist's matrix-product kernel
+        out += [F.channel_shuffle(x, 2), torch.cdist(points, points), x.argmin(-1, keepdim=True)]
         return out
 
 
