@@ -97,6 +97,21 @@ def pairwise_distance(call: AtenCall) -> OpCost:
     return OpCost(call.output.numel * a.shape[-1], call.io_elements(), None, "distance")
 
 
+@rule("_trilinear", family="matmul")
+def trilinear(call: AtenCall) -> OpCost:
+    """``_trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim)`` (``nn.Bilinear``: y_o = x1ᵀ·W_o·x2 per
+    row): each operand with size-1 dims inserted at its ``expand`` positions, the three broadcast to one
+    iteration space whose ``sumdim`` dims are summed away. FLOPs = that space's size, one multiply-add per
+    term (a bilinear layer, B rows of I1 and I2 features into O: B·O·I1·I2); MAC = the three operands + out."""
+    space: list[int] = []
+    for operand, expand in zip(call.args[:3], call.args[3:6]):
+        shape = list(operand.shape)
+        for d in sorted(expand):
+            shape.insert(d, 1)
+        space = [max(a, b) for a, b in zip(space, shape)] if space else shape
+    return OpCost(prod(space), call.io_elements(), None, "bilinear")
+
+
 @rule("_grouped_mm", "grouped_mm", family="matmul")
 def grouped_mm(call: AtenCall) -> OpCost:
     """Grouped matrix products (Mixture-of-Experts layers): each output element is one dot product over

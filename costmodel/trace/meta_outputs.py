@@ -515,6 +515,31 @@ def _distances(args: tuple[Any, ...]) -> torch.Tensor | None:
     return None if batch is None else _new((*batch, x1.shape[-2], x2.shape[-2]), x1.dtype)
 
 
+def _trilinear(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::_trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1)`` of floating operands
+    of one dtype: each with size-1 dims inserted at its ``expand`` positions, broadcast together, the
+    ``sumdim`` dims summed away — a new row-major tensor of what remains."""
+    if len(args) not in (7, 8) or not all(isinstance(t, torch.Tensor) for t in args[:3]):
+        return None
+    operands, expands, sumdim = args[:3], args[3:6], args[6]
+    if any(_no_elements(t) or t.dtype != operands[0].dtype or not t.is_floating_point() for t in operands):
+        return None
+    rank = operands[0].dim() + len(expands[0])
+    space: tuple[int, ...] | None = ()
+    for operand, expand in zip(operands, expands):
+        if not isinstance(expand, (list, tuple)) or operand.dim() + len(expand) != rank or len(set(expand)) != len(expand):
+            return None
+        if not all(type(d) is int and 0 <= d < rank for d in expand):
+            return None
+        shape = list(operand.shape)
+        for d in sorted(expand):
+            shape.insert(d, 1)
+        space = None if space is None else broadcast_shape(space, tuple(shape))
+    if space is None or not isinstance(sumdim, (list, tuple)) or not all(type(d) is int and 0 <= d < rank for d in sumdim):
+        return None
+    return _new(tuple(n for i, n in enumerate(space) if i not in set(sumdim)), operands[0].dtype)
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -557,6 +582,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::channel_shuffle": (("default",), _positional(_channel_shuffle)),
     "aten::_cdist_forward": (("default",), _positional(_distances)),
     "aten::_euclidean_dist": (("default",), _positional(_distances)),
+    "aten::_trilinear": (("default",), _positional(_trilinear)),
     "aten::_unsafe_view": (("default",), _positional(_view)),
     "aten::grid_sampler_2d": (("default",), _positional(_grid_sampler)),
     "aten::std": (("correction",), _statistic),

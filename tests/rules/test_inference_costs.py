@@ -231,3 +231,26 @@ def test_pairwise_distances_cost_one_multiply_add_per_coordinate_pair(
         list(_Distances(p)(torch.rand(batch, points, coords), torch.rand(batch, others, coords)).shape)
         == report.layers[-1].output_shape
     )
+
+
+class _Bilinear(nn.Module):
+    def __init__(self, bias: bool) -> None:
+        super().__init__()
+        self.layer = nn.Bilinear(8, 6, 4, bias=bias)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.layer(a, b)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_bilinear_layer_costs_one_multiply_add_per_term(bias: bool) -> None:
+    """nn.Bilinear(8, 6, 4) on 3 rows: FLOPs = B·O·I1·I2 for x1ᵀ·W_o·x2, MAC = both inputs + weight + output;
+    the bias is an element-wise add over the B×O output (closed forms here: flop_counter counts 0)."""
+    report = analyze(_Bilinear(bias), [(3, 8), (3, 6)])
+    assert report.uncounted == []
+    b, o, i1, i2 = 3, 4, 8, 6
+    row = report.layers[0]
+    terms = [a for a in row.aten if a["op"] == "_trilinear"]
+    assert [(a["flops"], a["mac"]) for a in terms] == [(b * o * i1 * i2, b * i1 + o * i1 * i2 + b * i2 + b * o)]
+    assert row.flops == b * o * i1 * i2 + (b * o if bias else 0)
+    assert row.params == o * i1 * i2 + (o if bias else 0)

@@ -268,6 +268,9 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten._cdist_forward.default, (torch.rand(2, 1, 5, 3), torch.rand(3, 4, 3), 1.0, 0), {}, True),
     (_aten._cdist_forward.default, (torch.rand(5, 3), torch.rand(4, 2), 2.0, None), {}, False),
     (_aten._euclidean_dist.default, (torch.rand(2, 30, 3), torch.rand(2, 40, 3)), {}, True),
+    (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 6), [1, 3], [0], [1, 2], [2, 3]), {}, True),
+    (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 6), [1, 3], [0], [1, 2], [2]), {}, True),
+    (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 5), [1, 3], [0], [1, 2], [2, 3]), {}, False),
 ]
 
 

@@ -189,6 +189,7 @@ CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "reductions": (Reductions, (2, 4, 6, 6)),
     "pooling": (Pooling, (2, 4, 6, 6)),
     "norms_and_gates": (NormsAndGates, (2, 4, 6, 6)),
+    "bilinear": (lambda: nn.Bilinear(8, 6, 4), [(3, 8), (3, 6)]),
     "rearrangements": (Rearrangements, (2, 4, 6, 6)),
     "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), {"input": TensorSpec((3, 5), torch.int64)}),
     "elu": (lambda: Lambda(lambda x: nn.ELU()(x) + F.gelu(x, approximate="tanh")), (2, 3, 4)),
