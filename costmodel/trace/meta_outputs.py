@@ -540,6 +540,29 @@ def _trilinear(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new(tuple(n for i, n in enumerate(space) if i not in set(sumdim)), operands[0].dtype)
 
 
+def _col2im(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::col2im`` (``F.fold``) of (N, C·kh·kw, L) or (C·kh·kw, L) blocks without padding: a new
+    row-major (N, C, H, W) tensor, L being the number of kernel positions in H×W (``_im2col``'s count).
+    Padded folds are left to the kernel (its decomposition crops a padded buffer: a strided view)."""
+    if len(args) != 6 or _no_elements(args[0]) or args[0].dim() not in (2, 3):
+        return None
+    x, size, kernel, dilation, padding, stride = args
+    size, kernel, dilation, padding, stride = (_pairs(v, 2) for v in (size, kernel, dilation, padding, stride))
+    if size is None or kernel is None or dilation is None or padding is None or stride is None or any(padding):
+        return None
+    if min(*size, *kernel, *dilation, *stride) <= 0 or x.shape[-2] % (kernel[0] * kernel[1]):
+        return None
+    positions = 1
+    for n, k, d, s in zip(size, kernel, dilation, stride):
+        span = n - d * (k - 1) - 1
+        if span < 0:
+            return None
+        positions *= span // s + 1
+    if positions != x.shape[-1]:
+        return None
+    return _new((*x.shape[:-2], x.shape[-2] // (kernel[0] * kernel[1]), *size), x.dtype)
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -590,6 +613,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::im2col": (("default",), _positional(_im2col)),
+    "aten::col2im": (("default",), _positional(_col2im)),
     "aten::topk": (("default",), _positional(_topk)),
     "aten::convolution": (("default",), _positional(_convolution)),
 }

@@ -271,6 +271,11 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 6), [1, 3], [0], [1, 2], [2, 3]), {}, True),
     (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 6), [1, 3], [0], [1, 2], [2]), {}, True),
     (_aten._trilinear.default, (torch.rand(3, 8), torch.rand(4, 8, 6), torch.rand(3, 5), [1, 3], [0], [1, 2], [2, 3]), {}, False),
+    (_aten.col2im.default, (torch.rand(2, 12, 9), [6, 6], [2, 2], [1, 1], [0, 0], [2, 2]), {}, True),
+    (_aten.col2im.default, (torch.rand(12, 16), [5, 5], [2, 2], [1, 1], [0, 0], [1, 1]), {}, True),
+    (_aten.col2im.default, (torch.rand(2, 18, 12), [5, 6], [3, 2], [1, 2], [0, 0], [1, 1]), {}, True),
+    (_aten.col2im.default, (torch.rand(2, 12, 16), [6, 6], [2, 2], [1, 1], [1, 1], [2, 2]), {}, False),  # padded
+    (_aten.col2im.default, (torch.rand(2, 12, 8), [6, 6], [2, 2], [1, 1], [0, 0], [2, 2]), {}, False),  # L wrong
 ]
 
 
