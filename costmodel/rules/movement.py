@@ -23,7 +23,7 @@ COPIES = (
     "_unsafe_view", "diag_embed", "diagonal_scatter", "slice_scatter", "select_scatter", "as_strided_scatter",
     "nonzero", "unique", "_unique2", "unique_consecutive", "bucketize", "searchsorted", "one_hot",
     "contiguous", "reshape", "_reshape_alias", "resize_", "grid_sampler_2d_copy",
-    "unfold_copy", "alias_copy", "_foreach_copy", "lift_fresh_copy", "detach_copy",
+    "unfold_copy", "alias_copy", "_foreach_copy", "lift_fresh_copy", "detach_copy", "max_unpool2d", "max_unpool3d",
 )  # fmt: skip
 
 FACTORIES = (

@@ -254,3 +254,23 @@ def test_a_bilinear_layer_costs_one_multiply_add_per_term(bias: bool) -> None:
     assert [(a["flops"], a["mac"]) for a in terms] == [(b * o * i1 * i2, b * i1 + o * i1 * i2 + b * i2 + b * o)]
     assert row.flops == b * o * i1 * i2 + (b * o if bias else 0)
     assert row.params == o * i1 * i2 + (o if bias else 0)
+
+
+class _PoolUnpool(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unpool(*self.pool(x))
+
+
+def test_max_unpooling_moves_data_without_flops() -> None:
+    """SegNet's decoder: nn.MaxUnpool2d scatters N·C·h·w values to their indices in a zeroed N·C·H·W map:
+    FLOPs = 0, MAC = values + indices + output (closed form here)."""
+    report = analyze(_PoolUnpool(), (2, 3, 8, 6))
+    assert report.uncounted == []
+    unpool = next(r for r in report.layers if r.name == "unpool")
+    pooled, full = 2 * 3 * 4 * 3, 2 * 3 * 8 * 6
+    assert (unpool.flops, unpool.mac, unpool.output_shape) == (0, 2 * pooled + full, [2, 3, 8, 6])
