@@ -563,6 +563,14 @@ def _col2im(args: tuple[Any, ...]) -> torch.Tensor | None:
     return _new((*x.shape[:-2], x.shape[-2] // (kernel[0] * kernel[1]), *size), x.dtype)
 
 
+def _log_sigmoid(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::log_sigmoid_forward(x)`` of a row-major floating ``x`` (off CUDA): the output and the buffer
+    of exp(−|x|) the decomposition keeps, both new tensors like ``x``."""
+    if len(args) != 1 or _no_elements(args[0]) or not args[0].is_floating_point() or not row_major(args[0]):
+        return None
+    return _new(tuple(args[0].shape), args[0].dtype), _new(tuple(args[0].shape), args[0].dtype)
+
+
 def _positional(maker: Callable[[tuple[Any, ...]], Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], Any]:
     def made(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return None if kwargs else maker(args)
@@ -606,6 +614,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::_cdist_forward": (("default",), _positional(_distances)),
     "aten::_euclidean_dist": (("default",), _positional(_distances)),
     "aten::_trilinear": (("default",), _positional(_trilinear)),
+    "aten::log_sigmoid_forward": (("default",), _positional(_log_sigmoid)),
     "aten::_unsafe_view": (("default",), _positional(_view)),
     "aten::grid_sampler_2d": (("default",), _positional(_grid_sampler)),
     "aten::std": (("correction",), _statistic),

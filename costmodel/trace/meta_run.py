@@ -216,9 +216,11 @@ def run_on_meta(
     deadline: float | None = None,
 ) -> tuple[Any, list[AtenCall]] | None:
     """(output, aten calls) of a node run on meta tensors as FakeTensorMode would run it, or None when it
-    cannot be (see the module docstring). ``args``/``kwargs``: the node's operands — PendingTensors and the
-    copy's meta tensors (their real devices in ``devices`` by id); outputs come back as PendingTensors on
-    that device, an output that is an operand itself (in place, ``contiguous()``) as that operand.
+    cannot be (see the module docstring) or its operands are not on the CPU (torch's kernels and
+    decompositions branch on CUDA, ``is_cuda``/``device_hint``, where meta takes the CPU side).
+    ``args``/``kwargs``: the node's operands — PendingTensors and the copy's meta tensors (their real
+    devices in ``devices`` by id); outputs come back as PendingTensors on that device, an output that is
+    an operand itself (in place, ``contiguous()``) as that operand.
     ``deadline``: the recorder's (``OutOfTime`` past it, as on fake tensors)."""
     if mode.symbolic or not runs_on_meta(op, target) or torch.are_deterministic_algorithms_enabled():
         return None  # (deterministic algorithms: torch.nn.functional then branches on ``is_cpu``)
@@ -269,6 +271,8 @@ def run_on_meta(
         if len(seen) != 1:
             return None  # no tensor operand (a factory), or operands on several devices
         (device,) = seen
+        if device.type != "cpu":
+            return None  # kernels and decompositions branch on CUDA (layouts, buffers): meta takes the CPU side
         meta_recorder = _MetaRecorder()
         meta_recorder.deadline = deadline
         with meta_recorder, CompositeRecorder(meta_recorder):

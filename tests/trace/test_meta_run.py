@@ -246,9 +246,10 @@ def test_a_model_with_einsum_is_costed_without_importing_dynamo_or_sympy() -> No
 
 def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() -> None:
     """CBAM's channel attention (adaptive max pooling), an FPN's nearest upsampling, 1-d max pooling, local
-    response norm, pixel unshuffling, instance norm, GLU, PReLU, grid sampling at a constant grid: their
-    meta kernels import sympy (a quarter of a second of a fresh process) or torch._dynamo (one to two
-    seconds); their outputs are made from geometry instead."""
+    response norm, pixel unshuffling, instance norm, GLU, PReLU, grid sampling at a constant grid, channel
+    shuffle, cdist, argmax, log-sigmoid, fold, a bilinear layer: their meta kernels import sympy (a quarter
+    of a second of a fresh process) or torch._dynamo (one to two seconds); their outputs are made from
+    geometry instead."""
     code = (
         "import sys, torch, costmodel\n"
         "from torch import nn\n"
@@ -256,13 +257,16 @@ def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() 
         "class M(nn.Module):\n"
         "    def __init__(self):\n"
         "        super().__init__(); self.up = nn.Upsample(scale_factor=2); self.attend = nn.AdaptiveMaxPool2d(1)\n"
-        "        self.pad = nn.ReflectionPad2d(1)\n"
+        "        self.pad = nn.ReflectionPad2d(1); self.bilinear = nn.Bilinear(4, 4, 3)\n"
         "    def forward(self, x):\n"
         "        y = self.up(self.pad(x)) * 1 + 0\n"
         "        g = F.grid_sample(x, torch.zeros(2, 3, 3, 2), align_corners=False)\n"
         "        z = F.glu(nn.functional.instance_norm(x), 1) + F.prelu(x, torch.ones(1))[:, :2]\n"
         "        pooled = F.max_pool1d(x.flatten(2), 3), F.local_response_norm(x, 3), F.pixel_unshuffle(y, 2)\n"
-        "        return self.attend(y), pooled, g, z\n"
+        "        p = x.flatten(2).transpose(1, 2)\n"
+        "        folded = F.fold(F.unfold(x, 2, stride=2), (6, 6), 2, stride=2)\n"
+        "        more = torch.cdist(p, p), F.channel_shuffle(x, 2), x.argmax(1), F.logsigmoid(x), folded\n"
+        "        return self.attend(y), pooled, g, z, more, self.bilinear(x.mean((2, 3)), x.amax((2, 3)))\n"
         "report = costmodel.analyze(M(), (2, 4, 6, 6))\n"
         "print(len(report.uncounted), 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
     )
@@ -282,3 +286,21 @@ def test_recurrent_layers_replay_from_the_memo(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
     trace_model(model, inputs)
     assert built == []
+
+
+def test_the_meta_run_takes_cpu_operands_only() -> None:
+    """Kernels and decompositions branch on CUDA (a border pad keeps channels-last on the CPU only,
+    log_sigmoid keeps a buffer on the CPU only), where meta would take the CPU side: a node whose operands
+    stand for CUDA tensors is left to FakeTensorMode."""
+    from costmodel.trace.fake_tensors import LazyFakeMode
+    from costmodel.trace.meta_run import run_on_meta
+    from costmodel.trace.pending import PendingTensor
+
+    mode = LazyFakeMode(None)
+    for device, taken in ((torch.device("cpu"), True), (torch.device("cuda", 0), False)):
+        x = PendingTensor((2, 3, 4, 5), (60, 20, 5, 1), 0, torch.float32, device, mode)
+        ran = run_on_meta("call_function", F.logsigmoid, (x,), {}, {}, mode)
+        assert (ran is not None) == taken
+        if ran is not None:
+            out, calls = ran
+            assert out.device == device and [c.op for c in calls] == ["aten::log_sigmoid_forward"]
