@@ -351,6 +351,20 @@ def _log_sigmoid(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | N
     return new_meta(tuple(args[0].shape), args[0].dtype), new_meta(tuple(args[0].shape), args[0].dtype)
 
 
+def _max_unpool2d(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::max_unpool2d(x, indices, output_size)`` of floating (N, C, h, w) or (C, h, w) values and their
+    int64 indices of the same shape, any layout: a new row-major (…, H, W) map (zeros, the values scattered)."""
+    if len(args) != 3 or no_elements(args[0]) or not isinstance(args[1], torch.Tensor):
+        return None
+    x, indices, size = args
+    pair = int_pairs(size, 2) if isinstance(size, (list, tuple)) and len(size) == 2 else None
+    if pair is None or min(pair) <= 0 or x.dim() not in (3, 4) or not x.is_floating_point():
+        return None
+    if indices.dtype != torch.int64 or tuple(indices.shape) != tuple(x.shape):
+        return None  # (any layout: the decomposition scatters into a new row-major map)
+    return new_meta((*x.shape[:-2], *pair), x.dtype)
+
+
 #: aten op → (the overloads covered, the maker of their output from positional operands)
 LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]]] = {
     "aten::im2col": (("default",), _im2col),
@@ -373,4 +387,5 @@ LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]
     "aten::_cdist_forward": (("default",), _distances),
     "aten::_euclidean_dist": (("default",), _distances),
     "aten::_trilinear": (("default",), _trilinear),
+    "aten::max_unpool2d": (("default",), _max_unpool2d),
 }

@@ -278,6 +278,12 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.col2im.default, (torch.rand(2, 12, 8), [6, 6], [2, 2], [1, 1], [0, 0], [2, 2]), {}, False),  # L wrong
     (_aten.log_sigmoid_forward.default, (_x,), {}, True),
     (_aten.log_sigmoid_forward.default, (_x_last,), {}, False),
+    (_aten.max_unpool2d.default, (_x, torch.zeros(2, 6, 5, 4, dtype=torch.int64), [10, 8]), {}, True),
+    (_aten.max_unpool2d.default, (_x[0], torch.zeros(6, 5, 4, dtype=torch.int64), [11, 9]), {}, True),
+    (_aten.max_unpool2d.default, (_x_last, torch.zeros(2, 6, 5, 4, dtype=torch.int64), [10, 8]), {}, True),
+    (_aten.max_unpool2d.default, (_x_last, _x_last.long(), [5, 4]), {}, True),
+    (_aten.max_unpool2d.default, (_x, torch.zeros(2, 6, 5, 4, dtype=torch.int32), [10, 8]), {}, False),
+    (_aten.max_unpool2d.default, (_x, torch.zeros(2, 6, 5, 3, dtype=torch.int64), [10, 8]), {}, False),
 ]
 
 

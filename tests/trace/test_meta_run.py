@@ -142,6 +142,7 @@ class Pooling(nn.Module):
         out = []
         for y in (x, x.contiguous(memory_format=torch.channels_last)):
             pooled, where = F.max_pool2d(y, 3, 2, 1, return_indices=True)
+            out.append(F.max_unpool2d(pooled, where, 3, 2, 1, output_size=y.shape[-2:]))  # SegNet's decoder
             out += [pooled, where, self.attend(y), F.adaptive_max_pool2d(y, (3, 2)), F.interpolate(y, size=(3, 3), mode="area")]
             out += [F.local_response_norm(y, 3), F.pixel_unshuffle(y, 2), F.avg_pool2d(y, 3, 1, 1, divisor_override=2)]
         row = x.flatten(2)
