@@ -38,6 +38,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     numel_of,
     pending_like,
+    suggests_channels_last,
     trimmed,
     view_like,
 )
@@ -175,21 +176,6 @@ def _unbind(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFak
     pieces = tuple(view_like(x, shape, mode, stride, offset + i * step) for i in range(x.shape[dim]))
     call_args = (TensorMeta.of(x),) if given_dim == 0 else (TensorMeta.of(x), given_dim)
     return pieces, [aten_call("aten::unbind", call_args, [x], list(pieces), aliases=True)]
-
-
-def suggests_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
-    """Whether torch's ``suggest_memory_format`` reads these 4-D or 5-D strides as channels-last: strides
-    non-decreasing in the order C, W, H, (D,) N, with its tie-breaks (a zero channel stride, an empty
-    dimension, and N's stride equal to C's mean row-major)."""
-    order = (1, 3, 2, 0) if len(shape) == 4 else (1, 4, 3, 2, 0) if len(shape) == 5 else ()
-    if not order or strides[1] == 0:
-        return False
-    least = 0
-    for d in order:
-        if shape[d] == 0 or strides[d] < least or d == 0 and least == strides[1]:
-            return False
-        least = strides[d] * shape[d] if shape[d] > 1 else strides[d]
-    return True
 
 
 def _cat_is_row_major(tensors: Sequence[Any]) -> bool:

@@ -19,7 +19,7 @@ import torch
 
 from costmodel.trace.elementwise_shortcuts import broadcast_shape
 from costmodel.trace.layer_shortcuts import pool_size, row_major
-from costmodel.trace.shortcut_helpers import reads_as_channels_last
+from costmodel.trace.shortcut_helpers import suggests_channels_last
 
 __all__ = ["LAYER_OUTPUTS", "int_pairs", "new_meta", "no_elements"]
 
@@ -124,11 +124,11 @@ def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 def _unambiguous_rows(x: Any, spatial: int) -> bool:
     """Whether a non-empty floating (N, C, *spatial) or (C, *spatial) ``x`` is row-major and does not read
-    as channels-last to the pooling kernels (``reads_as_channels_last``: C = 1 can), which then keep that
+    as channels-last to the pooling kernels (``suggests_channels_last``: C = 1 can), which then keep that
     layout."""
     if no_elements(x) or not x.is_floating_point() or x.dim() not in (spatial + 1, spatial + 2) or not row_major(x):
         return False
-    return not reads_as_channels_last(tuple(x.shape), tuple(x.stride()))
+    return not suggests_channels_last(tuple(x.shape), tuple(x.stride()))
 
 
 def _window_sizes(

@@ -28,7 +28,7 @@ from costmodel.trace.shortcut_helpers import (
     normalised_dim,
     pending_like,
     preserved_like,
-    reads_as_channels_last,
+    suggests_channels_last,
 )
 
 #: interpolate's mode → (the aten op's stem, input ranks it takes, whether it takes align_corners)
@@ -142,7 +142,7 @@ def _border_pad(x: Any, amounts: Any, stem: str, value: Any, mode: LazyFakeMode)
             return None  # torch's own error
         shape[-1 - i] += amounts[2 * i] + amounts[2 * i + 1]
     strides = None
-    if x.dim() == 4 and x.device.type != "cuda" and reads_as_channels_last(tuple(x.shape), tuple(x.stride())):
+    if x.dim() == 4 and x.device.type != "cuda" and suggests_channels_last(tuple(x.shape), tuple(x.stride())):
         strides = tuple(torch.empty(shape, device="meta").contiguous(memory_format=torch.channels_last).stride())
     out = pending_like(x, tuple(shape), mode, strides)
     return out, [aten_call(f"aten::{stem}_pad{k}d", (TensorMeta.of(x), list(amounts)), [x], [out])]

@@ -29,13 +29,13 @@ def default_device() -> torch.device:
     return torch.get_default_device() if "torch.utils._device" in sys.modules else _CPU
 
 
-def reads_as_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
-    """torch's ``suggest_memory_format`` test at concrete sizes (``is_channels_last_strides_2d``/``_3d``):
-    a 4-d (5-d) tensor reads as channels-last when, taken in the order C, W, H, N (C, W, H, D, N), no
-    stride is smaller than the previous one times its size, none is of an empty dim, C's is not 0, and
-    N's does not merely repeat C's span. Its Python form imports sympy on first use."""
-    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(len(shape))
-    if order is None or strides[1] == 0:
+def suggests_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether torch's ``suggest_memory_format`` reads these 4-D or 5-D strides as channels-last
+    (``is_channels_last_strides_2d``/``_3d`` at concrete sizes): strides non-decreasing in the order C, W,
+    H, (D,) N, each at least the previous one times its size, with its tie-breaks (a zero channel stride, an
+    empty dimension, and N's stride equal to C's mean row-major). Its Python form imports sympy on first use."""
+    order = (1, 3, 2, 0) if len(shape) == 4 else (1, 4, 3, 2, 0) if len(shape) == 5 else ()
+    if not order or strides[1] == 0:
         return False
     least = 0
     for d in order:

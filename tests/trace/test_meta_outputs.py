@@ -159,14 +159,14 @@ def test_made_pooling_outputs_match_the_cpu_and_meta_kernels(layout: str) -> Non
 
 
 def test_the_channels_last_reading_is_torchs_own() -> None:
-    """``reads_as_channels_last`` against torch's ``are_strides_like_channels_last_or_false`` on every 4-d and
+    """``suggests_channels_last`` against torch's ``are_strides_like_channels_last_or_false`` on every 4-d and
     5-d shape of sizes 0–2 (and 3), each with row-major, channels-last, reversed, broadcast (stride 0) and
     size-1-padded strides."""
     import itertools
 
     from torch._prims_common import are_strides_like_channels_last_or_false
 
-    from costmodel.trace.shortcut_helpers import reads_as_channels_last
+    from costmodel.trace.shortcut_helpers import suggests_channels_last
 
     checked = 0
     for rank in (3, 4, 5):
@@ -185,13 +185,13 @@ def test_the_channels_last_reading_is_torchs_own() -> None:
                 )
             for strides in layouts:
                 expected = are_strides_like_channels_last_or_false(shape, strides)
-                assert reads_as_channels_last(shape, tuple(strides)) == expected, (shape, strides)
+                assert suggests_channels_last(shape, tuple(strides)) == expected, (shape, strides)
                 checked += 1
     rng = random.Random(0)
     for _ in range(4000):  # arbitrary strides, small sizes
         shape = tuple(rng.choice((0, 1, 2, 3, 4)) for _ in range(rng.choice((4, 5))))
         strides = tuple(rng.choice((0, 1, 2, 3, 4, 6, 8, 12, 24)) for _ in shape)
-        assert reads_as_channels_last(shape, strides) == are_strides_like_channels_last_or_false(shape, strides), (shape, strides)
+        assert suggests_channels_last(shape, strides) == are_strides_like_channels_last_or_false(shape, strides), (shape, strides)
     assert checked > 5000
 
 

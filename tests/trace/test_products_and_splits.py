@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from costmodel.inputs import TensorSpec
-from costmodel.trace.function_shortcuts import suggests_channels_last
 from costmodel.trace.fx_trace import trace_model
+from costmodel.trace.shortcut_helpers import suggests_channels_last
 from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes
 
 SPEC = ((TensorSpec((2, 7, 3)), TensorSpec((2, 7), torch.int64)), {})
