@@ -13,6 +13,7 @@ FakeTensorMode.
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import prod
 from typing import Any
 
 import torch
@@ -58,14 +59,20 @@ def _im2col(args: tuple[Any, ...]) -> torch.Tensor | None:
         return None
     if min(*kernel, *dilation, *stride) <= 0 or min(padding) < 0:
         return None
-    positions = 1
-    for size, k, d, p, s in zip(x.shape[-2:], kernel, dilation, padding, stride):
-        span = size + 2 * p - d * (k - 1) - 1
-        if span < 0:
-            return None
-        positions *= span // s + 1
+    positions = _kernel_positions(tuple(x.shape[-2:]), kernel, dilation, padding, stride)
+    if positions is None:
+        return None
     columns = x.shape[-3] * kernel[0] * kernel[1]
     return new_meta((*x.shape[:-3], columns, positions), x.dtype)
+
+
+def _kernel_positions(
+    sizes: tuple[int, ...], kernel: tuple[int, ...], dilation: tuple[int, ...], padding: tuple[int, ...], stride: tuple[int, ...]
+) -> int | None:
+    """How many places a kernel fits in ``sizes`` (``im2col``'s L): ∏ ⌊(size + 2·pad − dil·(k − 1) − 1) / stride⌋
+    + 1 (``pool_size`` without ceil mode); None where it fits nowhere along a dim."""
+    counts = [pool_size(n, k, p, s, d, False) for n, k, p, s, d in zip(sizes, kernel, padding, stride, dilation)]
+    return None if min(counts) <= 0 else prod(counts)
 
 
 def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
@@ -104,8 +111,7 @@ def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
             return None
         channels = weight.shape[0]
         sizes = [
-            (n + 2 * p - d * (k - 1) - 1) // s + 1
-            for n, k, s, p, d in zip(x.shape[2:], weight.shape[2:], stride, padding, dilation)
+            pool_size(n, k, p, s, d, False) for n, k, s, p, d in zip(x.shape[2:], weight.shape[2:], stride, padding, dilation)
         ]
     if bias is not None and bias.shape[0] != channels or min(sizes) <= 0:
         return None
@@ -332,13 +338,7 @@ def _col2im(args: tuple[Any, ...]) -> torch.Tensor | None:
         return None
     if min(*size, *kernel, *dilation, *stride) <= 0 or x.shape[-2] % (kernel[0] * kernel[1]):
         return None
-    positions = 1
-    for n, k, d, s in zip(size, kernel, dilation, stride):
-        span = n - d * (k - 1) - 1
-        if span < 0:
-            return None
-        positions *= span // s + 1
-    if positions != x.shape[-1]:
+    if _kernel_positions(size, kernel, dilation, padding, stride) != x.shape[-1]:
         return None
     return new_meta((*x.shape[:-2], x.shape[-2] // (kernel[0] * kernel[1]), *size), x.dtype)
 
