@@ -7,7 +7,9 @@ MAC bounds come from ``formulas`` (the same sympy expressions ``verify`` proves)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
+from typing import Any
 
 from costmodel.rules import closed_forms
 from costmodel.rules.base import AtenCall, OpCost, rule
@@ -105,11 +107,18 @@ def trilinear(call: AtenCall) -> OpCost:
     term (a bilinear layer, B rows of I1 and I2 features into O: B·O·I1·I2); MAC = the three operands + out."""
     space: list[int] = []
     for operand, expand in zip(call.args[:3], call.args[3:6]):
-        shape = list(operand.shape)
-        for d in sorted(expand):
-            shape.insert(d, 1)
+        shape = expanded_operand(operand.shape, expand)
         space = [max(a, b) for a, b in zip(space, shape)] if space else shape
     return OpCost(prod(space), call.io_elements(), None, "bilinear")
+
+
+def expanded_operand(shape: Sequence[Any], expand: Sequence[int]) -> list[Any]:
+    """A ``_trilinear`` operand's shape in the iteration space: size-1 dims inserted at its ``expand``
+    positions (in increasing order, so each names a position of the result)."""
+    out = list(shape)
+    for d in sorted(expand):
+        out.insert(d, 1)
+    return out
 
 
 @rule("_grouped_mm", "grouped_mm", family="matmul")

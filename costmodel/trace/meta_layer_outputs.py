@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from costmodel.rules.contractions import expanded_operand
 from costmodel.trace.elementwise_shortcuts import broadcast_shape
 from costmodel.trace.layer_shortcuts import pool_size, row_major
 from costmodel.trace.shortcut_helpers import suggests_channels_last
@@ -317,10 +318,7 @@ def _trilinear(args: tuple[Any, ...]) -> torch.Tensor | None:
             return None
         if not all(type(d) is int and 0 <= d < rank for d in expand):
             return None
-        shape = list(operand.shape)
-        for d in sorted(expand):
-            shape.insert(d, 1)
-        space = None if space is None else broadcast_shape(space, tuple(shape))
+        space = None if space is None else broadcast_shape(space, tuple(expanded_operand(operand.shape, expand)))
     if space is None or not isinstance(sumdim, (list, tuple)) or not all(type(d) is int and 0 <= d < rank for d in sumdim):
         return None
     return new_meta(tuple(n for i, n in enumerate(space) if i not in set(sumdim)), operands[0].dtype)
