@@ -92,7 +92,7 @@ class TopKRouter(nn.Module):
 
 
 class GRUEncoder(nn.Module):
-    """An embedding and a bidirectional GRU: recurrent layers still run on fake tensors."""
+    """An embedding and a bidirectional GRU (ATen's native recurrent stack: per-step products and gates)."""
 
     def __init__(self) -> None:
         super().__init__()

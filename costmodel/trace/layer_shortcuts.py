@@ -36,6 +36,7 @@ from costmodel.trace.shortcut_helpers import (
 __all__ = [
     "FUNCTIONS",
     "as_ints",
+    "aten_linear",
     "batch_norm_calls",
     "convolution",
     "embedding",
@@ -207,20 +208,21 @@ _LINEAR_CALLS = itertools.count(1)
 
 
 def linear(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
-    """The calls of ``F.linear`` (``_linear_calls``), tagged as one group as the recorder tags the ops of a
+    """The calls of ``F.linear`` (``aten_linear``), tagged as one group as the recorder tags the ops of a
     real ``F.linear`` call (so that costing reads a bias add after a product as addmm's bias)."""
-    stated = _linear_calls(x, weight, bias, mode)
+    stated = aten_linear(x, weight, bias, mode)
     if stated is None:
         return None
     group = next(_LINEAR_CALLS)
     return stated[0], [dataclasses.replace(call, group=group) for call in stated[1]]
 
 
-def _linear_calls(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
-    """``x @ weight.T + bias``. aten::linear is t(weight) + addmm (or mm without a bias) for 2-D input; on a
-    contiguous input of higher rank, view + t + addmm + view with a bias, and matmul's t + view + mm +
-    _unsafe_view without; on a non-contiguous one, t + the matmul rule + an out-of-place add of the bias
-    (``_linear_by_matmul``); other cases go through FakeTensorMode and are recorded as they run."""
+def aten_linear(x: Any, weight: Any, bias: Any, mode: LazyFakeMode) -> Result | None:
+    """``x @ weight.T + bias`` as ``aten::linear`` runs it (untagged, as when C++ calls it): t(weight) +
+    addmm (or mm without a bias) for 2-D input; on a contiguous input of higher rank, view + t + addmm +
+    view with a bias, and matmul's t + view + mm + _unsafe_view without; on a non-contiguous one, t + the
+    matmul rule + an out-of-place add of the bias (``_linear_by_matmul``); other cases go through
+    FakeTensorMode and are recorded as they run."""
     if weight.dim() != 2 or x.dim() < 2:
         return None
     out_features, in_features = weight.shape

@@ -38,6 +38,7 @@ from costmodel.trace.layer_shortcuts import (
 )
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.pointwise_shortcuts import like_input
+from costmodel.trace.recurrent_shortcuts import RECURRENT, recurrent_call
 from costmodel.trace.resampling_shortcuts import interpolate, pad
 from costmodel.trace.shortcut_helpers import aten_call, pending_like
 
@@ -87,10 +88,13 @@ _RULED = (
     nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
     *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
     *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.Upsample,
-    *_BORDER_PADS,
+    *_BORDER_PADS, *RECURRENT,
 )  # fmt: skip
 #: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
-_CALLED = ("forward", "_conv_forward", "_check_input_dim", "extra_repr")
+_CALLED = (
+    "forward", "_conv_forward", "_check_input_dim", "extra_repr",
+    "_update_flat_weights", "check_forward_args", "permute_hidden", "check_input", "check_hidden_size",
+)  # fmt: skip
 
 
 @functools.cache
@@ -124,6 +128,8 @@ def direct_call(
         return None
     if cls is nn.MultiheadAttention:
         return transformers.multi_head_attention(module, args, kwargs, mode)
+    if cls in RECURRENT:
+        return recurrent_call(module, args, kwargs, mode)
     if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)):
         return None
     x = args[0]

@@ -119,6 +119,32 @@ class LSTMTagger(nn.Module):
         return self.out(y)
 
 
+class RecurrentMix(nn.Module):
+    """Every recurrent layer kind in one model: a bidirectional batch-first GRU, a two-layer ReLU RNN, an
+    LSTM with projections (the native stack, not oneDNN) and a decoder of GRU and LSTM cells unrolled over
+    three steps from the last frame."""
+
+    def __init__(self, dim: int = 12, hidden: int = 10) -> None:
+        super().__init__()
+        self.gru = nn.GRU(dim, hidden, batch_first=True, bidirectional=True)
+        self.rnn = nn.RNN(2 * hidden, hidden, num_layers=2, nonlinearity="relu", batch_first=True)
+        self.lstm = nn.LSTM(hidden, hidden, proj_size=4, batch_first=True)
+        self.gru_cell = nn.GRUCell(4, hidden)
+        self.lstm_cell = nn.LSTMCell(hidden, 6, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.gru(x)
+        y, _ = self.rnn(y)
+        y, (h, _) = self.lstm(y)
+        step, state = y[:, -1], None
+        outputs = []
+        for _ in range(3):
+            g = self.gru_cell(step)
+            state = self.lstm_cell(g, state)
+            outputs.append(state[0])
+        return torch.stack(outputs, 1)
+
+
 class TwoInputs(nn.Module):
     """An image and a boolean mask; the mask has a default of None (a keyword input)."""
 

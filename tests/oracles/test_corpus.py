@@ -25,6 +25,7 @@ OWN: dict[str, tuple[Callable[[], nn.Module], Any]] = {
     "efficientnet_se_droppath": (C.TinyEfficientNet, (1, 3, 32, 32)),
     "convnext_block": (C.ConvNeXtBlock, (1, 16, 14, 14)),
     "lstm_tokens": (C.LSTMTagger, [TensorSpec((2, 7), torch.int64)]),
+    "recurrent_mix": (C.RecurrentMix, (2, 5, 12)),
     "two_inputs_kwargs": (
         C.TwoInputs,
         ((TensorSpec((1, 3, 8, 8)), TensorSpec((1, 3, 8, 8))), {"mask": TensorSpec((1, 8, 8, 8), torch.bool)}),
