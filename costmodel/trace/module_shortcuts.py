@@ -40,7 +40,7 @@ from costmodel.trace.pending import PendingTensor
 from costmodel.trace.pointwise_shortcuts import like_input
 from costmodel.trace.recurrent_shortcuts import RECURRENT, recurrent_call
 from costmodel.trace.resampling_shortcuts import interpolate, pad
-from costmodel.trace.shortcut_helpers import aten_call, pending_like
+from costmodel.trace.shortcut_helpers import Result, aten_call, pending_like
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
     nn.ReLU: "aten::relu",
@@ -63,6 +63,9 @@ _BORDER_PADS: dict[type[nn.Module], str] = {
     nn.ReplicationPad1d: "replicate",
     nn.ReplicationPad2d: "replicate",
     nn.ReplicationPad3d: "replicate",
+    nn.CircularPad1d: "circular",
+    nn.CircularPad2d: "circular",
+    nn.CircularPad3d: "circular",
 }
 
 
@@ -156,7 +159,7 @@ def direct_call(
     if cls in _CONVS:
         conv: Any = module
         if conv.padding_mode != "zeros":
-            return None
+            return _padded_convolution(conv, x, mode)
         return convolution(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups, mode)
     if cls in _BORDER_PADS:  # their forward is F.pad(x, padding, mode)
         border: Any = module
@@ -208,6 +211,18 @@ def direct_call(
         state = (bn.weight, bn.bias, bn.running_mean, bn.running_var)
         return out, batch_norm_calls(x, out, state, False, momentum, bn.eps)
     return None
+
+
+def _padded_convolution(conv: Any, x: Any, mode: LazyFakeMode) -> Result | None:
+    """A convolution with ``padding_mode`` reflect, replicate or circular, as its ``_conv_forward`` runs it:
+    ``F.pad(x, _reversed_padding_repeated_twice, mode)``, then the convolution unpadded."""
+    amounts = list(conv._reversed_padding_repeated_twice)
+    padded = pad((x, amounts, conv.padding_mode), {}, mode)
+    if padded is None:
+        return None
+    unpadded = (0,) * (conv.weight.dim() - 2)
+    convolved = convolution(padded[0], conv.weight, conv.bias, conv.stride, unpadded, conv.dilation, conv.groups, mode)
+    return None if convolved is None else (convolved[0], [*padded[1], *convolved[1]])
 
 
 def _weight_normed_conv(

@@ -1,10 +1,11 @@
 """Closed-form rules for ops that make a new row-major tensor of a new size from a row-major one:
-resampling (``F.interpolate``), constant padding (``F.pad``), ``torch.roll``, copies, dtype casts and
-moves to the device a tensor is on already (``to``, ``type_as``, ``long``...), ``torch.arange``, and
-``detach``.
+resampling (``F.interpolate``), padding (``F.pad``: constant, reflect, replicate, circular),
+``torch.roll``, copies, dtype casts and moves to the device a tensor is on already (``to``, ``type_as``,
+``long``...), ``torch.arange``, and ``detach``.
 
-Each records the one aten call FakeTensorMode records, with the arguments the dispatcher hands over
-(tests hold every rule to it, call for call); any other case returns None and runs faked.
+Each records the aten calls FakeTensorMode records (one, but for circular padding), with the arguments
+the dispatcher hands over (tests hold every rule to it, call for call); any other case returns None and
+runs faked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.rules.base import AtenCall
+from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
@@ -99,13 +101,15 @@ def interpolate(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMod
 def pad(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """``F.pad`` in constant mode by non-negative amounts (pairs from the last dimension back) of a
     row-major tensor: ``aten::constant_pad_nd`` with the fill as a float (0.0 unless given); reflect and
-    replicate modes by ``_border_pad``."""
+    replicate modes by ``_border_pad``, circular mode by ``_circular_pad``."""
     params = named_arguments(args[1:], kwargs, ("pad", "mode", "value")) if args else None
     if params is None or set(params) - {"pad", "mode", "value"}:
         return None
     x, amounts, value = args[0], params.get("pad"), params.get("value")
     if params.get("mode") in _BORDER_PADS:
         return _border_pad(x, amounts, _BORDER_PADS[params["mode"]], value, mode)
+    if params.get("mode") == "circular":
+        return _circular_pad(x, amounts, value, mode)
     if not _row_major_float(x) or params.get("mode", "constant") != "constant" or not isinstance(amounts, (list, tuple)):
         return None
     if not all(type(a) is int and a >= 0 for a in amounts) or len(amounts) % 2 or len(amounts) > 2 * x.dim():
@@ -146,6 +150,75 @@ def _border_pad(x: Any, amounts: Any, stem: str, value: Any, mode: LazyFakeMode)
         strides = tuple(torch.empty(shape, device="meta").contiguous(memory_format=torch.channels_last).stride())
     out = pending_like(x, tuple(shape), mode, strides)
     return out, [aten_call(f"aten::{stem}_pad{k}d", (TensorMeta.of(x), list(amounts)), [x], [out])]
+
+
+def _circular_pad(x: Any, amounts: Any, value: Any, mode: LazyFakeMode) -> Result | None:
+    """``F.pad`` in circular mode of an (N, C, *spatial) or (C, *spatial) tensor, k = 1–3 spatial dims, as
+    ATen's ``_pad_circular`` runs it: a new row-major output (``new_empty``), the input (cropped where an
+    amount is negative) copied into its middle through ``slice`` views, then per padded dim (last first)
+    the wrapped borders copied from the output itself: left pad_l columns from its right end, right pad_r
+    from its left; each amount at most its dim's size, as torch requires."""
+    if not isinstance(amounts, (list, tuple)) or not all(type(a) is int for a in amounts) or len(amounts) % 2:
+        return None
+    k, in_shape = len(amounts) // 2, tuple(x.shape)
+    first = x.dim() - k
+    if k not in (1, 2, 3) or first not in (1, 2) or not all(type(s) is int for s in in_shape) or x.layout is not torch.strided:
+        return None
+    if value is not None and (type(value) not in (int, float) or value != 0):
+        return None  # torch refuses a fill value in this mode
+    shape = list(in_shape)
+    for i in range(k):  # amounts pair up from the last dim back
+        left, right = amounts[2 * (k - i - 1)], amounts[2 * (k - i - 1) + 1]
+        size = in_shape[first + i]
+        shape[first + i] = size + left + right
+        if left > size or right > size or shape[first + i] <= 0:
+            return None  # torch's own error (or an empty dim)
+    out = pending_like(x, tuple(shape), mode)
+    calls = [
+        aten_call("aten::new_empty", (TensorMeta.of(x), shape), [x], [out], dtype=x.dtype, layout=torch.strided, device=x.device)
+    ]
+    out_view, in_view = _Slice.of(out), _Slice.of(x)
+    for i in range(k):
+        dim, left, right = x.dim() - 1 - i, amounts[2 * i], amounts[2 * i + 1]
+        out_view = out_view.slice(dim, max(left, 0), shape[dim] - max(right, 0), calls)
+        in_view = in_view.slice(dim, max(-left, 0), in_shape[dim] - max(-right, 0), calls)
+    out_view.copy_from(in_view, calls)
+    whole = _Slice.of(out)
+    for i in range(k):
+        dim, left, right = x.dim() - 1 - i, amounts[2 * i], amounts[2 * i + 1]
+        if left > 0:
+            target = whole.slice(dim, 0, left, calls)
+            end = shape[dim] - max(right, 0)
+            target.copy_from(whole.slice(dim, end - left, end, calls), calls)
+        if right > 0:
+            target = whole.slice(dim, shape[dim] - right, shape[dim], calls)
+            target.copy_from(whole.slice(dim, max(left, 0), max(left, 0) + right, calls), calls)
+    return out, calls
+
+
+class _Slice:
+    """A ``slice`` view made inside ``_circular_pad``: its sizes and strides (an offset changes no call)."""
+
+    __slots__ = ("meta", "shape", "stride")
+
+    def __init__(self, shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> None:
+        self.shape, self.stride = shape, stride
+        self.meta = TensorMeta(shape, dtype, is_contiguous(shape, stride))
+
+    @classmethod
+    def of(cls, t: Any) -> _Slice:
+        """The whole tensor ``t``."""
+        return cls(tuple(t.shape), tuple(t.stride()), t.dtype)
+
+    def slice(self, dim: int, start: int, end: int, calls: list[AtenCall]) -> _Slice:
+        """``aten::slice(self, dim, start, end)``, recorded."""
+        out = _Slice((*self.shape[:dim], end - start, *self.shape[dim + 1 :]), self.stride, self.meta.dtype)
+        calls.append(AtenCall("aten::slice", (self.meta, dim, start, end), {}, (self.meta,), (out.meta,), True))
+        return out
+
+    def copy_from(self, source: _Slice, calls: list[AtenCall]) -> None:
+        """``self.copy_(source)``, recorded."""
+        calls.append(AtenCall("aten::copy_", (self.meta, source.meta), {}, (self.meta, source.meta), (self.meta,), True))
 
 
 def _ints(value: Any) -> list[int] | None:

@@ -6,6 +6,7 @@ replays what could depend on more than metadata."""
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -354,6 +355,17 @@ def test_a_weight_normed_convolution_needs_no_fake_mode(monkeypatch: pytest.Monk
         (nn.ReplicationPad2d((2, 1, 0, 3)), (1, 3, 4, 5)),
         (nn.ReplicationPad1d(4), (2, 3, 2)),
         (nn.ReplicationPad3d((1, 1, 0, 0, 2, 2)), (1, 2, 3, 4, 5)),
+        (nn.CircularPad1d((2, 1)), (2, 3, 5)),
+        (nn.CircularPad2d((1, 0, 2, 3)), (3, 4, 5)),
+        (nn.CircularPad3d(1), (1, 2, 3, 4, 5)),
+        (nn.Sequential(_ChannelsLast(), nn.CircularPad2d(1)), (2, 3, 4, 5)),
+        # convolutions whose padding_mode is not zeros: F.pad in that mode, then the unpadded convolution
+        (nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), (1, 3, 6, 7)),
+        (nn.Conv1d(3, 4, 5, padding=2, stride=2, padding_mode="replicate"), (2, 3, 9)),
+        (nn.Conv2d(3, 6, (3, 5), padding=(1, 2), groups=3, padding_mode="circular"), (1, 3, 6, 7)),
+        (nn.Conv3d(2, 4, 3, padding=1, padding_mode="circular", bias=False), (1, 2, 4, 5, 6)),
+        (nn.Conv2d(3, 4, 4, padding="same", padding_mode="reflect"), (1, 3, 8, 8)),
+        (nn.Sequential(_ChannelsLast(), nn.Conv2d(3, 4, 3, padding=1, padding_mode="replicate")), (2, 3, 5, 5)),
         # weight-normed convolutions: the fused interface over the first or last dim, the rest faked
         (_weight_normed(nn.Conv1d(4, 6, 3)), (1, 4, 10)),
         (_weight_normed(nn.Conv1d(4, 6, 3, padding=1, groups=2), dim=2), (2, 4, 10)),
@@ -742,8 +754,6 @@ def _random_reduction(rng: Any, min_rank: int) -> tuple[tuple[int, ...], tuple[i
 
 @pytest.mark.parametrize("seed", range(3))
 def test_reductions_of_any_layout_record_what_fake_records(seed: int) -> None:
-    import random
-
     rng = random.Random(seed)
     for _ in range(8):
         shape, order, dims = _random_reduction(rng, 2)
@@ -772,8 +782,6 @@ class VectorNorms(nn.Module):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_vector_norms_of_any_layout_record_what_fake_records(seed: int) -> None:
-    import random
-
     rng = random.Random(seed)
     for _ in range(6):
         shape, order, picked = _random_reduction(rng, 1)
@@ -816,24 +824,55 @@ class BorderPads(nn.Module):
         )
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_border_pads_of_any_layout_record_what_fake_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import random
-
-    rng = random.Random(seed)
+def _padded_layouts(rng: random.Random) -> list[tuple[tuple[int, ...], tuple[int, ...], list[int]]]:
+    """Six (input shape, a permutation of it, the size of the padded dim of each amount) for k = 1–3 padded
+    dims of an input of rank k + 1 or k + 2."""
+    out = []
     for _ in range(6):
         k = rng.randint(1, 3)
         rank = k + rng.randint(1, 2)
         shape = tuple(rng.randint(2, 5) for _ in range(rank))
         order = tuple(rng.sample(range(rank), rank))
         permuted = [shape[i] for i in order]
-        amounts = [rng.randint(0, permuted[-1 - i // 2] - 1) for i in range(2 * k)]  # reflect: below the size
+        out.append((shape, order, [permuted[-1 - i // 2] for i in range(2 * k)]))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_border_pads_of_any_layout_record_what_fake_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    for shape, order, sizes in _padded_layouts(rng):
+        amounts = [rng.randint(0, size - 1) for size in sizes]  # reflect: below the size
         model = BorderPads(order, amounts, rng.choice([None, 0.0]))
         assert_rules_record_what_fake_records(model.eval(), shape)
     built = count_fake_modes(monkeypatch)
     traced = trace_model(BorderPads((0, 1, 2), [2, 3], None).eval(), (1, 4, 16))
     assert not built
     assert [c.op for c in traced.node_calls["pad"]] == ["aten::reflection_pad1d"]
+
+
+class CircularPads(nn.Module):
+    """F.pad in circular mode (periodic boundaries: PDE solvers, Fourier neural operators) of a permuted
+    tensor, by amounts that may be negative (a crop) or the whole dim (one full wrap)."""
+
+    def __init__(self, order: tuple[int, ...], amounts: list[int]) -> None:
+        super().__init__()
+        self.order, self.amounts = order, amounts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x.permute(*self.order), self.amounts, mode="circular")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_circular_pads_record_what_fake_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    for shape, order, sizes in _padded_layouts(rng):
+        model = CircularPads(order, [rng.randint(-1, size) for size in sizes]).eval()
+        assert_rules_record_what_fake_records(model, shape)
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(CircularPads((0, 1, 2, 3), [1, 2, 0, 1]).eval(), (1, 3, 4, 5))
+    assert not built
+    assert [c.op for c in traced.node_calls["pad"]][:2] == ["aten::new_empty", "aten::slice"]
 
 
 class LinearOfStridedInput(nn.Module):
