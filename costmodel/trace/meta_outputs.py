@@ -11,12 +11,15 @@ would reject with its own error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch._decomp import meta_table
+from torch._subclasses import fake_impls
 
-from costmodel.trace.elementwise_shortcuts import broadcast_shape
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded
 from costmodel.trace.layer_shortcuts import row_major
 from costmodel.trace.meta_layer_outputs import LAYER_OUTPUTS, new_meta, no_elements
 from costmodel.trace.view_shortcuts import inferred_shape, viewed_strides
@@ -97,6 +100,14 @@ def _vector_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor 
     return _reduced(args[0], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else False)
 
 
+def _norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::norm.Scalar(x, p=2)`` (every dim) or ``aten::norm.ScalarOpt_dim(x, p, dims, keepdim=False)``
+    of a real floating tensor (``torch.norm``, ``Tensor.norm``, ``pairwise_distance``): the reduced tensor."""
+    if kwargs or not 1 <= len(args) <= 4 or len(args) > 1 and args[1] is not None and not isinstance(args[1], (int, float)):
+        return None
+    return _reduced(args[0], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else False)
+
+
 def _row_major_broadcast(x: Any) -> bool:
     """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
     tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
@@ -124,12 +135,23 @@ _COMPARISONS = frozenset(
 _OTHER_DTYPE = ("aten::is", "aten::logical_", "aten::bitwise_")
 
 
+@functools.cache
+def _reference_layout(func: Any) -> bool:
+    """Whether FakeTensorMode lays out ``func``'s output of operands in any layout by torch's Python
+    reference (the vote ``elementwise_layout`` states): a Python meta registration of its own, or a fast
+    binary path (add, sub, mul, div) that falls back to the reference when the operands are neither all
+    row-major nor all channels-last. Other kernels choose for themselves (composite ones row-major)."""
+    return func in meta_table or func in fake_impls.get_fast_op_impls()
+
+
 def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
     """An element-wise op (``torch.Tag.pointwise``) of floating-point tensors of one dtype (and numbers,
     and 0-dim tensors of a floating dtype, which torch's promotion lets the others decide): a tensor of
-    the operands' broadcast shape. One operand: its geometry (``_like``); several: each row-major, or
-    expanded from a row-major tensor (``_row_major_broadcast``), the output row-major too. An in-place
-    op returns its first operand where the result has its shape."""
+    the operands' broadcast shape. One operand row-major, or several each row-major or expanded from a
+    row-major tensor (``_row_major_broadcast``): the output row-major too; other layouts where
+    FakeTensorMode takes torch's Python reference (``_reference_layout``), dense in the order the operands
+    vote (``elementwise_layout``, as that reference computes it). An in-place op returns its first operand
+    where the result has its shape."""
     name = str(func._schema.name)
     if torch.Tag.pointwise not in func.tags or name in _COMPARISONS or name.startswith(_OTHER_DTYPE):
         return None
@@ -144,17 +166,19 @@ def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
     dtype = shaped[0].dtype
     if not all(t.is_floating_point() for t in tensors) or any(t.dtype != dtype for t in shaped) or shaped[0].numel() == 0:
         return None
-    if len(tensors) == 1:
-        out = _like(tensors[0])
-    else:
-        if not all(_row_major_broadcast(t) for t in tensors):
-            return None
-        shape: tuple[int, ...] | None = ()
-        for t in tensors:
-            shape = None if shape is None else broadcast_shape(shape, t.shape)
-        if shape is None:
-            return None  # not broadcastable: the kernel's own error
+    shape: tuple[int, ...] | None = ()
+    for t in tensors:
+        shape = None if shape is None else broadcast_shape(shape, t.shape)
+    if shape is None:
+        return None  # not broadcastable: the kernel's own error
+    out: torch.Tensor | None
+    if row_major(tensors[0]) if len(tensors) == 1 else all(_row_major_broadcast(t) for t in tensors):
         out = new_meta(shape, dtype)
+    elif not name.endswith("_") and _reference_layout(func):
+        operands = [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in tensors]
+        out = torch.empty_strided(shape, elementwise_layout(shape, operands), dtype=dtype, device="meta")
+    else:
+        return None  # a C++ kernel's own layout choice (some keep channels-last, some do not): it runs
     if out is not None and name.endswith("_"):
         return args[0] if tuple(out.shape) == tuple(args[0].shape) and out.dtype == args[0].dtype else None
     return out
@@ -277,6 +301,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::_unsafe_view": (("default",), _positional(_view)),
     "aten::std": (("correction",), _statistic),
     "aten::linalg_vector_norm": (("default",), _vector_norm),
+    "aten::norm": (("Scalar", "ScalarOpt_dim"), _norm),
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::topk": (("default",), _positional(_topk)),

@@ -248,9 +248,10 @@ def test_a_model_with_einsum_is_costed_without_importing_dynamo_or_sympy() -> No
 def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() -> None:
     """CBAM's channel attention (adaptive max pooling), an FPN's nearest upsampling, 1-d max pooling, local
     response norm, pixel unshuffling, instance norm, GLU, PReLU, grid sampling at a constant grid, channel
-    shuffle, cdist, argmax, log-sigmoid, fold, a bilinear layer: their meta kernels import sympy (a quarter
-    of a second of a fresh process) or torch._dynamo (one to two seconds); their outputs are made from
-    geometry instead."""
+    shuffle, cdist, argmax, log-sigmoid, fold, a bilinear layer, pairwise distance, norms: their meta kernels
+    import sympy (a quarter of a second of a fresh process) or torch._dynamo (one to two seconds); their
+    outputs are made from geometry instead. Recurrent layers and circular padding (in F.pad and as a
+    convolution's padding mode) are stated by rules, which need neither."""
     code = (
         "import sys, torch, costmodel\n"
         "from torch import nn\n"
@@ -259,6 +260,8 @@ def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() 
         "    def __init__(self):\n"
         "        super().__init__(); self.up = nn.Upsample(scale_factor=2); self.attend = nn.AdaptiveMaxPool2d(1)\n"
         "        self.pad = nn.ReflectionPad2d(1); self.bilinear = nn.Bilinear(4, 4, 3)\n"
+        "        self.gru = nn.GRU(4, 3, batch_first=True, bidirectional=True); self.lstm = nn.LSTM(4, 3)\n"
+        "        self.conv = nn.Conv2d(4, 4, 3, padding=1, padding_mode='circular')\n"
         "    def forward(self, x):\n"
         "        y = self.up(self.pad(x)) * 1 + 0\n"
         "        g = F.grid_sample(x, torch.zeros(2, 3, 3, 2), align_corners=False)\n"
@@ -267,7 +270,9 @@ def test_pooling_norms_and_gates_are_costed_without_importing_dynamo_or_sympy() 
         "        p = x.flatten(2).transpose(1, 2)\n"
         "        folded = F.fold(F.unfold(x, 2, stride=2), (6, 6), 2, stride=2)\n"
         "        more = torch.cdist(p, p), F.channel_shuffle(x, 2), x.argmax(1), F.logsigmoid(x), folded\n"
-        "        return self.attend(y), pooled, g, z, more, self.bilinear(x.mean((2, 3)), x.amax((2, 3)))\n"
+        "        rnn = self.gru(p)[0], self.lstm(p)[1][0], F.pairwise_distance(p[0], p[1]), torch.norm(x, dim=1)\n"
+        "        wrapped = self.conv(x), F.pad(x, (1, 2, 0, 1), mode='circular')\n"
+        "        return self.attend(y), pooled, g, z, more, self.bilinear(x.mean((2, 3)), x.amax((2, 3))), rnn, wrapped\n"
         "report = costmodel.analyze(M(), (2, 4, 6, 6))\n"
         "print(len(report.uncounted), 'torch._dynamo' in sys.modules, 'sympy' in sys.modules)"
     )
