@@ -41,6 +41,7 @@ from costmodel.trace.pointwise_shortcuts import like_input
 from costmodel.trace.recurrent_shortcuts import RECURRENT, recurrent_call
 from costmodel.trace.resampling_shortcuts import interpolate, pad
 from costmodel.trace.shortcut_helpers import Result, aten_call, pending_like
+from costmodel.trace.view_shortcuts import unflatten
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
     nn.ReLU: "aten::relu",
@@ -91,7 +92,7 @@ _RULED = (
     nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
     *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
     *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.Upsample,
-    *_BORDER_PADS, *RECURRENT,
+    *_BORDER_PADS, *RECURRENT, nn.Unflatten,
 )  # fmt: skip
 #: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
 _CALLED = (
@@ -170,6 +171,8 @@ def direct_call(
         return interpolate((x, *settings), {"recompute_scale_factor": up.recompute_scale_factor}, mode)
     if cls is nn.Flatten:
         return flatten(x, (module.start_dim, module.end_dim), {}, mode)
+    if cls is nn.Unflatten:  # its forward is x.unflatten(dim, unflattened_size)
+        return unflatten(x, (module.dim, module.unflattened_size), {}, mode)
     if cls in (nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d):
         padder: Any = module
         return pad((x, padder.padding, "constant", padder.value), {}, mode)

@@ -423,6 +423,24 @@ def unsqueeze(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyF
     return out, [aten_call("aten::unsqueeze", (TensorMeta.of(x), dim), [x], [out], aliases=True)]
 
 
+def unflatten(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.unflatten(dim, sizes)`` / ``torch.unflatten``: ATen's composite infers a -1 among ``sizes`` from
+    the dim's size and runs ``aten::view`` to the whole new shape (named sizes run faked)."""
+    params = named_arguments(args, kwargs, ("dim", "sizes"))
+    if params is None or set(params) != {"dim", "sizes"} or type(params["dim"]) is not int:
+        return None
+    sizes = params["sizes"]
+    if not isinstance(sizes, (tuple, list, torch.Size)) or not sizes or not all(type(s) is int for s in sizes):
+        return None
+    dim = normalised_dim(params["dim"], x.dim())
+    if dim is None or type(x.shape[dim]) is not int:
+        return None
+    inferred = inferred_shape(list(sizes), x.shape[dim])
+    if inferred is None:
+        return None  # torch's own error
+    return view(x, [*x.shape[:dim], *inferred, *x.shape[dim + 1 :]], mode)
+
+
 #: Tensor methods → rule (the tensor, the other arguments, keywords, the mode)
 def _as(rule: Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]) -> Any:
     """``x.<rule>_as(other)``: the rule with ``other``'s sizes (what torch's composite passes on)."""
@@ -446,6 +464,7 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "view": view_method,
     "reshape": reshape,
     "gather": gather,
+    "unflatten": unflatten,
 }
 #: Torch functions taking the tensor first → rule
 FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -453,4 +472,5 @@ FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], L
     torch.unsqueeze: unsqueeze,
     torch.reshape: reshape,
     torch.gather: gather,
+    torch.unflatten: unflatten,
 }

@@ -929,3 +929,30 @@ def test_factories_cost_nothing_to_import() -> None:
         "print([row.op for row in report.layers if row.mac], 'torch.utils._device' in sys.modules)"
     )
     assert fresh_process_output(code) == "['mul', 'arange', 'zeros'] False"
+
+
+class Unflattens(nn.Module):
+    """Unflattening as patch and head-splitting code writes it: the method, torch's function and nn.Unflatten,
+    with a -1, a negative dim, on a row-major and a transposed tensor (a view of its own strides)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = nn.Unflatten(-1, (2, -1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        tokens = x.flatten(2).transpose(1, 2)  # (B, HW, C): channels strided
+        return (
+            x.flatten(1).unflatten(1, (4, -1)),
+            torch.unflatten(x, -1, (3, 2)),
+            self.heads(tokens),
+            tokens.unflatten(1, (6, 6)),
+            x.unflatten(0, [1, 2]),
+        )
+
+
+def test_unflatten_records_what_fake_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_rules_record_what_fake_records(Unflattens().eval(), (2, 4, 6, 6))
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(Unflattens().eval(), (2, 4, 6, 6))
+    assert not built
+    assert [c.op for c in traced.node_calls["heads"]] == ["aten::view"]
