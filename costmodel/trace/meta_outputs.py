@@ -108,6 +108,19 @@ def _norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     return _reduced(args[0], args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else False)
 
 
+def _rrelu_with_noise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::rrelu_with_noise(x, noise, lower, upper, training)`` (``F.rrelu``, ``nn.RReLU``): its meta
+    kernel's ``empty_like(x)`` — torch's reference, dense in the order of ``x``'s strides (the vote of one
+    operand, ``elementwise_layout``); the noise is written in place."""
+    if set(kwargs) - {"lower", "upper", "training", "generator"} or kwargs.get("generator") is not None or len(args) < 2:
+        return None
+    x = args[0]
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or no_elements(x):
+        return None
+    shape = tuple(x.shape)
+    return torch.empty_strided(shape, elementwise_layout(shape, [x.stride()]), dtype=x.dtype, device="meta")
+
+
 def _row_major_broadcast(x: Any) -> bool:
     """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
     tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
@@ -302,6 +315,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::std": (("correction",), _statistic),
     "aten::linalg_vector_norm": (("default",), _vector_norm),
     "aten::norm": (("Scalar", "ScalarOpt_dim"), _norm),
+    "aten::rrelu_with_noise": (("default",), _rrelu_with_noise),
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::topk": (("default",), _positional(_topk)),
