@@ -19,32 +19,15 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, like_strides
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import as_meta, distinct_tensors
 from costmodel.trace.shortcut_helpers import Result, is_any_tensor, is_traced_tensor, named_arguments, pending_like
 
-__all__ = ["FUNCTIONS", "is_dense", "like_strides", "scaled_dot_product_attention"]
+__all__ = ["FUNCTIONS", "scaled_dot_product_attention"]
 
 _NAMES = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
 _DEFAULTS = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
-
-
-def is_dense(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
-    """Non-overlapping and dense: the dims of size above 1, in increasing stride, each step the product of
-    the sizes before it (``empty_like`` then copies the strides exactly)."""
-    expected = 1
-    for size, step in sorted(((s, t) for s, t in zip(shape, stride) if s != 1), key=lambda p: p[1]):
-        if step != expected:
-            return False
-        expected *= size
-    return True
-
-
-def like_strides(shape: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
-    """The strides of ``empty_like`` of a tensor: its own where it is dense; otherwise dense in the order
-    of its strides (``infer_dense_strides``: innermost the smallest stride, ties to the shorter dim)."""
-    return stride if is_dense(shape, stride) else elementwise_layout(shape, [stride])
 
 
 def _flash_runs(q: Any, k: Any, v: Any, mask: Any, dropout: float) -> bool:

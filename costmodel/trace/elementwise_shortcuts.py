@@ -92,6 +92,23 @@ def elementwise_layout(shape: tuple[int, ...], operands: Sequence[Sequence[int]]
     return tuple(strides)
 
 
+def is_dense(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """Non-overlapping and dense: the dims of size above 1, in increasing stride, each step the product of
+    the sizes before it (``empty_like`` then copies the strides exactly)."""
+    expected = 1
+    for size, step in sorted(((s, t) for s, t in zip(shape, stride) if s != 1), key=lambda p: p[1]):
+        if step != expected:
+            return False
+        expected *= size
+    return True
+
+
+def like_strides(shape: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides of ``empty_like`` of a tensor: its own where it is dense; otherwise dense in the order
+    of its strides (``infer_dense_strides``: innermost the smallest stride, ties to the shorter dim)."""
+    return stride if is_dense(shape, stride) else elementwise_layout(shape, [stride])
+
+
 def _voted_order(shape: tuple[int, ...], operands: Sequence[Sequence[int]]) -> list[int]:
     """Dimensions outermost first, sorted as ``elementwise_layout`` describes."""
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
+from costmodel.trace.elementwise_shortcuts import like_strides
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
@@ -260,16 +261,20 @@ def clone(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeM
 
 
 def cast(x: Any, dtype: Any, mode: LazyFakeMode, **options: Any) -> Result | None:
-    """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a copy of a
-    contiguous tensor with its strides (``aten::_to_copy`` with the dtype, and the ``options`` the caller passes
-    on as torch does: the device for ``to(device=, dtype=)``, layout and device for ``type_as``)."""
+    """``x`` as ``dtype``: the input itself when it has that dtype already (no kernel), else a copy laid out
+    as ``empty_like`` lays it out (a contiguous tensor's strides; any other, ``like_strides``) by
+    ``aten::_to_copy`` with the dtype, and the ``options`` the caller passes on as torch does: the device
+    for ``to(device=, dtype=)``, layout and device for ``type_as``."""
     if type(dtype) is not torch.dtype:
         return None
     if dtype == x.dtype:
         return x, []
-    if not x.is_contiguous():
+    if x.is_contiguous():
+        out = preserved_like(x, mode)
+    elif all(type(v) is int for v in (*x.shape, *x.stride())) and x.layout is torch.strided:
+        out = pending_like(x, tuple(x.shape), mode, like_strides(tuple(x.shape), tuple(x.stride())))
+    else:
         return None
-    out = preserved_like(x, mode)
     out.dtype = dtype
     return out, [aten_call("aten::_to_copy", (TensorMeta.of(x),), [x], [out], dtype=dtype, **options)]
 
@@ -279,6 +284,15 @@ def _cast_to(dtype: torch.dtype) -> Callable[[Any, tuple[Any, ...], dict[str, An
         return None if args or kwargs else cast(x, dtype, mode)
 
     return rule
+
+
+def type_method(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.type(dtype)`` with a ``torch.dtype``: a cast (a type name, ``non_blocking`` or no argument, which
+    returns the type's name, run faked)."""
+    params = named_arguments(args, kwargs, ("dtype",))
+    if params is None or set(params) != {"dtype"} or type(params["dtype"]) is not torch.dtype:
+        return None
+    return cast(x, params["dtype"], mode)
 
 
 def _here(x: Any, device: Any) -> bool:
@@ -359,6 +373,7 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "clone": clone,
     "to": to,
     "type_as": type_as,
+    "type": type_method,
     "float": _cast_to(torch.float32),
     "long": _cast_to(torch.int64),
     "int": _cast_to(torch.int32),

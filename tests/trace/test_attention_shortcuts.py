@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from costmodel.trace.attention_shortcuts import like_strides
+from costmodel.trace.elementwise_shortcuts import like_strides
 from costmodel.trace.fx_trace import trace_model
 from tests.trace.node_records import assert_rules_record_what_fake_records, count_fake_modes
 

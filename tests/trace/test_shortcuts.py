@@ -956,3 +956,27 @@ def test_unflatten_records_what_fake_records(monkeypatch: pytest.MonkeyPatch) ->
     traced = trace_model(Unflattens().eval(), (2, 4, 6, 6))
     assert not built
     assert [c.op for c in traced.node_calls["heads"]] == ["aten::view"]
+
+
+class Casts(nn.Module):
+    """Casts of tensors in any layout (``x.type(dtype)``, ``.half()``, ``.to(dtype)``): a copy laid out as
+    ``empty_like`` lays it out — dense ones keep their strides, others are made dense in their order."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (
+            x.type(torch.float64),
+            x.type(torch.float32),
+            x.transpose(1, 3).type(torch.float16),
+            x[:, :, ::2].double(),
+            x[:, :1].expand(2, 3, 6, 6).to(torch.float64),
+            x.permute(2, 0, 3, 1).half(),
+            x[:1].permute(1, 0, 2, 3).to(dtype=torch.bfloat16),
+            x.contiguous(memory_format=torch.channels_last)[:, :, 1:].long(),
+        )
+
+
+def test_casts_of_any_layout_record_what_fake_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert_rules_record_what_fake_records(Casts().eval(), (2, 4, 6, 6))
+    built = count_fake_modes(monkeypatch)
+    trace_model(Casts().eval(), (2, 4, 6, 6))
+    assert not built
