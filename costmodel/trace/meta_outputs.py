@@ -12,6 +12,7 @@ would reject with its own error.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 from torch._decomp import meta_table
 from torch._subclasses import fake_impls
 
-from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded, like_strides
 from costmodel.trace.layer_shortcuts import row_major
 from costmodel.trace.meta_layer_outputs import LAYER_OUTPUTS, new_meta, no_elements
 from costmodel.trace.view_shortcuts import inferred_shape, viewed_strides
@@ -110,15 +111,40 @@ def _norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
 
 def _rrelu_with_noise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     """``aten::rrelu_with_noise(x, noise, lower, upper, training)`` (``F.rrelu``, ``nn.RReLU``): its meta
-    kernel's ``empty_like(x)`` — torch's reference, dense in the order of ``x``'s strides (the vote of one
-    operand, ``elementwise_layout``); the noise is written in place."""
+    kernel's ``empty_like(x)`` (``like_strides``: ``x``'s own where dense, else dense in their order); the
+    noise is written in place."""
     if set(kwargs) - {"lower", "upper", "training", "generator"} or kwargs.get("generator") is not None or len(args) < 2:
         return None
     x = args[0]
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or no_elements(x):
         return None
     shape = tuple(x.shape)
-    return torch.empty_strided(shape, elementwise_layout(shape, [x.stride()]), dtype=x.dtype, device="meta")
+    return torch.empty_strided(shape, like_strides(shape, tuple(x.stride())), dtype=x.dtype, device="meta")
+
+
+def _slice(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::slice.Tensor(x, dim=0, start=None, end=None, step=1)`` as torch's decomposition (which
+    FakeTensorMode runs) computes it: start and end made non-negative and clamped to the dim, the view
+    ``x.as_strided`` with ⌈(end − start) / step⌉ elements, the dim's stride times the step, the offset
+    moved by start strides. None for a 0-dim tensor or a step below 1 (torch's own errors)."""
+    names = ("dim", "start", "end", "step")
+    if len(args) > 5 or set(kwargs) - set(names[len(args) - 1 :]) or not args or not isinstance(args[0], torch.Tensor):
+        return None
+    p = {"dim": 0, "start": None, "end": None, "step": 1, **dict(zip(names, args[1:])), **kwargs}
+    x, dim, start, end, step = args[0], p["dim"], p["start"], p["end"], p["step"]
+    if x.dim() == 0 or type(dim) is not int or not -x.dim() <= dim < x.dim() or type(step) is not int or step < 1:
+        return None
+    if not all(v is None or type(v) is int for v in (start, end)) or not all(type(n) is int for n in x.shape):
+        return None
+    dim %= x.dim()
+    sizes, strides, size = list(x.shape), list(x.stride()), x.shape[dim]
+    begin = 0 if start is None else start + size if start < 0 else start
+    begin = min(max(begin, 0), size)
+    stop = size if end is None or end == sys.maxsize else end + size if end < 0 else end
+    stop = begin if stop < begin else min(stop, size)
+    offset = x.storage_offset() + begin * strides[dim]
+    sizes[dim], strides[dim] = (stop - begin + step - 1) // step, strides[dim] * step
+    return x.as_strided(sizes, strides, offset)
 
 
 def _row_major_broadcast(x: Any) -> bool:
@@ -198,12 +224,13 @@ def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
 
 
 def _softmax(args: tuple[Any, ...]) -> torch.Tensor | None:
-    """``aten::_softmax``/``aten::_log_softmax(x, dim, half_to_float=False)`` of a row-major ``x``: a new
-    row-major tensor like it (a channels-last input comes out row-major: the kernel runs for those)."""
+    """``aten::_softmax``/``aten::_log_softmax(x, dim, half_to_float=False)``: a new row-major tensor of
+    ``x``'s shape whatever its layout (the CPU kernels write row-major; torch's decomposition makes its
+    input contiguous first to match)."""
     if len(args) != 3 or args[2] is not False or type(args[1]) is not int or no_elements(args[0]):
         return None
     x, dim = args[0], args[1]
-    if not x.is_floating_point() or not row_major(x) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+    if not x.is_floating_point() or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
         return None
     return new_meta(tuple(x.shape), x.dtype)
 
@@ -316,6 +343,7 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::linalg_vector_norm": (("default",), _vector_norm),
     "aten::norm": (("Scalar", "ScalarOpt_dim"), _norm),
     "aten::rrelu_with_noise": (("default",), _rrelu_with_noise),
+    "aten::slice": (("Tensor",), _slice),
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::topk": (("default",), _positional(_topk)),

@@ -219,6 +219,19 @@ def _ones(*shape: int) -> torch.Tensor:
 _x = torch.rand(2, 6, 5, 4)
 _x_last = _x.contiguous(memory_format=torch.channels_last)
 _c = _ones(6)
+#: slices as decompositions and composites pass them: dims, None bounds, negative and out-of-range ones, steps
+_SLICES = [
+    (),
+    (1,),
+    (1, 1),
+    (1, None, 3),
+    (-1, -3),
+    (2, 1, -1, 2),
+    (3, -9, 100),
+    (0, 5, 2),
+    (2, 4, 1),
+    (1, 0, 9223372036854775807, 3),
+]
 _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     # (op, operands, keyword arguments, whether an output must be made)
     (_aten.native_batch_norm.default, (_x, None, None, None, None, True, 0.1, 1e-5), {}, True),
@@ -288,6 +301,17 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.max_unpool2d.default, (_x_last, _x_last.long(), [5, 4]), {}, True),
     (_aten.max_unpool2d.default, (_x, torch.zeros(2, 6, 5, 4, dtype=torch.int32), [10, 8]), {}, False),
     (_aten.max_unpool2d.default, (_x, torch.zeros(2, 6, 5, 3, dtype=torch.int64), [10, 8]), {}, False),
+    (_aten._softmax.default, (_x_last, 1, False), {}, True),
+    (_aten._softmax.default, (_x.transpose(1, 3), -1, False), {}, True),
+    (_aten._log_softmax.default, (_x[:, :, 1:4].permute(2, 0, 3, 1), 0, False), {}, True),
+    (_aten._softmax.default, (_x[:, :1].expand(2, 3, 5, 4), 1, False), {}, True),
+    (_aten._softmax.default, (_x[:1].permute(1, 2, 0, 3), 2, False), {}, True),
+    (_aten._softmax.default, (_x, 4, False), {}, False),
+    (_aten._softmax.default, (_x.half(), 1, True), {}, False),
+    *[(_aten.slice.Tensor, (base, *bounds), {}, True) for base in (_x, _x_last, _x.transpose(1, 3)) for bounds in _SLICES],
+    (_aten.slice.Tensor, (_x, 1, 0, 3, 0), {}, False),  # a zero step: torch's error
+    (_aten.slice.Tensor, (_x, 4), {}, False),
+    (_aten.slice.Tensor, (torch.tensor(1.0),), {}, False),
     (_aten.rrelu_with_noise.default, (_x, torch.empty_like(_x)), {}, True),
     (_aten.rrelu_with_noise.default, (_x_last, torch.empty_like(_x), 0.1, 0.3, True), {}, True),
     (_aten.rrelu_with_noise.default, (_x.transpose(1, 2)[:, :, :3], torch.empty(2, 5, 3, 4), 0.1, 0.2), {}, True),
@@ -347,3 +371,18 @@ def test_made_views_match_fake_tensor_mode(func: Any) -> None:
         assert expected is not None and _geometry(made) == expected, (tuple(x.shape), x.stride(), sizes)
         assert made.storage_offset() == meta.storage_offset() and made._base is not None
     assert made_any >= 12
+
+
+def test_made_slices_keep_fake_tensor_modes_offsets() -> None:
+    """A slice is a view: its storage offset (moved by start strides from the input's own) is held to
+    FakeTensorMode too, for an input that starts inside its storage."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    base = torch.rand(3, 6, 5, 4)[1:].transpose(1, 2)  # offset 120, dense
+    on_meta = torch.empty(360, device="meta").as_strided(base.shape, base.stride(), base.storage_offset())
+    for bounds in _SLICES:
+        made = made_output(_aten.slice.Tensor, (on_meta, *bounds), {})
+        with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+            fake = _aten.slice.Tensor(mode.from_tensor(base), *bounds)
+        assert made is not None and on_meta.storage_offset() == base.storage_offset() == 120
+        assert (made.shape, made.stride(), made.storage_offset()) == (fake.shape, fake.stride(), fake.storage_offset()), bounds

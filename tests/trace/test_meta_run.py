@@ -83,7 +83,8 @@ class Reductions(nn.Module):
 
 
 class Rearrangements(nn.Module):
-    """Patch extraction and folding, rolls, flips, triangles, pixel shuffles, repeats, masks, factories."""
+    """Patch extraction and folding, rolls, flips, triangles, pixel shuffles, repeats, masks, factories,
+    tensor splits (slices by torch's decomposition), softmax of a transposed tensor, distances of strided rows."""
 
     def forward(self, x: torch.Tensor) -> Any:
         patches = F.unfold(x, kernel_size=2, stride=2)
@@ -98,7 +99,24 @@ class Rearrangements(nn.Module):
         filled = x.masked_fill(mask, 0.0)
         zeros = x.new_zeros(3, 4) + torch.zeros(3, 4, device=x.device)
         sampled = F.grid_sample(x, torch.zeros(x.shape[0], 3, 5, 2, device=x.device), align_corners=False)
-        return folded, spread, rolled, flipped, lower, shuffled, repeated, filled, zeros, sampled, torch.cdist(x, x)
+        split = x.tensor_split(3, 1), x.transpose(1, 3).tensor_split([1, 3], 2)
+        rows = x.flatten(2).transpose(1, 2)
+        attention = rows.softmax(1), F.log_softmax(x.transpose(1, 3), 1), F.pairwise_distance(rows[0], rows[1])
+        return (
+            folded,
+            spread,
+            rolled,
+            flipped,
+            lower,
+            shuffled,
+            repeated,
+            filled,
+            zeros,
+            sampled,
+            torch.cdist(x, x),
+            split,
+            attention,
+        )
 
 
 class Activations(nn.Module):
@@ -203,7 +221,9 @@ def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
     assert_rules_record_what_fake_records(make().eval(), inputs)
 
 
-@pytest.mark.parametrize("name", ["einsums", "upsampling", "reductions", "activations", "statistics", "pooling"])
+@pytest.mark.parametrize(
+    "name", ["einsums", "upsampling", "reductions", "activations", "statistics", "pooling", "rearrangements"]
+)
 def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     built = count_fake_modes(monkeypatch)
     make, inputs = CASES[name]
