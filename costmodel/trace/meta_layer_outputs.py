@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from costmodel.rules.contractions import expanded_operand
-from costmodel.trace.elementwise_shortcuts import broadcast_shape
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, is_dense
 from costmodel.trace.layer_shortcuts import pool_size, row_major
 from costmodel.trace.shortcut_helpers import suggests_channels_last
 
@@ -217,13 +217,15 @@ def _pixel_unshuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """``aten::native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)`` of a
-    row-major float32/float64 (N, C, …) ``x`` (instance norm runs it on (1, N·C, …)): the normalised tensor
-    like ``x`` and the saved mean and 1/std, C each in training and empty otherwise (the decomposition
+    dense float32/float64 (N, C, …) ``x`` of any dim order (instance norm runs it on (1, N·C, …)): the
+    normalised tensor of ``x``'s strides and the saved mean and 1/std, C each in training and empty otherwise (the decomposition
     FakeTensorMode runs makes them so on every device)."""
     if len(args) != 8 or no_elements(args[0]):
         return None
     x, weight, bias, mean, var, training, momentum, eps = args
-    if x.dim() < 2 or x.dtype not in (torch.float32, torch.float64) or not row_major(x) or type(training) is not bool:
+    if x.dim() < 2 or x.dtype not in (torch.float32, torch.float64) or type(training) is not bool:
+        return None
+    if not all(type(n) is int for n in (*x.shape, *x.stride())) or not is_dense(tuple(x.shape), tuple(x.stride())):
         return None
     state = [t for t in (weight, bias, mean, var) if t is not None]
     if any(not isinstance(t, torch.Tensor) or tuple(t.shape) != (x.shape[1],) or t.dtype != x.dtype for t in state):
@@ -236,7 +238,32 @@ def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torc
     ):
         return None
     saved = (x.shape[1],) if training else (0,)
-    return new_meta(tuple(x.shape), x.dtype), new_meta(saved, x.dtype), new_meta(saved, x.dtype)
+    out = torch.empty_strided(tuple(x.shape), tuple(x.stride()), dtype=x.dtype, device="meta")  # empty_like: dense
+    return out, new_meta(saved, x.dtype), new_meta(saved, x.dtype)
+
+
+def _group_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``aten::native_group_norm(x, weight, bias, N, C, HxW, group, eps)`` of a dense floating (N, C, …)
+    ``x``: the normalised tensor in the memory format ``x`` suggests (channels-last where its strides read
+    so, else row-major) and the mean and 1/std, (N, group) each, row-major."""
+    if len(args) != 8 or no_elements(args[0]) or not all(type(v) is int for v in args[3:7]):
+        return None
+    x, weight, bias, n, c, hxw, group, _ = args
+    if x.dim() < 2 or not x.is_floating_point() or not all(type(v) is int for v in (*x.shape, *x.stride())):
+        return None
+    if (
+        (n, c, hxw) != (x.shape[0], x.shape[1], prod(x.shape[2:]))
+        or group < 1
+        or c % group
+        or not is_dense(tuple(x.shape), tuple(x.stride()))
+    ):
+        return None
+    if any(t is not None and (not isinstance(t, torch.Tensor) or tuple(t.shape) != (c,)) for t in (weight, bias)):
+        return None
+    last = suggests_channels_last(tuple(x.shape), tuple(x.stride()))
+    layout = torch.channels_last if last and x.dim() == 4 else torch.channels_last_3d if last else torch.contiguous_format
+    out = torch.empty(tuple(x.shape), dtype=x.dtype, device="meta", memory_format=layout)
+    return out, new_meta((n, group), x.dtype), new_meta((n, group), x.dtype)
 
 
 def _prelu(args: tuple[Any, ...]) -> torch.Tensor | None:
@@ -378,6 +405,7 @@ LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]
     "aten::adaptive_max_pool2d": (("default",), _adaptive_pool(True)),
     "aten::_adaptive_avg_pool2d": (("default",), _adaptive_pool(False)),
     "aten::native_batch_norm": (("default",), _batch_norm),
+    "aten::native_group_norm": (("default",), _group_norm),
     "aten::_prelu_kernel": (("default",), _prelu),
     "aten::glu": (("default",), _glu),
     "aten::log_sigmoid_forward": (("default",), _log_sigmoid),

@@ -210,16 +210,16 @@ def _pointwise(func: Any, args: tuple[Any, ...]) -> torch.Tensor | None:
         shape = None if shape is None else broadcast_shape(shape, t.shape)
     if shape is None:
         return None  # not broadcastable: the kernel's own error
+    if name.endswith("_"):  # in place: the first operand itself, whatever its layout
+        return args[0] if shape == tuple(args[0].shape) and args[0].dtype == dtype else None
     out: torch.Tensor | None
     if row_major(tensors[0]) if len(tensors) == 1 else all(_row_major_broadcast(t) for t in tensors):
         out = new_meta(shape, dtype)
-    elif not name.endswith("_") and _reference_layout(func):
+    elif _reference_layout(func):
         operands = [expanded(tuple(t.shape), tuple(t.stride()), shape) for t in tensors]
         out = torch.empty_strided(shape, elementwise_layout(shape, operands), dtype=dtype, device="meta")
     else:
         return None  # a C++ kernel's own layout choice (some keep channels-last, some do not): it runs
-    if out is not None and name.endswith("_"):
-        return args[0] if tuple(out.shape) == tuple(args[0].shape) and out.dtype == args[0].dtype else None
     return out
 
 
@@ -247,21 +247,54 @@ def _sort(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 def _copy_like(args: tuple[Any, ...]) -> torch.Tensor | None:
-    """``aten::flip(x, dims)``, ``aten::tril``/``aten::triu(x, diagonal)``: a new row-major tensor like a
-    row-major ``x``."""
+    """``aten::tril``/``aten::triu(x, diagonal)``: a new row-major tensor like a row-major ``x``."""
     if not args or no_elements(args[0]) or not row_major(args[0]):
         return None
     return new_meta(tuple(args[0].shape), args[0].dtype)
 
 
+def _flip(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::flip(x, dims)``: a new tensor laid out as ``empty_like(x)`` (``like_strides``)."""
+    if len(args) != 2 or no_elements(args[0]) or not all(type(n) is int for n in args[0].shape):
+        return None
+    x = args[0]
+    return torch.empty_strided(tuple(x.shape), like_strides(tuple(x.shape), tuple(x.stride())), dtype=x.dtype, device="meta")
+
+
 def _scan(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
-    """``aten::cumprod(x, dim)`` of a row-major floating ``x`` (no dtype): a new tensor like it."""
+    """``aten::cumsum``/``aten::cumprod(x, dim)`` of a floating ``x`` (no dtype) in any layout: a new
+    row-major tensor of its shape (as the CPU kernels and torch's reference write)."""
     if kwargs.get("dtype") is not None or set(kwargs) - {"dtype"} or len(args) != 2 or no_elements(args[0]):
         return None
     x, dim = args
     if type(dim) is not int or not -max(x.dim(), 1) <= dim < max(x.dim(), 1) or not x.is_floating_point():
         return None
-    return _like(x)
+    return new_meta(tuple(x.shape), x.dtype)
+
+
+def _masked_fill(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::masked_fill.Scalar/.Tensor(x, mask, value)`` of a floating ``x`` in any layout, a bool mask
+    that broadcasts to ``x``'s shape and a number (or 0-dim tensor) value: a new row-major tensor of ``x``'s
+    shape (torch's reference clones contiguous, then fills)."""
+    if len(args) != 3 or not all(isinstance(t, torch.Tensor) for t in args[:2]) or no_elements(args[0]):
+        return None
+    x, mask, value = args
+    if (
+        not x.is_floating_point()
+        or mask.dtype != torch.bool
+        or broadcast_shape(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape)
+    ):
+        return None
+    if not isinstance(value, (int, float)) and not (isinstance(value, torch.Tensor) and value.dim() == 0):
+        return None
+    return new_meta(tuple(x.shape), x.dtype)
+
+
+def _prod(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::prod.dim_int(x, dim, keepdim=False)`` of a floating ``x`` (no dtype): the reduced tensor."""
+    if kwargs.get("dtype") is not None or set(kwargs) - {"dtype"} or not 2 <= len(args) <= 3 or type(args[1]) is not int:
+        return None
+    return _reduced(args[0], [args[1]], args[2] if len(args) > 2 else False)
 
 
 def _statistic_and_mean(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -322,7 +355,10 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::_softmax": (("default",), _positional(_softmax)),
     "aten::_log_softmax": (("default",), _positional(_softmax)),
     "aten::sort": (("default",), _positional(_sort)),
-    "aten::flip": (("default",), _positional(_copy_like)),
+    "aten::flip": (("default",), _positional(_flip)),
+    "aten::masked_fill": (("Scalar", "Tensor"), _positional(_masked_fill)),
+    "aten::prod": (("dim_int",), _prod),
+    "aten::cumsum": (("default",), _scan),
     "aten::tril": (("default",), _positional(_copy_like)),
     "aten::triu": (("default",), _positional(_copy_like)),
     "aten::amax": (("default",), _extremum),

@@ -240,9 +240,27 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.native_batch_norm.default, (_x.flatten(2), None, None, None, None, True, 0.1, 1e-5), {}, True),
     (_aten.native_batch_norm.default, (_x.double(), _c.double(), _c.double(), None, None, True, 0.1, 1e-5), {}, True),
     (_aten.native_batch_norm.default, (_x, None, None, None, None, False, 0.1, 1e-5), {}, False),  # eval without statistics
-    (_aten.native_batch_norm.default, (_x_last, None, None, None, None, True, 0.1, 1e-5), {}, False),
+    (_aten.native_batch_norm.default, (_x_last, None, None, None, None, True, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x_last, _c, _c, _c, _c, False, 0.1, 1e-5), {}, True),
+    (_aten.native_batch_norm.default, (_x.transpose(1, 3), None, None, None, None, True, 0.1, 1e-5), {}, True),
     (_aten.native_batch_norm.default, (_x.half(), None, None, None, None, True, 0.1, 1e-5), {}, False),
     (_aten.native_batch_norm.default, (_x, _ones(5), None, None, None, True, 0.1, 1e-5), {}, False),
+    (_aten.native_group_norm.default, (_x_last, None, None, 2, 6, 20, 3, 1e-5), {}, True),
+    (_aten.native_group_norm.default, (_x, _c, _c, 2, 6, 20, 2, 1e-5), {}, True),
+    (_aten.native_group_norm.default, (_x.transpose(2, 3), None, None, 2, 6, 20, 6, 1e-5), {}, True),
+    (_aten.native_group_norm.default, (_x, None, None, 2, 6, 20, 4, 1e-5), {}, False),  # 6 channels in 4 groups
+    (
+        _aten.native_group_norm.default,
+        (_ones(2, 4, 3, 5, 6).contiguous(memory_format=torch.channels_last_3d), None, None, 2, 4, 90, 2, 1e-5),
+        {},
+        True,
+    ),
+    (
+        _aten.native_group_norm.default,
+        (_x.permute(0, 1, 3, 2).contiguous().transpose(2, 3), None, None, 2, 6, 20, 3, 1e-5),
+        {},
+        True,
+    ),
     (_aten._prelu_kernel.default, (_x, _ones(1, 1, 1, 1)), {}, True),
     (_aten._prelu_kernel.default, (_x, _ones(1, 6, 1, 1)), {}, True),
     (_aten._prelu_kernel.default, (_x.flatten(2), _ones(1, 6, 1)), {}, True),
@@ -258,7 +276,20 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.grid_sampler_2d.default, (_x, torch.zeros(1, 3, 7, 2), 0, 0, False), {}, False),
     (_aten.cumprod.default, (_x, 1), {}, True),
     (_aten.cumprod.default, (_x, -1), {}, True),
-    (_aten.cumprod.default, (_x_last, 1), {}, False),
+    (_aten.cumprod.default, (_x_last, 1), {}, True),
+    (_aten.cumsum.default, (_x.transpose(1, 3), -1), {}, True),
+    (_aten.cumsum.default, (_x.permute(2, 0, 3, 1), 1), {}, True),
+    (_aten.cumsum.default, (_x_last, 0), {}, True),
+    (_aten.cumsum.default, (_x.long(), 1), {}, False),  # an integer input: summed in int64
+    (_aten.flip.default, (_x.transpose(1, 3), [1]), {}, True),
+    (_aten.flip.default, (_x_last, [0, 2]), {}, True),
+    (_aten.flip.default, (_x[:, :1].expand(2, 3, 5, 4), [3]), {}, True),
+    (_aten.masked_fill.Scalar, (_x.transpose(2, 3), torch.ones(4, 5, dtype=torch.bool), -1.0), {}, True),
+    (_aten.masked_fill.Scalar, (_x_last, torch.ones(2, 1, 5, 1, dtype=torch.bool), 0), {}, True),
+    (_aten.masked_fill.Tensor, (_x.permute(2, 0, 3, 1), torch.ones(6, dtype=torch.bool), torch.tensor(2.0)), {}, True),
+    (_aten.masked_fill.Scalar, (_x, torch.ones(3, 5, 4, dtype=torch.bool), 0.0), {}, False),  # the mask does not fit
+    (_aten.prod.dim_int, (_x.transpose(1, 3), 1), {}, True),
+    (_aten.prod.dim_int, (_x_last, -1, True), {}, True),
     (_aten.cumprod.default, (_x, 1), {"dtype": torch.float64}, False),
     (_aten.var_mean.correction, (_x, [1]), {"correction": 1}, True),
     (_aten.var_mean.correction, (_x, [1, 3]), {"correction": 0, "keepdim": True}, True),
@@ -312,6 +343,9 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.slice.Tensor, (_x, 1, 0, 3, 0), {}, False),  # a zero step: torch's error
     (_aten.slice.Tensor, (_x, 4), {}, False),
     (_aten.slice.Tensor, (torch.tensor(1.0),), {}, False),
+    (_aten.sigmoid_.default, (_x.transpose(1, 3),), {}, True),  # in place: the operand, any layout
+    (_aten.mul_.Tensor, (_x_last, _x[:1]), {}, True),
+    (_aten.add_.Tensor, (_x[:1], _x), {}, False),  # the result would not fit the operand
     (_aten.rrelu_with_noise.default, (_x, torch.empty_like(_x)), {}, True),
     (_aten.rrelu_with_noise.default, (_x_last, torch.empty_like(_x), 0.1, 0.3, True), {}, True),
     (_aten.rrelu_with_noise.default, (_x.transpose(1, 2)[:, :, :3], torch.empty(2, 5, 3, 4), 0.1, 0.2), {}, True),
