@@ -115,8 +115,16 @@ class NodeCost:
 
 
 def cost_calls(calls: list[AtenCall]) -> list[CostedCall]:
-    """Every call costed by its rule, in order, with a linear layer's bias add costed as inside addmm."""
-    return _bias_adds_as_addmm([cost_call(c) for c in calls])
+    """Every call costed by its rule, in order, with a linear layer's bias add costed as inside addmm; a
+    call object listed more than once (a recurrent layer's repeated steps) is costed once."""
+    done: dict[int, CostedCall] = {}
+    costed = []
+    for call in calls:
+        found = done.get(id(call))
+        if found is None:
+            found = done[id(call)] = cost_call(call)
+        costed.append(found)
+    return _bias_adds_as_addmm(costed)
 
 
 def cost_node(calls: list[AtenCall], output_is_tensor: bool) -> NodeCost:

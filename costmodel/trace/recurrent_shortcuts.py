@@ -226,8 +226,16 @@ class _Cell:
             return None
         steps = r.unbind(projected)
         outputs = []
+        done: dict[tuple[TensorMeta, ...], tuple[list[AtenCall], tuple[_Geometry, ...]]] = {}
         for step in reversed(steps) if backwards else steps:
-            state = self.step(r, step, state, True)
+            key = (step.meta, *(s.meta for s in state))
+            if key in done:  # a step like one before: the same calls (shared objects: costed once)
+                calls, state = done[key]
+                r.calls.extend(calls)
+            else:
+                start = len(r.calls)
+                state = self.step(r, step, state, True)
+                done[key] = (r.calls[start:], state)
             outputs.append(state[0])
         if backwards:
             outputs.reverse()

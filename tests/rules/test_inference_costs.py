@@ -274,3 +274,21 @@ def test_max_unpooling_moves_data_without_flops() -> None:
     unpool = next(r for r in report.layers if r.name == "unpool")
     pooled, full = 2 * 3 * 4 * 3, 2 * 3 * 8 * 6
     assert (unpool.flops, unpool.mac, unpool.output_shape) == (0, 2 * pooled + full, [2, 3, 8, 6])
+
+
+def test_a_call_listed_twice_is_costed_once_and_counted_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recurrent layer lists one AtenCall object per repeated step: the rule runs once per object, and
+    the node still sums every listing (T steps of a GRU cost T times one step)."""
+    from costmodel.rules import costing
+    from costmodel.rules.base import AtenCall
+    from costmodel.rules.tensor_meta import TensorMeta
+
+    a, w = TensorMeta((4, 8), torch.float32), TensorMeta((8, 3), torch.float32)
+    out = TensorMeta((4, 3), torch.float32)
+    step = AtenCall("aten::mm", (a, w), {}, (a, w), (out,))
+    ran: list[AtenCall] = []
+    rule = costing.cost_call
+    monkeypatch.setattr(costing, "cost_call", lambda call: ran.append(call) or rule(call))
+    node = costing.cost_node([step] * 5 + [AtenCall("aten::mm", (a, w), {}, (a, w), (out,))], True)
+    assert len(ran) == 2
+    assert node.flops == 6 * 4 * 8 * 3  # six products of (4×8)·(8×3), one multiply-add per term
