@@ -120,13 +120,17 @@ def _convolution(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 
 def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
-    """``aten::pixel_shuffle(x, r)`` of (…, C·r², H, W): a row-major (…, C, H·r, W·r) tensor."""
+    """``aten::pixel_shuffle(x, r)`` of (…, C·r², H, W): a (…, C, H·r, W·r) tensor, channels-last where a
+    4-D ``x`` reads so (``suggests_channels_last``), else row-major (any other layout included)."""
     if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or no_elements(args[0]):
         return None
     x, r = args
-    if x.dim() < 3 or x.shape[-3] % (r * r) or not row_major(x):
+    if x.dim() < 3 or x.shape[-3] % (r * r) or not all(type(v) is int for v in (*x.shape, *x.stride())):
         return None
-    return new_meta((*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r), x.dtype)
+    shape = (*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r)
+    if x.dim() == 4 and suggests_channels_last(tuple(x.shape), tuple(x.stride())):
+        return torch.empty(shape, dtype=x.dtype, device=_META, memory_format=torch.channels_last)
+    return new_meta(shape, x.dtype)
 
 
 def _unambiguous_rows(x: Any, spatial: int) -> bool:
@@ -218,8 +222,8 @@ def _pixel_unshuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
 def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """``aten::native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)`` of a
     dense float32/float64 (N, C, …) ``x`` of any dim order (instance norm runs it on (1, N·C, …)): the
-    normalised tensor of ``x``'s strides and the saved mean and 1/std, C each in training and empty otherwise (the decomposition
-    FakeTensorMode runs makes them so on every device)."""
+    normalised tensor of ``x``'s strides and the saved mean and 1/std, C each in training and empty
+    otherwise (the decomposition FakeTensorMode runs makes them so on every device)."""
     if len(args) != 8 or no_elements(args[0]):
         return None
     x, weight, bias, mean, var, training, momentum, eps = args

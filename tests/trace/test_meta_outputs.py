@@ -245,6 +245,19 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.native_batch_norm.default, (_x.transpose(1, 3), None, None, None, None, True, 0.1, 1e-5), {}, True),
     (_aten.native_batch_norm.default, (_x.half(), None, None, None, None, True, 0.1, 1e-5), {}, False),
     (_aten.native_batch_norm.default, (_x, _ones(5), None, None, None, True, 0.1, 1e-5), {}, False),
+    *[
+        (_aten.pixel_shuffle.default, (t, 2), {}, True)
+        for t in (
+            _ones(2, 8, 3, 5).contiguous(memory_format=torch.channels_last),
+            _ones(2, 8, 5, 3).transpose(2, 3),
+            _ones(2, 8, 3, 6)[:, :, :, ::2],
+            _ones(1, 8, 3, 5).contiguous(memory_format=torch.channels_last),
+            _ones(2, 4, 1, 1).contiguous(memory_format=torch.channels_last),
+            _ones(2, 4, 3, 5),
+            _ones(3, 2, 4, 3, 5).permute(0, 1, 2, 4, 3),
+        )
+    ],
+    (_aten.pixel_shuffle.default, (_x, 2), {}, False),  # 6 channels are not a multiple of 4
     (_aten.native_group_norm.default, (_x_last, None, None, 2, 6, 20, 3, 1e-5), {}, True),
     (_aten.native_group_norm.default, (_x, _c, _c, 2, 6, 20, 2, 1e-5), {}, True),
     (_aten.native_group_norm.default, (_x.transpose(2, 3), None, None, 2, 6, 20, 6, 1e-5), {}, True),
