@@ -356,14 +356,15 @@ def _trilinear(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 
 def _col2im(args: tuple[Any, ...]) -> torch.Tensor | None:
-    """``aten::col2im`` (``F.fold``) of (N, C·kh·kw, L) or (C·kh·kw, L) blocks without padding: a new
-    row-major (N, C, H, W) tensor, L being the number of kernel positions in H×W (``_im2col``'s count).
-    Padded folds are left to the kernel (its decomposition crops a padded buffer: a strided view)."""
+    """``aten::col2im`` (``F.fold``) of (N, C·kh·kw, L) or (C·kh·kw, L) blocks: a new row-major (N, C, H, W)
+    tensor, L being the number of kernel positions in the padded H×W (``_im2col``'s count). Padded too:
+    FakeTensorMode answers by the meta kernel, which allocates row-major (torch's decomposition, which
+    the meta run would otherwise take, crops a padded buffer into a strided view instead)."""
     if len(args) != 6 or no_elements(args[0]) or args[0].dim() not in (2, 3):
         return None
     x, size, kernel, dilation, padding, stride = args
     size, kernel, dilation, padding, stride = (int_pairs(v, 2) for v in (size, kernel, dilation, padding, stride))
-    if size is None or kernel is None or dilation is None or padding is None or stride is None or any(padding):
+    if size is None or kernel is None or dilation is None or padding is None or stride is None or min(padding) < 0:
         return None
     if min(*size, *kernel, *dilation, *stride) <= 0 or x.shape[-2] % (kernel[0] * kernel[1]):
         return None

@@ -335,7 +335,10 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.col2im.default, (torch.rand(2, 12, 9), [6, 6], [2, 2], [1, 1], [0, 0], [2, 2]), {}, True),
     (_aten.col2im.default, (torch.rand(12, 16), [5, 5], [2, 2], [1, 1], [0, 0], [1, 1]), {}, True),
     (_aten.col2im.default, (torch.rand(2, 18, 12), [5, 6], [3, 2], [1, 2], [0, 0], [1, 1]), {}, True),
-    (_aten.col2im.default, (torch.rand(2, 12, 16), [6, 6], [2, 2], [1, 1], [1, 1], [2, 2]), {}, False),  # padded
+    (_aten.col2im.default, (torch.rand(2, 12, 16), [6, 6], [2, 2], [1, 1], [1, 1], [2, 2]), {}, True),  # padded
+    (_aten.col2im.default, (torch.rand(36, 36), [6, 6], [3, 3], [1, 1], [1, 1], [1, 1]), {}, True),
+    (_aten.col2im.default, (torch.rand(1, 12, 25), [5, 7], [2, 3], [2, 1], [1, 2], [1, 2]), {}, True),
+    (_aten.col2im.default, (torch.rand(2, 12, 15), [6, 6], [2, 2], [1, 1], [1, 1], [2, 2]), {}, False),  # L wrong
     (_aten.col2im.default, (torch.rand(2, 12, 8), [6, 6], [2, 2], [1, 1], [0, 0], [2, 2]), {}, False),  # L wrong
     (_aten.log_sigmoid_forward.default, (_x,), {}, True),
     (_aten.log_sigmoid_forward.default, (_x_last,), {}, False),

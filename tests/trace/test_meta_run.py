@@ -90,6 +90,7 @@ class Rearrangements(nn.Module):
         patches = F.unfold(x, kernel_size=2, stride=2)
         spread = F.unfold(x, kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
         folded = F.fold(patches, output_size=x.shape[-2:], kernel_size=2, stride=2)
+        padded = F.fold(F.unfold(x, 3, padding=1), x.shape[-2:], 3, padding=1)
         rolled = torch.roll(x, shifts=(1, -2), dims=(2, 3))
         flipped = x.flip(-1)
         lower = torch.tril(x) + x.triu(1)
@@ -104,6 +105,7 @@ class Rearrangements(nn.Module):
         attention = rows.softmax(1), F.log_softmax(x.transpose(1, 3), 1), F.pairwise_distance(rows[0], rows[1])
         return (
             folded,
+            padded,
             spread,
             rolled,
             flipped,
