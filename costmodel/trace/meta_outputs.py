@@ -147,6 +147,35 @@ def _slice(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None
     return x.as_strided(sizes, strides, offset)
 
 
+def _scatter(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::scatter(x, dim, index, src or value[, reduce])`` and ``aten::scatter_add(x, dim, index, src)``:
+    its meta kernel's ``new_empty(x.shape)`` (row-major) once its checks hold — an int64 index of ``x``'s
+    rank, no larger than ``x`` off ``dim`` nor than ``src`` anywhere, ``src`` of ``x``'s dtype, a known
+    reduction; None for anything else (the kernel then raises its own error)."""
+    if kwargs and set(kwargs) != {"reduce"} or not 4 <= len(args) + len(kwargs) <= 5:
+        return None
+    x, dim, index, source = args[:4]
+    reduce = args[4] if len(args) > 4 else kwargs.get("reduce")
+    if not isinstance(x, torch.Tensor) or not isinstance(index, torch.Tensor) or type(dim) is not int or no_elements(index):
+        return None
+    if index.dtype != torch.int64 or max(index.dim(), 1) != max(x.dim(), 1) or not -max(x.dim(), 1) <= dim < max(x.dim(), 1):
+        return None
+    if reduce is not None and reduce not in ("add", "multiply"):
+        return None
+    dim %= max(x.dim(), 1)
+    sizes = [tuple(t.shape) or (1,) for t in (x, index)]
+    if any(i > n for d, (i, n) in enumerate(zip(sizes[1], sizes[0])) if d != dim):
+        return None
+    if isinstance(source, torch.Tensor):
+        if source.dtype != x.dtype or max(source.dim(), 1) != len(sizes[0]):
+            return None
+        if any(i > n for i, n in zip(sizes[1], tuple(source.shape) or (1,))):
+            return None
+    elif not isinstance(source, (int, float, bool)):
+        return None
+    return new_meta(tuple(x.shape), x.dtype)
+
+
 def _row_major_broadcast(x: Any) -> bool:
     """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
     tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
@@ -380,6 +409,8 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::norm": (("Scalar", "ScalarOpt_dim"), _norm),
     "aten::rrelu_with_noise": (("default",), _rrelu_with_noise),
     "aten::slice": (("Tensor",), _slice),
+    "aten::scatter": (("src", "value", "reduce", "value_reduce"), _scatter),
+    "aten::scatter_add": (("default",), _scatter),
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::topk": (("default",), _positional(_topk)),

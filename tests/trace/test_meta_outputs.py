@@ -362,6 +362,13 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.sigmoid_.default, (_x.transpose(1, 3),), {}, True),  # in place: the operand, any layout
     (_aten.mul_.Tensor, (_x_last, _x[:1]), {}, True),
     (_aten.add_.Tensor, (_x[:1], _x), {}, False),  # the result would not fit the operand
+    (_aten.scatter.value, (_x.transpose(1, 3), 1, torch.zeros(2, 1, 5, 6, dtype=torch.int64), 1.0), {}, True),
+    (_aten.scatter.src, (_x_last, 0, torch.zeros(1, 6, 5, 4, dtype=torch.int64), _x), {}, True),
+    (_aten.scatter.reduce, (_x, 2, torch.zeros(2, 6, 3, 4, dtype=torch.int64), _x), {"reduce": "multiply"}, True),
+    (_aten.scatter_add.default, (_x, -1, torch.zeros(2, 6, 5, 2, dtype=torch.int64), _x), {}, True),
+    (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 6, dtype=torch.int64), 1.0), {}, False),  # index too wide
+    (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int32), 1.0), {}, False),  # an int32 index
+    (_aten.scatter.src, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int64), _x.double()), {}, False),
     (_aten.rrelu_with_noise.default, (_x, torch.empty_like(_x)), {}, True),
     (_aten.rrelu_with_noise.default, (_x_last, torch.empty_like(_x), 0.1, 0.3, True), {}, True),
     (_aten.rrelu_with_noise.default, (_x.transpose(1, 2)[:, :, :3], torch.empty(2, 5, 3, 4), 0.1, 0.2), {}, True),
