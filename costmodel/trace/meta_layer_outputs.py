@@ -373,6 +373,20 @@ def _col2im(args: tuple[Any, ...]) -> torch.Tensor | None:
     return new_meta((*x.shape[:-2], x.shape[-2] // (kernel[0] * kernel[1]), *size), x.dtype)
 
 
+def _antialiased(args: tuple[Any, ...]) -> torch.Tensor | None:
+    """``aten::_upsample_{bilinear,bicubic,lanczos}2d_aa(x, output_size, align_corners, scales…)``
+    (``F.interpolate(..., antialias=True)``) of a non-empty (N, C, H, W) ``x``: a new (N, C, oh, ow) tensor
+    in the memory format ``x`` suggests, as its meta kernel makes it."""
+    if not 3 <= len(args) <= 5 or no_elements(args[0]) or args[0].dim() != 4 or type(args[2]) is not bool:
+        return None
+    x, size = args[0], int_pairs(args[1], 2)
+    if size is None or min(size) <= 0 or not all(type(v) is int for v in (*x.shape, *x.stride())):
+        return None
+    last = suggests_channels_last(tuple(x.shape), tuple(x.stride()))
+    layout = torch.channels_last if last else torch.contiguous_format
+    return torch.empty((x.shape[0], x.shape[1], *size), dtype=x.dtype, device=_META, memory_format=layout)
+
+
 def _log_sigmoid(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``aten::log_sigmoid_forward(x)`` of a row-major floating ``x`` (off CUDA): the output and the buffer
     of exp(−|x|) the decomposition keeps, both new tensors like ``x``."""
@@ -401,6 +415,8 @@ LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]
     "aten::col2im": (("default",), _col2im),
     "aten::convolution": (("default",), _convolution),
     "aten::pixel_shuffle": (("default",), _pixel_shuffle),
+    "aten::_upsample_bilinear2d_aa": (("default",), _antialiased),
+    "aten::_upsample_bicubic2d_aa": (("default",), _antialiased),
     "aten::pixel_unshuffle": (("default",), _pixel_unshuffle),
     "aten::channel_shuffle": (("default",), _channel_shuffle),
     "aten::native_channel_shuffle": (("default",), _channel_shuffle),

@@ -369,6 +369,10 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 6, dtype=torch.int64), 1.0), {}, False),  # index too wide
     (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int32), 1.0), {}, False),  # an int32 index
     (_aten.scatter.src, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int64), _x.double()), {}, False),
+    (_aten._upsample_bilinear2d_aa.default, (_x, [3, 2], False), {}, True),
+    (_aten._upsample_bilinear2d_aa.default, (_x_last, [9, 7], True, 1.8, 1.75), {}, True),
+    (_aten._upsample_bicubic2d_aa.default, (_x.transpose(2, 3), [2, 2], False), {}, True),
+    (_aten._upsample_bicubic2d_aa.default, (_x[0], [2, 2], False), {}, False),  # 3-D
     (_aten.rrelu_with_noise.default, (_x, torch.empty_like(_x)), {}, True),
     (_aten.rrelu_with_noise.default, (_x_last, torch.empty_like(_x), 0.1, 0.3, True), {}, True),
     (_aten.rrelu_with_noise.default, (_x.transpose(1, 2)[:, :, :3], torch.empty(2, 5, 3, 4), 0.1, 0.2), {}, True),
