@@ -32,3 +32,13 @@ def fft(call: AtenCall) -> OpCost:
         flops /= 2
     mac = sum(_real_elements(t) for t in call.inputs) + sum(_real_elements(t) for t in call.outputs)
     return OpCost(int(flops), mac, kind="fft")
+
+
+@rule("polar", "complex", family="elementwise")
+def complex_from_parts(call: AtenCall) -> OpCost:
+    """A complex tensor built element-wise from two real ones: ``torch.polar(r, θ)`` (r·cos θ, r·sin θ:
+    an ISTFT head's spectrum) and ``torch.complex(re, im)``. FLOPs = 1 per real component written (2 per
+    complex output element, the element-wise convention applied to each part); MAC = in + out, a complex
+    element counting as two."""
+    mac = sum(_real_elements(t) for t in call.inputs) + sum(_real_elements(t) for t in call.outputs)
+    return OpCost(_real_elements(call.output), mac, kind="elementwise")

@@ -53,3 +53,20 @@ def test_complex_to_real_counts_its_real_output() -> None:
     n = 2 * 4 * 16
     assert op["flops"] == int(2.5 * n * math.log2(16) / 2)
     assert op["mac"] == 2 * (2 * 4 * 9) + n
+
+
+def test_complex_tensors_from_real_parts_are_counted() -> None:
+    """torch.polar (an ISTFT head) and torch.complex: 2 FLOPs per complex output element (one per real
+    component), MAC = the two real inputs + the output at two reals per element; nothing uncounted."""
+
+    class Spectrum(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            magnitude, phase = x.exp(), x * 3.14
+            return torch.polar(magnitude, phase), torch.complex(x, x * 2)
+
+    report = analyze(Spectrum(), (2, 5, 7))
+    assert report.uncounted == []
+    n = 2 * 5 * 7
+    rows = {row.name: row for row in report.layers}
+    assert (rows["polar"].flops, rows["polar"].mac) == (2 * n, n + n + 2 * n)
+    assert (rows["complex"].flops, rows["complex"].mac) == (2 * n, n + n + 2 * n)
