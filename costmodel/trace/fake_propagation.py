@@ -237,13 +237,21 @@ class FakePropagation(fx.Interpreter):
             return self._keyed(n, target, args, kwargs)
         if self._on_known_values(n, target, (args, kwargs)):
             return self._computed_on_values(n, target, args, kwargs)
-        indexing = target is operator.getitem  # x[t] with a 0-dim tensor t gathers: only slice bounds are ints
-        args, kwargs = self._sizes_as_ints(args, indexing=indexing), self._sizes_as_ints(kwargs, indexing=indexing)
+        given = args, kwargs
+        if n.op != "call_module":  # a layer takes its tensors as operands: none of them is a size
+            indexing = target is operator.getitem  # x[t] with a 0-dim tensor t gathers: only slice bounds are ints
+            args, kwargs = self._sizes_as_ints(args, indexing=indexing), self._sizes_as_ints(kwargs, indexing=indexing)
         if self._reads_constant((args, kwargs), computed_only=True):
             return self._compute(n, target, args, kwargs, by_rule=False)
         start = len(self.recorder.calls)
         try:
             return self._keyed(n, target, args, kwargs)
+        except TypeError:
+            if n.op == "call_module" or not self._reads_constant(given):
+                raise
+            # a known value read as an int where the function takes a tensor (an index): run it as given
+            del self.recorder.calls[start:], self.recorder.owners[start:]
+            return self._compute(n, target, *given, by_rule=False)
         except Exception as exc:
             if not needs_values(exc) or not self._reads_constant((args, kwargs)):
                 raise

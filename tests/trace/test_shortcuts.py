@@ -980,3 +980,28 @@ def test_casts_of_any_layout_record_what_fake_records(monkeypatch: pytest.Monkey
     built = count_fake_modes(monkeypatch)
     trace_model(Casts().eval(), (2, 4, 6, 6))
     assert not built
+
+
+class ConstantIndices(nn.Module):
+    """Tensors of known value the forward makes, used as operands: an embedding index (a codec's bandwidth
+    id), an ``index_select`` index and a view size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Embedding(4, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        band = torch.tensor([1], device=x.device)
+        picked = torch.index_select(x, 1, torch.tensor([2], device=x.device))
+        return self.table(band) * x + picked + x.view(torch.tensor(2, device=x.device), -1)
+
+
+def test_known_values_passed_as_operands_stay_tensors() -> None:
+    """A one-element tensor of known value is read as an int where torch takes a size, but a layer's
+    operand (the embedding's index) and a function's index stay tensors: the fx walk takes the model,
+    agrees with the aten walk, and records what FakeTensorMode records."""
+    report = analyze(ConstantIndices(), (2, 6))
+    aten = analyze(ConstantIndices(), (2, 6), fallback=True)
+    assert report.walk == "fx" and report.uncounted == []
+    assert (report.totals, report.contraction_flops) == (aten.totals, aten.contraction_flops)
+    assert_rules_record_what_fake_records(ConstantIndices().eval(), (2, 6))
