@@ -121,6 +121,7 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hf:FNet": ("FNetConfig", {}, "tokens"),
     "hf:Longformer": ("LongformerConfig", {}, "tokens"),
     "hf:Encodec": ("EncodecConfig", {}, "codec"),
+    "hf:WavTokenizer": ("WavTokenizerConfig", {}, "codec"),
     "hf:RWKV(4 layers)": (
         "RwkvConfig",
         {"num_hidden_layers": 4, "hidden_size": 768, "attention_hidden_size": 768, "intermediate_size": 3072},

@@ -259,3 +259,18 @@ def test_register_a_rule_for_a_custom_op_and_a_module() -> None:
         unregister("costmodel_test::mystery")
         unregister(Gate)
     assert analyze(UpsampleNet(), (1, 3, 4, 4)).uncounted
+
+
+def test_audio_codec_with_a_recurrent_layer_and_a_constant_index() -> None:
+    """transformers' WavTokenizer (default config, no weights): a convolutional encoder with an LSTM, a
+    backbone conditioned by an embedding of a bandwidth index the forward makes as a tensor, an ISTFT
+    head building its spectrum with ``torch.polar``. The fx walk takes it (module rows), nothing is
+    uncounted, both walks agree and the contraction FLOPs are flop_counter's / 2 on a real forward."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.WavTokenizerConfig()
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = transformers.AutoModel._model_mapping[type(config)](config).eval()
+    report = _check(model, {"input_values": (1, 1, 4800)})
+    assert report.walk == "fx"
