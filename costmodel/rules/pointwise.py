@@ -122,6 +122,33 @@ def rms_norm(call: AtenCall) -> OpCost:
     return OpCost(x.numel * (RMS_NORM_FLOPS_PER_ELEMENT - (0 if weighted else 1)), call.io_elements(), kind="layer_norm")
 
 
+#: losses with one element-wise term per input element (``reduction`` none, mean or sum)
+ELEMENTWISE_LOSSES = (
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+)  # fmt: skip
+
+
+@rule(*ELEMENTWISE_LOSSES, family="reduction")
+def elementwise_loss(call: AtenCall) -> OpCost:
+    """A loss a forward computes (a codec's commitment loss): the element-wise term, 1 FLOP per input
+    element, then, reduced to a mean or sum (an output smaller than the input), 1 per input element more;
+    MAC = every distinct input (targets and weights too) + the output."""
+    elements = call.args[0].numel
+    reduced = call.output.numel < elements
+    return OpCost(elements * (2 if reduced else 1), call.io_elements(), kind="reduce" if reduced else "elementwise")
+
+
+@rule("nll_loss_forward", "nll_loss2d_forward", family="reduction")
+def nll_loss(call: AtenCall) -> OpCost:
+    """Negative log-likelihood (``F.nll_loss``, the second half of ``F.cross_entropy``): one log-probability
+    picked per target element, 1 FLOP each, and 1 per target element more when reduced to a mean or sum;
+    MAC = the inputs (log-probabilities, targets, class weights) + the outputs (loss, total weight)."""
+    targets = call.args[1].numel
+    reduced = call.output.numel < targets
+    return OpCost(targets * (2 if reduced else 1), call.io_elements(), kind="reduce")
+
+
 @rule(*REDUCTIONS, family="reduction")
 def reduction(call: AtenCall) -> OpCost:
     """Reductions, scans, sorts and top-k: FLOPs = 1 per input element; MAC = in + outputs."""

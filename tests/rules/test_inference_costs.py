@@ -292,3 +292,30 @@ def test_a_call_listed_twice_is_costed_once_and_counted_twice(monkeypatch: pytes
     node = costing.cost_node([step] * 5 + [AtenCall("aten::mm", (a, w), {}, (a, w), (out,))], True)
     assert len(ran) == 2
     assert node.flops == 6 * 4 * 8 * 3  # six products of (4×8)·(8×3), one multiply-add per term
+
+
+def test_losses_a_forward_computes_are_counted() -> None:
+    """Losses inside a forward (DAC's commitment loss is an ``F.mse_loss``): the element-wise term at 1
+    FLOP per input element, +1 per element when reduced; cross-entropy as its log-softmax (5 per element)
+    and one picked log-probability per target, +1 each for the mean; nothing uncounted."""
+    import torch.nn.functional as F
+
+    class Losses(nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            target = x * 0.5
+            labels = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+            return (
+                F.mse_loss(x, target),
+                F.mse_loss(x, target, reduction="none"),
+                F.smooth_l1_loss(x, target, reduction="sum"),
+                F.binary_cross_entropy_with_logits(x, target.sigmoid()),
+                F.cross_entropy(x, labels),
+            )
+
+    report = analyze(Losses(), (4, 10))
+    assert report.uncounted == []
+    n = 4 * 10
+    flops = {row.name: row.flops for row in report.layers}
+    assert (flops["mse_loss"], flops["mse_loss_1"], flops["smooth_l1_loss"]) == (2 * n, n, 2 * n)
+    assert flops["binary_cross_entropy_with_logits"] == 2 * n
+    assert flops["cross_entropy"] == 5 * n + 2 * 4
