@@ -240,7 +240,9 @@ class FakePropagation(fx.Interpreter):
         given = args, kwargs
         if n.op != "call_module":  # a layer takes its tensors as operands: none of them is a size
             indexing = target is operator.getitem  # x[t] with a 0-dim tensor t gathers: only slice bounds are ints
-            args, kwargs = self._sizes_as_ints(args, indexing=indexing), self._sizes_as_ints(kwargs, indexing=indexing)
+            first = 1 if n.op == "call_method" else 0  # a method's own tensor stays one (``torch.tensor(3).type_as(x)``)
+            args = (*args[:first], *self._sizes_as_ints(args[first:], indexing=indexing))
+            kwargs = self._sizes_as_ints(kwargs, indexing=indexing)
         if self._reads_constant((args, kwargs), computed_only=True):
             return self._compute(n, target, args, kwargs, by_rule=False)
         start = len(self.recorder.calls)

@@ -984,7 +984,7 @@ def test_casts_of_any_layout_record_what_fake_records(monkeypatch: pytest.Monkey
 
 class ConstantIndices(nn.Module):
     """Tensors of known value the forward makes, used as operands: an embedding index (a codec's bandwidth
-    id), an ``index_select`` index and a view size."""
+    id), an ``index_select`` index, a view size, and the tensor a method is called on."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -993,12 +993,13 @@ class ConstantIndices(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         band = torch.tensor([1], device=x.device)
         picked = torch.index_select(x, 1, torch.tensor([2], device=x.device))
-        return self.table(band) * x + picked + x.view(torch.tensor(2, device=x.device), -1)
+        floor = torch.tensor(3, device=x.device).type_as(x)  # SEW-D's relative-position buckets
+        return self.table(band) * x + picked + x.view(torch.tensor(2, device=x.device), -1) + floor
 
 
 def test_known_values_passed_as_operands_stay_tensors() -> None:
     """A one-element tensor of known value is read as an int where torch takes a size, but a layer's
-    operand (the embedding's index) and a function's index stay tensors: the fx walk takes the model,
+    operand (the embedding's index), a function's index and a method's own tensor stay tensors: the fx walk takes the model,
     agrees with the aten walk, and records what FakeTensorMode records."""
     report = analyze(ConstantIndices(), (2, 6))
     aten = analyze(ConstantIndices(), (2, 6), fallback=True)
