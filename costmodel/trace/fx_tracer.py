@@ -102,6 +102,8 @@ def is_leaf(module: nn.Module) -> bool:
 
 
 _ATOMS = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout})
+#: Python types torch takes as dtypes wherever it takes one (graph arguments must be torch dtypes)
+_PYTHON_DTYPES: dict[type, torch.dtype] = {int: torch.int64, float: torch.float64, bool: torch.bool, complex: torch.complex128}
 
 
 _UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
@@ -385,6 +387,8 @@ class ModelTracer(fx.Tracer):
         kind = type(a)
         if kind in _ATOMS:
             return a
+        if kind is type and a in _PYTHON_DTYPES:  # ``torch.tensor(0, dtype=int)``: torch reads it as int64
+            return _PYTHON_DTYPES[a]
         if kind in self.proxy_kinds:
             return a.node
         if kind is slice:

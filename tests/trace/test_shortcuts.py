@@ -1006,3 +1006,25 @@ def test_known_values_passed_as_operands_stay_tensors() -> None:
     assert report.walk == "fx" and report.uncounted == []
     assert (report.totals, report.contraction_flops) == (aten.totals, aten.contraction_flops)
     assert_rules_record_what_fake_records(ConstantIndices().eval(), (2, 6))
+
+
+class PythonDtypes(nn.Module):
+    """Factories given Python types as dtypes (``dtype=int`` in transformers' cache code): torch reads int,
+    float, bool and complex as int64, float64, bool and complex128."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        counts = torch.zeros(x.shape[0], dtype=int)
+        wide = torch.ones(x.shape, dtype=float)
+        return x + wide.to(x.dtype), counts + 1, torch.zeros(x.shape, dtype=bool), torch.zeros(x.shape[-1], dtype=complex)
+
+
+def test_python_types_as_dtypes_are_traced() -> None:
+    """The fx walk takes them (fx cannot put a Python type in a graph), with torch's dtypes, agreeing with
+    the aten walk and with FakeTensorMode."""
+    traced = trace_model(PythonDtypes().eval(), (2, 3))
+    made = {n.name: n.meta["val"].dtype for n in traced.graph.nodes if n.name in ("zeros", "ones", "zeros_1", "zeros_2")}
+    assert made == {"zeros": torch.int64, "ones": torch.float64, "zeros_1": torch.bool, "zeros_2": torch.complex128}
+    report = analyze(PythonDtypes(), (2, 3))
+    assert report.walk == "fx" and report.uncounted == []
+    assert report.totals == analyze(PythonDtypes(), (2, 3), fallback=True).totals
+    assert_rules_record_what_fake_records(PythonDtypes().eval(), (2, 3))
