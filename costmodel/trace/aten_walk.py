@@ -28,7 +28,7 @@ from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
 from costmodel.trace.leaf_calls import LeafCalls, WalkRow
 from costmodel.trace.model_copy import copy_model
 from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error, needs_values
-from costmodel.trace.recorders import dispatch_as_eager, recording, storage_key, to_call
+from costmodel.trace.recorders import WritesShared, dispatch_as_eager, recording, storage_key, to_call
 
 
 class _NeedsValues(Exception):
@@ -44,13 +44,18 @@ def _run(
     deadline: float | None = None,
     shortcuts: bool = True,
     known_values: bool = False,
+    share: bool = False,
 ) -> tuple[list[AtenCall], list[WalkRow], dict[int, nn.Parameter], dict[str, list[nn.Parameter]]]:
     """One forward of a copy of ``model``; returns the recorded ops, the rows they make, the user's
     parameters keyed by the storages of their copies (to attribute parameters to the op that reads them),
     and each leaf layer's own parameters by its path. ``known_values``: a fake copy's one-element buffers
     keep their values (``fake_tensor_map``)."""
     mode = (fake_mode or new_fake_mode()) if fake else None
-    tensor_map = fake_tensor_map(mode, dtype, known_values) if mode is not None else real_tensor_map(dtype)
+    shared: set[int] = set()
+    if mode is not None:
+        tensor_map = fake_tensor_map(mode, dtype, known_values)
+    else:
+        tensor_map = real_tensor_map(dtype, shared if share else None)
     copied = copy_model(model, tensor_map)
     dispatch_as_eager(copied)
     names = {id(m): n for n, m in copied.named_modules(remove_duplicate=False)}
@@ -67,6 +72,7 @@ def _run(
         args = materialise(spec.args, make)
         kwargs = materialise(spec.kwargs, make)
     with recording(mode, deadline) as recorder:
+        recorder.guarded = frozenset(shared)
         leaves = LeafCalls(recorder, mode if shortcuts else None, is_leaf)
 
         def enter(module: nn.Module, args: Any, kwargs: Any) -> None:
@@ -92,7 +98,9 @@ def _run(
             module.register_forward_hook(leave, with_kwargs=True)
         try:
             copied(*args, **kwargs)
-        except OutOfTime:
+            if recorder.write_refused:  # the forward caught the refusal and went on: not the run it makes
+                raise WritesShared("a write to a shared parameter was refused")
+        except (OutOfTime, WritesShared):
             raise
         except Exception as exc:
             if needs_values(exc):
@@ -158,5 +166,8 @@ def aten_walk(
             if fake_mode is not None:
                 raise NeedsRealValues(f"{type(model).__name__}'s shapes depend on tensor values ({exc.__cause__})") from exc
             real = True
-            calls, rows, by_storage, layer_params = _run(model, spec, dtype, fake=False)
+            try:  # the parameters shared, read only: a copy of a large model's weights costs seconds
+                calls, rows, by_storage, layer_params = _run(model, spec, dtype, fake=False, share=True)
+            except WritesShared:  # the forward writes a parameter: on a private copy of everything
+                calls, rows, by_storage, layer_params = _run(model, spec, dtype, fake=False)
     return AtenWalk(calls, rows, by_storage, layer_params, real, spec)

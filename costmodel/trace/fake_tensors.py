@@ -278,18 +278,26 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-def real_tensor_map(dtype: torch.dtype | None) -> TensorMap:
+def real_tensor_map(dtype: torch.dtype | None, shared: set[int] | None = None) -> TensorMap:
     """Maps a real tensor to a private copy (memoised), cast to ``dtype`` when floating-point: the
-    fallback for models whose forward needs real values."""
+    fallback for models whose forward needs real values. With ``shared`` (a set), a parameter that needs
+    no cast is not copied: the copy's parameter holds the user's storage, whose key (``storage._cdata``) is
+    added to ``shared`` so that the run can refuse any write to it (``OpRecorder.guarded``); buffers, which
+    forwards do write, are always copied."""
     memo: dict[int, torch.Tensor] = {}
 
     def clone(t: torch.Tensor) -> torch.Tensor:
         key = id(t)
         if key not in memo:
+            cast = dtype is not None and t.is_floating_point() and t.dtype != dtype
             with torch.no_grad():
-                c = t.detach().clone()
-                if dtype is not None and c.is_floating_point():
-                    c = c.to(dtype)
+                if shared is not None and isinstance(t, nn.Parameter) and not cast:
+                    c = t.detach()  # the same storage, read only (writes are refused while it runs)
+                    shared.add(int(c.untyped_storage()._cdata))
+                else:
+                    c = t.detach().clone()
+                    if dtype is not None and c.is_floating_point():
+                        c = c.to(dtype)
             memo[key] = nn.Parameter(c, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) else c
         return memo[key]
 

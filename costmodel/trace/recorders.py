@@ -24,6 +24,26 @@ from costmodel.trace.module_walk import module_paths
 from costmodel.trace.pending import as_meta, distinct_tensors, tensors_in
 
 
+class WritesShared(Exception):
+    """An op was about to write a storage the run shares with the user's model (``OpRecorder.guarded``)."""
+
+
+@functools.cache
+def _written_arguments(func: Any) -> tuple[tuple[int, str], ...]:
+    """(position, name) of the arguments ``func`` writes (its schema marks them ``Tensor(a!)``)."""
+    return tuple((i, a.name) for i, a in enumerate(func._schema.arguments) if a.alias_info is not None and a.alias_info.is_write)
+
+
+def _writes_guarded(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], guarded: frozenset[int]) -> bool:
+    """Whether ``func`` would write a tensor whose storage is in ``guarded``."""
+    for position, name in _written_arguments(func):
+        value = args[position] if position < len(args) else kwargs.get(name)
+        for t in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(t, torch.Tensor) and int(t.untyped_storage()._cdata) in guarded:
+                return True
+    return False
+
+
 class OpRecorder(TorchDispatchMode):
     """Records every aten op that runs, as an ``AtenCall`` (shapes only), into ``calls``.
 
@@ -40,6 +60,8 @@ class OpRecorder(TorchDispatchMode):
         self.group = 0  # the F.linear call running now (0: none), see CompositeRecorder
         self.groups = 0
         self.deadline: float | None = None  # time.monotonic() past which the walk stops (OutOfTime)
+        self.guarded: frozenset[int] = frozenset()  # storages shared with the user's model: a write raises WritesShared
+        self.write_refused = False  # set when it did (a forward may catch the error and go on)
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -55,6 +77,9 @@ class OpRecorder(TorchDispatchMode):
             if str(func._schema.name) not in _FUSED_KERNELS:
                 raise _SlowPath
             _probing[0] = False
+        if self.guarded and _writes_guarded(func, args, kwargs, self.guarded):
+            self.write_refused = True
+            raise WritesShared(f"{func} would write a parameter shared with the model")
         out = _shape_preserving(func, args, kwargs)
         if out is None:
             out = func(*args, **kwargs)
