@@ -122,6 +122,12 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hf:Longformer": ("LongformerConfig", {}, "tokens"),
     "hf:Encodec": ("EncodecConfig", {}, "codec"),
     "hf:WavTokenizer": ("WavTokenizerConfig", {}, "codec"),
+    # data-dependent shapes, the aten walk on real tensors: top-k expert routing, a length read by .item()
+    "hf:Qwen2Moe(2 layers)": ("Qwen2MoeConfig", {"use_cache": False, "num_hidden_layers": 2}, "tokens"),
+    "hf:XLM": ("XLMConfig", {}, "tokens"),
+    # a recurrence (RG-LRU) and a cache built with dtype=int; SEW-D's buckets from torch.tensor(n).type_as
+    "hf:RecurrentGemma(3 layers)": ("RecurrentGemmaConfig", {"num_hidden_layers": 3}, "tokens"),
+    "hf:SEW-D": ("SEWDConfig", {"layerdrop": 0.0}, "audio"),
     "hf:RWKV(4 layers)": (
         "RwkvConfig",
         {"num_hidden_layers": 4, "hidden_size": 768, "attention_hidden_size": 768, "intermediate_size": 3072},
