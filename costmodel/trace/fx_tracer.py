@@ -106,6 +106,33 @@ _ATOMS = frozenset({int, float, bool, str, type(None), torch.dtype, torch.device
 _PYTHON_DTYPES: dict[type, torch.dtype] = {int: torch.int64, float: torch.float64, bool: torch.bool, complex: torch.complex128}
 
 
+#: torch._dynamo's annotations of a tensor for a compiler (a cache's static addresses, dynamic dims): no op runs
+_COMPILE_HINTS = ("mark_static_address", "mark_dynamic", "maybe_mark_dynamic", "mark_static", "mark_unbacked")
+
+
+def _compile_hints_ignored(patcher: Any) -> None:
+    """For the trace (``patcher`` reverts it), torch._dynamo's annotations (``_COMPILE_HINTS``) let a traced
+    value pass untouched (they take real tensors only: transformers' cache marks its state tensors); done
+    only where torch._dynamo is imported already (importing it costs seconds, and code that calls it has)."""
+    dynamo = sys.modules.get("torch._dynamo")
+    if dynamo is None:
+        return
+    for name in _COMPILE_HINTS:
+        original = getattr(dynamo, name, None)
+        if callable(original):
+            patcher.patch_method(dynamo, name, _passing_traced(original))
+
+
+def _passing_traced(annotate: Callable[..., Any]) -> Callable[..., Any]:
+    """``annotate`` for real tensors; nothing for a traced value (an fx proxy)."""
+
+    @functools.wraps(annotate)
+    def hint(t: Any, *args: Any, **kwargs: Any) -> Any:
+        return None if isinstance(t, fx.Proxy) else annotate(t, *args, **kwargs)
+
+    return hint
+
+
 _UNPACK_SEQUENCE = dis.opmap["UNPACK_SEQUENCE"]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 
@@ -270,6 +297,7 @@ class ModelTracer(fx.Tracer):
                     return self.getattr(name, value, proxies)
 
                 with routed(paths, call, read):
+                    _compile_hints_ignored(patcher)
                     symbolic._patch_wrapped_functions(patcher)
                     symbolic._autowrap_check(patcher, fn_globals, wrapped)
                     for library in self._autowrap_search:

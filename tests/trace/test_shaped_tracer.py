@@ -319,3 +319,35 @@ def test_a_factory_sized_by_a_buffer_value_is_never_allocated(monkeypatch: pytes
     assert report.walk == "fx" and not report.notes
     assert ran_for_real == ["gt"]  # the comparison ran on the value; the arange ran on fake tensors
     assert any(a["op"] == "arange" for r in report.layers for a in r.aten)
+
+
+class CompileHints(nn.Module):
+    """A forward that annotates tensors for torch.compile (transformers' caches mark their state tensors
+    static), with a question about a shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("state", torch.zeros(1, 8))
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch._dynamo
+
+        torch._dynamo.mark_static_address(self.state)
+        torch._dynamo.maybe_mark_dynamic(x, 0)
+        if x.shape[0] > 1:
+            x = x * 2
+        return self.proj(x) + self.state
+
+
+def test_compile_hints_in_a_forward_are_traced_past() -> None:
+    """torch._dynamo's annotations take real tensors only: on a traced value they pass it by (no op runs),
+    so the fx walk takes the model; torch._dynamo's own functions are back in place after the analysis."""
+    import torch._dynamo
+
+    originals = {name: getattr(torch._dynamo, name) for name in ("mark_static_address", "maybe_mark_dynamic")}
+    report = analyze(CompileHints(), (4, 8))
+    assert report.walk == "fx" and report.uncounted == []
+    assert report.totals == analyze(CompileHints(), (4, 8), fallback=True).totals
+    assert report.contraction_flops == 4 * 8 * 8
+    assert {name: getattr(torch._dynamo, name) for name in originals} == originals
