@@ -128,6 +128,8 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     # a recurrence (RG-LRU) and a cache built with dtype=int; SEW-D's buckets from torch.tensor(n).type_as
     "hf:RecurrentGemma(3 layers)": ("RecurrentGemmaConfig", {"num_hidden_layers": 3}, "tokens"),
     "hf:SEW-D": ("SEWDConfig", {"layerdrop": 0.0}, "audio"),
+    # a selective scan looped per token (the reference path), its cache marked static for torch.compile
+    "hf:Mamba(4 layers)": ("MambaConfig", {"num_hidden_layers": 4}, "tokens"),
     "hf:RWKV(4 layers)": (
         "RwkvConfig",
         {"num_hidden_layers": 4, "hidden_size": 768, "attention_hidden_size": 768, "intermediate_size": 3072},
