@@ -361,7 +361,10 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     lines, ratios, walks = table(rows)
     print("\n".join(lines))
-    print(f"walks: {walks}; first/fvcore median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
+    if ratios:
+        print(f"walks: {walks}; first/fvcore median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}")
+    else:  # fvcore failed on every model run
+        print(f"walks: {walks}; no first/fvcore ratio")
 
 
 if __name__ == "__main__":
