@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from costmodel.rules.contractions import expanded_operand
-from costmodel.trace.elementwise_shortcuts import broadcast_shape, is_dense
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, is_dense, like_strides
 from costmodel.trace.layer_shortcuts import pool_size, row_major
 from costmodel.trace.shortcut_helpers import suggests_channels_last
 
-__all__ = ["LAYER_OUTPUTS", "int_pairs", "new_meta", "no_elements"]
+__all__ = ["LAYER_OUTPUTS", "empty_like_meta", "in_suggested_format", "int_pairs", "new_meta", "no_elements"]
 
 _META = torch.device("meta")
 
@@ -31,6 +31,22 @@ _META = torch.device("meta")
 def new_meta(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """A new row-major meta tensor of ``shape`` and ``dtype`` (what the kernels allocate for an output)."""
     return torch.empty(shape, dtype=dtype, device=_META)
+
+
+def empty_like_meta(x: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like(x)`` on meta without torch's Python reference: ``x``'s strides where it is dense,
+    else dense in their order (``like_strides``)."""
+    shape = tuple(x.shape)
+    return torch.empty_strided(shape, like_strides(shape, tuple(x.stride())), dtype=x.dtype, device=_META)
+
+
+def in_suggested_format(shape: tuple[int, ...], x: torch.Tensor) -> torch.Tensor:
+    """A new meta tensor of ``shape`` and ``x``'s dtype in the memory format torch's ``suggest_memory_format``
+    reads from ``x`` (``suggests_channels_last``): channels-last (3-d for 5-d) or row-major."""
+    layout = torch.contiguous_format
+    if suggests_channels_last(tuple(x.shape), tuple(x.stride())):
+        layout = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+    return torch.empty(shape, dtype=x.dtype, device=_META, memory_format=layout)
 
 
 def int_pairs(value: Any, rank: int) -> tuple[int, ...] | None:
@@ -125,12 +141,10 @@ def _pixel_shuffle(args: tuple[Any, ...]) -> torch.Tensor | None:
     if len(args) != 2 or type(args[1]) is not int or args[1] <= 0 or no_elements(args[0]):
         return None
     x, r = args
-    if x.dim() < 3 or x.shape[-3] % (r * r) or not all(type(v) is int for v in (*x.shape, *x.stride())):
+    if x.dim() < 3 or x.shape[-3] % (r * r):
         return None
     shape = (*x.shape[:-3], x.shape[-3] // (r * r), x.shape[-2] * r, x.shape[-1] * r)
-    if x.dim() == 4 and suggests_channels_last(tuple(x.shape), tuple(x.stride())):
-        return torch.empty(shape, dtype=x.dtype, device=_META, memory_format=torch.channels_last)
-    return new_meta(shape, x.dtype)
+    return in_suggested_format(shape, x) if x.dim() == 4 else new_meta(shape, x.dtype)
 
 
 def _unambiguous_rows(x: Any, spatial: int) -> bool:
@@ -229,7 +243,7 @@ def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torc
     x, weight, bias, mean, var, training, momentum, eps = args
     if x.dim() < 2 or x.dtype not in (torch.float32, torch.float64) or type(training) is not bool:
         return None
-    if not all(type(n) is int for n in (*x.shape, *x.stride())) or not is_dense(tuple(x.shape), tuple(x.stride())):
+    if not is_dense(tuple(x.shape), tuple(x.stride())):
         return None
     state = [t for t in (weight, bias, mean, var) if t is not None]
     if any(not isinstance(t, torch.Tensor) or tuple(t.shape) != (x.shape[1],) or t.dtype != x.dtype for t in state):
@@ -242,8 +256,7 @@ def _batch_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torc
     ):
         return None
     saved = (x.shape[1],) if training else (0,)
-    out = torch.empty_strided(tuple(x.shape), tuple(x.stride()), dtype=x.dtype, device="meta")  # empty_like: dense
-    return out, new_meta(saved, x.dtype), new_meta(saved, x.dtype)
+    return empty_like_meta(x), new_meta(saved, x.dtype), new_meta(saved, x.dtype)
 
 
 def _group_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
@@ -253,7 +266,7 @@ def _group_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torc
     if len(args) != 8 or no_elements(args[0]) or not all(type(v) is int for v in args[3:7]):
         return None
     x, weight, bias, n, c, hxw, group, _ = args
-    if x.dim() < 2 or not x.is_floating_point() or not all(type(v) is int for v in (*x.shape, *x.stride())):
+    if x.dim() < 2 or not x.is_floating_point():
         return None
     if (
         (n, c, hxw) != (x.shape[0], x.shape[1], prod(x.shape[2:]))
@@ -264,10 +277,7 @@ def _group_norm(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor, torc
         return None
     if any(t is not None and (not isinstance(t, torch.Tensor) or tuple(t.shape) != (c,)) for t in (weight, bias)):
         return None
-    last = suggests_channels_last(tuple(x.shape), tuple(x.stride()))
-    layout = torch.channels_last if last and x.dim() == 4 else torch.channels_last_3d if last else torch.contiguous_format
-    out = torch.empty(tuple(x.shape), dtype=x.dtype, device="meta", memory_format=layout)
-    return out, new_meta((n, group), x.dtype), new_meta((n, group), x.dtype)
+    return in_suggested_format(tuple(x.shape), x), new_meta((n, group), x.dtype), new_meta((n, group), x.dtype)
 
 
 def _prelu(args: tuple[Any, ...]) -> torch.Tensor | None:
@@ -380,11 +390,9 @@ def _antialiased(args: tuple[Any, ...]) -> torch.Tensor | None:
     if not 3 <= len(args) <= 5 or no_elements(args[0]) or args[0].dim() != 4 or type(args[2]) is not bool:
         return None
     x, size = args[0], int_pairs(args[1], 2)
-    if size is None or min(size) <= 0 or not all(type(v) is int for v in (*x.shape, *x.stride())):
+    if size is None or min(size) <= 0:
         return None
-    last = suggests_channels_last(tuple(x.shape), tuple(x.stride()))
-    layout = torch.channels_last if last else torch.contiguous_format
-    return torch.empty((x.shape[0], x.shape[1], *size), dtype=x.dtype, device=_META, memory_format=layout)
+    return in_suggested_format((x.shape[0], x.shape[1], *size), x)
 
 
 def _log_sigmoid(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -20,9 +20,9 @@ import torch
 from torch._decomp import meta_table
 from torch._subclasses import fake_impls
 
-from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded, like_strides
+from costmodel.trace.elementwise_shortcuts import broadcast_shape, elementwise_layout, expanded
 from costmodel.trace.layer_shortcuts import row_major
-from costmodel.trace.meta_layer_outputs import LAYER_OUTPUTS, new_meta, no_elements
+from costmodel.trace.meta_layer_outputs import LAYER_OUTPUTS, empty_like_meta, new_meta, no_elements
 from costmodel.trace.view_shortcuts import inferred_shape, viewed_strides
 
 __all__ = ["made_output"]
@@ -116,10 +116,7 @@ def _rrelu_with_noise(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Te
     if set(kwargs) - {"lower", "upper", "training", "generator"} or kwargs.get("generator") is not None or len(args) < 2:
         return None
     x = args[0]
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or no_elements(x):
-        return None
-    shape = tuple(x.shape)
-    return torch.empty_strided(shape, like_strides(shape, tuple(x.stride())), dtype=x.dtype, device="meta")
+    return None if no_elements(x) or not x.is_floating_point() else empty_like_meta(x)
 
 
 def _slice(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
@@ -134,7 +131,7 @@ def _slice(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None
     x, dim, start, end, step = args[0], p["dim"], p["start"], p["end"], p["step"]
     if x.dim() == 0 or type(dim) is not int or not -x.dim() <= dim < x.dim() or type(step) is not int or step < 1:
         return None
-    if not all(v is None or type(v) is int for v in (start, end)) or not all(type(n) is int for n in x.shape):
+    if not all(v is None or type(v) is int for v in (start, end)):
         return None
     dim %= x.dim()
     sizes, strides, size = list(x.shape), list(x.stride()), x.shape[dim]
@@ -187,13 +184,6 @@ def _row_major_broadcast(x: Any) -> bool:
             return False
         expected *= n
     return True
-
-
-def _like(x: Any) -> torch.Tensor | None:
-    """A new row-major tensor of ``x``'s shape and dtype where ``x`` has exactly row-major strides (what
-    element-wise kernels make of such an input; of a channels-last one some keep the layout and some do
-    not, so those run); None for any other layout."""
-    return new_meta(tuple(x.shape), x.dtype) if row_major(x) else None
 
 
 #: element-wise ops whose output is not of the input's dtype (comparisons, tests, float_power): never made here
@@ -284,10 +274,7 @@ def _copy_like(args: tuple[Any, ...]) -> torch.Tensor | None:
 
 def _flip(args: tuple[Any, ...]) -> torch.Tensor | None:
     """``aten::flip(x, dims)``: a new tensor laid out as ``empty_like(x)`` (``like_strides``)."""
-    if len(args) != 2 or no_elements(args[0]) or not all(type(n) is int for n in args[0].shape):
-        return None
-    x = args[0]
-    return torch.empty_strided(tuple(x.shape), like_strides(tuple(x.shape), tuple(x.stride())), dtype=x.dtype, device="meta")
+    return None if len(args) != 2 or no_elements(args[0]) else empty_like_meta(args[0])
 
 
 def _scan(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
