@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from costmodel.rules.base import AtenCall
-from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
+from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.layer_shortcuts import aten_linear
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.shortcut_helpers import Result, is_traced_tensor, pending_like, view_like
+from costmodel.trace.shortcut_helpers import InnerTensor, Result, is_traced_tensor, pending_like, view_like
 
 __all__ = ["RECURRENT", "recurrent_call"]
 
@@ -40,15 +40,8 @@ RECURRENT = (*_LAYERS, *_CELLS)
 _FLOATS = (torch.float32, torch.float64)
 
 
-class _Geometry:
-    """A tensor the native code makes and reads inside the layer: its sizes and strides (the rule needs
-    no other fact about it; its dtype is the layer's)."""
-
-    __slots__ = ("meta", "shape", "stride")
-
-    def __init__(self, shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> None:
-        self.shape, self.stride = shape, stride
-        self.meta = TensorMeta(shape, dtype, is_contiguous(shape, stride))
+class _Unstated(Exception):
+    """A part of the layer no rule states: the whole layer runs under FakeTensorMode."""
 
 
 class _Recording:
@@ -61,9 +54,9 @@ class _Recording:
         self.like = x
         self.mode = mode
 
-    def new(self, shape: tuple[int, ...]) -> _Geometry:
+    def new(self, shape: tuple[int, ...]) -> InnerTensor:
         """A new row-major tensor."""
-        return _Geometry(shape, contiguous_strides(shape), self.dtype)
+        return InnerTensor(shape, contiguous_strides(shape), self.dtype)
 
     def add(
         self,
@@ -74,97 +67,85 @@ class _Recording:
         aliases: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Record one call; ``inputs`` and ``outputs`` are _Geometry or TensorMeta, inputs distinct tensors."""
-        metas = tuple(t.meta if type(t) is _Geometry else t for t in inputs)
-        outs = tuple(t.meta if type(t) is _Geometry else t for t in outputs)
+        """Record one call; ``inputs`` and ``outputs`` are InnerTensor or TensorMeta, inputs distinct tensors."""
+        metas = tuple(t.meta if type(t) is InnerTensor else t for t in inputs)
+        outs = tuple(t.meta if type(t) is InnerTensor else t for t in outputs)
         self.calls.append(AtenCall(op, args, kwargs, metas, outs, aliases))
 
-    def zeros(self, shape: tuple[int, ...], **options: Any) -> _Geometry:
+    def zeros(self, shape: tuple[int, ...], **options: Any) -> InnerTensor:
         """``torch.zeros(*shape, dtype=, device=)`` from Python (options: as aten receives them)."""
         out = self.new(shape)
         self.add("aten::zeros", (list(shape),), (), (out,), **options)
         return out
 
-    def view(self, op: str, x: _Geometry, args: tuple[Any, ...], shape: tuple[int, ...], stride: tuple[int, ...]) -> _Geometry:
+    def view(
+        self, op: str, x: InnerTensor, args: tuple[Any, ...], shape: tuple[int, ...], stride: tuple[int, ...]
+    ) -> InnerTensor:
         """A view op (``transpose``, ``select``, ``squeeze``, ``unsqueeze``) of ``x``: its output geometry."""
-        out = _Geometry(shape, stride, self.dtype)
+        out = InnerTensor(shape, stride, self.dtype)
         self.add(op, (x.meta, *args), (x,), (out,), aliases=True)
         return out
 
-    def unbind(self, x: _Geometry) -> list[_Geometry]:
+    def unbind(self, x: InnerTensor) -> list[InnerTensor]:
         """``x.unbind(0)``: one view per index of the first dim."""
-        parts = [_Geometry(x.shape[1:], x.stride[1:], self.dtype) for _ in range(x.shape[0])]
+        parts = [InnerTensor(x.shape[1:], x.stride[1:], self.dtype) for _ in range(x.shape[0])]
         self.add("aten::unbind", (x.meta,), (x,), tuple(parts), aliases=True)
         return parts
 
-    def stack(self, parts: list[_Geometry]) -> _Geometry:
+    def stack(self, parts: list[InnerTensor]) -> InnerTensor:
         """``at::stack(parts, 0)``: a new row-major tensor."""
         out = self.new((len(parts), *parts[0].shape))
         self.add("aten::stack", ([p.meta for p in parts],), tuple(parts), (out,))
         return out
 
-    def cat(self, parts: list[_Geometry], dim: int) -> _Geometry:
+    def cat(self, parts: list[InnerTensor], dim: int) -> InnerTensor:
         """``at::cat(parts, dim)`` of same-shaped row-major tensors along the last dim."""
         last = sum(p.shape[-1] for p in parts)
         out = self.new((*parts[0].shape[:-1], last))
         self.add("aten::cat", ([p.meta for p in parts], dim), tuple(parts), (out,))
         return out
 
-    def linear(self, x: _Geometry, weight: Any, bias: Any) -> _Geometry:
-        """``at::linear`` of a 2-D ``x`` (as a cell runs it on one step): t + addmm, or t + mm without a bias."""
-        rows, (out_features, in_features) = x.shape[0], tuple(weight.shape)
-        w = TensorMeta.of(weight)
-        w_t = TensorMeta((in_features, out_features), self.dtype, in_features == 1 or out_features == 1)
-        out = self.new((rows, out_features))
-        self.add("aten::t", (w,), (w,), (w_t,), aliases=True)
-        if bias is None:
-            self.add("aten::mm", (x.meta, w_t), (x, w_t), (out,))
-        else:
-            b = TensorMeta.of(bias)
-            self.add("aten::addmm", (b, x.meta, w_t), (b, x, w_t), (out,))
-        return out
-
-    def sequence_linear(self, x: _Geometry, weight: Any, bias: Any) -> _Geometry | None:
-        """``at::linear`` of the (T, B, I) input over the whole sequence (``layer_shortcuts.aten_linear``)."""
-        pending = view_like(self.like, x.shape, self.mode, x.stride)
-        stated = aten_linear(pending, weight, bias, self.mode)
+    def linear(self, x: InnerTensor, weight: Any, bias: Any) -> InnerTensor:
+        """``at::linear`` as the C++ code calls it (``layer_shortcuts.aten_linear``, untagged): over the
+        (T, B, I) sequence, or on one step's (B, I) rows; ``_Unstated`` where that rule does not apply."""
+        stated = aten_linear(view_like(self.like, x.shape, self.mode, x.stride), weight, bias, self.mode)
         if stated is None:
-            return None
+            raise _Unstated
         out, calls = stated
         self.calls.extend(calls)
-        return _Geometry(tuple(out.shape), tuple(out.stride()), self.dtype)
+        return InnerTensor.of(out)
 
-    def chunks(self, x: _Geometry, n: int) -> list[_Geometry]:
+    def chunks(self, x: InnerTensor, n: int) -> list[InnerTensor]:
         """``x.unsafe_chunk(n, 1)`` of a (B, n·H) tensor: ``aten::unsafe_split(x, H, 1)``, n views."""
         size = x.shape[1] // n
-        parts = [_Geometry((x.shape[0], size), x.stride, self.dtype) for _ in range(n)]
+        parts = [InnerTensor((x.shape[0], size), x.stride, self.dtype) for _ in range(n)]
         self.add("aten::unsafe_split", (x.meta, size, 1), (x,), tuple(parts), aliases=True)
         return parts
 
-    def in_place(self, op: str, x: _Geometry, *others: _Geometry) -> _Geometry:
+    def in_place(self, op: str, x: InnerTensor, *others: InnerTensor) -> InnerTensor:
         """``x.op_(*others)``: ``x`` itself, written."""
         self.add(op, (x.meta, *(o.meta for o in others)), (x, *others), (x,), aliases=True)
         return x
 
-    def pointwise(self, op: str, *xs: _Geometry) -> _Geometry:
+    def pointwise(self, op: str, *xs: InnerTensor) -> InnerTensor:
         """An out-of-place element-wise op of same-shaped operands: a new row-major tensor."""
         out = self.new(xs[0].shape)
         self.add(op, tuple(x.meta for x in xs), xs, (out,))
         return out
 
 
-def _unsqueezed(x: _Geometry, dim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _unsqueezed(x: InnerTensor, dim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Sizes and strides of ``x.unsqueeze(dim)``: the new dim's stride spans the dims after it."""
     step = x.shape[dim] * x.stride[dim] if dim < len(x.shape) else 1
     return (*x.shape[:dim], 1, *x.shape[dim:]), (*x.stride[:dim], step, *x.stride[dim:])
 
 
-def _swapped(x: _Geometry) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _swapped(x: InnerTensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Sizes and strides of ``x.transpose(0, 1)``."""
     return (x.shape[1], x.shape[0], *x.shape[2:]), (x.stride[1], x.stride[0], *x.stride[2:])
 
 
-def _dropped(x: _Geometry, dim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _dropped(x: InnerTensor, dim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Sizes and strides of ``x.squeeze(dim)`` of a size-1 ``dim`` (or ``x.select(dim, i)``)."""
     return x.shape[:dim] + x.shape[dim + 1 :], x.stride[:dim] + x.stride[dim + 1 :]
 
@@ -181,7 +162,7 @@ class _Cell:
         self.w_hr = rest[0] if rest else None
         self.activation = "aten::tanh" if nonlinearity == "tanh" else "aten::relu"
 
-    def step(self, r: _Recording, x: _Geometry, state: tuple[_Geometry, ...], projected: bool) -> tuple[_Geometry, ...]:
+    def step(self, r: _Recording, x: InnerTensor, state: tuple[InnerTensor, ...], projected: bool) -> tuple[InnerTensor, ...]:
         """One step of the cell (``projected``: ``x`` is this step's slice of the input projection)."""
         if self.kind is nn.GRU:
             return (self._gru(r, x, state[0], projected),)
@@ -191,7 +172,7 @@ class _Cell:
         r.in_place("aten::add_", hidden, x if projected else r.linear(x, self.w_ih, self.b_ih))
         return (r.pointwise(self.activation, hidden),)
 
-    def _gru(self, r: _Recording, x: _Geometry, h: _Geometry, projected: bool) -> _Geometry:
+    def _gru(self, r: _Recording, x: InnerTensor, h: InnerTensor, projected: bool) -> InnerTensor:
         """r = σ(W_hr h + x_r), z = σ(W_hz h + x_z), n = tanh(x_n + r ⊙ W_hn h), h' = (h − n) ⊙ z + n."""
         gi = r.chunks(x if projected else r.linear(x, self.w_ih, self.b_ih), 3)
         gh = r.chunks(r.linear(h, self.w_hh, self.b_hh), 3)
@@ -200,7 +181,7 @@ class _Cell:
         new = r.in_place("aten::tanh_", r.pointwise("aten::add", gi[2], r.in_place("aten::mul_", gh[2], reset)))
         return r.in_place("aten::add_", r.in_place("aten::mul_", r.pointwise("aten::sub", h, new), update), new)
 
-    def _lstm(self, r: _Recording, x: _Geometry, state: tuple[_Geometry, ...], projected: bool) -> tuple[_Geometry, ...]:
+    def _lstm(self, r: _Recording, x: InnerTensor, state: tuple[InnerTensor, ...], projected: bool) -> tuple[InnerTensor, ...]:
         """gates = W_hh h + (x or W_ih x); c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g); h' = σ(o) ⊙ tanh(c'), projected
         by W_hr where the layer has one."""
         h, c = state
@@ -217,16 +198,13 @@ class _Cell:
         return hy, cy
 
     def run(
-        self, r: _Recording, x: _Geometry, state: tuple[_Geometry, ...], backwards: bool
-    ) -> tuple[_Geometry, tuple[_Geometry, ...]] | None:
+        self, r: _Recording, x: InnerTensor, state: tuple[InnerTensor, ...], backwards: bool
+    ) -> tuple[InnerTensor, tuple[InnerTensor, ...]]:
         """The CPU full layer: the input projection over the sequence, unbound, one step per slice (in
         reverse for the backward direction), the step outputs stacked in time order; (output, final state)."""
-        projected = r.sequence_linear(x, self.w_ih, self.b_ih)
-        if projected is None:
-            return None
-        steps = r.unbind(projected)
+        steps = r.unbind(r.linear(x, self.w_ih, self.b_ih))
         outputs = []
-        done: dict[tuple[TensorMeta, ...], tuple[list[AtenCall], tuple[_Geometry, ...]]] = {}
+        done: dict[tuple[TensorMeta, ...], tuple[list[AtenCall], tuple[InnerTensor, ...]]] = {}
         for step in reversed(steps) if backwards else steps:
             key = (step.meta, *(s.meta for s in state))
             if key in done:  # a step like one before: the same calls (shared objects: costed once)
@@ -285,15 +263,11 @@ def _plain(t: Any, dtype: torch.dtype, rank: int) -> bool:
     )
 
 
-def _geometry(t: Any) -> _Geometry:
-    return _Geometry(tuple(t.shape), tuple(t.stride()), t.dtype)
-
-
-def _pending(r: _Recording, g: _Geometry) -> PendingTensor:
+def _pending(r: _Recording, g: InnerTensor) -> PendingTensor:
     return pending_like(r.like, g.shape, r.mode, g.stride)
 
 
-def _states(module: Any, hx: Any, batched: bool, dtype: torch.dtype, shapes: list[tuple[int, ...]]) -> list[_Geometry] | None:
+def _states(module: Any, hx: Any, batched: bool, dtype: torch.dtype, shapes: list[tuple[int, ...]]) -> list[InnerTensor] | None:
     """The given initial states (one tensor, or (h, c) for an LSTM) as geometries of ``shapes`` once
     unsqueezed where the input is unbatched; None where any differs."""
     given = list(hx) if isinstance(hx, tuple) and _recurrent_class(module) is nn.LSTM else [hx]
@@ -302,7 +276,7 @@ def _states(module: Any, hx: Any, batched: bool, dtype: torch.dtype, shapes: lis
     rank = len(shapes[0]) - (0 if batched else 1)
     if not all(_plain(t, dtype, rank) for t in given):
         return None
-    return [_geometry(t) for t in given]
+    return [InnerTensor.of(t) for t in given]
 
 
 def recurrent_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
@@ -319,9 +293,10 @@ def recurrent_call(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, A
         return None
     if any(p.dtype != x.dtype for p in module.parameters()):
         return None
-    if isinstance(module, _CELLS):
-        return _cell(m, x, hx, mode)
-    return _layer(m, x, hx, mode)
+    try:
+        return _cell(m, x, hx, mode) if isinstance(module, _CELLS) else _layer(m, x, hx, mode)
+    except _Unstated:
+        return None
 
 
 def _layer(m: Any, x: Any, hx: Any, mode: LazyFakeMode) -> Result | None:
@@ -334,7 +309,7 @@ def _layer(m: Any, x: Any, hx: Any, mode: LazyFakeMode) -> Result | None:
     if weights is None:
         return None
     r = _Recording(x, mode)
-    data = _geometry(x)
+    data = InnerTensor.of(x)
     batch_dim = 0 if m.batch_first else 1
     if not batched:
         data = r.view("aten::unsqueeze", data, (batch_dim,), *_unsqueezed(data, batch_dim))
@@ -355,10 +330,7 @@ def _layer(m: Any, x: Any, hx: Any, mode: LazyFakeMode) -> Result | None:
             return None
     cells = [_Cell(kind, w, bool(m.bias), getattr(m, "nonlinearity", "tanh")) for w in weights]
     native = kind is not nn.LSTM or proj or not _takes_onednn(x)
-    ran = _native(r, m, cells, data, states) if native else _onednn(r, m, weights, data, states)
-    if ran is None:
-        return None
-    output, finals = ran
+    output, finals = _native(r, m, cells, data, states) if native else _onednn(r, m, weights, data, states)
     if not batched:
         output = r.view("aten::squeeze", output, (batch_dim,), *_dropped(output, batch_dim))
         finals = [r.view("aten::squeeze", f, (1,), *_dropped(f, 1)) for f in finals]
@@ -373,22 +345,20 @@ def _takes_onednn(x: Any) -> bool:
 
 
 def _native(
-    r: _Recording, m: Any, cells: list[_Cell], data: _Geometry, states: list[_Geometry]
-) -> tuple[_Geometry, list[_Geometry]] | None:
+    r: _Recording, m: Any, cells: list[_Cell], data: InnerTensor, states: list[InnerTensor]
+) -> tuple[InnerTensor, list[InnerTensor]]:
     """``_VF.rnn_*/gru/lstm`` on the native stack: (output, final states stacked)."""
     if m.batch_first:
         data = r.view("aten::transpose", data, (0, 1), *_swapped(data))
     per_state = [r.unbind(s) for s in states]
     directions = 2 if m.bidirectional else 1
-    finals: list[tuple[_Geometry, ...]] = []
+    finals: list[tuple[InnerTensor, ...]] = []
     layer_input = data
     for layer in range(m.num_layers):
         outputs = []
         for direction in range(directions):
             index = layer * directions + direction
             ran = cells[index].run(r, layer_input, tuple(s[index] for s in per_state), direction == 1)
-            if ran is None:
-                return None
             outputs.append(ran[0])
             finals.append(ran[1])
         layer_input = outputs[0] if directions == 1 else r.cat(outputs, 2)
@@ -400,14 +370,14 @@ def _native(
         if _recurrent_class(m) is nn.LSTM:
             output = r.view("aten::transpose", output, (0, 1), shape, stride)
         else:  # transposed in place: the call shows the tensor as it is after
-            output = _Geometry(shape, stride, r.dtype)
+            output = InnerTensor(shape, stride, r.dtype)
             r.add("aten::transpose_", (output.meta, 0, 1), (output,), (output,), aliases=True)
     return output, stacked
 
 
 def _onednn(
-    r: _Recording, m: Any, weights: list[list[Any]], data: _Geometry, states: list[_Geometry]
-) -> tuple[_Geometry, list[_Geometry]] | None:
+    r: _Recording, m: Any, weights: list[list[Any]], data: InnerTensor, states: list[InnerTensor]
+) -> tuple[InnerTensor, list[InnerTensor]]:
     """``_VF.lstm`` on oneDNN: the input made time-major and contiguous, one ``mkldnn_rnn_layer`` per layer
     and direction (zero biases of the weights' shapes where the layer has none), directions concatenated
     on the last dim, the final states stacked, the output transposed back when batch-first."""
@@ -418,8 +388,8 @@ def _onednn(
         r.add("aten::clone", (data.meta,), (data,), (copy,), memory_format=torch.contiguous_format)
         data = copy
     directions = 2 if m.bidirectional else 1
-    hy: list[_Geometry] = []
-    cy: list[_Geometry] = []
+    hy: list[InnerTensor] = []
+    cy: list[InnerTensor] = []
     workspace = TensorMeta((0,), torch.uint8)
     layer_input = data
     for layer in range(m.num_layers):
@@ -443,7 +413,7 @@ def _onednn(
             out = r.new((steps, batch, m.hidden_size))
             h_out, c_out = r.new(h.shape), r.new(c.shape)
             settings: tuple[Any, ...] = (direction == 1, [], 2, m.hidden_size, m.num_layers, bool(m.bias), bool(m.bidirectional))
-            call_args = (layer_input.meta, *(t.meta if type(t) is _Geometry else t for t in tensors), h.meta, c.meta, *settings)
+            call_args = (layer_input.meta, *(t.meta if type(t) is InnerTensor else t for t in tensors), h.meta, c.meta, *settings)
             call_args += (bool(m.batch_first), bool(m.training))
             r.add("aten::mkldnn_rnn_layer", call_args, (layer_input, *tensors, h, c), (out, h_out, c_out, workspace))
             outputs.append(out)
@@ -470,7 +440,7 @@ def _cell(m: Any, x: Any, hx: Any, mode: LazyFakeMode) -> Result | None:
     if not all(isinstance(w, torch.Tensor) and tuple(w.shape) == s for w, s in zip(weights, shapes)):
         return None
     r = _Recording(x, mode)
-    data = _geometry(x)
+    data = InnerTensor.of(x)
     if not batched:
         data = r.view("aten::unsqueeze", data, (0,), *_unsqueezed(data, 0))
     count = 2 if kind is nn.LSTM else 1
@@ -482,13 +452,13 @@ def _cell(m: Any, x: Any, hx: Any, mode: LazyFakeMode) -> Result | None:
         given = list(hx) if kind is nn.LSTM and isinstance(hx, tuple) else [hx]
         if len(given) != count or not all(_plain(t, x.dtype, 2 if batched else 1) for t in given):
             return None
-        states = [_geometry(t) for t in given]
+        states = [InnerTensor.of(t) for t in given]
         if not batched:
             states = [r.view("aten::unsqueeze", s, (0,), *_unsqueezed(s, 0)) for s in states]
         if any(s.shape != state_shape for s in states):
             return None
     cell = _Cell(kind, weights, bool(m.bias), getattr(m, "nonlinearity", "tanh"))
-    out: list[_Geometry] = list(cell.step(r, data, tuple(states), False))
+    out: list[InnerTensor] = list(cell.step(r, data, tuple(states), False))
     if not batched:
         out = [r.view("aten::squeeze", o, (0,), *_dropped(o, 0)) for o in out]
     pending = [_pending(r, g) for g in out]

@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
-from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
+from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.elementwise_shortcuts import like_strides
 from costmodel.trace.fake_tensors import LazyFakeMode
 from costmodel.trace.pending import PendingTensor
 from costmodel.trace.shortcut_helpers import (
+    InnerTensor,
     Result,
     aten_call,
     default_device,
@@ -178,48 +179,35 @@ def _circular_pad(x: Any, amounts: Any, value: Any, mode: LazyFakeMode) -> Resul
     calls = [
         aten_call("aten::new_empty", (TensorMeta.of(x), shape), [x], [out], dtype=x.dtype, layout=torch.strided, device=x.device)
     ]
-    out_view, in_view = _Slice.of(out), _Slice.of(x)
+    whole = InnerTensor.of(out)
+    out_view, in_view = whole, InnerTensor.of(x)
     for i in range(k):
         dim, left, right = x.dim() - 1 - i, amounts[2 * i], amounts[2 * i + 1]
-        out_view = out_view.slice(dim, max(left, 0), shape[dim] - max(right, 0), calls)
-        in_view = in_view.slice(dim, max(-left, 0), in_shape[dim] - max(-right, 0), calls)
-    out_view.copy_from(in_view, calls)
-    whole = _Slice.of(out)
+        out_view = _sliced(out_view, dim, max(left, 0), shape[dim] - max(right, 0), calls)
+        in_view = _sliced(in_view, dim, max(-left, 0), in_shape[dim] - max(-right, 0), calls)
+    _copied(out_view, in_view, calls)
     for i in range(k):
         dim, left, right = x.dim() - 1 - i, amounts[2 * i], amounts[2 * i + 1]
         if left > 0:
-            target = whole.slice(dim, 0, left, calls)
+            target = _sliced(whole, dim, 0, left, calls)
             end = shape[dim] - max(right, 0)
-            target.copy_from(whole.slice(dim, end - left, end, calls), calls)
+            _copied(target, _sliced(whole, dim, end - left, end, calls), calls)
         if right > 0:
-            target = whole.slice(dim, shape[dim] - right, shape[dim], calls)
-            target.copy_from(whole.slice(dim, max(left, 0), max(left, 0) + right, calls), calls)
+            target = _sliced(whole, dim, shape[dim] - right, shape[dim], calls)
+            _copied(target, _sliced(whole, dim, max(left, 0), max(left, 0) + right, calls), calls)
     return out, calls
 
 
-class _Slice:
-    """A ``slice`` view made inside ``_circular_pad``: its sizes and strides (an offset changes no call)."""
+def _sliced(x: InnerTensor, dim: int, start: int, end: int, calls: list[AtenCall]) -> InnerTensor:
+    """``aten::slice(x, dim, start, end)``, recorded: a view (an offset changes no call)."""
+    out = InnerTensor((*x.shape[:dim], end - start, *x.shape[dim + 1 :]), x.stride, x.meta.dtype)
+    calls.append(AtenCall("aten::slice", (x.meta, dim, start, end), {}, (x.meta,), (out.meta,), True))
+    return out
 
-    __slots__ = ("meta", "shape", "stride")
 
-    def __init__(self, shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> None:
-        self.shape, self.stride = shape, stride
-        self.meta = TensorMeta(shape, dtype, is_contiguous(shape, stride))
-
-    @classmethod
-    def of(cls, t: Any) -> _Slice:
-        """The whole tensor ``t``."""
-        return cls(tuple(t.shape), tuple(t.stride()), t.dtype)
-
-    def slice(self, dim: int, start: int, end: int, calls: list[AtenCall]) -> _Slice:
-        """``aten::slice(self, dim, start, end)``, recorded."""
-        out = _Slice((*self.shape[:dim], end - start, *self.shape[dim + 1 :]), self.stride, self.meta.dtype)
-        calls.append(AtenCall("aten::slice", (self.meta, dim, start, end), {}, (self.meta,), (out.meta,), True))
-        return out
-
-    def copy_from(self, source: _Slice, calls: list[AtenCall]) -> None:
-        """``self.copy_(source)``, recorded."""
-        calls.append(AtenCall("aten::copy_", (self.meta, source.meta), {}, (self.meta, source.meta), (self.meta,), True))
+def _copied(target: InnerTensor, source: InnerTensor, calls: list[AtenCall]) -> None:
+    """``target.copy_(source)``, recorded."""
+    calls.append(AtenCall("aten::copy_", (target.meta, source.meta), {}, (target.meta, source.meta), (target.meta,), True))
 
 
 def _ints(value: Any) -> list[int] | None:

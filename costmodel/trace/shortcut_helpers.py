@@ -11,7 +11,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
 from costmodel.rules.base import AtenCall
-from costmodel.rules.tensor_meta import TensorMeta
+from costmodel.rules.tensor_meta import TensorMeta, is_contiguous
 from costmodel.trace.fake_tensors import LazyFakeMode, contiguous_strides
 from costmodel.trace.pending import PendingTensor
 
@@ -130,6 +130,22 @@ def aten_call(
         if not any(t is u for u in unique):
             unique.append(t)
     return AtenCall(op, args, kwargs, tuple(TensorMeta.of(t) for t in unique), tuple(TensorMeta.of(t) for t in outputs), aliases)
+
+
+class InnerTensor:
+    """A tensor an op's C++ code makes and reads inside one rule (never a node's output: a circular pad's
+    slices, a recurrent layer's gates): its sizes, strides and TensorMeta, all a recorded call needs."""
+
+    __slots__ = ("meta", "shape", "stride")
+
+    def __init__(self, shape: tuple[int, ...], stride: tuple[int, ...], dtype: torch.dtype) -> None:
+        self.shape, self.stride = shape, stride
+        self.meta = TensorMeta(shape, dtype, is_contiguous(shape, stride))
+
+    @classmethod
+    def of(cls, t: Any) -> InnerTensor:
+        """The geometry of a traced tensor ``t``."""
+        return cls(tuple(t.shape), tuple(t.stride()), t.dtype)
 
 
 def trimmed(values: list[Any], defaults: list[Any]) -> list[Any]:
