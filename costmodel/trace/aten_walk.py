@@ -51,7 +51,7 @@ def _run(
     and each leaf layer's own parameters by its path. ``known_values``: a fake copy's one-element buffers
     keep their values (``fake_tensor_map``)."""
     mode = (fake_mode or new_fake_mode()) if fake else None
-    shared: set[int] = set()
+    shared: list[torch.Tensor] = []
     if mode is not None:
         tensor_map = fake_tensor_map(mode, dtype, known_values)
     else:
@@ -72,7 +72,7 @@ def _run(
         args = materialise(spec.args, make)
         kwargs = materialise(spec.kwargs, make)
     with recording(mode, deadline) as recorder:
-        recorder.guarded = frozenset(shared)
+        recorder.guarded = frozenset(storage_key(t) for t in shared) - {0}
         leaves = LeafCalls(recorder, mode if shortcuts else None, is_leaf)
 
         def enter(module: nn.Module, args: Any, kwargs: Any) -> None:

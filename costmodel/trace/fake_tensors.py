@@ -278,11 +278,11 @@ def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-def real_tensor_map(dtype: torch.dtype | None, shared: set[int] | None = None) -> TensorMap:
+def real_tensor_map(dtype: torch.dtype | None, shared: list[torch.Tensor] | None = None) -> TensorMap:
     """Maps a real tensor to a private copy (memoised), cast to ``dtype`` when floating-point: the
-    fallback for models whose forward needs real values. With ``shared`` (a set), a parameter that needs
-    no cast is not copied: the copy's parameter holds the user's storage, whose key (``storage._cdata``) is
-    added to ``shared`` so that the run can refuse any write to it (``OpRecorder.guarded``); buffers, which
+    fallback for models whose forward needs real values. With ``shared`` (a list), a parameter that needs
+    no cast is not copied: the copy's parameter holds the user's storage, and the tensor is appended to
+    ``shared`` so that the run can refuse any write to it (``OpRecorder.guarded``); buffers, which
     forwards do write, are always copied."""
     memo: dict[int, torch.Tensor] = {}
 
@@ -293,7 +293,7 @@ def real_tensor_map(dtype: torch.dtype | None, shared: set[int] | None = None) -
             with torch.no_grad():
                 if shared is not None and isinstance(t, nn.Parameter) and not cast:
                     c = t.detach()  # the same storage, read only (writes are refused while it runs)
-                    shared.add(int(c.untyped_storage()._cdata))
+                    shared.append(c)
                 else:
                     c = t.detach().clone()
                     if dtype is not None and c.is_floating_point():

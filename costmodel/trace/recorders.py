@@ -39,7 +39,7 @@ def _writes_guarded(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], gu
     for position, name in _written_arguments(func):
         value = args[position] if position < len(args) else kwargs.get(name)
         for t in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(t, torch.Tensor) and int(t.untyped_storage()._cdata) in guarded:
+            if isinstance(t, torch.Tensor) and storage_key(t) in guarded:
                 return True
     return False
 
