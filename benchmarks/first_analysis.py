@@ -122,9 +122,23 @@ HF_CORPUS: dict[str, tuple[str, dict[str, Any], str]] = {
     "hf:Longformer": ("LongformerConfig", {}, "tokens"),
     "hf:Encodec": ("EncodecConfig", {}, "codec"),
     "hf:WavTokenizer": ("WavTokenizerConfig", {}, "codec"),
-    # data-dependent shapes, the aten walk on real tensors: top-k expert routing, a length read by .item()
+    # data-dependent shapes: top-k expert routing, a length read by .item() (from the token ids)
     "hf:Qwen2Moe(2 layers)": ("Qwen2MoeConfig", {"use_cache": False, "num_hidden_layers": 2}, "tokens"),
     "hf:XLM": ("XLMConfig", {}, "tokens"),
+    # experts run by torch's grouped matrix product (whose fake kernel demands bf16), grouped-query attention
+    "hf:Qwen3Moe(2 layers)": (
+        "Qwen3MoeConfig",
+        {
+            "num_hidden_layers": 2,
+            "hidden_size": 1024,
+            "moe_intermediate_size": 512,
+            "num_experts": 32,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 4,
+        },
+        "tokens",
+    ),
+    "hf:OLMoE(2 layers)": ("OlmoeConfig", {"num_hidden_layers": 2, "hidden_size": 1024, "num_experts": 32}, "tokens"),
     # a recurrence (RG-LRU) and a cache built with dtype=int; SEW-D's buckets from torch.tensor(n).type_as
     "hf:RecurrentGemma(3 layers)": ("RecurrentGemmaConfig", {"num_hidden_layers": 3}, "tokens"),
     "hf:SEW-D": ("SEWDConfig", {"layerdrop": 0.0}, "audio"),

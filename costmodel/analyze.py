@@ -10,15 +10,15 @@ import torch.fx as fx
 from torch import nn
 
 from costmodel.errors import CostModelError, ShapeMismatch, UncountedOpsError
-from costmodel.inputs import default_inputs
+from costmodel.inputs import default_inputs, normalise_inputs
 from costmodel.report import LayerCost, Report, UncountedOp, check_flops_unit
 from costmodel.rules.base import RULES
 from costmodel.rules.costing import NodeCost, cost_calls, cost_node, sum_costs
 from costmodel.rules.tensor_meta import TensorMeta
 from costmodel.trace.aten_walk import AtenWalk, aten_walk
-from costmodel.trace.fx_trace import TracedModel, trace_model
+from costmodel.trace.fx_trace import TracedModel, is_known_input, trace_model
 from costmodel.trace.guards import gc_paused
-from costmodel.trace.model_errors import check_dtype, check_model
+from costmodel.trace.model_errors import NeedsRealValues, check_dtype, check_model
 from costmodel.trace.module_walk import module_paths
 from costmodel.trace.pending import tensors_in
 
@@ -374,7 +374,7 @@ def _run(
     if fallback is True:
         return _aten_analysis(model, inputs, dtype, model_name, strict, mac_unit)
     try:
-        traced = trace_model(model, inputs, dtype, name=model_name)
+        traced = _fx_trace(model, inputs, dtype, model_name)
     except CostModelError as exc:
         if fallback is False or isinstance(exc, UncountedOpsError):
             raise
@@ -387,11 +387,36 @@ def _run(
         result.report.notes.insert(0, f"fx path failed ({exc}); costed by the aten-level walk instead")
         return result
     report = cost_traced(traced, model_name, strict=strict, mac_unit=mac_unit)
+    if traced.known_inputs:
+        report.notes.insert(0, KNOWN_INPUTS_NOTE)
     names = {row.node: row.name for row in report.layers}
     reads = {
         names[node.name]: tuple(names[a.name] for a in node.all_input_nodes if a.name in names) for node in traced.call_nodes()
     }
     return Analysis(report, traced, reads)
+
+
+#: the note of a report whose shapes were read from integer inputs taken as zeros
+KNOWN_INPUTS_NOTE = (
+    "shapes depend on the integer inputs' values (token ids, masks): traced with them as zeros, the values "
+    "the aten walk's real forward gives them"
+)
+
+
+def _fx_trace(model: nn.Module, inputs: Any, dtype: torch.dtype, model_name: str) -> TracedModel:
+    """``trace_model``; where shapes depend on values (NeedsRealValues) and the model takes integer or bool
+    inputs (token ids, masks), traced again with those inputs real zeros (``known_inputs``), the values a
+    real forward of the aten walk would give them: the fx walk then knows the lengths and masks made from
+    them. Raises the first failure where that trace fails too."""
+    try:
+        return trace_model(model, inputs, dtype, name=model_name)
+    except NeedsRealValues as exc:
+        if not any(is_known_input(s) for _, s in normalise_inputs(inputs).specs()):
+            raise
+        try:
+            return trace_model(model, inputs, dtype, name=model_name, known_inputs=True)
+        except Exception:  # noqa: BLE001  # any failure of the second trace: the first one's stands
+            raise exc from None
 
 
 def _aten_analysis(

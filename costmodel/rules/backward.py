@@ -82,7 +82,8 @@ def activation_backward(call: AtenCall) -> OpCost:
 @rule(
     "max_pool2d_with_indices_backward", "max_pool3d_with_indices_backward", "avg_pool2d_backward",
     "avg_pool3d_backward", "_adaptive_avg_pool2d_backward", "_adaptive_avg_pool3d_backward",
-    "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
+    "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward", "fractional_max_pool2d_backward",
+    "fractional_max_pool3d_backward",
     family="pool",
 )  # fmt: skip
 def pool_backward(call: AtenCall) -> OpCost:

@@ -153,6 +153,16 @@ def window_pool(call: AtenCall) -> OpCost:
     return OpCost(channels * taps, call.io_elements(1), kind="max_pool" if is_max else "avg_pool")
 
 
+@rule("fractional_max_pool2d", "fractional_max_pool3d", family="pool")
+def fractional_max_pool(call: AtenCall) -> OpCost:
+    """Fractional max pooling (``aten::fractional_max_pool2d/3d(x, kernel_size, output_size, samples)``): each
+    output reads one whole k×k (k×k×k) window at pseudo-random offsets, always inside the input: FLOPs =
+    output elements × window elements (one compare each, as max pooling); MAC = input + the random
+    samples read + output (the indices it returns for backward are not counted)."""
+    kernel = call.arg(1, "kernel_size")
+    return OpCost(call.output.numel * math.prod(kernel), call.io_elements(1), kind="max_pool")
+
+
 @rule(
     "_adaptive_avg_pool2d",
     "_adaptive_avg_pool3d",

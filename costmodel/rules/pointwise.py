@@ -42,7 +42,7 @@ REDUCTIONS = (
     "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "var_mean",
     "std_mean", "norm", "linalg_vector_norm", "logsumexp", "any", "all", "cumsum", "cumprod", "cummax",
     "cummin", "logcumsumexp", "topk", "sort", "argsort", "median", "nanmedian", "mode", "kthvalue", "count_nonzero",
-    "nansum", "aminmax", "_weight_norm_interface", "histc", "bincount", "histogram",
+    "nansum", "aminmax", "_weight_norm_interface", "histc", "bincount", "histogram", "_is_all_true", "_is_any_true",
 )  # fmt: skip
 
 

@@ -5,9 +5,11 @@ The output's shape is the query's with the value's last size; its layout is the 
 picks gives it. The fused CPU flash kernel returns ``empty_like(query)`` (the query's strides); torch
 picks it when no dropout is asked, query, key and value are 4-D with one head size and their last
 strides 1, no sequence is empty, flash attention is not disabled, and the mask is absent, or 2-D or 4-D
-and not requiring grad. Otherwise the math kernel runs, whose product is row-major. The rule covers
-float32/float64 CPU tensors of matching batch and head counts (no grouped-query broadcast), a causal flag
-or a mask that broadcasts; anything else runs faked. Tests hold the rule to FakeTensorMode call for call.
+and not requiring grad (with grouped-query attention too: ``enable_gqa``, key and value heads dividing
+the query's). Otherwise the math kernel runs, whose product is row-major. The rule covers float32/float64
+CPU tensors of matching batch and head counts (or grouped heads), a causal flag or a mask that
+broadcasts; anything else runs faked (never on meta, where torch would pick the math kernel). Tests hold
+the rule to FakeTensorMode call for call.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def scaled_dot_product_attention(args: tuple[Any, ...], kwargs: dict[str, Any], 
         return None
     p = {**_DEFAULTS, **given}
     q, k, v, mask, dropout = p["query"], p["key"], p["value"], p["attn_mask"], p["dropout_p"]
-    if not all(is_traced_tensor(t) for t in (q, k, v)) or p["enable_gqa"] is not False or type(p["is_causal"]) is not bool:
+    if not all(is_traced_tensor(t) for t in (q, k, v)) or type(p["enable_gqa"]) is not bool or type(p["is_causal"]) is not bool:
         return None
     if type(dropout) not in (int, float) or (p["is_causal"] and mask is not None):
         return None
@@ -59,7 +61,15 @@ def scaled_dot_product_attention(args: tuple[Any, ...], kwargs: dict[str, Any], 
     if q.dim() not in (3, 4) or k.dim() != q.dim() or v.dim() != q.dim() or any(t.requires_grad for t in (q, k, v)):
         return None
     lead, length, source = tuple(q.shape[:-2]), q.shape[-2], k.shape[-2]
-    if tuple(k.shape[:-2]) != lead or tuple(v.shape[:-2]) != lead or k.shape[-1] != q.shape[-1] or v.shape[-2] != source:
+    if p["enable_gqa"]:  # grouped-query attention: q's heads share k's and v's, which divide them
+        if q.dim() != 4 or k.shape[1] != v.shape[1] or k.shape[1] == 0 or q.shape[1] % k.shape[1] != 0:
+            return None
+        shared = (q.shape[0], k.shape[1])
+        if tuple(k.shape[:2]) != shared or tuple(v.shape[:2]) != shared:
+            return None
+    elif tuple(k.shape[:-2]) != lead or tuple(v.shape[:-2]) != lead:
+        return None
+    if k.shape[-1] != q.shape[-1] or v.shape[-2] != source:
         return None
     if 0 in q.shape or 0 in k.shape or 0 in v.shape:
         return None

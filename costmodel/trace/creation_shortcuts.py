@@ -1,6 +1,6 @@
 """Closed-form rules for the tensors a forward creates: the factories (``torch.zeros/ones/full/empty`` of a
-size read from the input, as mask and position code builds them), ``x.new_*``, ``torch.*_like`` and
-``x.repeat``.
+size read from the input, as mask and position code builds them), ``x.new_*``, ``torch.*_like``,
+``x.repeat``, and tensors of Python data (``torch.tensor(data, device=x.device)``, ``x.new_tensor(data)``).
 
 Each records the one aten call FakeTensorMode records, with the options as the dispatcher hands them
 over: the torch factories pass the device (the default device when none is given), ``pin_memory=False``,
@@ -117,6 +117,48 @@ def _like(op: str, takes_value: bool) -> Callable[[Any, tuple[Any, ...], dict[st
     return rule
 
 
+def _python_data(value: Any) -> bool:
+    """Whether ``value`` is a Python number or a (nested) list or tuple of them: data ``torch.tensor`` reads
+    without a tensor, a traced size or an array among it."""
+    if type(value) in (bool, int, float, complex):
+        return True
+    return isinstance(value, (list, tuple)) and all(_python_data(v) for v in value)  # fx hands over immutable_list
+
+
+def _from_data(data: Any, dtype: Any, device: Any, mode: LazyFakeMode) -> Result | None:
+    """A tensor of Python ``data`` on the CPU, as torch makes it: built for real beside the trace (its value
+    is known), then one ``aten::lift_fresh`` of it, the call FakeTensorMode records. A tensor of one
+    element stays the real tensor (a known value, as FakeTensorMode keeps it as a constant); a larger one
+    becomes a PendingTensor of its geometry (FakeTensorMode keeps no value for it either)."""
+    if not _python_data(data) or dtype is not None and type(dtype) is not torch.dtype:
+        return None
+    if type(device) is not torch.device or device.type != "cpu":
+        return None
+    try:
+        real = torch.tensor(data, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        return None  # ragged lists, values out of range: run faked, where torch raises its own error
+    out: Any = real
+    if real.numel() > 1:
+        out = PendingTensor(tuple(real.shape), real.stride(), 0, real.dtype, device, mode, contiguous=True)
+    return out, [aten_call("aten::lift_fresh", (TensorMeta.of(real),), [real], [out])]
+
+
+def _tensor(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``torch.tensor(data, dtype=, device=)``: ``_from_data`` on the given device (the default one when none
+    is given) and dtype (inferred from the data when none is given)."""
+    if len(args) != 1 or set(kwargs) - {"dtype", "device"}:
+        return None
+    return _from_data(args[0], kwargs.get("dtype"), kwargs.get("device") or default_device(), mode)
+
+
+def _new_tensor(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x.new_tensor(data, dtype=, device=)``: ``_from_data`` of ``x``'s dtype and device unless given."""
+    if len(args) != 1 or set(kwargs) - {"dtype", "device"} or x.layout is not torch.strided:
+        return None
+    return _from_data(args[0], kwargs.get("dtype") or x.dtype, kwargs.get("device") or x.device, mode)
+
+
 def _repeat(x: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
     """``x.repeat(*sizes)``: ``x`` tiled ``sizes`` times per dim (``x``'s shape padded with leading 1s to
     their count), a new row-major tensor; one ``aten::repeat`` with the sizes as a list."""
@@ -135,6 +177,7 @@ FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], R
     torch.ones: _factory("aten::ones", False),
     torch.empty: _factory("aten::empty", False),
     torch.full: _factory("aten::full", True),
+    torch.tensor: _tensor,
 }
 #: Tensor methods → rule
 METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {
@@ -143,6 +186,7 @@ METHODS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode]
     "new_empty": _new("aten::new_empty", False),
     "new_full": _new("aten::new_full", True),
     "repeat": _repeat,
+    "new_tensor": _new_tensor,
 }
 #: torch functions taking the tensor first → rule
 FUNCTIONS_ON_TENSOR: dict[Any, Callable[[Any, tuple[Any, ...], dict[str, Any], LazyFakeMode], Result | None]] = {

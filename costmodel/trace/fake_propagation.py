@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import operator
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 import torch.fx as fx
+import torch.utils._pytree as pytree
 from torch import nn
 
 from costmodel.rules.base import RULES, AtenCall
@@ -28,6 +30,13 @@ __all__ = ["FakePropagation"]
 
 
 #: torch functions and Tensor methods whose output on one-element tensors and numbers has one element at most
+#: the most elements a tensor of known value may hold (a model's token ids, masks and lengths made from
+#: them, up to a 1024 × 1024 attention mask; 8 MB as int64): larger ones are faked like any activation,
+#: and a node whose output could be larger is not run on known values
+KNOWN_LIMIT = 1 << 20
+#: ops whose output may hold as many elements as the product of their operands' (an index per row)
+_GATHERS = frozenset({operator.getitem, operator.matmul, torch.index_select, torch.gather, "index_select", "gather"})
+
 _SCALAR_FUNCTIONS = frozenset(
     {
         torch.add, torch.sub, torch.mul, torch.div, torch.true_divide, torch.floor_divide, torch.remainder,
@@ -48,6 +57,30 @@ _SCALAR_METHODS = frozenset(
         "__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rfloordiv__",
     }
 )  # fmt: skip
+
+#: where the model's integer inputs are known (``known_inputs``), also run for real on known values alone:
+#: views, joins, scans, masks and the value-dependent selections (``nonzero``) of the mask and position code
+#: token models run; each output is bounded by its operands' sizes
+_KNOWN_FUNCTIONS = _SCALAR_FUNCTIONS | frozenset(
+    {
+        torch.cat, torch.concat, torch.stack, torch.nonzero, torch.cumsum, torch.cumprod, torch.flip, torch.any,
+        torch.all, torch.flatten, torch.reshape, torch.unsqueeze, torch.squeeze, torch.transpose, torch.permute,
+        torch.masked_fill, torch.bitwise_and, torch.bitwise_or, torch.bitwise_not, torch.logical_xor, torch.argmax,
+        torch.argmin, torch.gather, torch.index_select, torch.diff, torch.nn.functional.pad,
+    }
+)  # fmt: skip
+_KNOWN_METHODS = _SCALAR_METHODS | frozenset(
+    {
+        "view", "reshape", "unsqueeze", "squeeze", "flatten", "transpose", "permute", "t", "view_as", "reshape_as",
+        "cumsum", "cumprod", "masked_fill", "masked_fill_", "any", "all", "nonzero", "flip", "bitwise_and",
+        "bitwise_or", "bitwise_not", "logical_xor", "argmax", "argmin", "gather", "index_select", "tolist",
+        "__and__", "__or__", "__xor__", "__invert__", "__rand__", "__ror__",
+    }
+)  # fmt: skip
+#: Tensor methods whose output size their arguments give (run on known values where it is small)
+_SIZED_METHODS = frozenset({"new_ones", "new_zeros", "new_full", "expand", "repeat"})
+#: factories whose output is made for real where the model's integer inputs are known (a default mask of ones)
+_KNOWN_FACTORIES = frozenset({torch.zeros, torch.ones, torch.full, torch.arange, torch.zeros_like, torch.ones_like})
 
 
 class FakePropagation(fx.Interpreter):
@@ -72,6 +105,8 @@ class FakePropagation(fx.Interpreter):
         # constants may flow (a buffer whose value the copy keeps, a ``torch.tensor(3)`` a node made): nodes
         # reading one run on fake tensors, where FakeTensorMode carries the value, never by rule or memo
         self.constants_may_flow = False  # set by the first get_attr of such a buffer, or a node's constant output
+        # the model's integer inputs are real (``trace_model``'s ``known_inputs``): more ops run on known values
+        self.known_inputs = False
 
     def run(self, *args: Any, initial_env: dict[fx.Node, Any] | None = None, enable_io_processing: bool = True) -> Any:
         """fx's ``Interpreter.run`` without its progress bar (tqdm's first bar costs ~2 ms) and without
@@ -139,7 +174,7 @@ class FakePropagation(fx.Interpreter):
         if constant is not None:
             return constant
         if type(value) is torch.Tensor:
-            return value if value.device.type == "cpu" and value.numel() <= 1 else None
+            return value if value.device.type == "cpu" and value.numel() <= KNOWN_LIMIT else None
         return getattr(value, "constant", None)
 
     def _on_known_values(self, n: fx.Node, target: Any, value: Any) -> bool:
@@ -147,11 +182,23 @@ class FakePropagation(fx.Interpreter):
         (``_SCALAR_FUNCTIONS``, ``_SCALAR_METHODS``) all of whose tensor arguments hold known values (see
         ``known_value``): on one-element inputs its output has one element at most, so running it for real
         allocates nothing (a factory sized by a known value, ``torch.ones(n, n)``, stays faked)."""
+        functions, methods = (_KNOWN_FUNCTIONS, _KNOWN_METHODS) if self.known_inputs else (_SCALAR_FUNCTIONS, _SCALAR_METHODS)
         if n.op == "call_function":
-            safe = getattr(target, "__module__", None) in ("_operator", "operator") or target in _SCALAR_FUNCTIONS
+            safe = getattr(target, "__module__", None) in ("_operator", "operator") or target in functions
         else:
-            safe = n.op == "call_method" and str(target) in _SCALAR_METHODS
-        return safe and self._all_known(value)
+            safe = n.op == "call_method" and str(target) in methods
+        if self.known_inputs and n.op == "call_method" and str(target) in _SIZED_METHODS:
+            args = value[0]
+            sizes = args[1:] if str(target) != "new_full" else args[1:2]
+            if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+                sizes = tuple(sizes[0])
+            if not self._all_known(value) or not all(type(v) is int for v in sizes):
+                return False
+            multiple = math.prod(sizes) * (args[0].numel() if str(target) == "repeat" else 1)
+            return multiple <= KNOWN_LIMIT
+        if not safe or not self._all_known(value):
+            return False
+        return _most_elements(target, value) <= KNOWN_LIMIT
 
     def _all_known(self, value: Any) -> bool:
         if type(value) is PendingTensor:
@@ -188,13 +235,13 @@ class FakePropagation(fx.Interpreter):
         return self._fake_where_large(result)
 
     def _sizes_as_ints(self, value: Any, inside: bool = False, indexing: bool = False) -> Any:
-        """``value`` with each known one-element integer tensor inside a tuple, list or slice (a pad width,
+        """``value`` with each known zero-dim integer tensor inside a tuple, list or slice (a pad width,
         a slice bound: where torch reads an int) replaced by its int, so that the node takes its shape rule
         and the memo; a tensor passed as an operand itself stays a tensor, and so does an index (``indexing``:
         only slice bounds)."""
         if inside and isinstance(value, torch.Tensor):
             known = self.known_value(value)
-            if known is not None and known.numel() == 1 and not known.is_floating_point() and known.dtype is not torch.bool:
+            if known is not None and known.dim() == 0 and not known.is_floating_point() and known.dtype is not torch.bool:
                 return int(known.item())
             return value
         if type(value) in (tuple, list):
@@ -206,10 +253,11 @@ class FakePropagation(fx.Interpreter):
         return value
 
     def _as_constants(self, value: Any) -> Any:
-        """``value`` with each real one-element tensor (a known value) made a FakeTensorMode constant."""
+        """``value`` with each real tensor of known value made a fake one: a constant where it has one element
+        (FakeTensorMode carries no larger constants)."""
         if type(value) is torch.Tensor and self.known_value(value) is not None:
             mode = self.mode.get()
-            return mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=True)
+            return mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=value.numel() <= 1)
         if type(value) in (tuple, list):
             return type(value)(self._as_constants(v) for v in value)
         if type(value) is dict:
@@ -218,7 +266,7 @@ class FakePropagation(fx.Interpreter):
 
     def _fake_where_large(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
-            if value.numel() <= 1 and value.device.type == "cpu":
+            if value.numel() <= KNOWN_LIMIT and value.device.type == "cpu":
                 return value
             mode = self.mode.get()
             return mode.fake_tensor_converter.from_real_tensor(mode, value)
@@ -247,6 +295,14 @@ class FakePropagation(fx.Interpreter):
             return self._compute(n, target, args, kwargs, by_rule=False)
         start = len(self.recorder.calls)
         try:
+            if self.shortcuts and self.memo is None and _converted(given, (args, kwargs)) and self._reads_unknown(given):
+                try:
+                    return self._keyed(n, target, args, kwargs, fake=False)
+                except _Unruled:  # the ints are refused (an index): on meta, as given, before any fake run
+                    ran = run_on_meta(n.op, target, *given, self.twins.devices, self.mode, self.recorder.deadline)
+                    if ran is not None:
+                        self.recorder.add_all(ran[1])
+                        return ran[0]
             return self._keyed(n, target, args, kwargs)
         except TypeError:
             if n.op == "call_module" or not self._reads_constant(given):
@@ -260,9 +316,9 @@ class FakePropagation(fx.Interpreter):
             del self.recorder.calls[start:], self.recorder.owners[start:]
             return self._compute(n, target, args, kwargs, by_rule=False)
 
-    def _keyed(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _keyed(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], fake: bool = True) -> Any:
         """The memo's outcome of node ``n`` (``target`` its module for call_module) on these arguments, or
-        the node computed and its outcome remembered."""
+        the node computed and its outcome remembered (``fake`` False: ``_Unruled`` rather than a fake run)."""
         symbolic = self.memo is not None
         keyed = node_key(n, target, args, kwargs, self.salt, self.twins.devices, symbolic) if self.shortcuts else None
         if keyed is not None:
@@ -273,7 +329,7 @@ class FakePropagation(fx.Interpreter):
                 self.node_outcomes[n.name] = outcome
                 return replay(outcome, keyed[1], self.mode)
         start = len(self.recorder.calls)
-        result = self._compute(n, target, args, kwargs)
+        result = self._compute(n, target, args, kwargs, fake=fake)
         if keyed is not None:
             outcome = outcome_of(result, keyed[1], self.recorder.calls[start:])
             if outcome is not None:
@@ -296,8 +352,22 @@ class FakePropagation(fx.Interpreter):
             return any(self._reads_constant(v, computed_only) for v in (value.start, value.stop, value.step))
         return False
 
-    def _compute(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], by_rule: bool = True) -> Any:
-        """A closed-form shape rule where one applies (and ``by_rule``), else the node run on fake tensors;
+    def _reads_unknown(self, value: Any) -> bool:
+        """Whether ``value`` (arguments, nested in tuples, lists and dicts) holds a tensor whose value is not
+        known (``known_value`` None): an activation, a parameter."""
+        if isinstance(value, torch.Tensor) or type(value) is PendingTensor:
+            return type(value) is PendingTensor or self.known_value(value) is None
+        if type(value) in (tuple, list):
+            return any(self._reads_unknown(v) for v in value)
+        if type(value) is dict:
+            return any(self._reads_unknown(v) for v in value.values())
+        return False
+
+    def _compute(
+        self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], by_rule: bool = True, fake: bool = True
+    ) -> Any:
+        """A closed-form shape rule where one applies (and ``by_rule``), else the node run on fake tensors
+        (``fake`` False: ``_Unruled`` instead);
         composites (attention) are recorded as one op. The composite recorder is entered here only: as a
         TorchFunctionMode it would tax every torch call of the interpreter and of the replays too."""
         by_rule = by_rule and self.shortcuts
@@ -310,12 +380,21 @@ class FakePropagation(fx.Interpreter):
             direct = direct_function(n.op, target, self.standing_in_for(args), self.standing_in_for(kwargs), self.mode)
             if direct is not None:
                 self.recorder.add_all(direct[1])
+                if self.known_inputs and n.op == "call_function" and target in _KNOWN_FACTORIES:
+                    return _made_for_real(target, args, kwargs, direct[0])
+                if not self.constants_may_flow and self.memo is None and self._reads_constant(direct[0]):
+                    self.constants_may_flow = True  # a tensor of Python data (``torch.tensor(3, device=…)``)
                 return direct[0]
-        if by_rule:
+        unknown = n.op == "call_module" or self._reads_unknown((args, kwargs))  # (a layer's weights are unknown)
+        if by_rule or self.shortcuts and self.memo is None and unknown:
+            # with an operand of unknown value, FakeTensorMode carries no value to the output either: a meta
+            # run (which refuses any kernel that reads a value) records the same
             ran = run_on_meta(n.op, target, args, kwargs, self.twins.devices, self.mode, self.recorder.deadline)
             if ran is not None:
                 self.recorder.add_all(ran[1])
                 return ran[0]
+        if not fake:
+            raise _Unruled
         args, kwargs = self._fake_args((args, kwargs), target if n.op == "call_module" else None)
         if not by_rule and self.constants_may_flow:  # known values ride as constants: ``int(t)`` reads them
             args, kwargs = self._as_constants(args), self._as_constants(kwargs)
@@ -366,3 +445,51 @@ class FakePropagation(fx.Interpreter):
         """FakeTensorMode with the op recorder inside it, entered only around a node that must run."""
         with self.mode.get(), self.recorder:
             yield
+
+
+class _Unruled(Exception):
+    """No rule or meta run answers the node (raised where a fake run was not wanted)."""
+
+
+def _converted(given: Any, converted: Any) -> bool:
+    """Whether ``converted`` differs from ``given`` in any leaf (a known value read as an int)."""
+    return any(a is not b for a, b in zip(pytree.tree_leaves(given), pytree.tree_leaves(converted)))
+
+
+def _most_elements(target: Any, value: Any) -> int:
+    """An upper bound on the elements a node computes on known values (``value``: its arguments): for
+    gathers and products the product of its tensors' sizes; for ``F.pad`` the padded size; for the rest
+    (element-wise, reductions, views, joins, scans) the larger of their broadcast size and their sizes'
+    sum — for ``nonzero`` times the rank (an index per dim)."""
+    tensors = [t for t in pytree.tree_leaves(value) if isinstance(t, torch.Tensor)]
+    sizes = [t.numel() for t in tensors]
+    if target in _GATHERS:
+        return math.prod(max(n, 1) for n in sizes)
+    if target is torch.nn.functional.pad:
+        args = value[0]
+        widths = args[1] if len(args) > 1 else value[1].get("pad", ())
+        shape = list(tensors[0].shape)
+        for i, (low, high) in enumerate(zip(widths[::2], widths[1::2])):
+            if i < len(shape):
+                shape[-1 - i] += low + high
+        return math.prod(shape)
+    try:
+        broadcast = math.prod(torch.broadcast_shapes(*(t.shape for t in tensors))) if tensors else 1
+    except RuntimeError:
+        broadcast = 0
+    rank = max((t.dim() for t in tensors), default=1) if target in (torch.nonzero, "nonzero") else 1
+    return max(broadcast, sum(sizes)) * max(rank, 1)
+
+
+def _made_for_real(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], made: Any) -> Any:
+    """A factory's output (``made`` by its rule) as a real tensor of the same geometry — run for real: no
+    tensor operand, or the ``*_like`` template's geometry filled with 0 or 1 — where it is on the CPU and
+    holds at most ``KNOWN_LIMIT`` elements; else ``made`` itself."""
+    if type(made) is not PendingTensor or made.device.type != "cpu" or math.prod(made.shape) > KNOWN_LIMIT:
+        return made
+    if target in (torch.zeros_like, torch.ones_like):
+        real = torch.empty_strided(tuple(made.shape), made.stride(), dtype=made.dtype).fill_(int(target is torch.ones_like))
+    else:
+        real = target(*args, **kwargs)
+    same = (tuple(real.shape), real.stride(), real.dtype) == (tuple(made.shape), made.stride(), made.dtype)
+    return real if same else made

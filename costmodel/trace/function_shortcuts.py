@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace import attention_shortcuts, creation_shortcuts, matmul_shortcuts, pointwise_shortcuts
+from costmodel.trace import attention_shortcuts, creation_shortcuts, matmul_shortcuts, pointwise_shortcuts, unpooling_shortcuts
 from costmodel.trace import elementwise_shortcuts as elementwise
 from costmodel.trace import layer_shortcuts as layers
 from costmodel.trace import resampling_shortcuts as resampling
@@ -499,6 +499,7 @@ _FUNCTIONS: dict[Any, Callable[[tuple[Any, ...], dict[str, Any], LazyFakeMode], 
     torch.fx._symbolic_trace._assert_is_none: _assert_is_none,
     F.alpha_dropout: _dropout,
     **layers.FUNCTIONS,
+    **unpooling_shortcuts.FUNCTIONS,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +22,10 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from costmodel.errors import ShapeMismatch, TraceFailure
-from costmodel.inputs import ModelInputs, bind_placeholders, materialise, normalise_inputs
+from costmodel.inputs import ModelInputs, bind_placeholders, empty_tensor, materialise, normalise_inputs
 from costmodel.rules.base import AtenCall
 from costmodel.rules.tensor_meta import TensorMeta
-from costmodel.trace.fake_propagation import FakePropagation
+from costmodel.trace.fake_propagation import KNOWN_LIMIT, FakePropagation
 from costmodel.trace.fake_tensors import FakeTwins, KnownValues, LazyFakeMode, meta_tensor_map
 from costmodel.trace.fx_tracer import LeafRoot, is_leaf, keep_unicode_names, symbolic_trace, wrap_leaf
 from costmodel.trace.guards import fake_errors_unlogged, process_state_preserved
@@ -35,7 +36,10 @@ from costmodel.trace.pending import pending_input, tensors_in
 from costmodel.trace.recorders import OpRecorder, dispatch_as_eager
 from costmodel.trace.shaped_tracer import shaped_trace
 
-__all__ = ["TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf"]
+__all__ = [
+    "TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf",
+    "is_known_input",
+]  # fmt: skip
 
 
 @dataclass
@@ -53,6 +57,7 @@ class TracedModel:
     node_calls: dict[str, list[AtenCall]] = field(default_factory=dict)
     #: nodes sharing one outcome object ran identical aten calls (their costs are computed once)
     node_outcomes: dict[str, NodeOutcome] = field(default_factory=dict)
+    known_inputs: bool = False  # integer inputs were real zeros (``trace_model``'s ``known_inputs``)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -127,6 +132,7 @@ def trace_model(
     shortcuts: bool = True,
     fake_mode: FakeTensorMode | None = None,
     deadline: float | None = None,
+    known_inputs: bool = False,
 ) -> TracedModel:
     """Trace ``model`` with torch.fx on a fake copy and run the graph on fake ``inputs``.
 
@@ -139,6 +145,9 @@ def trace_model(
     the shortcuts to). ``fake_mode``: the FakeTensorMode to run in (one with a ``ShapeEnv`` and inputs whose
     sizes are SymInts gives every shape as an expression; such a trace memoises nodes privately, keyed by
     those expressions). ``deadline``: a ``time.monotonic()`` past which the next op raises OutOfTime.
+    ``known_inputs``: integer and bool inputs (token ids, masks) of at most ``KNOWN_LIMIT`` elements are
+    real zeros — the values the aten walk's real forward gives them — whose values flow through the ops
+    computed from them alone (lengths, masks, ``.item()``), so that shapes that depend on them are known.
     """
     spec = normalise_inputs(inputs)
     mode = LazyFakeMode(fake_mode)
@@ -147,6 +156,8 @@ def trace_model(
     constants = KnownValues(dtype)
 
     def make(s: Any) -> Any:
+        if known_inputs and not mode.symbolic and is_known_input(s):
+            return empty_tensor(s, dtype)
         return pending_input(s, dtype, mode)
 
     def fresh_root() -> nn.Module:
@@ -157,7 +168,9 @@ def trace_model(
     def propagation(root: nn.Module, graph: fx.Graph) -> FakePropagation:
         recorder = OpRecorder()
         recorder.deadline = deadline
-        return FakePropagation(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep, constants), shortcuts)
+        prop = FakePropagation(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep, constants), shortcuts)
+        prop.constants_may_flow = prop.known_inputs = known_inputs
+        return prop
 
     with process_state_preserved():
         root = fresh_root()
@@ -199,4 +212,14 @@ def trace_model(
         dtype=dtype,
         node_calls=prop.node_calls,
         node_outcomes=prop.node_outcomes,
+        known_inputs=known_inputs and any(is_known_input(t) for _, t in spec.specs()),
     )
+
+
+def is_known_input(spec: Any) -> bool:
+    """Whether input ``spec`` (a ``TensorSpec``) is one ``known_inputs`` makes real: an integer or bool dtype,
+    at most ``KNOWN_LIMIT`` elements."""
+    dtype = getattr(spec, "dtype", None)
+    if dtype is None or dtype.is_floating_point or dtype.is_complex:
+        return False
+    return all(type(n) is int for n in spec.shape) and math.prod(spec.shape) <= KNOWN_LIMIT

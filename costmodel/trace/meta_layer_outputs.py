@@ -417,6 +417,28 @@ def _max_unpool2d(args: tuple[Any, ...]) -> torch.Tensor | None:
     return new_meta((*x.shape[:-2], *pair), x.dtype)
 
 
+def _fractional_max_pool2d(args: tuple[Any, ...]) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``aten::fractional_max_pool2d(x, kernel, output_size, samples)`` of an (N, C, H, W) or (C, H, W) input
+    with non-empty C, H, W: values and int64 indices, new row-major (…, out_h, out_w), once its meta
+    kernel's checks hold (samples of ``x``'s dtype, shaped (≥ N, C, 2); each window fits the input)."""
+    if len(args) != 4:
+        return None
+    x, kernel, size, samples = args
+    pairs = [int_pairs(v, 2) if isinstance(v, (list, tuple)) and len(v) == 2 else None for v in (kernel, size)]
+    if pairs[0] is None or pairs[1] is None or x.dim() not in (3, 4) or any(s == 0 for s in x.shape[-3:]):
+        return None
+    if not isinstance(samples, torch.Tensor) or samples.dtype != x.dtype or samples.dim() != 3:
+        return None
+    batch = x.shape[0] if x.dim() == 4 else 1
+    if samples.shape[0] < batch or samples.shape[1] != x.shape[-3] or samples.shape[2] != 2:
+        return None
+    (kh, kw), (oh, ow) = pairs[0], pairs[1]
+    if oh + kh - 1 > x.shape[-2] or ow + kw - 1 > x.shape[-1]:
+        return None
+    shape = (*x.shape[:-2], oh, ow)
+    return new_meta(shape, x.dtype), new_meta(shape, torch.int64)
+
+
 #: aten op → (the overloads covered, the maker of their output from positional operands)
 LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]]] = {
     "aten::im2col": (("default",), _im2col),
@@ -443,4 +465,5 @@ LAYER_OUTPUTS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...]], Any]
     "aten::_euclidean_dist": (("default",), _distances),
     "aten::_trilinear": (("default",), _trilinear),
     "aten::max_unpool2d": (("default",), _max_unpool2d),
+    "aten::fractional_max_pool2d": (("default",), _fractional_max_pool2d),
 }

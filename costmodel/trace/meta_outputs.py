@@ -173,6 +173,80 @@ def _scatter(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | No
     return new_meta(tuple(x.shape), x.dtype)
 
 
+def _index_add(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::index_add(x, dim, index, source, alpha=)`` and its in-place form, as torch's decomposition runs
+    them: an accumulating ``index_put`` into ``x`` (out of place: a copy made row-major by ``contiguous``; in
+    place: ``x`` itself), once its checks hold — an int64 index of one dim, ``source`` of ``x``'s dtype and
+    shape but the index's length at ``dim``, ``alpha`` a number the dtype takes; None for anything else."""
+    if len(args) != 4 or set(kwargs) - {"alpha"}:
+        return None
+    x, dim, index, source = args
+    alpha = kwargs.get("alpha", 1)
+    if not all(isinstance(t, torch.Tensor) for t in (x, index, source)) or type(dim) is not int or no_elements(x):
+        return None
+    if index.dtype != torch.int64 or index.dim() != 1 or source.dtype != x.dtype or not -x.dim() <= dim < x.dim():
+        return None
+    shape = list(x.shape)
+    shape[dim] = index.shape[0]
+    if list(source.shape) != shape or not (type(alpha) is int or type(alpha) is float and x.is_floating_point()):
+        return None
+    return new_meta(tuple(x.shape), x.dtype)
+
+
+def _index_add_(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::index_add_``: ``x`` itself where ``_index_add`` holds."""
+    return args[0] if _index_add(args, kwargs) is not None else None
+
+
+def _aligned_rows(t: torch.Tensor) -> bool:
+    """Whether the CPU grouped product takes ``t``'s layout: its last two dims row- or column-major, the
+    leading stride of the two a multiple of 16 bytes."""
+    alignment = max(16 // t.element_size(), 1)
+    rows, cols = t.shape[-2], t.shape[-1]
+    row_stride, col_stride = t.stride()[-2], t.stride()[-1]
+    if row_stride == 1 and col_stride >= max(1, rows):
+        return col_stride % alignment == 0
+    if col_stride == 1 and row_stride >= max(1, cols):
+        return row_stride % alignment == 0
+    return False
+
+
+def _grouped_mm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """``aten::_grouped_mm(a, b, offs=, bias=None, out_dtype=None)`` (Mixture-of-Experts layers) as the CPU
+    kernel makes it: (S, N) for a (S, K) ``a`` against (G, K, N) experts, (M, N) for 3-D × 2-D, (G, M, N)
+    for 2-D × 2-D or batched 3-D × 3-D, of ``a``'s dtype, rows padded to 16 bytes. Its meta kernel wants bf16
+    (the CUDA kernel's demand), which the CPU kernel does not; the shapes never depend on the offsets'
+    values. None for bias, another output dtype, offsets missing, of another kind or count, sizes that do
+    not contract, or operand layouts the kernel refuses (rows not 16-byte aligned)."""
+    names = ("offs", "bias", "out_dtype")
+    if not 2 <= len(args) <= 5 or set(kwargs) - set(names) or any(n in kwargs for n in names[: len(args) - 2]):
+        return None
+    settings = dict(zip(names, args[2:]), **kwargs)
+    a, b, offs = args[0], args[1], settings.get("offs")
+    if settings.get("bias") is not None or settings.get("out_dtype") not in (None, a.dtype):
+        return None
+    if a.dim() not in (2, 3) or b.dim() not in (2, 3) or a.dtype != b.dtype or not a.dtype.is_floating_point:
+        return None
+    if (a.dim() == 3 or b.dim() == 3) and a.shape[-1] != b.shape[-2] or not (_aligned_rows(a) and _aligned_rows(b)):
+        return None
+    if a.dim() == 3 and b.dim() == 3:
+        if offs is not None or a.shape[0] != b.shape[0]:
+            return None
+        shape: tuple[int, ...] = (a.shape[0], a.shape[1], b.shape[-1])
+    elif not isinstance(offs, torch.Tensor) or offs.dim() != 1 or offs.dtype != torch.int32:
+        return None
+    elif a.dim() == 2 and b.dim() == 2:
+        shape = (offs.shape[0], a.shape[0], b.shape[1])
+    elif offs.shape[0] != (b.shape[0] if a.dim() == 2 else a.shape[0]):
+        return None
+    else:
+        shape = (a.shape[0], b.shape[-1]) if a.dim() == 2 else (a.shape[1], b.shape[1])
+    alignment = max(16 // a.element_size(), 1)
+    row = -(-shape[-1] // alignment) * alignment
+    strides = (shape[1] * row, row, 1) if len(shape) == 3 else (row, 1)
+    return torch.empty_strided(shape, strides, dtype=a.dtype, device="meta")
+
+
 def _row_major_broadcast(x: Any) -> bool:
     """Whether ``x`` is row-major once its broadcast (stride-0) dimensions are set aside: a row-major
     tensor, or one ``expand`` made of it. Element-wise kernels order their output by the operands'
@@ -401,6 +475,9 @@ _MAKERS: dict[str, tuple[tuple[str, ...], Callable[[tuple[Any, ...], dict[str, A
     "aten::mm": (("default",), _positional(_product)),
     "aten::bmm": (("default",), _positional(_product)),
     "aten::topk": (("default",), _positional(_topk)),
+    "aten::index_add": (("default",), _index_add),
+    "aten::index_add_": (("default",), _index_add_),
+    "aten::_grouped_mm": (("default",), _grouped_mm),
 }
 _MAKERS.update({name: (overloads, _positional(maker)) for name, (overloads, maker) in LAYER_OUTPUTS.items()})
 

@@ -57,7 +57,9 @@ _DEVICE_DEPENDENT: tuple[type, ...] = (
     nn.TransformerDecoder,
     nn.Transformer,
 )
-_DEVICE_DEPENDENT_FUNCTIONS = frozenset({torch.nn.functional.multi_head_attention_forward})
+_DEVICE_DEPENDENT_FUNCTIONS = frozenset(
+    {torch.nn.functional.multi_head_attention_forward, torch.nn.functional.scaled_dot_product_attention}
+)  # (attention's kernel choice: on meta the math kernel, on the CPU the flash kernel, whose output keeps q's layout)
 
 
 class MetaRefused(Exception):
@@ -142,7 +144,13 @@ def imports_dynamo(func: torch._ops.OpOverload) -> bool:
 class _MetaRecorder(OpRecorder):
     """The op recorder, refusing (``MetaRefused``) before it runs any op that FakeTensorMode would not run
     on meta tensors as they are, or that would touch a tensor or device other than meta; an op FakeTensorMode
-    decomposes is decomposed here too, its parts checked the same way and not recorded."""
+    decomposes is decomposed here too, its parts checked the same way and not recorded. ``known``: ids of
+    the meta tensors whose value FakeTensorMode would carry as a constant — those standing for real
+    tensors, and the one-element results of ops reading only such (the run adds them)."""
+
+    def __init__(self, known: set[int]) -> None:
+        super().__init__()
+        self.known = known
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
@@ -151,7 +159,7 @@ class _MetaRecorder(OpRecorder):
             raise MetaRefused(f"{func} is not answered by its meta kernel")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfTime("the walk passed its time limit")
-        tensors = 0
+        tensors = known = 0
         contiguous_only = str(func._schema.name) in _CONTIGUOUS_ONLY
         for value in pytree.tree_leaves((args, kwargs)):
             if isinstance(value, torch.Tensor):
@@ -160,11 +168,18 @@ class _MetaRecorder(OpRecorder):
                 if contiguous_only and not value.is_contiguous():
                     raise MetaRefused(f"{func} on a non-contiguous tensor")
                 tensors += 1
+                known += id(value) in self.known
             elif isinstance(value, torch.device) and value.type != "meta":
                 raise MetaRefused("a device other than meta")
         device = kwargs.get("device")
         if not tensors and (device is None or torch.device(device).type != "meta"):
             raise MetaRefused("a factory on the default device")
+        out = self._run(func, types, route, args, kwargs)
+        if tensors and known == tensors:  # FakeTensorMode computes it on the values: a small result keeps its value
+            self.known.update(id(t) for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and t.numel() <= 1)
+        return out
+
+    def _run(self, func: Any, types: Any, route: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         made = made_output(func, args, kwargs)  # no Python kernel run: they import sympy on first use
         if made is not None:
             if not self.muted:
@@ -257,9 +272,10 @@ def run_on_meta(
             seen.add(device)
             found[id(value)] = value
             return value
-        if type(value) in (tuple, list):
-            return type(value)(to_meta(v) for v in value)
-        if type(value) is dict:
+        if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):  # (fx's immutable_list too)
+            items = [to_meta(v) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, dict):  # (fx's immutable_dict too)
             return {k: to_meta(v) for k, v in value.items()}
         return value
 
@@ -273,7 +289,7 @@ def run_on_meta(
         (device,) = seen
         if device.type != "cpu":
             return None  # kernels and decompositions branch on CUDA (layouts, buffers): meta takes the CPU side
-        meta_recorder = _MetaRecorder()
+        meta_recorder = _MetaRecorder(real)
         meta_recorder.deadline = deadline
         with meta_recorder, CompositeRecorder(meta_recorder):
             if op == "call_method":
@@ -294,7 +310,7 @@ def _stand_ins(value: Any, found: dict[int, Any], real: set[int], device: torch.
     PendingTensor of its geometry on ``device``."""
     if isinstance(value, torch.Tensor):
         if id(value) in real:
-            raise MetaRefused("a real operand returned")
+            raise MetaRefused("a real operand or a value computed from real ones returned")
         if id(value) in found:
             return found[id(value)]
         if value.device.type != "meta":

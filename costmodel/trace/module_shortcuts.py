@@ -41,6 +41,7 @@ from costmodel.trace.pointwise_shortcuts import like_input
 from costmodel.trace.recurrent_shortcuts import RECURRENT, recurrent_call
 from costmodel.trace.resampling_shortcuts import interpolate, pad
 from costmodel.trace.shortcut_helpers import Result, aten_call, pending_like
+from costmodel.trace.unpooling_shortcuts import UNPOOL_LAYERS, unpool_layer
 from costmodel.trace.view_shortcuts import unflatten
 
 _ACTIVATION_OPS: dict[type[nn.Module], str] = {
@@ -92,7 +93,7 @@ _RULED = (
     nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder, *_IDENTITIES, nn.Softmax, *_ACTIVATION_OPS,
     *_CONVS, nn.Embedding, nn.Linear, nn.LayerNorm, nn.GroupNorm, nn.AdaptiveAvgPool2d, nn.MaxPool2d, nn.AvgPool2d,
     *_BATCH_NORMS, nn.Flatten, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d, nn.Upsample,
-    *_BORDER_PADS, *RECURRENT, nn.Unflatten,
+    *_BORDER_PADS, *RECURRENT, nn.Unflatten, *UNPOOL_LAYERS,
 )  # fmt: skip
 #: the methods a ruled layer's forward calls: a subclass that overrides one is not the layer the rule states
 _CALLED = (
@@ -134,6 +135,8 @@ def direct_call(
         return transformers.multi_head_attention(module, args, kwargs, mode)
     if cls in RECURRENT:
         return recurrent_call(module, args, kwargs, mode)
+    if cls in UNPOOL_LAYERS:
+        return unpool_layer(module, cls, args, kwargs, mode)
     if kwargs or len(args) != 1 or not isinstance(args[0], (FakeTensor, PendingTensor)):
         return None
     x = args[0]

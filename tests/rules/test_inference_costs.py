@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from costmodel import analyze
@@ -174,8 +175,9 @@ def test_a_transposed_conv_carries_the_bound_of_its_adjoint_conv(
 
 
 def test_a_mixture_of_experts_layer_is_costed_completely() -> None:
-    """transformers' Mixtral experts run torch's grouped matrix product (whose fake kernel demands bf16,
-    the CPU kernel does not: the walk falls back to real tensors) and histc to count tokens per expert."""
+    """transformers' Mixtral experts run torch's grouped matrix product (whose fake kernel demands bf16, the
+    CPU kernel does not: its output is made from the operands' geometry, so the fx walk takes the model)
+    and histc to count tokens per expert; the aten walk, on real tensors, costs the same."""
     transformers = pytest.importorskip("transformers")
     tokens, hidden, inner, experts, top_k = 16, 32, 64, 4, 2
     config = transformers.MixtralConfig(
@@ -188,8 +190,10 @@ def test_a_mixture_of_experts_layer_is_costed_completely() -> None:
         num_local_experts=experts,
         num_experts_per_tok=top_k,
     )
-    report = analyze(transformers.MixtralModel(config).eval(), {"input_ids": TensorSpec((1, tokens), torch.int64)})
-    assert report.uncounted == []
+    model, spec = transformers.MixtralModel(config).eval(), {"input_ids": TensorSpec((1, tokens), torch.int64)}
+    report = analyze(model, spec)
+    assert report.walk == "fx" and report.uncounted == []
+    assert report.totals == analyze(model, spec, fallback=True).totals
     grouped = sorted((r for r in report.layers if r.op == "_grouped_mm"), key=lambda r: r.name)
     routed = tokens * top_k  # each token goes to top_k experts
     assert [r.flops for r in grouped] == [routed * 2 * inner * hidden, routed * hidden * inner]  # gate+up, down
@@ -276,6 +280,30 @@ def test_max_unpooling_moves_data_without_flops() -> None:
     assert (unpool.flops, unpool.mac, unpool.output_shape) == (0, 2 * pooled + full, [2, 3, 8, 6])
 
 
+class _Fractional(nn.Module):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        planar = F.fractional_max_pool2d(x, (3, 2), output_size=(4, 5))
+        volume = F.fractional_max_pool3d(x.unsqueeze(2).expand(-1, -1, 4, -1, -1), 2, output_size=(2, 5, 6))
+        return planar, volume
+
+
+def test_fractional_max_pooling_reads_one_window_per_output() -> None:
+    """Fractional max pooling (Graham 2014): every output compares a whole kh×kw window placed at
+    pseudo-random offsets inside the input — FLOPs = outputs × window elements; MAC = input + the N·C·2
+    (3-d: ·3) random samples + output, and the row also writes those samples (the functional draws them
+    with ``torch.rand``: closed forms here); nothing uncounted, in both walks."""
+    n, c, h, w = 2, 3, 9, 8
+    planar_in, volume_in = n * c * h * w, n * c * 4 * h * w  # the 3-d input: 4 expanded frames
+    planar_out, volume_out = n * c * 4 * 5, n * c * 2 * 5 * 6
+    for fallback in (None, True):  # the aten walk lists the draw (``aten::rand``) as a row of its own
+        report = analyze(_Fractional(), (n, c, h, w), fallback=fallback)
+        assert report.uncounted == []
+        flops = {r.op: r.flops for r in report.layers}
+        assert (flops["fractional_max_pool2d"], flops["fractional_max_pool3d"]) == (planar_out * 3 * 2, volume_out * 8)
+        draws = 2 * n * c + 3 * n * c
+        assert report.totals["mac"] == planar_in + volume_in + draws + draws + planar_out + volume_out
+
+
 def test_a_call_listed_twice_is_costed_once_and_counted_twice(monkeypatch: pytest.MonkeyPatch) -> None:
     """A recurrent layer lists one AtenCall object per repeated step: the rule runs once per object, and
     the node still sums every listing (T steps of a GRU cost T times one step)."""
@@ -319,3 +347,22 @@ def test_losses_a_forward_computes_are_counted() -> None:
     assert (flops["mse_loss"], flops["mse_loss_1"], flops["smooth_l1_loss"]) == (2 * n, n, 2 * n)
     assert flops["binary_cross_entropy_with_logits"] == 2 * n
     assert flops["cross_entropy"] == 5 * n + 2 * 4
+
+
+class _CheckedSpline(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        discriminant = x * x + 1
+        torch._check_tensor_all(discriminant >= 0, lambda: "negative discriminant")  # VITS's spline check
+        return discriminant.sqrt()
+
+
+def test_a_forwards_tensor_check_is_counted() -> None:
+    """``torch._check_tensor_all`` (VITS's rational-quadratic spline) reduces the condition with
+    ``aten::_is_all_true``: a reduction, 1 FLOP per element of the condition, MAC = condition + the one
+    bool written; counted, never uncounted (closed forms here)."""
+    shape = (2, 3, 5)
+    numel = 2 * 3 * 5
+    report = analyze(_CheckedSpline(), shape)
+    assert report.uncounted == []
+    check = next(r for r in report.layers if r.op == "_is_all_true")
+    assert (check.flops, check.mac) == (numel, numel + 1)

@@ -49,6 +49,44 @@ class AttentionVariants(nn.Module):
         return tuple(o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1) for o in outs)
 
 
+class GroupedQueryAttention(nn.Module):
+    """Grouped-query attention as Llama-family models write it (``enable_gqa``: 4 query heads over 2 or 1
+    key/value heads): a query split from a projection (the flash kernel keeps its layout) or contiguous, a
+    mask, causal, dropout (the math kernel), and one key/value head shared by all."""
+
+    def __init__(self, dim: int = 16, heads: int = 4, groups: int = 2) -> None:
+        super().__init__()
+        self.heads, self.groups, self.size = heads, groups, dim // heads
+        self.q, self.kv = nn.Linear(dim, dim), nn.Linear(dim, 2 * groups * (dim // heads))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        b, n, _ = x.shape
+        q = self.q(x).view(b, n, self.heads, self.size).transpose(1, 2)
+        k, v = self.kv(x).view(b, n, 2, self.groups, self.size).permute(2, 0, 3, 1, 4).unbind(0)
+        k, v = k.contiguous(), v.contiguous()
+        sdpa = F.scaled_dot_product_attention
+        outs = (
+            sdpa(q, k, v, enable_gqa=True),
+            sdpa(q.contiguous(), k, v, enable_gqa=True),
+            sdpa(q, k, v, attn_mask=torch.ones(n, n, dtype=torch.bool).tril(), enable_gqa=True),
+            sdpa(q, k, v, is_causal=True, enable_gqa=True),
+            sdpa(q, k, v, dropout_p=0.1, enable_gqa=True),
+            sdpa(q, k[:, :1], v[:, :1], enable_gqa=True),
+        )
+        return tuple(o.transpose(1, 2).reshape(b, n, -1) for o in outs)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 16), (1, 6, 16)])
+def test_grouped_query_attention_records_what_a_fake_run_records(shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flash kernel's layout under grouped heads as FakeTensorMode gives it (the real CPU kernel's:
+    the meta device would pick the math kernel), so the transpose-and-reshape after it copies only where
+    the fake run's does; every call answered by the rule, no FakeTensorMode built."""
+    assert_rules_record_what_fake_records(GroupedQueryAttention().eval(), shape)
+    built = count_fake_modes(monkeypatch)
+    trace_model(GroupedQueryAttention().eval(), shape)
+    assert not built
+
+
 @pytest.mark.parametrize("shape", [(2, 6, 16), (1, 6, 16)])
 def test_attention_rule_records_what_a_fake_run_records(shape: tuple[int, ...]) -> None:
     model = AttentionVariants().eval()

@@ -178,9 +178,9 @@ def test_more_glue_runs_only_the_unfused_weight_norm_on_fake_tensors(monkeypatch
     faked: list[str] = []
     compute, fake_args = FakePropagation._compute, FakePropagation._fake_args
 
-    def computing(self: Any, n: Any, target: Any, args: Any, kwargs: Any) -> Any:
+    def computing(self: Any, n: Any, target: Any, args: Any, kwargs: Any, **options: Any) -> Any:
         self.computing = n.name
-        return compute(self, n, target, args, kwargs)
+        return compute(self, n, target, args, kwargs, **options)
 
     def faking(self: Any, *args: Any) -> Any:
         faked.append(self.computing)

@@ -369,6 +369,19 @@ _OTHERS: list[tuple[Any, tuple[Any, ...], dict[str, Any], bool]] = [
     (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 6, dtype=torch.int64), 1.0), {}, False),  # index too wide
     (_aten.scatter.value, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int32), 1.0), {}, False),  # an int32 index
     (_aten.scatter.src, (_x, 1, torch.zeros(2, 1, 5, 4, dtype=torch.int64), _x.double()), {}, False),
+    (_aten.index_add.default, (_x, 1, torch.tensor([0, 2, 1]), torch.rand(2, 3, 5, 4)), {}, True),
+    (_aten.index_add.default, (_x.transpose(1, 3), 2, torch.tensor([0, 4]), torch.rand(2, 4, 2, 6)), {"alpha": 2}, True),
+    (_aten.index_add.default, (_x_last, -1, torch.arange(4), _x), {"alpha": 0.5}, True),
+    (_aten.index_add_.default, (_x.transpose(1, 3), 0, torch.tensor([1]), torch.rand(1, 4, 5, 6)), {}, True),
+    (_aten.index_add.default, (_x, 1, torch.tensor([0, 2], dtype=torch.int32), torch.rand(2, 2, 5, 4)), {}, False),
+    (_aten.index_add.default, (_x, 1, torch.tensor([0, 2]), torch.rand(2, 2, 5, 4).double()), {}, False),
+    (_aten.index_add.default, (_x, 1, torch.tensor([0, 2]), torch.rand(2, 3, 5, 4)), {}, False),  # 2 indices, 3 rows
+    (_aten.index_add.default, (_x, 1, torch.tensor([[0, 2]]), torch.rand(2, 2, 5, 4)), {}, False),  # a 2-D index
+    (_aten.fractional_max_pool2d.default, (_x, [2, 2], [3, 2], torch.rand(2, 6, 2)), {}, True),
+    (_aten.fractional_max_pool2d.default, (_x_last[0], [1, 3], [5, 2], torch.rand(3, 6, 2)), {}, True),
+    (_aten.fractional_max_pool2d.default, (_x, [3, 3], [4, 2], torch.rand(2, 6, 2)), {}, False),  # window past the input
+    (_aten.fractional_max_pool2d.default, (_x, [2, 2], [3, 2], torch.rand(1, 6, 2)), {}, False),  # too few samples
+    (_aten.fractional_max_pool2d.default, (_x, [2, 2], [3, 2], torch.rand(2, 6, 2).double()), {}, False),
     (_aten._upsample_bilinear2d_aa.default, (_x, [3, 2], False), {}, True),
     (_aten._upsample_bilinear2d_aa.default, (_x_last, [9, 7], True, 1.8, 1.75), {}, True),
     (_aten._upsample_bicubic2d_aa.default, (_x.transpose(2, 3), [2, 2], False), {}, True),
@@ -447,3 +460,36 @@ def test_made_slices_keep_fake_tensor_modes_offsets() -> None:
             fake = _aten.slice.Tensor(mode.from_tensor(base), *bounds)
         assert made is not None and on_meta.storage_offset() == base.storage_offset() == 120
         assert (made.shape, made.stride(), made.storage_offset()) == (fake.shape, fake.stride(), fake.storage_offset()), bounds
+
+
+_E, _S, _K, _N = 4, 12, 8, 16
+_OFFSETS = torch.tensor([3, 5, 9, 12], dtype=torch.int32)
+#: _grouped_mm operands (a, b, offs), and whether a maker answers them (where not, the CPU kernel refuses)
+_GROUPED = [
+    ((torch.rand(_S, _K), torch.rand(_E, _K, _N), _OFFSETS), True),  # tokens against every expert
+    ((torch.rand(_S, _K), torch.rand(_E, 6, _K).transpose(1, 2), _OFFSETS), True),  # 6 outputs: rows padded to 8
+    ((torch.rand(_E, 5, _K), torch.rand(_E, _K, _N), None), True),  # batched
+    ((torch.rand(_E, 5, _K), torch.rand(_K, _N * _E), _OFFSETS), True),  # 3-D × 2-D
+    ((torch.rand(_N, _S + 4), torch.rand(_S + 4, _K), _OFFSETS), True),  # groups along the contraction
+    ((torch.rand(_S, _K), torch.rand(_E, _K, 6), _OFFSETS), False),  # rows of 24 bytes: the kernel refuses
+    ((torch.rand(_S, _K), torch.rand(_E, _K, _N), _OFFSETS.long()), False),  # int64 offsets
+    ((torch.rand(_S, _K), torch.rand(_E, _K, _N).double(), _OFFSETS), False),
+    ((torch.rand(_S, _K), torch.rand(_E, _K, _N), None), False),  # offsets needed
+]
+
+
+@pytest.mark.parametrize("index", range(len(_GROUPED)))
+def test_made_grouped_products_match_the_cpu_kernel(index: int) -> None:
+    """Mixture-of-Experts products: the meta kernel refuses float32 (the CUDA kernel's bf16), the CPU
+    kernel computes them; the made output has the CPU kernel's shape, strides and dtype, and where none is
+    made the CPU kernel itself refuses the operands (an unaligned layout) or they are outside the maker's
+    forms."""
+    (a, b, offs), expected_made = _GROUPED[index]
+    meta = tuple(t.to("meta") if isinstance(t, torch.Tensor) else t for t in (a, b, offs))
+    made = made_output(_aten._grouped_mm.default, meta[:2] if offs is None else meta, {})
+    assert (made is not None) == expected_made
+    if made is not None:
+        assert _geometry(made) == _geometry(torch._grouped_mm(a, b, offs=offs))
+    elif index == 5:
+        with pytest.raises(RuntimeError, match="16 bytes"):
+            torch._grouped_mm(a, b, offs=offs)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 import torch.fx
+import torch.nn.functional as F
 from torch import nn
 
 from costmodel import analyze, load_model
@@ -1028,3 +1029,91 @@ def test_python_types_as_dtypes_are_traced() -> None:
     assert report.walk == "fx" and report.uncounted == []
     assert report.totals == analyze(PythonDtypes(), (2, 3), fallback=True).totals
     assert_rules_record_what_fake_records(PythonDtypes().eval(), (2, 3))
+
+
+class TensorsOfData(nn.Module):
+    """Tensors of Python data made on the input's device (scale factors, index lists, bucket bounds) and
+    used beside activations: one-element ones keep their value (a view size read from one), larger ones
+    are new tensors; an accumulating ``index_add`` at the listed indices, out of place and in place."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        scale = torch.tensor(0.5, device=x.device)
+        rows = torch.tensor([0, 2, 1], device=x.device)
+        table = x.new_tensor([[1, 2, 3], [4, 5, 6]])  # x's dtype: float
+        flags = torch.tensor([True, False, True], dtype=torch.float64, device=x.device)
+        size = torch.tensor(2, device=x.device)
+        added = x.index_add(1, rows, x[:, :3] * scale)
+        inplace = x.clone().index_add_(2, torch.tensor([1], device=x.device), x[:, :, :1], alpha=2)
+        return x * scale + x.new_tensor(1.5), table @ x[0, :3, :3], flags, x.view(size, -1), added, inplace, torch.tensor([])
+
+
+def test_tensors_of_python_data_record_what_fake_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``torch.tensor(data, device=x.device)`` and ``x.new_tensor(data)`` are made beside the trace and lifted
+    (one ``aten::lift_fresh``, as FakeTensorMode records); arithmetic between them and activations, and
+    ``index_add``, run on meta tensors: no FakeTensorMode is built, and every node matches a fake run."""
+    assert_rules_record_what_fake_records(TensorsOfData().eval(), (2, 4, 3))
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(TensorsOfData().eval(), (2, 4, 3))
+    assert not built
+    values = {n.name: n.meta["val"] for n in traced.graph.nodes}
+    assert values["tensor"].item() == 0.5 and values["new_tensor"].dtype == torch.float32
+    assert [c.op for c in traced.node_calls["tensor_1"]] == ["aten::lift_fresh"]
+    assert tuple(values["view"].shape) == (2, 12)
+    report = analyze(TensorsOfData(), (2, 4, 3))
+    assert report.walk == "fx" and report.uncounted == []
+    assert report.totals == analyze(TensorsOfData(), (2, 4, 3), fallback=True).totals
+
+
+def test_a_value_computed_from_known_values_alone_keeps_its_value() -> None:
+    """A meta run never stands in for a node whose result FakeTensorMode computes from known values (a
+    one-element tensor of data cast to the input's dtype): the value survives for a later size."""
+
+    class CastBucket(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            bucket = torch.tensor(3, device=x.device).type_as(x)
+            return x.view(int(bucket), -1) * bucket
+
+    traced = trace_model(CastBucket().eval(), (3, 4))
+    assert tuple(traced.graph.output_node().args[0].meta["val"].shape) == (3, 4)  # type: ignore[union-attr]
+    assert_rules_record_what_fake_records(CastBucket().eval(), (3, 4))
+
+
+class Unpooling(nn.Module):
+    """SegNet-style unpooling: nn.MaxUnpool1d/2d/3d and the functionals, with default and given output sizes
+    (with and without batch and channel entries), strides and padding, and transposed operands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.unpool_1d = nn.MaxUnpool1d(3, stride=2, padding=1)
+        self.unpool_3d = nn.MaxUnpool3d(2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y, i = self.pool(x)
+        s, j = F.max_pool1d(x.flatten(2), 3, 2, 1, return_indices=True)
+        v, k = F.max_pool3d(x.unsqueeze(2).expand(-1, -1, 4, -1, -1), 2, return_indices=True)
+        return (
+            self.unpool(y, i),
+            self.unpool(y, i, output_size=x.shape),
+            F.max_unpool2d(y, i, 2, output_size=(9, 9)),
+            self.unpool_1d(s, j),
+            F.max_unpool1d(s, j, 3, 2, 1, output_size=[x.shape[2] * x.shape[3]]),
+            self.unpool_3d(v, k),
+            F.max_unpool3d(v, k, (2, 2, 2), output_size=(5, 9, 8)),
+            F.max_unpool2d(y.transpose(2, 3), i.transpose(2, 3), 2),
+        )
+
+
+def test_unpooling_records_what_fake_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unpooling rule states the functional's output size and aten calls (the functional's own size
+    check would import sympy): every node matches a fake run, no FakeTensorMode is built, and both walks
+    cost the same."""
+    assert_rules_record_what_fake_records(Unpooling().eval(), (2, 3, 8, 8))
+    built = count_fake_modes(monkeypatch)
+    traced = trace_model(Unpooling().eval(), (2, 3, 8, 8))
+    assert not built
+    shapes = [tuple(n.meta["val"].shape) for n in traced.graph.output_node().args[0]]  # type: ignore[union-attr]
+    planar, volume = [(2, 3, 8, 8), (2, 3, 8, 8), (2, 3, 9, 9)], [(2, 3, 4, 8, 8), (2, 3, 5, 9, 8)]
+    assert shapes == [*planar, (2, 3, 63), (2, 3, 64), *volume, (2, 3, 8, 8)]
+    assert analyze(Unpooling(), (2, 3, 8, 8)).totals == analyze(Unpooling(), (2, 3, 8, 8), fallback=True).totals
