@@ -366,10 +366,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    if args.key:
+    if args.key and not args.source:  # measured here; with --source, in a process importing that checkout
         print(json.dumps(measure(args.key, args.repeats)))
         return
-    keys = tuple(k for k in KEYS if k.startswith(args.only)) if args.only else KEYS
+    keys = (args.key,) if args.key else tuple(k for k in KEYS if k.startswith(args.only)) if args.only else KEYS
     rows = run_all(keys, args.repeats, args.threads, args.source)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
