@@ -14,6 +14,7 @@ import torch
 import torch.fx as fx
 import torch.utils._pytree as pytree
 from torch import nn
+from torch.fx.immutable_collections import immutable_dict, immutable_list
 
 from costmodel.rules.base import RULES, AtenCall
 from costmodel.trace.fake_tensors import FakeTwins
@@ -205,9 +206,9 @@ class FakePropagation(fx.Interpreter):
             return False
         if isinstance(value, torch.Tensor):
             return self.known_value(value) is not None
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return all(self._all_known(v) for v in value)
-        if type(value) is dict:
+        if _is_mapping(value):
             return all(self._all_known(v) for v in value.values())
         return True
 
@@ -220,9 +221,9 @@ class FakePropagation(fx.Interpreter):
         def real(v: Any) -> Any:
             if isinstance(v, torch.Tensor):
                 return self.known_value(v)
-            if type(v) in (tuple, list):
+            if _is_sequence(v):
                 return type(v)(real(x) for x in v)
-            if type(v) is dict:
+            if _is_mapping(v):
                 return {k: real(x) for k, x in v.items()}
             return v
 
@@ -244,11 +245,11 @@ class FakePropagation(fx.Interpreter):
             if known is not None and known.dim() == 0 and not known.is_floating_point() and known.dtype is not torch.bool:
                 return int(known.item())
             return value
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return type(value)(self._sizes_as_ints(v, not indexing, indexing) for v in value)
         if type(value) is slice:
             return slice(*(self._sizes_as_ints(v, True) for v in (value.start, value.stop, value.step)))
-        if type(value) is dict:
+        if _is_mapping(value):
             return {k: self._sizes_as_ints(v, inside, indexing) for k, v in value.items()}
         return value
 
@@ -258,9 +259,9 @@ class FakePropagation(fx.Interpreter):
         if type(value) is torch.Tensor and self.known_value(value) is not None:
             mode = self.mode.get()
             return mode.fake_tensor_converter.from_real_tensor(mode, value, make_constant=value.numel() <= 1)
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return type(value)(self._as_constants(v) for v in value)
-        if type(value) is dict:
+        if _is_mapping(value):
             return {k: self._as_constants(v) for k, v in value.items()}
         return value
 
@@ -270,7 +271,7 @@ class FakePropagation(fx.Interpreter):
                 return value
             mode = self.mode.get()
             return mode.fake_tensor_converter.from_real_tensor(mode, value)
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return type(value)(self._fake_where_large(v) for v in value)
         return value
 
@@ -344,9 +345,9 @@ class FakePropagation(fx.Interpreter):
             if computed_only and value in self.twins.constants:
                 return False
             return self.known_value(value) is not None
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return any(self._reads_constant(v, computed_only) for v in value)
-        if type(value) is dict:
+        if _is_mapping(value):
             return any(self._reads_constant(v, computed_only) for v in value.values())
         if type(value) is slice:
             return any(self._reads_constant(v, computed_only) for v in (value.start, value.stop, value.step))
@@ -357,9 +358,9 @@ class FakePropagation(fx.Interpreter):
         known (``known_value`` None): an activation, a parameter."""
         if isinstance(value, torch.Tensor) or type(value) is PendingTensor:
             return type(value) is PendingTensor or self.known_value(value) is None
-        if type(value) in (tuple, list):
+        if _is_sequence(value):
             return any(self._reads_unknown(v) for v in value)
-        if type(value) is dict:
+        if _is_mapping(value):
             return any(self._reads_unknown(v) for v in value.values())
         return False
 
@@ -493,3 +494,14 @@ def _made_for_real(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], m
         real = target(*args, **kwargs)
     same = (tuple(real.shape), real.stride(), real.dtype) == (tuple(made.shape), made.stride(), made.dtype)
     return real if same else made
+
+
+def _is_sequence(value: Any) -> bool:
+    """A tuple or list holding arguments (fx hands lists over as ``immutable_list``; not a named tuple or
+    torch's return types, which are rebuilt otherwise)."""
+    return type(value) in (tuple, list, immutable_list)
+
+
+def _is_mapping(value: Any) -> bool:
+    """A dict holding arguments (fx hands keyword arguments over as ``immutable_dict``)."""
+    return type(value) in (dict, immutable_dict)

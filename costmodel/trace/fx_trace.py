@@ -170,6 +170,8 @@ def trace_model(
         recorder.deadline = deadline
         prop = FakePropagation(root, graph, recorder, spec.describe(dtype), FakeTwins(mode, devices, keep, constants), shortcuts)
         prop.constants_may_flow = prop.known_inputs = known_inputs
+        if known_inputs:  # factories whose outputs become known: never replay another trace's outcomes
+            prop.salt = (prop.salt, "known inputs")
         return prop
 
     with process_state_preserved():

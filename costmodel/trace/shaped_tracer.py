@@ -32,6 +32,7 @@ from costmodel.errors import CostModelError, TraceFailure
 from costmodel.inputs import ModelInputs, bind_forward, item_name
 from costmodel.trace.fake_propagation import FakePropagation
 from costmodel.trace.fx_tracer import ModelTracer, TracerAttribute, TracerProxy, first_line, user_frame
+from costmodel.trace.model_errors import NeedsRealValues
 from costmodel.trace.pending import PendingTensor, tensors_in
 from costmodel.trace.shortcut_helpers import holds, is_any_tensor, numel_of
 
@@ -206,14 +207,14 @@ class ShapedTracer(ModelTracer):
         known = self._known(node)
         if known is not None:
             return known.item()
-        raise fx.proxy.TraceError("a tensor's value used as a Python number (data-dependent)")
+        raise _ValueNeeded("a tensor's value used as a Python number (data-dependent)")
 
     def to_bool(self, obj: fx.Proxy) -> bool:
         value = self.value(obj.node)
         if is_any_tensor(value):
             known = self._known(obj.node)
             if known is None:
-                raise fx.proxy.TraceError("data-dependent Python control flow on a tensor's values")
+                raise _ValueNeeded("data-dependent Python control flow on a tensor's values")
             return bool(known)
         return bool(value)
 
@@ -313,6 +314,11 @@ def shaped_trace(
         raise
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError… depending on the construct
         where = user_frame(traceback.extract_tb(exc.__traceback__))
-        raise TraceFailure(f"torch.fx cannot trace {name} with concrete shapes: {first_line(exc)} at {where}") from exc
+        failure = NeedsRealValues if isinstance(exc, _ValueNeeded) else TraceFailure
+        raise failure(f"torch.fx cannot trace {name} with concrete shapes: {first_line(exc)} at {where}") from exc
     assert tracer.prop is not None
     return graph, tracer.prop
+
+
+class _ValueNeeded(fx.proxy.TraceError):
+    """Python read a traced tensor's value (``int(t)``, ``if t:``) that the trace does not know."""

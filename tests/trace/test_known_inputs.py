@@ -22,7 +22,9 @@ from costmodel.trace.model_errors import NeedsRealValues
 class LengthMasked(nn.Module):
     """XLM's masks: lengths counted from the token ids, checked by ``.item()``, compared with positions (a
     (batch, 1) column of lengths: a one-element tensor that must broadcast, not become a number); a
-    default attention mask of ones whose sum sizes a slice; the tokens an id selects (``nonzero``)."""
+    default attention mask of ones whose sum sizes a slice, read before anything else (the second trace
+    must not replay the first one's factory); the tokens an id selects (``nonzero``); Longformer's
+    overlapping windows, their count a tensor inside a keyword argument's tuple."""
 
     def __init__(self, vocab: int = 50, dim: int = 8, pad: int = 2) -> None:
         super().__init__()
@@ -30,17 +32,21 @@ class LengthMasked(nn.Module):
         self.embed = nn.Embedding(vocab, dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         batch, length = ids.size()
+        ones = torch.ones(batch, length, dtype=torch.long, device=ids.device)
+        kept = int(ones.sum(dim=1).max())  # a size read from a default mask (the first trace stops here)
         lengths = (ids != self.pad).sum(dim=1).long()
         assert lengths.max().item() <= length
         mask = torch.arange(length, dtype=torch.long, device=ids.device) < lengths[:, None]
         assert mask.size() == (batch, length)
-        ones = torch.ones(batch, length, dtype=torch.long, device=ids.device)
-        kept = int(ones.sum(dim=1).max())  # a size read from a default mask
         x = self.proj(self.embed(ids) * mask[..., None])[:, :kept]
         starts = (ids == 0).nonzero()  # every position: the ids are zeros
-        return x, x[starts[:, 0], starts[:, 1]]
+        chunks = torch.div(lengths.max(), 2, rounding_mode="trunc")  # Longformer's chunk count
+        windows = x.contiguous().as_strided(
+            size=(batch, chunks, 2, x.shape[-1]), stride=x.contiguous().stride()[:1] + (2 * x.shape[-1], x.shape[-1], 1)
+        )
+        return x, x[starts[:, 0], starts[:, 1]], windows
 
 
 def test_value_dependent_shapes_take_the_fx_walk_with_zero_inputs() -> None:
