@@ -386,8 +386,8 @@ class FakePropagation(fx.Interpreter):
                 if not self.constants_may_flow and self.memo is None and self._reads_constant(direct[0]):
                     self.constants_may_flow = True  # a tensor of Python data (``torch.tensor(3, device=…)``)
                 return direct[0]
-        unknown = n.op == "call_module" or self._reads_unknown((args, kwargs))  # (a layer's weights are unknown)
-        if by_rule or self.shortcuts and self.memo is None and unknown:
+        # (a layer's weights are unknown; checked only off the rule path, which tries the meta run anyway)
+        if by_rule or self.shortcuts and self.memo is None and (n.op == "call_module" or self._reads_unknown((args, kwargs))):
             # with an operand of unknown value, FakeTensorMode carries no value to the output either: a meta
             # run (which refuses any kernel that reads a value) records the same
             ran = run_on_meta(n.op, target, args, kwargs, self.twins.devices, self.mode, self.recorder.deadline)
