@@ -291,15 +291,17 @@ def replay(outcome: NodeOutcome, inputs: list[Any], mode: LazyFakeMode) -> Any:
     """The node's result rebuilt from ``outcome``: pending tensors of the recorded geometry (built
     only if a later node has to run on them), and the very input tensors where the node returned
     one of its inputs."""
+    return _rebuilt(outcome.output, inputs, mode)
 
-    def build(value: Any) -> Any:
-        kind = type(value)
-        if kind is _NewTensor:
-            return PendingTensor(value.shape, value.stride, value.offset, value.dtype, value.device, mode, value.contiguous)
-        if kind is _InputTensor:
-            return inputs[value.index]
-        if kind is tuple or kind is list:
-            return kind(build(v) for v in value)
-        return value
 
-    return build(outcome.output)
+def _rebuilt(value: Any, inputs: list[Any], mode: LazyFakeMode) -> Any:
+    # a module-level recursion: a nested function calling itself would be a reference cycle (function →
+    # cell → function) holding the inputs until the cyclic collector ran
+    kind = type(value)
+    if kind is _NewTensor:
+        return PendingTensor(value.shape, value.stride, value.offset, value.dtype, value.device, mode, value.contiguous)
+    if kind is _InputTensor:
+        return inputs[value.index]
+    if kind is tuple or kind is list:
+        return kind(_rebuilt(v, inputs, mode) for v in value)
+    return value
