@@ -36,7 +36,9 @@ _ATOMS = frozenset({int, str, type(None), torch.dtype, torch.device, torch.memor
 _TYPED_ATOMS = frozenset({float, bool})  # keyed with their type: 1 == 1.0 == True, yet int * 2.0 promotes
 _SEQUENCES = frozenset({tuple, list, torch.Size, immutable_list})  # fx hands lists over as immutable_list
 _PURE_MODULES = ("torch", "operator", "_operator", "math", "builtins")
-_SKIPPED_STATE = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers_set")
+#: a module's own tables, keyed apart (or not at all), and its call slot: ``torch.compile``'s wrapper of the same
+#: forward, or the per-instance router a trace installs (``module_routing``: a new closure per module and trace)
+_SKIPPED_STATE = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "_compiled_call_impl")
 
 
 class _Uncacheable(Exception):
@@ -264,27 +266,28 @@ def module_call_key(
 def outcome_of(result: Any, inputs: list[Any], calls: list[AtenCall]) -> NodeOutcome | None:
     """The replayable outcome of a node that returned ``result``, or None when an output cannot be
     described by metadata alone (a constant-valued tensor, a non-atomic Python object)."""
-
-    def describe(value: Any) -> Any:
-        kind = type(value)
-        if kind is FakeTensor or kind is PendingTensor:
-            for i, t in enumerate(inputs):
-                if t is value or (type(t) is PendingTensor and t._fake is value):
-                    return _InputTensor(i)
-            if value.constant is not None or value.layout is not torch.strided or value.requires_grad:
-                raise _Uncacheable
-            known = value.known_contiguity() if kind is PendingTensor else None
-            return _NewTensor(tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.device, known)
-        if kind in _ATOMS or kind in _TYPED_ATOMS or kind is torch.Size:
-            return value
-        if kind is tuple or kind is list:
-            return kind(describe(v) for v in value)
-        raise _Uncacheable
-
     try:
-        return NodeOutcome(describe(result), tuple(calls))
+        return NodeOutcome(_described(result, inputs), tuple(calls))
     except _Uncacheable:
         return None
+
+
+def _described(value: Any, inputs: list[Any]) -> Any:
+    # module-level, as ``_rebuilt``: no closure cycle holding the inputs
+    kind = type(value)
+    if kind is FakeTensor or kind is PendingTensor:
+        for i, t in enumerate(inputs):
+            if t is value or (type(t) is PendingTensor and t._fake is value):
+                return _InputTensor(i)
+        if value.constant is not None or value.layout is not torch.strided or value.requires_grad:
+            raise _Uncacheable
+        known = value.known_contiguity() if kind is PendingTensor else None
+        return _NewTensor(tuple(value.shape), value.stride(), value.storage_offset(), value.dtype, value.device, known)
+    if kind in _ATOMS or kind in _TYPED_ATOMS or kind is torch.Size:
+        return value
+    if kind is tuple or kind is list:
+        return kind(_described(v, inputs) for v in value)
+    raise _Uncacheable
 
 
 def replay(outcome: NodeOutcome, inputs: list[Any], mode: LazyFakeMode) -> Any:

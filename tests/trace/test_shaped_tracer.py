@@ -351,3 +351,30 @@ def test_compile_hints_in_a_forward_are_traced_past() -> None:
     assert report.totals == analyze(CompileHints(), (4, 8), fallback=True).totals
     assert report.contraction_flops == 4 * 8 * 8
     assert {name: getattr(torch._dynamo, name) for name in originals} == originals
+
+
+class RepeatedBlocks(nn.Module):
+    """Three identical blocks behind a shape question (``int(x.shape[1])``): fx alone cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(8, 8), nn.ReLU()) for _ in range(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)[:, : int(x.shape[1])]
+        return x
+
+
+def test_identical_layers_share_one_memo_outcome_in_the_shaped_trace() -> None:
+    """The shaped trace runs each layer while its module is routed (a call slot of its own, per module and
+    trace): that slot is not the layer's behaviour, so equal layers replay one outcome, within a trace and
+    in the next one."""
+    model = RepeatedBlocks().eval()
+    with pytest.raises(TraceFailure):
+        symbolic_trace(model, "repeated blocks", {})
+    first, second = trace_model(model, (2, 8)), trace_model(model, (2, 8))
+    outcomes = [traced.node_outcomes[f"blocks_{i}_0"] for traced in (first, second) for i in range(3)]
+    assert all(outcome is outcomes[0] for outcome in outcomes)
+    relus = [traced.node_outcomes[f"blocks_{i}_1"] for traced in (first, second) for i in range(3)]
+    assert all(outcome is relus[0] for outcome in relus)
