@@ -530,16 +530,40 @@ def wrap_leaf(module: nn.Module) -> nn.Module:
 
 
 def symbolic_trace(root: nn.Module, name: str, concrete: dict[str, Any]) -> fx.Graph:
-    """torch.fx symbolic trace, turning any failure into a one-line TraceFailure naming the construct."""
+    """torch.fx symbolic trace, turning any failure into a one-line TraceFailure naming the construct.
+    A first trace leaves ``math`` unwrapped (fx's autowrap re-patches every forward's globals at each call);
+    where it fails on a proxy handed to Python (``math.sqrt(n)`` says "must be real number, not Proxy"), a
+    second trace wraps ``math``. Any other failure (the transformers wrappers' ``**kwargs`` handling) is
+    the same in both: raised at once."""
     try:
         return ModelTracer(autowrap_math=False).trace(root, concrete_args=concrete or None)
-    except Exception:  # noqa: S110  # perhaps math on a proxy: the full trace below says what fails
-        pass
+    except Exception as exc:  # noqa: BLE001  # math on a proxy perhaps: the full trace below says what fails
+        if not _names_a_proxy(exc):
+            raise _trace_failure(exc, name) from exc
     try:
         return ModelTracer().trace(root, concrete_args=concrete or None)
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError… depending on the construct
-        where = user_frame(traceback.extract_tb(exc.__traceback__))
-        reason = first_line(exc)
-        if "control flow" in reason or "iterate" in reason or "bool" in reason:
-            reason = "data-dependent Python control flow on a traced tensor (" + reason + ")"
-        raise TraceFailure(f"torch.fx cannot trace {name}: {reason} at {where}") from exc
+        raise _trace_failure(exc, name) from exc
+
+
+def _names_a_proxy(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it chains says "Proxy": Python code (``math``, ``int``, iteration) was
+    handed a traced value."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if "Proxy" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _trace_failure(exc: Exception, name: str) -> TraceFailure:
+    """The one-line TraceFailure of a failed fx trace: the reason and the user's line it failed at."""
+    where = user_frame(traceback.extract_tb(exc.__traceback__))
+    reason = first_line(exc)
+    if "control flow" in reason or "iterate" in reason or "bool" in reason:
+        reason = "data-dependent Python control flow on a traced tensor (" + reason + ")"
+    return TraceFailure(f"torch.fx cannot trace {name}: {reason} at {where}")
+

@@ -6,6 +6,7 @@ replays what could depend on more than metadata."""
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 from typing import Any
@@ -1117,3 +1118,33 @@ def test_unpooling_records_what_fake_records(monkeypatch: pytest.MonkeyPatch) ->
     planar, volume = [(2, 3, 8, 8), (2, 3, 8, 8), (2, 3, 9, 9)], [(2, 3, 4, 8, 8), (2, 3, 5, 9, 8)]
     assert shapes == [*planar, (2, 3, 63), (2, 3, 64), *volume, (2, 3, 8, 8)]
     assert analyze(Unpooling(), (2, 3, 8, 8)).totals == analyze(Unpooling(), (2, 3, 8, 8), fallback=True).totals
+
+
+class NoneOptions(nn.Module):
+    """Fails under fx with no proxy involved, as transformers' output wrappers do (a None read with ``.get``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        options = self.__dict__.get("options")
+        return x * options.get("scale", 1)  # type: ignore[union-attr]
+
+
+def test_fx_traces_again_with_math_wrapped_only_after_a_failure_on_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fx's ``math`` wrapping changes nothing but what Python hands a proxy: a failure without one (a None
+    read) is raised after one trace, math on a traced size is traced a second time, and traces."""
+    from costmodel.errors import TraceFailure
+    from costmodel.trace import fx_tracer
+
+    traces: list[bool] = []
+    original = fx_tracer.ModelTracer.trace
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        traces.append(bool(self._autowrap_function_ids))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(fx_tracer.ModelTracer, "trace", counted)
+    with pytest.raises(TraceFailure, match="has no attribute 'get'"):
+        fx_tracer.symbolic_trace(NoneOptions(), "none options", {})
+    assert traces == [False]
+    traces.clear()
+    graph = fx_tracer.symbolic_trace(MathOnSizes(), "math on sizes", {})
+    assert traces == [False, True] and any(node.target is math.sqrt for node in graph.nodes)
