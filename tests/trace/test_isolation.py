@@ -224,3 +224,20 @@ def test_a_compiled_model_in_train_mode_is_costed_as_the_plain_model_and_left_al
     before = _state(plain)
     assert analyze(compiled, (2, 3, 16, 16)).totals == expected
     assert _state(plain) == before and plain.training  # running statistics and flags untouched
+
+
+def test_a_layer_compiled_in_place_is_costed_as_the_plain_layer_and_keeps_its_slot() -> None:
+    """``module.compile()`` sets the layer's call slot, the one the trace routes through: its rows and costs
+    are the plain layer's, the memo still replays it, and the user's slot is the same object afterwards."""
+    from costmodel.trace.fx_trace import trace_model
+
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)).eval()
+    expected = analyze(model, (2, 8))
+    model[0].compile()
+    slot = model[0].__dict__["_compiled_call_impl"]
+    report = analyze(model, (2, 8))
+    assert report.walk == "fx" and [r.name for r in report.layers] == ["0", "1", "2"]
+    assert report.totals == expected.totals
+    first, second = trace_model(model, (2, 8)), trace_model(model, (2, 8))
+    assert first.node_outcomes["_0"] is second.node_outcomes["_0"]
+    assert model[0].__dict__["_compiled_call_impl"] is slot
