@@ -286,6 +286,36 @@ class FakePropagation(fx.Interpreter):
             return self._keyed(n, target, args, kwargs)
         if self._on_known_values(n, target, (args, kwargs)):
             return self._computed_on_values(n, target, args, kwargs)
+        start = len(self.recorder.calls)
+        result = self._on_constants(n, target, args, kwargs)
+        if any(_writes_in_place(call) for call in self.recorder.calls[start:]):
+            self._forget_written_values(args, kwargs)
+        return result
+
+    def _forget_written_values(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """After a node that wrote in place without running on real values (``counts[0] = x.sum()``): the
+        tensor it wrote — its first operand, or ``out=`` — and every tensor sharing that storage no longer
+        hold known values (FakeTensorMode drops the constant it carries on such a write, for the same
+        reason): the real tensors among the values the graph holds become pending ones of their geometry,
+        and a buffer of the copy loses its value."""
+        written = [*args[:1], *pytree.tree_leaves(kwargs.get("out"))]
+        storages = set()
+        for value in written:
+            if not isinstance(value, torch.Tensor):
+                continue
+            self.twins.constants.forget(value)
+            if type(value) is torch.Tensor and value.device.type == "cpu":
+                storages.add(value.untyped_storage()._cdata)
+        if not storages:
+            return
+        for node, value in self.env.items():
+            if type(value) is torch.Tensor and value.device.type == "cpu" and value.untyped_storage()._cdata in storages:
+                self.env[node] = PendingTensor(
+                    tuple(value.shape), value.stride(), int(value.storage_offset()), value.dtype, value.device, self.mode
+                )
+
+    def _on_constants(self, n: fx.Node, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Node ``n`` reading known values, not all of them known (see ``_memoised``)."""
         given = args, kwargs
         if n.op != "call_module":  # a layer takes its tensors as operands: none of them is a size
             indexing = target is operator.getitem  # x[t] with a 0-dim tensor t gathers: only slice bounds are ints
@@ -494,6 +524,12 @@ def _made_for_real(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], m
         real = target(*args, **kwargs)
     same = (tuple(real.shape), real.stride(), real.dtype) == (tuple(made.shape), made.stride(), made.dtype)
     return real if same else made
+
+
+def _writes_in_place(call: AtenCall) -> bool:
+    """Whether aten ``call`` writes into a tensor it was given: an in-place op (``copy_``, ``fill_``,
+    ``index_put_``: the trailing underscore) or an ``out=`` variant."""
+    return call.op.endswith("_") or "out" in call.kwargs
 
 
 def _is_sequence(value: Any) -> bool:

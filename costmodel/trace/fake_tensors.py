@@ -84,6 +84,11 @@ class KnownValues:
     def __bool__(self) -> bool:
         return bool(self._originals)
 
+    def forget(self, stand_in: Any) -> None:
+        """Record that ``stand_in`` no longer holds a known value (a node wrote into it without running)."""
+        self._originals.pop(id(stand_in), None)
+        self._values.pop(id(stand_in), None)
+
     def get(self, stand_in: Any) -> torch.Tensor | None:
         """The value ``stand_in`` holds, or None."""
         key = id(stand_in)

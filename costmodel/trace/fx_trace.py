@@ -35,6 +35,7 @@ from costmodel.trace.node_cache import NodeOutcome
 from costmodel.trace.pending import pending_input, tensors_in
 from costmodel.trace.recorders import OpRecorder, dispatch_as_eager
 from costmodel.trace.shaped_tracer import shaped_trace
+from costmodel.trace.trace_constants import written_trace_constant
 
 __all__ = [
     "TensorMeta", "TracedModel", "NeedsRealValues", "eval_mode_preserved", "trace_model", "tensors_in", "is_leaf",
@@ -186,6 +187,9 @@ def trace_model(
 
         try:
             graph = symbolic_trace(root, name, concrete)
+            written = written_trace_constant(graph)
+            if written is not None:  # Python may have read its value before the write: a stale value
+                raise TraceFailure(f"torch.fx cannot trace {name}: a traced value is written into {written}")
         except TraceFailure:  # control flow on shapes, or a forward fx cannot call: shapes answered concretely
             graph, prop = traced_with_shapes()
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import sys
 import time
 from typing import Any
@@ -69,7 +70,9 @@ class MetaRefused(Exception):
 #: ops FakeTensorMode answers by an implementation of its own that, at concrete sizes on plain strided
 #: tensors, computes what the meta kernel computes: views by torch's reference, ``select``/``slice`` with
 #: bounds checks for unbacked sizes, embedding by its meta function, convolution (on contiguous operands:
-#: its own layout choice is for channels-last ones), layer norm
+#: its own layout choice is for channels-last ones), layer norm, and the copies it lets take operands on
+#: several devices (the meta kernel's output on the input's device; the meta run takes CPU operands only):
+#: ``copy_`` (``x[:, t] = h``), ``copy``, ``slice_scatter``, ``diagonal_scatter``
 _SAME_AS_META = frozenset(
     {
         "aten::view",
@@ -79,6 +82,10 @@ _SAME_AS_META = frozenset(
         "aten::embedding",
         "aten::convolution",
         "aten::native_layer_norm",
+        "aten::copy_",
+        "aten::copy",
+        "aten::slice_scatter",
+        "aten::diagonal_scatter",
     }
 )
 #: of those, the ones taken on meta only when every tensor operand is contiguous
@@ -148,9 +155,21 @@ class _MetaRecorder(OpRecorder):
     the meta tensors whose value FakeTensorMode would carry as a constant — those standing for real
     tensors, and the one-element results of ops reading only such (the run adds them)."""
 
-    def __init__(self, known: set[int]) -> None:
+    def __init__(self, known: set[int], known_storages: set[int]) -> None:
         super().__init__()
         self.known = known
+        self.known_storages = known_storages  # the storages of the meta tensors standing for real ones
+
+    def _refuse_writes_into_known_values(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A write into a tensor standing for a real one, or into a view of it (``known[:, 0] = x``): the
+        real tensor would keep its old value, where FakeTensorMode drops the constant it carries."""
+        if not self.known_storages or not func._schema.is_mutable:
+            return
+        for index, argument in enumerate(func._schema.arguments):
+            value = kwargs.get(argument.name) if index >= len(args) else args[index]
+            written = argument.alias_info is not None and argument.alias_info.is_write
+            if written and isinstance(value, torch.Tensor) and _storage_key(value) in self.known_storages:
+                raise MetaRefused(f"{func} writes into a tensor of known value")
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
@@ -174,9 +193,12 @@ class _MetaRecorder(OpRecorder):
         device = kwargs.get("device")
         if not tensors and (device is None or torch.device(device).type != "meta"):
             raise MetaRefused("a factory on the default device")
+        self._refuse_writes_into_known_values(func, args, kwargs)
         out = self._run(func, types, route, args, kwargs)
         if tensors and known == tensors:  # FakeTensorMode computes it on the values: a small result keeps its value
-            self.known.update(id(t) for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and t.numel() <= 1)
+            made = [t for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and t.numel() <= 1]
+            self.known.update(id(t) for t in made)
+            self.known_storages.update(_storage_key(t) for t in made)
         return out
 
     def _run(self, func: Any, types: Any, route: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -239,11 +261,14 @@ def run_on_meta(
     ``deadline``: the recorder's (``OutOfTime`` past it, as on fake tensors)."""
     if mode.symbolic or not runs_on_meta(op, target) or torch.are_deterministic_algorithms_enabled():
         return None  # (deterministic algorithms: torch.nn.functional then branches on ``is_cpu``)
+    if _writes_a_number(op, target, args):
+        return None  # ``x[i] = 2.0``: torch's indexing fills it in on the CPU, copies a tensor of it on meta
     found: dict[int, Any] = {}  # id(meta operand) → the operand it stands for
     seen: set[torch.device] = set()
     # id(PendingTensor or real tensor) → its meta tensor: an operand passed twice is one tensor
     made: dict[int, torch.Tensor] = {}
     real: set[int] = set()  # ids of the meta tensors standing for real ones
+    real_storages: set[int] = set()  # and their storages
 
     def to_meta(value: Any) -> Any:
         if type(value) is PendingTensor:
@@ -266,6 +291,7 @@ def run_on_meta(
                     seen.add(value.device)
                     found[id(meta)] = value
                     real.add(id(meta))
+                    real_storages.add(_storage_key(meta))
                 return made[id(value)]
             if device is None or value.device.type != "meta":
                 raise MetaRefused("a fake operand")
@@ -289,7 +315,7 @@ def run_on_meta(
         (device,) = seen
         if device.type != "cpu":
             return None  # kernels and decompositions branch on CUDA (layouts, buffers): meta takes the CPU side
-        meta_recorder = _MetaRecorder(real)
+        meta_recorder = _MetaRecorder(real, real_storages)
         meta_recorder.deadline = deadline
         with meta_recorder, CompositeRecorder(meta_recorder):
             if op == "call_method":
@@ -327,6 +353,17 @@ def _stand_ins(value: Any, found: dict[int, Any], real: set[int], device: torch.
     if isinstance(value, torch.device) and value.type == "meta":
         raise MetaRefused("a device returned")
     return value
+
+
+def _writes_a_number(op: str, target: Any, args: tuple[Any, ...]) -> bool:
+    """Whether the node is ``x[index] = value`` with a value that is not a tensor."""
+    setitem = op == "call_function" and target is operator.setitem or op == "call_method" and target == "__setitem__"
+    return setitem and len(args) >= 3 and not isinstance(args[2], (torch.Tensor, PendingTensor))
+
+
+def _storage_key(tensor: torch.Tensor) -> int:
+    """The identity of ``tensor``'s storage: a view shares its base's (meta tensors have storages without data)."""
+    return int(tensor.untyped_storage()._cdata)
 
 
 def _plain_real(value: torch.Tensor) -> bool:

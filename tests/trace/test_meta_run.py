@@ -178,8 +178,8 @@ class Pooling(nn.Module):
 class NormsAndGates(nn.Module):
     """Instance norm (affine, with running statistics), batch norm on batch statistics, PReLU per channel,
     GLU, grid sampling at a grid the forward makes, var_mean, cumprod and repeat; constants the forward
-    makes as operands (a kernel, an index), one written in place (which runs faked); tensors made like
-    others (``new_zeros``, ``zeros_like``, ``empty_like`` of a permuted tensor keeps its layout)."""
+    makes as operands (a kernel, an index), one written in place, a number written into a slice (both run
+    faked); tensors made like others (``new_zeros``, ``zeros_like``, ``empty_like`` of a permuted tensor keeps its layout)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -198,10 +198,33 @@ class NormsAndGates(nn.Module):
         out += [torch.ones_like(x, dtype=torch.int64), F.rrelu(x), F.logsigmoid(x)]
         points = x.flatten(2).transpose(1, 2)  # 36 points: cdist's matrix-product kernel
         out += [F.channel_shuffle(x, 2), torch.cdist(points, points), x.argmin(-1, keepdim=True)]
-        return out
+        filled = x.new_zeros(2, 3)
+        filled[..., 0] = 2.0  # a number written: torch fills it in on the CPU, copies a tensor of it on meta
+        return [*out, filled]
+
+
+class SliceWrites(nn.Module):
+    """A scan writing each step into a slice of a buffer it made (``out[:, t] = h``), a broadcast write, the
+    functional scatters (``slice_scatter``, ``diagonal_scatter``), a copy into a view."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        out = torch.zeros_like(x)
+        h = x[:, 0]
+        for t in range(x.shape[1]):
+            h = h * 0.5 + x[:, t]
+            out[:, t] = h
+        grid = x.new_zeros(x.shape[0], 3, x.shape[-1])
+        grid[:, 1:] = x.mean(1, keepdim=True)
+        flat = x[:, 0]
+        scattered = torch.slice_scatter(x, flat[:, None], dim=1, start=1, end=2)
+        square = x[:, :4, :4]
+        diagonal = torch.diagonal_scatter(square, square.diagonal(dim1=1, dim2=2), dim1=1, dim2=2)
+        out.narrow(2, 0, 2).copy_(x[..., 2:4])
+        return out, grid, scattered, diagonal
 
 
 CASES: dict[str, tuple[Callable[[], nn.Module], Any]] = {
+    "slice_writes": (SliceWrites, (2, 5, 6)),
     "statistics": (Statistics, (2, 8, 6, 4)),
     "activations": (Activations, (2, 8, 6, 4)),
     "einsums": (Einsums, (2, 4, 6, 6)),
@@ -224,7 +247,7 @@ def test_meta_runs_record_what_fake_tensors_record(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["einsums", "upsampling", "reductions", "activations", "statistics", "pooling", "rearrangements"]
+    "name", ["einsums", "upsampling", "reductions", "activations", "statistics", "pooling", "rearrangements", "slice_writes"]
 )
 def test_nodes_the_meta_run_takes_need_no_fake_mode(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     built = count_fake_modes(monkeypatch)
@@ -241,12 +264,16 @@ def test_meta_routes_follow_fake_tensor_mode() -> None:
         assert takes_meta_route(op), op
     for op in (aten.new_zeros.default, aten.new_empty.default, aten.empty_like.default, aten.zeros_like.default):
         assert takes_meta_route(op), op
+    # its own implementation for copies that may take operands on several devices: the meta kernel's output,
+    # on the input's device (the meta run takes CPU operands only)
+    for op in (aten.copy_.default, aten.copy.default, aten.slice_scatter.default, aten.diagonal_scatter.default):
+        assert takes_meta_route(op), op
     for op in (
         aten.nonzero.default,
         aten.index.Tensor,
         aten._local_scalar_dense.default,
         aten.masked_select.default,
-        aten.copy_.default,
+        aten.index_put_.default,
     ):
         assert not takes_meta_route(op), op
     assert imports_dynamo(aten.elu.default) and not imports_dynamo(aten.bmm.default)
