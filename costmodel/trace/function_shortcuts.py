@@ -536,6 +536,8 @@ def direct_function(op: str, target: Any, args: tuple[Any, ...], kwargs: dict[st
             return result
     if target is operator.getitem and args and is_traced_tensor(args[0]):
         return views.getitem(args, kwargs, mode)
+    if target is operator.setitem and args and is_traced_tensor(args[0]):
+        return views.setitem_number(args, kwargs, mode)
     if target in _PYTHON_OPERATORS and len(args) == 2 or target is operator.neg:
         if target is operator.getitem and isinstance(args[0], (tuple, list)) and type(args[0]) is not torch.Size:
             if type(args[1]) in (int, slice) and not kwargs:

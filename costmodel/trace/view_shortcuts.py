@@ -280,6 +280,30 @@ def getitem(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -
     return current, calls
 
 
+def setitem_number(args: tuple[Any, ...], kwargs: dict[str, Any], mode: LazyFakeMode) -> Result | None:
+    """``x[index] = number`` on the CPU with an index ``getitem`` takes (ints, slices, None, one Ellipsis), as
+    torch's indexing runs it: the number as a zero-dim tensor of x's dtype (``aten::lift_fresh``), the
+    index's views as ``getitem`` records them inside a tuple (a whole-dimension slice takes no op, even
+    alone; none where it would only alias), then ``aten::fill_`` of the view with it (``aten::copy_`` into a
+    zero-dim view). The node's value is None. (On meta torch copies a tensor of the number instead.)"""
+    if kwargs or len(args) != 3 or not is_traced_tensor(args[0]) or type(args[2]) not in (bool, int, float):
+        return None
+    x, index, number = args
+    if x.device.type != "cpu" or x.dtype.is_complex:
+        return None
+    viewed = getitem((x, index if type(index) is tuple else (index,)), {}, mode)  # a lone slice reads as in a tuple
+    if viewed is None:
+        return None
+    target, calls = viewed
+    if [call.op for call in calls] == ["aten::alias"]:
+        target, calls = x, []
+    scalar = pending_like(x, (), mode)
+    lifted = aten_call("aten::lift_fresh", (TensorMeta.of(scalar),), [scalar], [scalar])
+    op = "aten::copy_" if target.dim() == 0 else "aten::fill_"  # torch's copy_to: equal sizes are copied
+    filled = aten_call(op, (TensorMeta.of(target), TensorMeta.of(scalar)), [target, scalar], [target], aliases=True)
+    return None, [lifted, *calls, filled]
+
+
 def _advanced(x: Any, items: list[Any], mode: LazyFakeMode) -> Result | None:
     """``x[..., idx, :]`` with integer index tensors (broadcast together), whole-dimension slices and one
     Ellipsis: one ``aten::index`` of ``x`` and the list of indices per dimension (None for a dimension

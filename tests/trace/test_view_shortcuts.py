@@ -212,3 +212,44 @@ def test_random_gathers_record_what_a_fake_run_records(seed: int, monkeypatch: p
         assert node_records(trace_model(model, tuple(shape))) == reference, (shape, order, positions, shapes)
         monkeypatch.setattr(LazyFakeMode, "get", get)
     assert not built  # every gather answered by the rule
+
+
+class NumberWritten(nn.Module):
+    """``x`` (of ``dtype``) permuted to ``order``, then ``number`` written at ``index``."""
+
+    def __init__(self, order: list[int], index: Any, number: Any, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.order, self.index, self.number, self.dtype = order, index, number, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = (x * 2).to(self.dtype).permute(self.order)
+        y[self.index] = self.number
+        return y
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_numbers_written_record_what_a_fake_run_records(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``y[index] = number`` at random basic indices of random layouts and dtypes: torch's lift_fresh, the
+    index's views and fill_, as FakeTensorMode records them, without a fake run."""
+    rng = random.Random(100 + seed)
+    built: list[int] = []
+    get = LazyFakeMode.get
+    monkeypatch.setattr(LazyFakeMode, "get", lambda self: built.append(1) or get(self))
+    faked = []
+    for case in range(25):
+        shape = [rng.choice([1, 2, 3, 5]) for _ in range(rng.randint(1, 4))]
+        order = list(range(len(shape)))
+        rng.shuffle(order)
+        index = _index(rng, [shape[d] for d in order])
+        if case == 0:
+            index = slice(None)  # x[:] = number: a lone slice
+        number = rng.choice([0, 1, -2.5, True, 3.0])
+        dtype = rng.choice([torch.float32, torch.int64, torch.bool, torch.float16])
+        model = NumberWritten(order, index, number, dtype)
+        reference = node_records(trace_model(model, tuple(shape), shortcuts=False))
+        forget()
+        built.clear()
+        assert node_records(trace_model(model, tuple(shape))) == reference, (shape, order, index, number, dtype)
+        if built:
+            faked.append((shape, order, index, number, dtype))
+    assert faked == []
