@@ -25,7 +25,7 @@ from costmodel.trace.model_errors import NeedsRealValues, OutOfTime, model_error
 from costmodel.trace.module_shortcuts import direct_call
 from costmodel.trace.node_cache import NodeOutcome, node_key, outcome_of, process_salt, recall, remember, replay
 from costmodel.trace.pending import PendingTensor, materialised, standing_in
-from costmodel.trace.recorders import CompositeRecorder, OpRecorder, to_call
+from costmodel.trace.recorders import CompositeRecorder, OpRecorder, storage_key, to_call
 
 __all__ = ["FakePropagation"]
 
@@ -305,11 +305,11 @@ class FakePropagation(fx.Interpreter):
                 continue
             self.twins.constants.forget(value)
             if type(value) is torch.Tensor and value.device.type == "cpu":
-                storages.add(value.untyped_storage()._cdata)
+                storages.add(storage_key(value))
         if not storages:
             return
         for node, value in self.env.items():
-            if type(value) is torch.Tensor and value.device.type == "cpu" and value.untyped_storage()._cdata in storages:
+            if type(value) is torch.Tensor and value.device.type == "cpu" and storage_key(value) in storages:
                 self.env[node] = PendingTensor(
                     tuple(value.shape), value.stride(), int(value.storage_offset()), value.dtype, value.device, self.mode
                 )

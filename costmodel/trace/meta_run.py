@@ -39,7 +39,7 @@ from costmodel.trace.fx_tracer import is_tensor_method
 from costmodel.trace.meta_outputs import made_output
 from costmodel.trace.model_errors import OutOfTime
 from costmodel.trace.pending import PendingTensor
-from costmodel.trace.recorders import CompositeRecorder, OpRecorder, to_call
+from costmodel.trace.recorders import CompositeRecorder, OpRecorder, storage_key, to_call
 
 __all__ = ["MetaRefused", "imports_dynamo", "meta_route", "run_on_meta", "runs_on_meta", "takes_meta_route"]
 
@@ -168,7 +168,7 @@ class _MetaRecorder(OpRecorder):
         for index, argument in enumerate(func._schema.arguments):
             value = kwargs.get(argument.name) if index >= len(args) else args[index]
             written = argument.alias_info is not None and argument.alias_info.is_write
-            if written and isinstance(value, torch.Tensor) and _storage_key(value) in self.known_storages:
+            if written and isinstance(value, torch.Tensor) and storage_key(value) in self.known_storages:
                 raise MetaRefused(f"{func} writes into a tensor of known value")
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
@@ -198,7 +198,7 @@ class _MetaRecorder(OpRecorder):
         if tensors and known == tensors:  # FakeTensorMode computes it on the values: a small result keeps its value
             made = [t for t in pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and t.numel() <= 1]
             self.known.update(id(t) for t in made)
-            self.known_storages.update(_storage_key(t) for t in made)
+            self.known_storages.update(storage_key(t) for t in made)
         return out
 
     def _run(self, func: Any, types: Any, route: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -291,7 +291,7 @@ def run_on_meta(
                     seen.add(value.device)
                     found[id(meta)] = value
                     real.add(id(meta))
-                    real_storages.add(_storage_key(meta))
+                    real_storages.add(storage_key(meta))
                 return made[id(value)]
             if device is None or value.device.type != "meta":
                 raise MetaRefused("a fake operand")
@@ -359,11 +359,6 @@ def _writes_a_number(op: str, target: Any, args: tuple[Any, ...]) -> bool:
     """Whether the node is ``x[index] = value`` with a value that is not a tensor."""
     setitem = op == "call_function" and target is operator.setitem or op == "call_method" and target == "__setitem__"
     return setitem and len(args) >= 3 and not isinstance(args[2], (torch.Tensor, PendingTensor))
-
-
-def _storage_key(tensor: torch.Tensor) -> int:
-    """The identity of ``tensor``'s storage: a view shares its base's (meta tensors have storages without data)."""
-    return int(tensor.untyped_storage()._cdata)
 
 
 def _plain_real(value: torch.Tensor) -> bool:

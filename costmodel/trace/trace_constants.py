@@ -19,10 +19,9 @@ __all__ = ["written_trace_constant"]
 
 #: fx's name for a tensor made while tracing, kept on the root
 _CONSTANT_PREFIX = "_tensor_constant"
-#: ops whose output is a view of their first operand: a write into it is a write into that operand
+#: methods whose output is a view of their first operand: a write into it is a write into that operand
 _VIEWS = frozenset(
     {
-        operator.getitem,
         "__getitem__",
         "view",
         "view_as",
@@ -50,8 +49,19 @@ _VIEWS = frozenset(
         "chunk",
     }
 )
+#: functions likewise
 _VIEW_FUNCTIONS = frozenset(
-    {torch.select, torch.narrow, torch.transpose, torch.permute, torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze}
+    {
+        operator.getitem,
+        torch.select,
+        torch.narrow,
+        torch.transpose,
+        torch.permute,
+        torch.flatten,
+        torch.reshape,
+        torch.squeeze,
+        torch.unsqueeze,
+    }
 )
 
 
@@ -87,7 +97,7 @@ def _base_of(node: fx.Node) -> fx.Node | None:
     """The node whose tensor ``node``'s is a view of (itself where it is no view), following view ops."""
     for _ in range(64):
         viewing = node.op == "call_method" and str(node.target) in _VIEWS
-        viewing = viewing or node.op == "call_function" and (node.target is operator.getitem or node.target in _VIEW_FUNCTIONS)
+        viewing = viewing or node.op == "call_function" and node.target in _VIEW_FUNCTIONS
         if not viewing or not node.args or not isinstance(node.args[0], fx.Node):
             return node
         node = node.args[0]
